@@ -1,0 +1,1 @@
+"""Benchmark harness for unspin: reference spinners, held-out data, metrics, runner."""

@@ -1,0 +1,449 @@
+"""Run the whole benchmark: ``python -m bench.run [--docs 200] [--out bench/out] [--quick]``.
+
+Builds clean test documents from the held-out corpus (see `bench.data`), spins them with
+the seen-table (WordNet) and unseen-table (Aiksaurus) spinners at 10/20/35 %, runs
+``unspin.check`` and ``unspin.restore`` on clean and spun versions, and reports detection
+(ROC AUC, TPR at 1 % FPR), localisation, restoration and speed, next to two baselines:
+a perplexity-threshold detector under the same language model, and the identity restorer.
+
+Detection pairs each spun document with its own clean original (same documents in the
+clean and spun sets), so topic and style are held fixed and only the spinning differs.
+Writes ``results.json``, ``report.md``, ``roc.png`` and ``restored_vs_rate.png`` to
+``--out`` and copies the plots to ``docs/bench/``.
+"""
+
+from __future__ import annotations
+
+import os
+
+for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ.setdefault(_v, "1")  # one core: speed figures are per core
+
+import argparse  # noqa: E402
+import datetime  # noqa: E402
+import json  # noqa: E402
+import platform  # noqa: E402
+import resource  # noqa: E402
+import shutil  # noqa: E402
+import subprocess  # noqa: E402
+import sys  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
+from unspin.tokens import norm_sentences  # noqa: E402
+
+from . import metrics as M  # noqa: E402
+from .data import REPO, load_clean_docs, make_spun  # noqa: E402
+from .spinners import SPINNERS, SpunDoc  # noqa: E402
+
+RATES = (0.10, 0.20, 0.35)
+SEEN, UNSEEN = "wordnet", "aiksaurus"
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------------------
+# Systems under test
+
+
+def load_unspin():
+    """``(check, restore, error)``; the functions are None with a message if unavailable."""
+    try:
+        import unspin
+
+        return unspin.check, unspin.restore, None
+    except (ImportError, AttributeError) as exc:
+        return None, None, f"unspin.check / unspin.restore not available ({exc!r})"
+
+
+def load_lm():
+    """``(lm, error)``: the language model that the perplexity baseline uses."""
+    try:
+        from unspin.models import get_models
+
+        lm = get_models().lm
+        lm.score_sentence(["hello", "world", "."])
+        return lm, None
+    except Exception as exc:  # noqa: BLE001 - any failure just disables the baseline
+        return None, f"unspin.models.get_models().lm not available ({exc!r})"
+
+
+def perplexity_score(lm, text: str) -> float:
+    """Minus the mean log10 probability per token: higher = less fluent = more spun-like."""
+    total, n = 0.0, 0
+    for sent in norm_sentences(text):
+        lp = lm.score_sentence(sent)
+        total += float(sum(lp))
+        n += len(lp)
+    return -total / n if n else 0.0
+
+
+class Timer:
+    def __init__(self) -> None:
+        self.seconds = 0.0
+        self.bytes = 0
+
+    def run(self, fn, text: str):
+        t = time.perf_counter()
+        out = fn(text)
+        self.seconds += time.perf_counter() - t
+        self.bytes += len(text.encode("utf-8"))
+        return out
+
+    def mbps(self) -> float | None:
+        return self.bytes / 1e6 / self.seconds if self.seconds else None
+
+
+# ---------------------------------------------------------------------------------------
+# Machine and process measurements
+
+
+def machine() -> dict:
+    info = {"nproc": os.cpu_count(), "python": platform.python_version(),
+            "platform": platform.platform()}
+    try:
+        info["nproc_usable"] = len(os.sched_getaffinity(0))
+    except AttributeError:
+        pass
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                info["cpu"] = line.split(":", 1)[1].strip()
+                break
+        for line in Path("/proc/meminfo").read_text().splitlines():
+            if line.startswith("MemTotal"):
+                info["ram_gb"] = round(int(line.split()[1]) / 1024**2, 1)
+    except OSError:
+        pass
+    return info
+
+
+STARTUP_CODE = (
+    "import time;t=time.perf_counter();import unspin;unspin.check('Hello world.');"
+    "print(time.perf_counter()-t)"
+)
+RSS_CODE = (
+    "import json,sys,unspin\n"
+    "for t in json.load(sys.stdin): unspin.restore(t)\n"
+)
+
+
+def startup_seconds() -> float | None:
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    p = subprocess.run([sys.executable, "-c", STARTUP_CODE], capture_output=True, text=True,
+                       env=env, timeout=600)
+    if p.returncode:
+        log(f"start-up measurement failed: {p.stderr.strip()[-300:]}")
+        return None
+    return float(p.stdout.strip().splitlines()[-1])
+
+
+def peak_rss_mb(texts: list[str]) -> float | None:
+    env = dict(os.environ, PYTHONPATH=str(REPO / "src"))
+    p = subprocess.run([sys.executable, "-c", RSS_CODE], input=json.dumps(texts),
+                       capture_output=True, text=True, env=env, timeout=600)
+    if p.returncode:
+        log(f"peak RSS measurement failed: {p.stderr.strip()[-300:]}")
+        return None
+    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB on Linux
+
+
+# ---------------------------------------------------------------------------------------
+# The benchmark
+
+
+def _attr(obj, name, default=None):
+    return obj.get(name, default) if isinstance(obj, dict) else getattr(obj, name, default)
+
+
+def _sum_dicts(rows: list[dict], keys: list[str]) -> dict:
+    return {k: sum(r[k] for r in rows) for k in keys}
+
+
+def evaluate_condition(spun: list[SpunDoc], clean_scores: dict, check, restore, lm,
+                       timers: dict) -> dict:
+    """Detection, localisation and restoration figures for one spinner and rate."""
+    res: dict = {"n_docs": len(spun)}
+    ppl_spun = [perplexity_score(lm, d.spun) for d in spun] if lm else None
+    ident = [M.chrf(d.spun, d.original) for d in spun]
+    res["identity"] = {"chrf": sum(ident) / len(ident), "restored_share": 0.0}
+    if ppl_spun is not None:
+        labels = [0] * len(clean_scores["ppl"]) + [1] * len(ppl_spun)
+        scores = clean_scores["ppl"] + ppl_spun
+        res["perplexity"] = {"auc": M.roc_auc(labels, scores),
+                             "tpr_at_1pct_fpr": M.tpr_at_fpr(labels, scores, 0.01),
+                             "roc": M.roc_curve(labels, scores)[:2]}
+    if check is None:
+        return res
+
+    scores, flags, span_rows, rest_rows, chrfs = [], [], [], [], []
+    for d in spun:
+        rep = timers["check"].run(check, d.spun)
+        scores.append(float(rep.score))
+        flags.append(bool(rep.spun))
+        span_rows.append(M.span_scores(list(rep.spans), d.swaps))
+        r = timers["restore"].run(restore, d.spun)
+        rest_rows.append(M.restoration_scores(d, list(r.edits)))
+        chrfs.append(M.chrf(r.text, d.original))
+    labels = [0] * len(clean_scores["unspin"]) + [1] * len(scores)
+    all_scores = clean_scores["unspin"] + scores
+    sp = _sum_dicts(span_rows, ["char_overlap", "char_pred", "char_true", "swaps",
+                                "swaps_found", "spans", "spans_right"])
+    rs = _sum_dicts(rest_rows, ["swaps", "swaps_restored", "swapped_words", "restored_words",
+                                "edits", "false_edits", "wrong_edits", "words"])
+    res["unspin"] = {
+        "auc": M.roc_auc(labels, all_scores),
+        "tpr_at_1pct_fpr": M.tpr_at_fpr(labels, all_scores, 0.01),
+        "flagged_share": sum(flags) / len(flags),
+        "roc": M.roc_curve(labels, all_scores)[:2],
+        "spans": {
+            **sp,
+            "char_precision": sp["char_overlap"] / sp["char_pred"] if sp["char_pred"] else 1.0,
+            "char_recall": sp["char_overlap"] / sp["char_true"] if sp["char_true"] else 1.0,
+            "swap_recall": sp["swaps_found"] / sp["swaps"] if sp["swaps"] else 1.0,
+            "span_precision": sp["spans_right"] / sp["spans"] if sp["spans"] else 1.0,
+        },
+        "restoration": {
+            **rs,
+            "restored_share": rs["restored_words"] / rs["swapped_words"]
+            if rs["swapped_words"] else 1.0,
+            "false_edits_per_100w": 100 * rs["false_edits"] / rs["words"],
+            "wrong_edits_per_100w": 100 * rs["wrong_edits"] / rs["words"],
+        },
+        "chrf": sum(chrfs) / len(chrfs),
+        "scores": scores,
+    }
+    return res
+
+
+def run(args: argparse.Namespace) -> dict:
+    t0 = time.perf_counter()
+    check, restore, api_err = load_unspin()
+    if api_err:
+        log(f"WARNING: {api_err}; only the baselines are measured.")
+    lm, lm_err = load_lm()
+    if lm_err:
+        log(f"WARNING: {lm_err}; the perplexity baseline is skipped.")
+    timers = {"check": Timer(), "restore": Timer()}
+
+    log(f"loading {args.clean_docs} clean test documents ...")
+    clean_all = load_clean_docs(max(args.clean_docs, args.docs), "test", args.seed)
+    docs = clean_all[: args.docs]
+    n_words = sum(d["n_words"] for d in docs)
+    log(f"{len(docs)} test documents, {n_words} words; {len(clean_all)} clean documents")
+
+    results: dict = {
+        "date": datetime.datetime.now().astimezone().isoformat(timespec="seconds"),
+        "command": " ".join([Path(sys.executable).name, "-m", "bench.run", *sys.argv[1:]]),
+        "machine": machine(),
+        "settings": {"docs": len(docs), "words": n_words, "clean_docs": len(clean_all),
+                     "rates": list(args.rates), "seed": args.seed,
+                     "pairing": "spun documents are paired with their own clean originals"},
+        "errors": {k: v for k, v in (("unspin", api_err), ("lm", lm_err)) if v},
+        "conditions": {},
+    }
+
+    # Clean documents: scores for detection, false edits, flagged share.
+    clean_scores: dict = {"unspin": [], "ppl": []}
+    if lm:
+        clean_scores["ppl"] = [perplexity_score(lm, d["text"]) for d in docs]
+    if check:
+        flagged = []
+        for k, d in enumerate(clean_all):
+            rep = timers["check"].run(check, d["text"])
+            flagged.append(bool(rep.spun))
+            if k < len(docs):
+                clean_scores["unspin"].append(float(rep.score))
+            if k == 0:
+                results["threshold"] = float(_attr(rep, "threshold", 0.5))
+        fe = [M.false_edits_clean(d["text"], list(timers["restore"].run(restore, d["text"]).edits))
+              for d in docs]
+        fe_sum = _sum_dicts(fe, ["false_edits", "words"])
+        results["clean"] = {
+            "flagged_share": sum(flagged) / len(flagged),
+            "flagged_docs": len(flagged),
+            "false_edits": fe_sum["false_edits"],
+            "false_edits_per_100w": 100 * fe_sum["false_edits"] / fe_sum["words"],
+            "scores": clean_scores["unspin"],
+        }
+
+    for name in (SEEN, UNSEEN):
+        try:
+            spinner = SPINNERS[name]()
+        except FileNotFoundError as exc:
+            log(f"WARNING: spinner {name} skipped: {exc}")
+            results["errors"][name] = str(exc)
+            continue
+        for rate in args.rates:
+            log(f"{name} {rate:.0%} ...")
+            spun = make_spun(spinner, docs, rate, args.seed)
+            res = evaluate_condition(spun, clean_scores, check, restore, lm, timers)
+            res["swapped_word_share"] = (
+                sum(M.n_words(s.orig_text) for d in spun for s in d.swaps) / n_words)
+            res["spinner"], res["rate"] = name, rate
+            results["conditions"][f"{name}@{rate:.2f}"] = res
+
+    if check:
+        results["speed"] = {
+            "check_mb_per_s": timers["check"].mbps(),
+            "restore_mb_per_s": timers["restore"].mbps(),
+            "startup_s": startup_seconds(),
+            "peak_rss_mb": peak_rss_mb([d["text"] for d in docs[:5]]),
+        }
+    results["wall_seconds"] = time.perf_counter() - t0
+    return results
+
+
+# ---------------------------------------------------------------------------------------
+# Output
+
+
+def _f(x, fmt="{:.3f}") -> str:
+    return "n/a" if x is None else fmt.format(x)
+
+
+def _pct(x) -> str:
+    return _f(x if x is None else 100 * x, "{:.1f} %")
+
+
+def report_md(r: dict) -> str:
+    m = r["machine"]
+    s = r["settings"]
+    out = [
+        "# unspin benchmark",
+        "",
+        f"- date: {r['date']}",
+        f"- machine: {m.get('cpu', '?')}, {m.get('nproc')} CPUs, {m.get('ram_gb', '?')} GB RAM,"
+        f" Python {m.get('python')}",
+        f"- command: `{r['command']}`",
+        f"- {s['docs']} held-out test documents ({s['words']} words), half Wikipedia, half"
+        f" Wikinews; {s['pairing']}; {s['clean_docs']} clean documents for the flagged share",
+        "- seen table: WordNet spinner; unseen table: Aiksaurus spinner",
+        "",
+    ]
+    for k, v in r.get("errors", {}).items():
+        out.append(f"> **{k} unavailable**: {v}")
+    if r.get("errors"):
+        out.append("")
+    conds = r["conditions"]
+    out += ["## Detection", "",
+            "| spinner | rate | swapped | AUC | TPR@1%FPR | flagged | ppl AUC | ppl TPR@1%FPR |",
+            "|---|---|---|---|---|---|---|---|"]
+    for c in conds.values():
+        u, p = c.get("unspin", {}), c.get("perplexity", {})
+        out.append(
+            f"| {c['spinner']} | {c['rate']:.0%} | {_pct(c['swapped_word_share'])} "
+            f"| {_f(u.get('auc'))} | {_pct(u.get('tpr_at_1pct_fpr'))} "
+            f"| {_pct(u.get('flagged_share'))} | {_f(p.get('auc'))} "
+            f"| {_pct(p.get('tpr_at_1pct_fpr'))} |")
+    out += ["", "## Localisation (spans vs true swaps)", "",
+            "| spinner | rate | char precision | char recall | swaps found | spans on a swap |",
+            "|---|---|---|---|---|---|"]
+    for c in conds.values():
+        sp = c.get("unspin", {}).get("spans", {})
+        out.append(f"| {c['spinner']} | {c['rate']:.0%} | {_pct(sp.get('char_precision'))} "
+                   f"| {_pct(sp.get('char_recall'))} | {_pct(sp.get('swap_recall'))} "
+                   f"| {_pct(sp.get('span_precision'))} |")
+    out += ["", "## Restoration", "",
+            "| spinner | rate | words restored | false edits /100w | wrong edits /100w "
+            "| chrF restored | chrF identity |",
+            "|---|---|---|---|---|---|---|"]
+    for c in conds.values():
+        rs = c.get("unspin", {}).get("restoration", {})
+        out.append(f"| {c['spinner']} | {c['rate']:.0%} | {_pct(rs.get('restored_share'))} "
+                   f"| {_f(rs.get('false_edits_per_100w'), '{:.2f}')} "
+                   f"| {_f(rs.get('wrong_edits_per_100w'), '{:.2f}')} "
+                   f"| {_f(c.get('unspin', {}).get('chrf'), '{:.1f}')} "
+                   f"| {c['identity']['chrf']:.1f} |")
+    cl = r.get("clean", {})
+    out += ["", "## Clean text", "",
+            f"- false edits on clean test documents: "
+            f"{_f(cl.get('false_edits_per_100w'), '{:.2f}')} per 100 words",
+            f"- clean documents flagged at the default threshold ({_f(r.get('threshold'))}): "
+            f"{_pct(cl.get('flagged_share'))} of {cl.get('flagged_docs', 'n/a')}",
+            ""]
+    sp = r.get("speed", {})
+    out += ["## Speed (one core)", "",
+            "| check MB/s | restore MB/s | start-up s | peak RSS MB |", "|---|---|---|---|",
+            f"| {_f(sp.get('check_mb_per_s'), '{:.3f}')} "
+            f"| {_f(sp.get('restore_mb_per_s'), '{:.3f}')} "
+            f"| {_f(sp.get('startup_s'), '{:.2f}')} | {_f(sp.get('peak_rss_mb'), '{:.0f}')} |",
+            "", f"Benchmark wall time: {r['wall_seconds']:.0f} s.", ""]
+    return "\n".join(out)
+
+
+def plots(r: dict, out_dir: Path) -> list[Path]:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    paths = []
+    c = r["conditions"].get(f"{UNSEEN}@0.20")
+    fig, ax = plt.subplots(figsize=(4.5, 4.5))
+    if c:
+        for key, label in (("unspin", "unspin"), ("perplexity", "perplexity baseline")):
+            if key in c:
+                fpr, tpr = c[key]["roc"]
+                ax.plot(fpr, tpr, label=f"{label} (AUC {c[key]['auc']:.3f})")
+    ax.plot([0, 1], [0, 1], ls=":", c="grey")
+    ax.set(xlabel="false-positive rate", ylabel="true-positive rate",
+           title="ROC, unseen spinner (Aiksaurus) at 20 %")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend(loc="lower right")
+    fig.tight_layout()
+    paths.append(out_dir / "roc.png")
+    fig.savefig(paths[-1], dpi=110)
+    plt.close(fig)
+
+    fig, ax = plt.subplots(figsize=(5, 3.8))
+    for name, label in ((SEEN, "seen table (WordNet)"), (UNSEEN, "unseen table (Aiksaurus)")):
+        pts = [(c["rate"], c["unspin"]["restoration"]["restored_share"])
+               for c in r["conditions"].values() if c["spinner"] == name and "unspin" in c]
+        if pts:
+            ax.plot([100 * x for x, _ in pts], [100 * y for _, y in pts], marker="o", label=label)
+    ax.set(xlabel="substitution rate (%)", ylabel="swapped words restored (%)", ylim=(0, 100),
+           title="Restoration vs spin rate")
+    if ax.get_legend_handles_labels()[0]:
+        ax.legend()
+    fig.tight_layout()
+    paths.append(out_dir / "restored_vs_rate.png")
+    fig.savefig(paths[-1], dpi=110)
+    plt.close(fig)
+    return paths
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.split("\n")[0])
+    ap.add_argument("--docs", type=int, default=200, help="test documents to spin")
+    ap.add_argument("--clean-docs", type=int, default=1000,
+                    help="clean documents for the flagged share")
+    ap.add_argument("--out", default="bench/out")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--quick", action="store_true", help="20 documents, 100 clean documents")
+    ap.add_argument("--no-docs-copy", action="store_true", help="don't copy plots to docs/bench")
+    args = ap.parse_args(argv)
+    if args.quick:
+        args.docs, args.clean_docs = min(args.docs, 20), min(args.clean_docs, 100)
+    args.rates = RATES
+    out_dir = Path(args.out)
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    results = run(args)
+    (out_dir / "results.json").write_text(json.dumps(results, indent=1) + "\n")
+    md = report_md(results)
+    (out_dir / "report.md").write_text(md)
+    paths = plots(results, out_dir)
+    if not args.no_docs_copy:
+        docs_dir = REPO / "docs" / "bench"
+        docs_dir.mkdir(parents=True, exist_ok=True)
+        for p in paths:
+            shutil.copy(p, docs_dir / p.name)
+    print(md)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
