@@ -1,0 +1,841 @@
+"""Command-line interface: ``unspin check``, ``unspin restore`` and ``unspin lm build``.
+
+Reads plain text, HTML or JSONL from a file or standard input and writes a human summary,
+restored text, a word diff or JSON. See ``docs/cli.md`` for the full reference; the JSON
+field names written here are a contract other tools rely on.
+
+Exit status: 0 success, 1 ``--fail-on-spun`` and spun text was found, 2 bad usage or
+unreadable input (one ``unspin: error: ...`` line on stderr), 3 internal error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import gzip
+import io
+import itertools
+import json
+import os
+import re
+import sys
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import asdict
+from typing import IO, Any, NoReturn
+
+from . import __version__
+from .extract import html_to_text, looks_like_html
+
+PROG = "unspin"
+
+EXIT_OK = 0
+EXIT_SPUN = 1
+EXIT_USAGE = 2
+EXIT_INTERNAL = 3
+
+_JSONL_SUFFIXES = (".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz")
+_BOM = b"\xef\xbb\xbf"
+
+# ANSI: red + strike-through for removed text, green for inserted text.
+_RED = "\x1b[31;9m"
+_GREEN = "\x1b[32m"
+_RESET = "\x1b[0m"
+
+_DIFF_TOKEN = re.compile(r"\w+|\s+|[^\w\s]", re.UNICODE)
+
+
+class CLIError(Exception):
+    """Bad usage or unreadable input: reported as one stderr line, exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """ArgumentParser whose usage errors are a single ``unspin: error: ...`` line."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(EXIT_USAGE, f"{PROG}: error: {message} (see '{self.prog} --help')\n")
+
+
+# --------------------------------------------------------------------------- arguments
+
+
+_CHECK_EPILOG = """\
+examples:
+  unspin check article.txt
+  curl -s https://example.com/post | unspin check --format json
+  unspin check docs.jsonl --id-field url > verdicts.jsonl
+  unspin check --fail-on-spun --threshold 0.7 draft.txt || echo "looks spun"
+"""
+
+_RESTORE_EPILOG = """\
+examples:
+  unspin restore spun.txt > restored.txt
+  unspin restore spun.txt --format diff | less -R
+  unspin restore --min-confidence 0.8 --format json page.html
+  unspin restore docs.jsonl > restored.jsonl
+"""
+
+_LM_BUILD_EPILOG = """\
+examples:
+  unspin lm build wiki.jsonl.gz news/ -o my.lm
+  unspin lm build corpus.txt -o small.lm --order 3 --vocab-size 50000
+  unspin check --lm my.lm article.txt
+"""
+
+_MAIN_EPILOG = """\
+examples:
+  unspin check article.txt                    human summary of the verdict
+  unspin check page.html --format json        extract the page's text, JSON report
+  unspin restore spun.txt --format diff       word diff of spun vs restored text
+  unspin check docs.jsonl > verdicts.jsonl    one JSON line per input line
+  unspin lm build corpus/ -o my.lm            build a language model
+
+Run 'unspin COMMAND --help' for a command's options.
+"""
+
+
+def _probability(value: str) -> float:
+    try:
+        x = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not 0.0 <= x <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be between 0 and 1, got {value}")
+    return x
+
+
+def _positive_int(value: str) -> int:
+    try:
+        n = int(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not an integer: {value!r}") from None
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return n
+
+
+def _int_list(value: str) -> tuple[int, ...]:
+    try:
+        counts = tuple(int(v) for v in value.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"expected comma-separated integers such as 1,2,3, got {value!r}"
+        ) from None
+    if any(c < 1 for c in counts):
+        raise argparse.ArgumentTypeError("counts must be at least 1")
+    return counts
+
+
+def _add_input_group(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("input")
+    group.add_argument(
+        "file",
+        nargs="?",
+        default="-",
+        metavar="FILE",
+        help="text, HTML or JSONL file (.gz ok); '-' or nothing reads standard input",
+    )
+    group.add_argument(
+        "--input-format",
+        choices=("auto", "text", "html", "jsonl"),
+        default="auto",
+        help="how to read the input (default: auto: .jsonl/.ndjson files and input whose "
+        "first line is a JSON object with the text field are JSONL; input that looks like "
+        "HTML has its main text extracted; anything else is plain text)",
+    )
+    group.add_argument(
+        "--text-field",
+        default="text",
+        metavar="NAME",
+        help="JSONL field holding the text (default: text)",
+    )
+    group.add_argument(
+        "--id-field",
+        default="id",
+        metavar="NAME",
+        help="JSONL field echoed into each output record (default: id)",
+    )
+
+
+def _add_model_group(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+    group = parser.add_argument_group("model")
+    group.add_argument(
+        "--table",
+        metavar="TABLE",
+        help="substitution table to use instead of the shipped one",
+    )
+    group.add_argument(
+        "--lm",
+        metavar="FILE",
+        help="language model file to use instead of the shipped one (see 'unspin lm build')",
+    )
+    return group
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """Build the ``unspin`` argument parser (exposed for documentation and tests).
+
+    Returns:
+        The top-level parser with the ``check``, ``restore`` and ``lm build`` commands.
+    """
+    fmt = argparse.RawDescriptionHelpFormatter
+    parser = _Parser(
+        prog=PROG,
+        description="Detect machine-spun English text and restore its original wording.",
+        epilog=_MAIN_EPILOG,
+        formatter_class=fmt,
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    check = commands.add_parser(
+        "check",
+        help="score a document and list the spans that look spun",
+        description="Score a document for machine spinning and list the spun spans.",
+        epilog=_CHECK_EPILOG,
+        formatter_class=fmt,
+    )
+    _add_input_group(check)
+    out = check.add_argument_group("output")
+    out.add_argument(
+        "--format",
+        choices=("text", "json", "jsonl"),
+        default=None,
+        help="text: human summary; json: one JSON object (pretty); jsonl: one compact JSON "
+        "line per document (default: text, or jsonl for JSONL input)",
+    )
+    out.add_argument(
+        "--fail-on-spun",
+        action="store_true",
+        help="exit with status 1 when the document (or any JSONL record) is spun",
+    )
+    model = _add_model_group(check)
+    model.add_argument(
+        "--threshold",
+        type=_probability,
+        metavar="X",
+        help="decision threshold in [0, 1] on the spin score (default: the model's)",
+    )
+    check.set_defaults(handler=_cmd_check)
+
+    restore = commands.add_parser(
+        "restore",
+        help="undo the spinning: print the restored text, a diff or JSON",
+        description="Restore the original wording of a spun document.",
+        epilog=_RESTORE_EPILOG,
+        formatter_class=fmt,
+    )
+    _add_input_group(restore)
+    out = restore.add_argument_group("output")
+    out.add_argument(
+        "--format",
+        choices=("text", "json", "jsonl", "diff"),
+        default=None,
+        help="text: only the restored text; json: text, edits and score; jsonl: same as "
+        "json on one line; diff: word diff of input vs restored text (default: text, or "
+        "jsonl for JSONL input)",
+    )
+    out.add_argument(
+        "--no-color",
+        action="store_true",
+        help="plain [-old-]{+new+} markers in diffs (also when NO_COLOR is set or output "
+        "is not a terminal)",
+    )
+    model = _add_model_group(restore)
+    model.add_argument(
+        "--min-confidence",
+        type=_probability,
+        metavar="X",
+        help="only make edits at least this confident, in [0, 1] (default: the model's)",
+    )
+    restore.set_defaults(handler=_cmd_restore)
+
+    lm = commands.add_parser(
+        "lm",
+        help="language model tools ('unspin lm build')",
+        description="Language model tools.",
+        formatter_class=fmt,
+    )
+    lm_commands = lm.add_subparsers(dest="lm_command", metavar="COMMAND")
+    build = lm_commands.add_parser(
+        "build",
+        help="build a language model from text corpora",
+        description="Build an n-gram language model file from corpora: JSONL (optionally "
+        "gzip-compressed), plain text files, or directories of them.",
+        epilog=_LM_BUILD_EPILOG,
+        formatter_class=fmt,
+    )
+    inp = build.add_argument_group("input")
+    inp.add_argument("corpus", nargs="+", metavar="CORPUS", help="corpus file or directory")
+    inp.add_argument(
+        "--text-field",
+        default="text",
+        metavar="NAME",
+        help="JSONL field holding the text (default: text)",
+    )
+    out = build.add_argument_group("output")
+    out.add_argument("-o", "--output", required=True, metavar="FILE", help="model file to write")
+    out.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    model = build.add_argument_group("model")
+    model.add_argument(
+        "--order", type=_positive_int, default=3, metavar="N", help="n-gram order (default: 3)"
+    )
+    model.add_argument(
+        "--vocab-size",
+        type=_positive_int,
+        default=200_000,
+        metavar="N",
+        help="keep the N most frequent words (default: 200000)",
+    )
+    model.add_argument(
+        "--min-counts",
+        type=_int_list,
+        metavar="C1,C2,...",
+        help="minimum count to keep an n-gram, per order (default: 1,2,3)",
+    )
+    build.set_defaults(handler=_cmd_lm_build)
+    lm.set_defaults(handler=None, help_parser=lm)
+    parser.set_defaults(handler=None, help_parser=parser)
+    return parser
+
+
+# --------------------------------------------------------------------------- input
+
+
+class _Decoder:
+    """Decodes UTF-8 input with replacement characters, warning once about bad bytes."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        self.warned = False
+
+    def __call__(self, data: bytes) -> str:
+        try:
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            if not self.warned:
+                self.warned = True
+                where = "standard input" if self.name == "-" else self.name
+                _warn(f"{where} is not valid UTF-8; invalid bytes were replaced with U+FFFD")
+            return data.decode("utf-8", "replace")
+
+
+def _describe_os_error(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        return exc.strerror
+    return str(exc) or type(exc).__name__
+
+
+def _open_binary(path: str) -> IO[bytes]:
+    """Open the input as a binary stream; raise CLIError when it cannot be read."""
+    if path == "-":
+        stdin = sys.stdin
+        if stdin is None:
+            return io.BytesIO(b"")
+        buffer = getattr(stdin, "buffer", None)
+        if buffer is not None:
+            return buffer
+        # A text-only stream (an embedding application's StringIO): re-encode it.
+        return io.BytesIO(stdin.read().encode("utf-8", "surrogateescape"))
+    if os.path.isdir(path):
+        raise CLIError(f"cannot read {path}: is a directory")
+    try:
+        fh = open(path, "rb")  # noqa: SIM115 - closed by the caller
+    except OSError as exc:
+        raise CLIError(f"cannot read {path}: {_describe_os_error(exc)}") from None
+    if path.endswith(".gz"):
+        return gzip.GzipFile(fileobj=fh, mode="rb")  # type: ignore[return-value]
+    return fh
+
+
+def _guarded_lines(fh: Iterable[bytes], path: str) -> Iterator[bytes]:
+    """Iterate lines, turning read errors (truncated gzip, I/O errors) into CLIError."""
+    it = iter(fh)
+    while True:
+        try:
+            line = next(it)
+        except StopIteration:
+            return
+        except (OSError, EOFError) as exc:
+            raise CLIError(f"cannot read {path}: {_describe_os_error(exc)}") from None
+        yield line
+
+
+def _is_json_record(raw: bytes, text_field: str) -> bool:
+    line = raw.strip()
+    if line.startswith(_BOM):
+        line = line[len(_BOM) :].lstrip()
+    if not line.startswith(b"{"):
+        return False
+    try:
+        obj = json.loads(line.decode("utf-8", "replace"))
+    except (ValueError, RecursionError):
+        return False
+    return isinstance(obj, dict) and text_field in obj
+
+
+class _Input:
+    """What was read: one document (``text``) or a stream of JSONL lines (``lines``)."""
+
+    def __init__(self, text: str | None = None, lines: Iterator[bytes] | None = None) -> None:
+        self.text = text
+        self.lines = lines
+
+    @property
+    def is_jsonl(self) -> bool:
+        return self.lines is not None
+
+
+def _read_input(args: argparse.Namespace, fh: IO[bytes], decode: _Decoder) -> _Input:
+    path = args.file
+    fmt = args.input_format
+    lines = _guarded_lines(fh, path)
+    if fmt == "auto" and path != "-" and path.lower().endswith(_JSONL_SUFFIXES):
+        fmt = "jsonl"
+    if fmt == "jsonl":
+        return _Input(lines=lines)
+    head: list[bytes] = []
+    if fmt == "auto":
+        for raw in lines:
+            head.append(raw)
+            if raw.strip():
+                break
+        if head and _is_json_record(head[-1], args.text_field):
+            return _Input(lines=itertools.chain(head, lines))
+    data = b"".join(itertools.chain(head, lines))
+    text = decode(data).removeprefix("\ufeff")
+    if fmt == "html" or (fmt == "auto" and looks_like_html(text)):
+        text = html_to_text(text)
+    return _Input(text=text)
+
+
+def _parse_record(
+    raw: bytes, args: argparse.Namespace, decode: _Decoder
+) -> tuple[dict[str, Any], str | None, str | None]:
+    """Parse one JSONL line into ``(meta, text, error)``; meta holds the echoed id."""
+    meta: dict[str, Any] = {}
+    line = decode(raw).lstrip("\ufeff").strip()
+    if not line:
+        return meta, None, "blank line"
+    try:
+        obj = json.loads(line)
+    except (ValueError, RecursionError) as exc:
+        return meta, None, f"invalid JSON: {exc}"
+    if not isinstance(obj, dict):
+        return meta, None, f"not a JSON object but {_json_type(obj)}"
+    if args.id_field in obj:
+        meta["id"] = obj[args.id_field]
+    if args.text_field not in obj:
+        return meta, None, f"missing {args.text_field!r} field"
+    text = obj[args.text_field]
+    if not isinstance(text, str):
+        return meta, None, f"{args.text_field!r} field is {_json_type(text)}, not a string"
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        # Lone surrogates from \ud800-style escapes: one '?' each keeps offsets valid.
+        text = text.encode("utf-8", "replace").decode("utf-8")
+    return meta, text, None
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, list):
+        return "an array"
+    if isinstance(value, dict):
+        return "an object"
+    return "a string"
+
+
+# --------------------------------------------------------------------------- output
+
+
+def _warn(message: str) -> None:
+    print(f"{PROG}: warning: {message}", file=sys.stderr)
+
+
+def _write(text: str) -> None:
+    sys.stdout.write(text)
+
+
+def _json_line(obj: dict[str, Any]) -> str:
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def _json_pretty(obj: dict[str, Any]) -> str:
+    return json.dumps(obj, ensure_ascii=False, indent=2) + "\n"
+
+
+def _check_dict(report: Any, meta: dict[str, Any]) -> dict[str, Any]:
+    out = dict(meta)
+    out.update(report.to_dict())
+    return out
+
+
+def _restore_dict(result: Any, meta: dict[str, Any]) -> dict[str, Any]:
+    report = result.report
+    out = dict(meta)
+    out["text"] = result.text
+    out["edits"] = [asdict(e) for e in result.edits]
+    out["score"] = report.score
+    out["spun"] = report.spun
+    out["supported"] = report.supported
+    out["version"] = dict(report.version)
+    return out
+
+
+def _oneline(text: str, limit: int = 80) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _format_report(report: Any) -> str:
+    """Human summary of a check Report."""
+    if not report.supported:
+        reason = {
+            "empty": "empty input",
+            "unsupported": "not English prose",
+        }.get(report.language, report.language)
+        return f"verdict: not analysed ({reason})\n"
+    verdict = "SPUN" if report.spun else "not spun"
+    lines = [
+        f"verdict: {verdict} (score {report.score:.2f}, threshold {report.threshold:.2f})",
+        f"words: {report.words}, spans: {len(report.spans)}",
+    ]
+    for span in report.spans:
+        lines.append(
+            f"  {_oneline(span.text)} -> {_oneline(span.suggestion)} "
+            f"({span.confidence:.2f})  [{span.start}:{span.end}]"
+        )
+    return "\n".join(lines) + "\n"
+
+
+def _with_newline(text: str) -> str:
+    return text if not text or text.endswith("\n") else text + "\n"
+
+
+def _diff_pieces_from_edits(source: str, result: Any) -> list[tuple[str, str]] | None:
+    """Diff pieces (op, text) straight from the edits, or None if they don't add up."""
+    pieces: list[tuple[str, str]] = []
+    pos = 0
+    try:
+        edits = sorted(result.edits, key=lambda e: (e.start, e.end))
+    except Exception:  # noqa: BLE001 - unexpected edit objects: fall back to difflib
+        return None
+    for e in edits:
+        if not (pos <= e.start <= e.end <= len(source)):
+            return None
+        pieces.append(("=", source[pos : e.start]))
+        pieces.append(("-", source[e.start : e.end]))
+        pieces.append(("+", e.replacement))
+        pos = e.end
+    pieces.append(("=", source[pos:]))
+    rebuilt = "".join(text for op, text in pieces if op != "-")
+    return pieces if rebuilt == result.text else None
+
+
+def _diff_pieces_difflib(old: str, new: str) -> list[tuple[str, str]]:
+    a = _DIFF_TOKEN.findall(old)
+    b = _DIFF_TOKEN.findall(new)
+    pieces: list[tuple[str, str]] = []
+    matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+    for op, i1, i2, j1, j2 in matcher.get_opcodes():
+        if op == "equal":
+            pieces.append(("=", "".join(a[i1:i2])))
+        else:
+            pieces.append(("-", "".join(a[i1:i2])))
+            pieces.append(("+", "".join(b[j1:j2])))
+    return pieces
+
+
+def word_diff(source: str, result: Any, *, color: bool) -> str:
+    """Render a word diff of ``source`` against a Restoration's text.
+
+    Args:
+        source: The text that was restored.
+        result: The Restoration (its ``edits`` are used when they rebuild ``text``
+            exactly, otherwise the two texts are diffed word by word).
+        color: ANSI red strike-through / green instead of ``[-old-]{+new+}`` markers.
+
+    Returns:
+        The diff text.
+    """
+    pieces = _diff_pieces_from_edits(source, result)
+    if pieces is None:
+        pieces = _diff_pieces_difflib(source, result.text)
+    out: list[str] = []
+    for op, text in pieces:
+        if not text:
+            continue
+        if op == "=":
+            out.append(text)
+        elif op == "-":
+            out.append(f"{_RED}{text}{_RESET}" if color else f"[-{text}-]")
+        else:
+            out.append(f"{_GREEN}{text}{_RESET}" if color else f"{{+{text}+}}")
+    return "".join(out)
+
+
+def _use_color(args: argparse.Namespace) -> bool:
+    if getattr(args, "no_color", False) or os.environ.get("NO_COLOR"):
+        return False
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _record_header(meta: dict[str, Any], lineno: int) -> str:
+    label = f"id {json.dumps(meta['id'], ensure_ascii=False)}" if "id" in meta else "no id"
+    return f"==> line {lineno} ({label}) <==\n"
+
+
+# --------------------------------------------------------------------------- commands
+
+
+def _select_lm(path: str | None) -> None:
+    if path is None:
+        return
+    if os.path.isdir(path):
+        raise CLIError(f"cannot read language model {path}: is a directory")
+    if not os.path.exists(path):
+        raise CLIError(f"cannot read language model {path}: No such file or directory")
+    if not os.access(path, os.R_OK):
+        raise CLIError(f"cannot read language model {path}: Permission denied")
+    from . import models
+
+    try:
+        models.set_default_lm(path)
+    except Exception as exc:  # noqa: BLE001 - any failure to load is a bad model file
+        detail = _describe_os_error(exc)
+        raise CLIError(f"cannot load language model {path}: {detail}") from None
+
+
+def _api_kwargs(args: argparse.Namespace, name: str) -> dict[str, Any]:
+    kwargs: dict[str, Any] = {}
+    value = getattr(args, name, None)
+    if value is not None:
+        kwargs[name] = value
+    if args.table is not None:
+        kwargs["table"] = args.table
+    return kwargs
+
+
+def _process(
+    args: argparse.Namespace,
+    run: Any,
+    render_one: Any,
+    render_record: Any,
+) -> int:
+    """Shared driver of check and restore: read, run on each document, render.
+
+    Args:
+        args: Parsed arguments.
+        run: ``text -> result`` (check or restore with the options bound).
+        render_one: ``(source, result, fmt) -> str`` for a single document.
+        render_record: ``(source, result | None, meta, error, fmt, lineno) -> str``.
+
+    Returns:
+        Exit status: 1 when ``--fail-on-spun`` and something was spun, else 0.
+    """
+    decode = _Decoder(args.file)
+    fh = _open_binary(args.file)
+    spun = False
+    try:
+        data = _read_input(args, fh, decode)
+        if not data.is_jsonl:
+            fmt = args.format or "text"
+            result = run(data.text)
+            spun = _is_spun(result)
+            _write(render_one(data.text, result, fmt))
+        else:
+            fmt = args.format or "jsonl"
+            for lineno, raw in enumerate(data.lines or (), start=1):
+                meta, text, error = _parse_record(raw, args, decode)
+                result = None
+                if error is None:
+                    try:
+                        result = run(text)
+                    except Exception as exc:  # noqa: BLE001 - one bad record, not the run
+                        error = f"{type(exc).__name__}: {exc}"
+                if result is not None:
+                    spun = spun or _is_spun(result)
+                _write(render_record(text, result, meta, error, fmt, lineno))
+                sys.stdout.flush()
+    finally:
+        if fh is not getattr(sys.stdin, "buffer", None):
+            fh.close()
+    return EXIT_SPUN if spun and getattr(args, "fail_on_spun", False) else EXIT_OK
+
+
+def _is_spun(result: Any) -> bool:
+    report = getattr(result, "report", result)
+    return bool(report.spun)
+
+
+def _cmd_check(args: argparse.Namespace) -> int:
+    import unspin
+
+    _select_lm(args.lm)
+    kwargs = _api_kwargs(args, "threshold")
+
+    def run(text: str) -> Any:
+        return unspin.check(text, **kwargs)
+
+    def render_one(source: str, report: Any, fmt: str) -> str:
+        if fmt == "json":
+            return _json_pretty(_check_dict(report, {}))
+        if fmt == "jsonl":
+            return _json_line(_check_dict(report, {}))
+        return _format_report(report)
+
+    def render_record(
+        source: str | None,
+        report: Any,
+        meta: dict[str, Any],
+        error: str | None,
+        fmt: str,
+        lineno: int,
+    ) -> str:
+        if fmt == "text":
+            body = f"error: {error}\n" if error is not None else _format_report(report)
+            return _record_header(meta, lineno) + body
+        if error is not None:
+            return _json_line({**meta, "error": error})
+        return _json_line(_check_dict(report, meta))
+
+    return _process(args, run, render_one, render_record)
+
+
+def _cmd_restore(args: argparse.Namespace) -> int:
+    import unspin
+
+    _select_lm(args.lm)
+    kwargs = _api_kwargs(args, "min_confidence")
+    color = _use_color(args)
+
+    def run(text: str) -> Any:
+        return unspin.restore(text, **kwargs)
+
+    def render_one(source: str, result: Any, fmt: str) -> str:
+        if fmt == "json":
+            return _json_pretty(_restore_dict(result, {}))
+        if fmt == "jsonl":
+            return _json_line(_restore_dict(result, {}))
+        if fmt == "diff":
+            return _with_newline(word_diff(source, result, color=color))
+        return _with_newline(result.text)
+
+    def render_record(
+        source: str | None,
+        result: Any,
+        meta: dict[str, Any],
+        error: str | None,
+        fmt: str,
+        lineno: int,
+    ) -> str:
+        if fmt in ("text", "diff"):
+            if error is not None:
+                body = f"error: {error}\n"
+            elif fmt == "diff":
+                body = _with_newline(word_diff(source, result, color=color))
+            else:
+                body = _with_newline(result.text)
+            return _record_header(meta, lineno) + body
+        if error is not None:
+            return _json_line({**meta, "error": error})
+        return _json_line(_restore_dict(result, meta))
+
+    return _process(args, run, render_one, render_record)
+
+
+def _cmd_lm_build(args: argparse.Namespace) -> int:
+    for path in args.corpus:
+        if not os.path.exists(path):
+            raise CLIError(f"cannot read {path}: No such file or directory")
+        if not os.access(path, os.R_OK):
+            raise CLIError(f"cannot read {path}: Permission denied")
+    out_dir = os.path.dirname(os.path.abspath(args.output))
+    if os.path.isdir(args.output):
+        raise CLIError(f"cannot write {args.output}: is a directory")
+    if not os.path.isdir(out_dir):
+        raise CLIError(f"cannot write {args.output}: no such directory {out_dir}")
+    from .lm import build_lm
+
+    kwargs: dict[str, Any] = {
+        "order": args.order,
+        "vocab_size": args.vocab_size,
+        "text_field": args.text_field,
+        "progress": not args.quiet,
+    }
+    if args.min_counts is not None:
+        kwargs["min_counts"] = args.min_counts
+    try:
+        stats = build_lm(list(args.corpus), args.output, **kwargs)
+    except (OSError, ValueError) as exc:
+        raise CLIError(f"cannot build language model: {_describe_os_error(exc)}") from None
+    _write(json.dumps(stats, ensure_ascii=False, indent=2, default=str) + "\n")
+    if not args.quiet:
+        print(f"{PROG}: wrote {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+# --------------------------------------------------------------------------- entry point
+
+
+def _quiet_broken_pipe() -> None:
+    """After EPIPE, point stdout at /dev/null so the interpreter's final flush is silent."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, AttributeError, ValueError):
+        pass
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``unspin`` command line.
+
+    Args:
+        argv: Arguments without the program name; ``None`` uses ``sys.argv[1:]``.
+
+    Returns:
+        Exit status: 0 success, 1 spun text with ``--fail-on-spun``, 2 bad usage or
+        unreadable input, 3 internal error.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # --help, --version and usage errors
+        code = exc.code
+        return code if isinstance(code, int) else (EXIT_OK if code is None else EXIT_USAGE)
+    if args.handler is None:
+        args.help_parser.print_help(sys.stderr)
+        return EXIT_USAGE
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.reconfigure(errors="backslashreplace")  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            pass
+    try:
+        return args.handler(args)
+    except CLIError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except BrokenPipeError:
+        _quiet_broken_pipe()
+        return EXIT_OK
+    except KeyboardInterrupt:
+        return 130
+    except Exception as exc:  # noqa: BLE001 - one line, not a traceback, unless debugging
+        if os.environ.get("UNSPIN_DEBUG"):
+            raise
+        print(
+            f"{PROG}: error: internal error: {type(exc).__name__}: {exc} "
+            "(set UNSPIN_DEBUG=1 for a traceback)",
+            file=sys.stderr,
+        )
+        return EXIT_INTERNAL
