@@ -247,6 +247,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="X",
         help="only make edits at least this confident, in [0, 1] (default: the model's)",
     )
+    model.add_argument(
+        "--threshold",
+        type=_probability,
+        metavar="X",
+        help="decision threshold for the reported 'spun' in JSON output (default: the model's)",
+    )
     restore.set_defaults(handler=_cmd_restore)
 
     lm = commands.add_parser(
@@ -331,6 +337,11 @@ def _open_binary(path: str) -> IO[bytes]:
         stdin = sys.stdin
         if stdin is None:
             return io.BytesIO(b"")
+        try:
+            if stdin.isatty():
+                print(f"{PROG}: reading standard input (end with Ctrl-D)", file=sys.stderr)
+        except (AttributeError, ValueError):
+            pass
         buffer = getattr(stdin, "buffer", None)
         if buffer is not None:
             return buffer
@@ -615,11 +626,13 @@ def _select_lm(path: str | None) -> None:
         raise CLIError(f"cannot load language model {path}: {detail}") from None
 
 
-def _api_kwargs(args: argparse.Namespace, name: str) -> dict[str, Any]:
+def _api_kwargs(args: argparse.Namespace, *names: str) -> dict[str, Any]:
+    """Keyword arguments for check/restore: only the options that were given."""
     kwargs: dict[str, Any] = {}
-    value = getattr(args, name, None)
-    if value is not None:
-        kwargs[name] = value
+    for name in names:
+        value = getattr(args, name, None)
+        if value is not None:
+            kwargs[name] = value
     if args.table is not None:
         kwargs["table"] = args.table
     return kwargs
@@ -715,7 +728,7 @@ def _cmd_restore(args: argparse.Namespace) -> int:
     import unspin
 
     _select_lm(args.lm)
-    kwargs = _api_kwargs(args, "min_confidence")
+    kwargs = _api_kwargs(args, "min_confidence", "threshold")
     color = _use_color(args)
 
     def run(text: str) -> Any:
