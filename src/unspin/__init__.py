@@ -1,3 +1,15 @@
-"""unspin: detect, locate, restore and trace machine-spun English text."""
+"""unspin: detect, locate, restore and trace machine-spun English text.
+
+The public API is small::
+
+    import unspin
+    report = unspin.check(text)          # score, spun, spans
+    restoration = unspin.restore(text)   # restored text, edits, report
+"""
 
 __version__ = "0.1.0"
+
+from .api import check, restore  # noqa: E402
+from .report import Edit, Report, Restoration, Span  # noqa: E402
+
+__all__ = ["check", "restore", "Report", "Restoration", "Span", "Edit", "__version__"]

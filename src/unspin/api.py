@@ -1,0 +1,194 @@
+"""The two entry points, `check` and `restore`: text -> clean -> tokens -> decode -> report."""
+
+from __future__ import annotations
+
+from bisect import bisect_left
+from functools import lru_cache
+from pathlib import Path
+
+from .candidates import LearnedTable
+from .clean import Cleaned, clean, is_english
+from .decode import Decision
+from .detect import Detector, features
+from .models import data_path, get_models
+from .report import Edit, Report, Restoration, Span
+from .tokens import WORD, Token, sentences, tokenize
+
+# Sentences longer than this are decoded in pieces so that one run-on "sentence" (a 5 MB
+# line without punctuation) costs linear time and bounded memory.
+MAX_SENTENCE_TOKENS = 120
+
+TableArg = str | Path | LearnedTable | None
+
+
+@lru_cache(maxsize=1)
+def detector() -> Detector:
+    """The shipped detector (calibrated weights), or defaults if none shipped."""
+    path = data_path("detector.json")
+    return Detector.from_json(path) if path.is_file() else Detector()
+
+
+def _as_text(text) -> str:
+    if isinstance(text, bytes | bytearray):
+        return bytes(text).decode("utf-8", errors="replace")
+    if not isinstance(text, str):
+        raise TypeError(f"text must be str, not {type(text).__name__}")
+    return text
+
+
+def _match_case(observed: list[Token], original: tuple[str, ...]) -> str:
+    """Carry the observed capitalisation over to the original words."""
+    words = list(original)
+    texts = [t.text for t in observed if t.kind == WORD]
+    if texts and all(t.isupper() and len(t) > 1 for t in texts):
+        words = [w.upper() for w in words]
+    elif texts and texts[0][:1].isupper():
+        if len(texts) > 1 and all(t[:1].isupper() for t in texts):
+            words = [w[:1].upper() + w[1:] for w in words]  # a name spun word by word
+        else:
+            words[0] = words[0][:1].upper() + words[0][1:]
+    out = ""
+    for w in words:
+        if out and not (w.startswith("'") or w in {",", ".", ";", ":", ")"}):
+            out += " "
+        out += w
+    return out
+
+
+class _Analysis:
+    """Shared work of check and restore on one text."""
+
+    def __init__(self, text: str, table: TableArg, fast: bool):
+        self.input = _as_text(text)
+        self.cleaned: Cleaned = clean(self.input)
+        ok, self.language = is_english(self.cleaned.text)
+        self.supported = ok
+        self.decisions: list[Decision] = []
+        self.features: dict[str, float] = {}
+        self.words = 0
+        self.sent_tokens: list[list[Token]] = []
+        if not ok:
+            return
+        models = get_models(table)
+        tokens = tokenize(self.cleaned.text)
+        for sent in sentences(tokens):
+            for k in range(0, len(sent), MAX_SENTENCE_TOKENS):
+                self.sent_tokens.append(sent[k:k + MAX_SENTENCE_TOKENS])
+        self.words = sum(1 for t in tokens if t.kind == WORD)
+        norms = [[t.norm for t in s] for s in self.sent_tokens]
+        decisions, local, states = models.decoder.decode(norms, fast=fast)
+        self.decisions = decisions
+        posts = [p for p, _, _ in models.decoder.local_posteriors(local).values()]
+        base = [x for st in states for x in st.base[2:-1].tolist()]
+        self.features = features(self.words, base, posts)
+
+    def score(self) -> float:
+        return detector().probability(self.features) if self.supported and self.words else 0.0
+
+    def located(self, min_confidence: float):
+        """Decisions at or above a confidence, with input offsets and the replacement."""
+        for d in self.decisions:
+            if d.confidence < min_confidence:
+                continue
+            toks = self.sent_tokens[d.sentence][d.start:d.end]
+            if not toks:
+                continue
+            start, end = self.cleaned.span_to_input(toks[0].start, toks[-1].end)
+            replacement = _match_case(toks, d.original)
+            if replacement == self.input[start:end]:
+                continue
+            yield d, start, end, replacement
+
+    def report(self, threshold: float | None, min_confidence: float) -> Report:
+        thr = detector().threshold if threshold is None else float(threshold)
+        if not self.supported:
+            return Report(score=0.0, spun=False, spans=[], threshold=thr,
+                          language=self.language, supported=False, words=self.words)
+        score = self.score()
+        spans = [
+            Span(start, end, self.input[start:end], repl, round(d.confidence, 4))
+            for d, start, end, repl in self.located(min_confidence)
+        ]
+        return Report(score=round(score, 6), spun=score >= thr, spans=spans, threshold=thr,
+                      language="en", supported=True, words=self.words)
+
+
+def _default_min_confidence() -> float:
+    return get_models().decoder.params.min_confidence
+
+
+def check(text: str, *, threshold: float | None = None, table: TableArg = None) -> Report:
+    """Say how likely a text is to be machine-spun, and which spans look spun.
+
+    Uses the decoder's fast path (no joint decoding), so it is several times cheaper than
+    `restore`; span suggestions are the best single-position candidates.
+
+    Args:
+        text: The document (str; bytes are decoded as UTF-8 with replacement).
+        threshold: Probability at or above which ``spun`` is True (default: calibrated).
+        table: A learned substitution table (path or `LearnedTable`) to use as well.
+
+    Returns:
+        A `Report`. Non-English or empty input gives ``supported=False`` and no verdict.
+
+    Raises:
+        TypeError: if ``text`` is not str or bytes.
+    """
+    analysis = _Analysis(text, table, fast=True)
+    return analysis.report(threshold, _default_min_confidence())
+
+
+def restore(text: str, *, min_confidence: float | None = None, threshold: float | None = None,
+            table: TableArg = None) -> Restoration:
+    """Restore the likely original wording of a spun text.
+
+    Args:
+        text: The document (str; bytes are decoded as UTF-8 with replacement).
+        min_confidence: Only make spin edits at least this confident (default: tuned).
+        threshold: Detection threshold for the attached report.
+        table: A learned substitution table (path or `LearnedTable`) to use as well.
+
+    Returns:
+        A `Restoration`: restored text, every edit in input offsets (cleanup and spin), and
+        the detection report.
+
+    Raises:
+        TypeError: if ``text`` is not str or bytes.
+    """
+    analysis = _Analysis(text, table, fast=False)
+    min_conf = _default_min_confidence() if min_confidence is None else float(min_confidence)
+    report = analysis.report(threshold, min_conf)
+    edits = [e for e in analysis.cleaned.edits]
+    spin = [
+        Edit(start, end, analysis.input[start:end], repl, round(d.confidence, 4), "spin")
+        for d, start, end, repl in analysis.located(min_conf)
+    ]
+    edits = _merge_edits(edits, spin)
+    return Restoration(text=_apply(analysis.input, edits), edits=edits, report=report)
+
+
+def _merge_edits(cleanup: list[Edit], spin: list[Edit]) -> list[Edit]:
+    """All edits in input order; a spin edit overlapping a cleanup edit is dropped."""
+    out = list(cleanup)
+    starts = [c.start for c in cleanup]  # cleanup edits are in order and disjoint
+    for e in spin:
+        k = bisect_left(starts, e.end)
+        if k > 0 and cleanup[k - 1].end > e.start:
+            continue
+        out.append(e)
+    out.sort(key=lambda e: (e.start, e.end))
+    return out
+
+
+def _apply(text: str, edits: list[Edit]) -> str:
+    parts = []
+    pos = 0
+    for e in edits:
+        if e.start < pos:
+            continue
+        parts.append(text[pos:e.start])
+        parts.append(e.replacement)
+        pos = e.end
+    parts.append(text[pos:])
+    return "".join(parts)
+

@@ -1,0 +1,80 @@
+"""Loading the shipped models once and sharing them.
+
+Models are memory-mapped files, loaded lazily on first use and cached per process, so
+worker processes share pages and start quickly.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+
+from .candidates import CandidateSource, LearnedTable
+from .decode import Decoder, DecodeParams
+from .lm import NGramLM
+
+_lock = threading.Lock()
+_default_lm_path: Path | None = None
+_cache: dict[tuple, Models] = {}
+
+
+def data_path(name: str) -> Path:
+    """Path of a file shipped in ``unspin/data``."""
+    return Path(str(resources.files("unspin") / "data" / name))
+
+
+@dataclass(slots=True)
+class Models:
+    """The loaded language model, candidate sources and decoder."""
+
+    lm: NGramLM
+    source: CandidateSource
+    decoder: Decoder
+
+
+def set_default_lm(path: str | Path | None) -> None:
+    """Use another language model file for subsequent calls (None: the shipped one).
+
+    Raises:
+        FileNotFoundError: if the file does not exist.
+        ValueError: if it is not an unspin model file.
+    """
+    global _default_lm_path
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"language model not found: {path}")
+        NGramLM(path)  # fail now, with a clear message, rather than at first use
+    with _lock:
+        _default_lm_path = path
+
+
+def get_models(table: str | Path | LearnedTable | None = None) -> Models:
+    """The shared models, loaded on first use; ``table`` adds a learned substitution table."""
+    lm_path = _default_lm_path or data_path("lm.bin")
+    table_key = id(table) if isinstance(table, LearnedTable) else (str(table) if table else None)
+    key = (str(lm_path), table_key)
+    models = _cache.get(key)
+    if models is None:
+        with _lock:
+            models = _cache.get(key)
+            if models is None:
+                lm = NGramLM(lm_path)
+                source = CandidateSource(table) if table is not None else _base_source()
+                models = Models(lm, source, Decoder(lm, source, DecodeParams()))
+                if len(_cache) > 8:
+                    _cache.clear()
+                _cache[key] = models
+    return models
+
+
+_base: CandidateSource | None = None
+
+
+def _base_source() -> CandidateSource:
+    global _base
+    if _base is None:
+        _base = CandidateSource()
+    return _base
