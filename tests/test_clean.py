@@ -1,0 +1,505 @@
+"""Tests for the cleaning stage: each rule, offset bookkeeping, and the language gate."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from unspin.clean import Cleaned, clean, is_english
+from unspin.report import Edit
+
+
+def apply_edits(text: str, edits: list[Edit]) -> str:
+    """Apply input-offset edits in order; they must be sorted and non-overlapping."""
+    parts: list[str] = []
+    pos = 0
+    for e in edits:
+        assert e.start >= pos, "edits overlap or are out of order"
+        assert e.start <= e.end <= len(text)
+        parts.append(text[pos : e.start])
+        parts.append(e.replacement)
+        pos = e.end
+    parts.append(text[pos:])
+    return "".join(parts)
+
+
+def check_invariants(text: str, c: Cleaned) -> None:
+    """Everything that must hold for any input."""
+    for e in c.edits:
+        assert text[e.start : e.end] == e.text
+        assert e.kind == "cleanup"
+        assert e.text != e.replacement
+        assert 0.0 <= e.confidence <= 1.0
+    assert apply_edits(text, c.edits) == c.text
+    previous = 0
+    for pos in range(len(c.text) + 1):
+        mapped = c.to_input(pos)
+        assert 0 <= mapped <= len(text)
+        assert mapped >= previous, "to_input must be monotone"
+        previous = mapped
+    assert c.to_input(len(c.text)) == len(text)
+
+
+def check_span_mapping(text: str, c: Cleaned) -> None:
+    """Every span of cleaned text maps to an input span whose cleaning contains it."""
+    n = len(c.text)
+    step = max(1, n // 12)
+    for start in range(0, n + 1, step):
+        for end in range(start, n + 1, step):
+            s, e = c.span_to_input(start, end)
+            assert 0 <= s <= e <= len(text)
+            if end > start:
+                # Cleaning the input span on its own (same edits, restricted) reproduces at
+                # least the requested text: the span covers every source character.
+                inside = [x for x in c.edits if s <= x.start and x.end <= e]
+                produced = apply_edits(text[s:e], [_shift(x, -s) for x in inside])
+                assert c.text[start:end] in produced
+
+
+def _shift(e: Edit, by: int) -> Edit:
+    return Edit(e.start + by, e.end + by, e.text, e.replacement, e.confidence, e.kind)
+
+
+# --------------------------------------------------------------------------------------
+# Mojibake
+
+
+@pytest.mark.parametrize(
+    ("raw", "fixed"),
+    [
+        ("donâ€™t", "don’t"),
+        ("I donâ€™t know.", "I don’t know."),
+        ("â€œQuotedâ€\x9d text", "“Quoted” text"),
+        ("cafÃ© and rÃ©sumÃ©", "café and résumé"),
+        ("double Ã¢â‚¬â„¢ decoded", "double ’ decoded"),
+        ("a\x93b\x94c", "a“b”c"),  # C1 controls that were cp1252 quotes
+        ("ﬁne oﬃce", "fine office"),
+        ("price:Â 5", "price: 5"),
+    ],
+)
+def test_mojibake_fixed(raw: str, fixed: str) -> None:
+    c = clean(raw)
+    assert c.text == fixed
+    assert c.edits
+    check_invariants(raw, c)
+
+
+def test_mojibake_edit_is_precise() -> None:
+    raw = "We donâ€™t stop."
+    (edit,) = clean(raw).edits
+    assert (edit.start, edit.end, edit.text, edit.replacement) == (6, 9, "â€™", "’")
+
+
+def test_flattened_no_break_space_becomes_space() -> None:
+    c = clean("Â ")
+    assert c.text == " "
+
+
+def test_legitimate_accents_untouched() -> None:
+    text = "The naïve café served crème brûlée in São Paulo; “quoted” — fine."
+    c = clean(text)
+    assert c.text == text
+    assert c.edits == []
+
+
+def test_decomposed_accents_composed() -> None:
+    raw = "cafe\u0301 au lait"
+    c = clean(raw)
+    assert c.text == "café au lait"
+    check_invariants(raw, c)
+
+
+# --------------------------------------------------------------------------------------
+# Shortcodes
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("[ad_1]\nFirst paragraph.\n[ad_2]", "First paragraph.\n"),
+        ("Before [ad] after.", "Before after."),
+        ("Before [adsense]. After", "Before. After"),
+        ("[ad_1] Starts a line.", "Starts a line."),
+        ("Glued[ad_2]word", "Gluedword"),
+        ("Text [AD] more", "Text more"),
+        ('One [the_ad id="12"] two', "One two"),
+        ('[gallery ids="1,2,3"]\nBody.', "Body."),
+        ("[caption]A photo[/caption]", "A photo"),
+        ("[ad_1] [ad_2]\nBody.", "Body."),
+    ],
+)
+def test_shortcodes_removed(raw: str, expected: str) -> None:
+    c = clean(raw)
+    assert c.text == expected
+    assert all(e.replacement == "" for e in c.edits)
+    check_invariants(raw, c)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "He wrote [sic] and cited [1] and [2].",
+        "The claim [citation needed] stands.",
+        "An array a[i] and [Editor's note: see below].",
+    ],
+)
+def test_bracketed_prose_kept(text: str) -> None:
+    assert clean(text).text == text
+
+
+# --------------------------------------------------------------------------------------
+# Spintax
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("A {big|large|huge} dog.", "A big dog."),
+        ("Say {that a} word.", "Say that a word."),
+        ("One {word} here.", "One word here."),
+        ("{ spaced | alt } x", "spaced x"),
+        ("Nested {a|{b|c}} end", "Nested a end"),
+        ("{Hello|Hi} {world|earth}!", "Hello world!"),
+    ],
+)
+def test_spintax_resolved(raw: str, expected: str) -> None:
+    c = clean(raw)
+    assert c.text == expected
+    check_invariants(raw, c)
+
+
+def test_spintax_edit_offsets() -> None:
+    raw = "A {big|large} dog."
+    (edit,) = clean(raw).edits
+    assert (edit.start, edit.end, edit.text, edit.replacement) == (2, 13, "{big|large}", "big")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ['{"key": 1}', "p { color: red; }", "\\textbf{bold}", "x = {a=1}", "${name}"],
+)
+def test_code_braces_kept(text: str) -> None:
+    assert clean(text).text == text
+
+
+# --------------------------------------------------------------------------------------
+# Boilerplate lines
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Sign up for our newsletter",
+        "Subscribe to our daily newsletter",
+        "Subscribe to our daily newsletter to get the latest news.",
+        "Join our mailing list",
+        "Click here to subscribe.",
+        "Share this article",
+        "Share this article on Facebook!",
+        "Follow us on Twitter",
+        "Follow us on Facebook and Instagram.",
+        "**Sign up for our free weekly newsletter!**",
+        "» Click here to subscribe «",
+        "Advertisement",
+        "Related Posts:",
+        "Follow us on Twitter. Sign up for our newsletter.",
+    ],
+)
+def test_boilerplate_line_removed(line: str) -> None:
+    raw = f"First real paragraph.\n{line}\nSecond real paragraph."
+    c = clean(raw)
+    assert c.text == "First real paragraph.\nSecond real paragraph."
+    (edit,) = c.edits
+    assert edit.text == line + "\n"
+    assert edit.replacement == ""
+    check_invariants(raw, c)
+
+
+@pytest.mark.parametrize(
+    "line",
+    [
+        "Many readers sign up for our newsletter because it is short.",
+        "Sign up for our newsletter. The minister said on Tuesday that taxes will rise.",
+        "Advertisement revenue fell by five percent last year.",
+        "She told them to follow us on the path through the woods.",
+        "Share prices rose sharply after the announcement.",
+        "Subscribe to our daily newsletter " + "and read about all the things " * 4,
+        "Following the storm, Twitter users shared photos.",
+    ],
+)
+def test_prose_lines_kept(line: str) -> None:
+    raw = f"Intro.\n{line}\nOutro."
+    assert clean(raw).text == raw
+
+
+# --------------------------------------------------------------------------------------
+# Control, zero-width and binary characters
+
+
+@pytest.mark.parametrize(
+    ("raw", "expected"),
+    [
+        ("zero\u200bwidth", "zerowidth"),
+        ("\ufeffBOM at start", "BOM at start"),
+        ("nul\x00byte", "nulbyte"),
+        ("w\x00o\x00r\x00d", "word"),
+        ("soft\xadhyphen", "softhyphen"),
+        ("bell\x07 and\x1b escape", "bell and escape"),
+        ("windows\r\nlines\r\n", "windows\nlines\n"),
+        ("old\rmac", "old\nmac"),
+        ("page\x0cbreak", "page\nbreak"),
+        ("tab\tand\nnewline", "tab\tand\nnewline"),
+        ("joiner\u2060here\u200d", "joinerhere"),
+    ],
+)
+def test_controls_removed(raw: str, expected: str) -> None:
+    c = clean(raw)
+    assert c.text == expected
+    check_invariants(raw, c)
+
+
+def test_html_entities_decoded() -> None:
+    raw = "It&rsquo;s &amp; it&#8217;s&nbsp;here &bogus; AT&T;"
+    c = clean(raw)
+    assert c.text == "It’s & it’s here &bogus; AT&T;"
+    check_invariants(raw, c)
+
+
+# --------------------------------------------------------------------------------------
+# Clean text and mixed debris
+
+
+CLEAN_TEXTS = [
+    "",
+    "Plain English text.",
+    "Two lines.\nSecond one, with “curly quotes” — and a dash.\n\nNew paragraph.\t",
+    "Numbers 1,200 and 3.5%; emoji 🙂; CJK 中文; Ελληνικά; русский.",
+    "Braces are rare in prose, and [sic] brackets stay.",
+]
+
+
+@pytest.mark.parametrize("text", CLEAN_TEXTS)
+def test_clean_text_unchanged(text: str) -> None:
+    c = clean(text)
+    assert c.text == text
+    assert c.edits == []
+    assert [c.to_input(i) for i in range(len(text) + 1)] == list(range(len(text) + 1))
+
+
+def test_mixed_debris_offsets() -> None:
+    raw = (
+        "[ad_1]\nThe {big|large} dog donâ€™t\u200b bark.\r\n"
+        "Sign up for our newsletter\nIt&rsquo;s {quiet}. [ad_2]\n"
+    )
+    c = clean(raw)
+    assert c.text == "The big dog don’t bark.\nIt’s quiet.\n"
+    check_invariants(raw, c)
+    check_span_mapping(raw, c)
+    # "dog" in the cleaned text maps onto "dog" in the input.
+    i = c.text.index("dog")
+    s, e = c.span_to_input(i, i + 3)
+    assert raw[s:e] == "dog"
+    # A span inside a replacement maps to the whole replaced region.
+    j = c.text.index("big")
+    s, e = c.span_to_input(j + 1, j + 2)
+    assert raw[s:e] == "{big|large}"
+
+
+def test_composed_edits_merge_overlapping_stages() -> None:
+    # Mojibake inside spintax inside a line: the stages' edits collapse into input edits
+    # that still reproduce the output.
+    raw = "{donâ€™t|do not} go\n[ad_1]"
+    c = clean(raw)
+    assert c.text == "don’t go\n"
+    check_invariants(raw, c)
+
+
+def test_to_input_examples() -> None:
+    raw = "ab[ad]cd"
+    c = clean(raw)
+    assert c.text == "abcd"
+    # "c" starts after the removed shortcode; an end at 2 stops before it.
+    assert c.to_input(2) == 6
+    assert c.span_to_input(0, 2) == (0, 2)
+    assert c.span_to_input(2, 4) == (6, 8)
+    assert c.span_to_input(1, 3) == (1, 7)
+    assert c.span_to_input(3, 3) == (7, 7)
+
+
+# --------------------------------------------------------------------------------------
+# Property tests
+
+WORDS = ["the", "dog", "barked", "loudly", "at", "a", "café", "1,200", ".", ",", "!", "\n"]
+DEBRIS = [
+    "â€™",
+    "â€œ",
+    "Ã©",
+    "Â ",
+    "\x93",
+    "[ad_1]",
+    "[ad]",
+    "[adsense]",
+    '[the_ad id="3"]',
+    "{big|large}",
+    "{that a}",
+    "{",
+    "}",
+    "|",
+    "\x00",
+    "\u200b",
+    "\r\n",
+    "\r",
+    "&amp;",
+    "&#8217;",
+    "e\u0301",
+    "ﬁ",
+    "\nSign up for our newsletter\n",
+    "\nShare this article",
+    "\x1b[1m",
+    "\ud800",
+]
+
+
+@st.composite
+def debris_text(draw: st.DrawFn) -> str:
+    pieces = draw(st.lists(st.sampled_from(WORDS + DEBRIS), max_size=40))
+    seps = draw(st.lists(st.sampled_from(["", " ", "  ", "\t"]), min_size=len(pieces)))
+    return "".join(p + s for p, s in zip(pieces, seps, strict=False))
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.text())
+def test_property_any_text(text: str) -> None:
+    c = clean(text)
+    check_invariants(text, c)
+    check_span_mapping(text, c)
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(debris_text())
+def test_property_debris(text: str) -> None:
+    c = clean(text)
+    check_invariants(text, c)
+    check_span_mapping(text, c)
+    for junk in ("[ad_1]", "[adsense]", "\x00", "\u200b", "\r", "â€™", "Sign up for our"):
+        assert junk not in c.text
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sampled_from(WORDS), max_size=40))
+def test_property_clean_words_untouched(words: list[str]) -> None:
+    text = " ".join(words)
+    c = clean(text)
+    assert c.text == text
+    assert c.edits == []
+
+
+@settings(max_examples=100, deadline=None)
+@given(debris_text())
+def test_property_idempotent(text: str) -> None:
+    # Cleaning cleaned text changes nothing more (for the debris we generate).
+    once = clean(text).text
+    assert clean(once).text == once
+
+
+def test_large_single_line() -> None:
+    unit = (
+        "The quick brown fox donâ€™t jump over the lazy dog [ad_1] and {big|large} cats "
+        "sleep all day long while “curly” quotes stay put and naïve cafés open late. "
+    )
+    raw = unit * (5_000_000 // len(unit) + 1)
+    assert "\n" not in raw and len(raw) >= 5_000_000
+    started = time.perf_counter()
+    c = clean(raw)
+    elapsed = time.perf_counter() - started
+    assert apply_edits(raw, c.edits) == c.text
+    assert "[ad_1]" not in c.text and "â€™" not in c.text and "{big" not in c.text
+    assert c.text.count("don’t") == raw.count("donâ€™t")
+    assert c.text.count("naïve cafés") == raw.count("naïve cafés")
+    # Generous: a linear pass takes seconds; a quadratic one would take hours.
+    assert elapsed < 300
+
+
+def test_large_line_of_mojibake_and_spaces() -> None:
+    # Worst cases for window cutting and whitespace scanning: dense mojibake, long runs of
+    # spaces, no whitespace at all.
+    for raw in ("Ã©" * 200_000, " " * 1_000_000 + "[ad]", "x" * 1_000_000 + "Ã©", "é" * 100_000):
+        c = clean(raw)
+        assert apply_edits(raw, c.edits) == c.text
+
+
+# --------------------------------------------------------------------------------------
+# Language gate
+
+ENGLISH = [
+    "The cat sat on the mat.",
+    "Hello world",
+    "Yes",
+    "Apple unveils new iPhone models",
+    "The central bank raised interest rates by a quarter of a percentage point on "
+    "Wednesday, saying that inflation remained too high and that it would keep policy "
+    "tight until there was clear evidence of a slowdown in price growth.",
+    "Officials said the fire, which started in a warehouse near the port, had been brought "
+    "under control by early morning. No one was injured, but several nearby buildings were "
+    "evacuated as a precaution and roads in the area will remain closed until Friday.",
+    "I don’t know what you mean. Can you tell me more about it?",
+]
+GERMAN = (
+    "Die Bundesregierung hat am Mittwoch beschlossen, die Steuern für kleine und mittlere "
+    "Unternehmen zu senken. Der Finanzminister sagte, dass diese Maßnahme die Wirtschaft "
+    "stärken und neue Arbeitsplätze schaffen werde."
+)
+FRENCH = (
+    "Le gouvernement a annoncé mercredi une série de mesures pour soutenir les petites "
+    "entreprises. Selon le ministre, ces aides seront versées dès le mois prochain et "
+    "concerneront plus de deux millions de salariés dans tout le pays."
+)
+SPANISH = (
+    "El gobierno anunció el miércoles una serie de medidas para apoyar a las pequeñas "
+    "empresas. Según el ministro, estas ayudas se pagarán a partir del próximo mes y "
+    "beneficiarán a más de dos millones de trabajadores en todo el país."
+)
+RUSSIAN = (
+    "Правительство в среду объявило о ряде мер по поддержке малого бизнеса. По словам "
+    "министра, эти выплаты начнутся в следующем месяце."
+)
+CHINESE = (
+    "政府周三宣布了一系列支持小企业的措施。"
+    "部长表示，这些补贴将从下个月开始发放，惠及全国两百多万名员工。"
+)
+
+
+@pytest.mark.parametrize("text", ENGLISH)
+def test_is_english_accepts_english(text: str) -> None:
+    assert is_english(text) == (True, "en")
+
+
+@pytest.mark.parametrize("text", [GERMAN, FRENCH, SPANISH, RUSSIAN, CHINESE, "Привет мир", "你好"])
+def test_is_english_rejects_other_languages(text: str) -> None:
+    assert is_english(text) == (False, "unsupported")
+
+
+@pytest.mark.parametrize("text", ["", "   ", "\n\t \n"])
+def test_is_english_empty(text: str) -> None:
+    assert is_english(text) == (False, "empty")
+
+
+def test_is_english_binary() -> None:
+    junk = bytes(range(256)).decode("latin-1") * 20
+    assert is_english(junk) == (False, "binary")
+    assert is_english("\ufffd" * 50 + " abc") == (False, "binary")
+    assert is_english("\x00\x01\x02 data \x03\x04\x05\x06") == (False, "binary")
+
+
+def test_is_english_on_cleaned_debris() -> None:
+    raw = "[ad_1]\nThe {big|large} dog donâ€™t bark at the mailman in the morning, they say.\n"
+    assert is_english(clean(raw).text) == (True, "en")
+
+
+def test_is_english_large_text_is_sampled() -> None:
+    text = ENGLISH[4] + " " + GERMAN * 2_000
+    ok, reason = is_english(text)
+    assert (ok, reason) == (False, "unsupported")

@@ -1,0 +1,146 @@
+"""Tests for the tokenizer: offsets, coverage, and the splitting rules."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from unspin.tokens import (
+    NUMBER,
+    PUNCT,
+    WORD,
+    norm_sentences,
+    normalise,
+    sentences,
+    tokenize,
+)
+
+# Text that exercises the regex's edges: letters of several scripts, apostrophes, hyphens,
+# digits with separators, underscores, combining marks and odd spaces.
+TRICKY = st.text(
+    alphabet=st.sampled_from(
+        list("aZsS'’-.,:_ 1907\t\n!?\"()") + ["é", "ß", "ж", "中", "\u0301", "\xa0", "²", "½", "٣"]
+    ),
+    max_size=60,
+)
+
+
+def _check_offsets(text: str) -> None:
+    tokens = tokenize(text)
+    pos = 0
+    covered = [False] * len(text)
+    for t in tokens:
+        assert text[t.start : t.end] == t.text
+        assert t.start >= pos, "tokens overlap or are out of order"
+        assert t.end > t.start
+        assert t.norm == normalise(t.text)
+        assert t.kind in (WORD, NUMBER, PUNCT)
+        for i in range(t.start, t.end):
+            covered[i] = True
+        pos = t.end
+    for i, ch in enumerate(text):
+        if covered[i]:
+            assert not ch.isspace(), f"token covers space {ch!r}"
+        else:
+            assert ch.isspace(), f"non-space {ch!r} at {i} in {text!r} is in no token"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text())
+def test_offsets_and_coverage_any_text(text: str) -> None:
+    _check_offsets(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(TRICKY)
+def test_offsets_and_coverage_tricky_text(text: str) -> None:
+    _check_offsets(text)
+
+
+@settings(max_examples=200, deadline=None)
+@given(TRICKY)
+def test_sentences_partition_tokens(text: str) -> None:
+    tokens = tokenize(text)
+    groups = sentences(tokens)
+    assert [t for g in groups for t in g] == tokens
+    assert all(groups)
+    for g in groups[:-1]:
+        assert g[-1].text in ".!?"
+
+
+def _texts(text: str) -> list[str]:
+    return [t.text for t in tokenize(text)]
+
+
+def test_possessive_split_off() -> None:
+    assert _texts("the company's profits") == ["the", "company", "'s", "profits"]
+    assert _texts("James’s car") == ["James", "’s", "car"]
+    toks = tokenize("John's")
+    assert [(t.text, t.kind, t.norm) for t in toks] == [
+        ("John", WORD, "john"),
+        ("'s", WORD, "'s"),
+    ]
+
+
+def test_contractions_kept_whole() -> None:
+    assert _texts("don't can’t") == ["don't", "can’t"]
+    assert tokenize("can’t")[0].norm == "can't"
+
+
+def test_hyphenated_words_kept() -> None:
+    assert _texts("a well-known long-term plan") == ["a", "well-known", "long-term", "plan"]
+    # A dangling hyphen is punctuation, not part of a word.
+    assert _texts("pre- and post-war") == ["pre", "-", "and", "post-war"]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("1,200 people", ["1,200", "people"]),
+        ("3.5 percent", ["3.5", "percent"]),
+        ("at 10:30.", ["at", "10:30", "."]),
+        ("1,234,567.89", ["1,234,567.89"]),
+        ("ends 2024.", ["ends", "2024", "."]),
+    ],
+)
+def test_numbers_keep_separators(text: str, expected: list[str]) -> None:
+    assert _texts(text) == expected
+
+
+def test_kinds() -> None:
+    toks = tokenize("Hello, 42 worlds!")
+    assert [t.kind for t in toks] == [WORD, PUNCT, NUMBER, WORD, PUNCT]
+
+
+def test_punctuation_one_char_each() -> None:
+    assert _texts('"Hi"...') == ['"', "Hi", '"', ".", ".", "."]
+
+
+def test_sentences_split_on_terminators() -> None:
+    groups = sentences(tokenize("It rained. Did it? Yes! Then it stopped"))
+    assert [" ".join(t.text for t in g) for g in groups] == [
+        "It rained .",
+        "Did it ?",
+        "Yes !",
+        "Then it stopped",
+    ]
+
+
+def test_sentences_not_split_before_lower_case() -> None:
+    groups = sentences(tokenize("It weighs approx. five tons. The end."))
+    assert len(groups) == 2
+    assert [t.text for t in groups[0]] == ["It", "weighs", "approx", ".", "five", "tons", "."]
+
+
+def test_sentences_split_before_number_and_quote() -> None:
+    # Only a following lower-case word keeps the sentence going.
+    assert len(sentences(tokenize("See page 4. 5 more follow."))) == 2
+
+
+def test_norm_sentences_per_line() -> None:
+    assert norm_sentences("One Two. Three\n\nFour’s") == [
+        ["one", "two", "."],
+        ["three"],
+        ["four", "'s"],
+    ]
