@@ -625,3 +625,22 @@ def test_python_m_unspin_subprocess(tmp_path, tiny_lm):
         f"unspin: error: cannot read {tmp_path / 'missing.txt'}: No such file or directory"
     ]
     assert b"Traceback" not in proc.stderr
+
+
+def _shipped_lm_present() -> bool:
+    from unspin.models import data_path
+
+    return data_path("lm.bin").is_file()
+
+
+@pytest.mark.skipif(not _shipped_lm_present(), reason="shipped language model not built")
+def test_shipped_model_end_to_end(stdin, capsys):
+    from unspin import models
+
+    models.set_default_lm(None)
+    stdin(SPUN)
+    code, out, err = run(["restore", "--format", "json"], capsys)
+    assert code == 0, err
+    doc = json.loads(out)
+    assert doc["text"] == unspin.restore(SPUN).text
+    assert 0.0 <= doc["score"] <= 1.0
