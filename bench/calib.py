@@ -26,7 +26,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--docs", type=int, default=400, help="calib documents (each used twice)")
     ap.add_argument("--out", default="bench/out")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--fit", action="store_true",
+                    help="fit the detector on calib.jsonl and write src/unspin/data/detector.json")
     args = ap.parse_args(argv)
+    if args.fit:
+        return fit_detector(Path(args.out) / "calib.jsonl")
     try:
         from unspin.detect import document_features
     except ImportError as exc:
@@ -52,6 +56,19 @@ def main(argv: list[str] | None = None) -> int:
             if (k + 1) % 50 == 0:
                 print(f"{k + 1}/{len(docs)}", file=sys.stderr)
     print(f"wrote {2 * len(docs)} rows to {path}", file=sys.stderr)
+    return 0
+
+
+def fit_detector(path: Path) -> int:
+    """Fit the shipped detector weights on calibration rows."""
+    from unspin.detect import fit, save
+    from unspin.models import data_path
+
+    rows = [(r["features"], r["label"]) for r in map(json.loads, open(path, encoding="utf-8"))]
+    det = fit(rows)
+    save(det, data_path("detector.json"))
+    print(json.dumps({"weights": det.weights, "bias": det.bias, "threshold": det.threshold}),
+          file=sys.stderr)
     return 0
 
 

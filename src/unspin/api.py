@@ -55,6 +55,27 @@ def _match_case(observed: list[Token], original: tuple[str, ...]) -> str:
     return out
 
 
+OPENERS = frozenset({'"', "'", "(", "[", "“", "‘", ":", "-", "–", "—"})
+
+
+def _shapes(sent: list[Token]) -> list[int]:
+    """1 for a capitalised word inside a sentence, 2 for an acronym, else 0."""
+    out = []
+    prev = None
+    for t in sent:
+        text = t.text
+        if t.kind != WORD or not text[:1].isupper():
+            out.append(0)
+        elif len(text) > 1 and text.isupper():
+            out.append(2)
+        elif prev is None or prev.text in OPENERS or prev.text in (".", "!", "?"):
+            out.append(0)
+        else:
+            out.append(1)
+        prev = t
+    return out
+
+
 class _Analysis:
     """Shared work of check and restore on one text."""
 
@@ -76,7 +97,8 @@ class _Analysis:
                 self.sent_tokens.append(sent[k:k + MAX_SENTENCE_TOKENS])
         self.words = sum(1 for t in tokens if t.kind == WORD)
         norms = [[t.norm for t in s] for s in self.sent_tokens]
-        decisions, local, states = models.decoder.decode(norms, fast=fast)
+        shapes = [_shapes(s) for s in self.sent_tokens]
+        decisions, local, states = models.decoder.decode(norms, fast=fast, shapes=shapes)
         self.decisions = decisions
         posts = [p for p, _, _ in models.decoder.local_posteriors(local).values()]
         base = [x for st in states for x in st.base[2:-1].tolist()]

@@ -67,12 +67,13 @@ class DecodeParams:
     cosine: float = 2.0
     fanout: float = 0.35
     lm_weight: float = 1.0
-    keep_per_position: int = 4
-    local_floor: float = -6.0
-    max_combinations: int = 256
+    keep_per_position: int = 3
+    local_floor: float = -3.0
+    max_combinations: int = 64
     min_confidence: float = 0.5
     doc_bonus: float = 1.5
-    doc_penalty_identity: float = 0.0
+    length_bonus: float = 3.0
+    name_penalty: float = 3.0
 
 
 @dataclass(slots=True)
@@ -94,10 +95,20 @@ class SentenceState:
     padded: np.ndarray  # [NONE, BOS, ids..., EOS]
     base: np.ndarray  # log10 P of padded[t] for t >= 2, observed context
     cands: list[list[Candidate]] = field(default_factory=list)
+    shapes: list[int] | None = None  # per token: 0 plain, 1 capitalised inside a sentence
+
+
+# Sources trusted to change the number of words: loose thesaurus relations and vector
+# neighbours propose multiword hyponyms ("academy" -> "national academy of sciences") that
+# no spinner produces.
+LENGTH_CHANGING = FLAG_PHRASE | FLAG_LEARNED | FLAG_WN_SYN | FLAG_NUMBER
 
 
 def _channel(c: Candidate, p: DecodeParams) -> float:
     f = c.flags
+    if (len(c.original) != c.length and not f & LENGTH_CHANGING) or (
+            len(c.original) > 3 and not f & (FLAG_PHRASE | FLAG_LEARNED)):
+        return -30.0
     scores = []
     if f & FLAG_WN_SYN:
         scores.append(p.syn)
@@ -149,8 +160,16 @@ class Decoder:
             self._channel_cache[c] = v
         return v
 
-    def prepare(self, sentences: list[list[str]]) -> list[SentenceState]:
-        """Ids, observed-context LM scores and candidates for each sentence."""
+    def prepare(self, sentences: list[list[str]],
+                shapes: list[list[int]] | None = None) -> list[SentenceState]:
+        """Ids, observed-context LM scores and candidates for each sentence.
+
+        Args:
+            sentences: Normalised tokens per sentence.
+            shapes: Per token, 1 when it is capitalised inside a sentence (likely part of a
+                name: changing it needs more evidence), 2 when it is in capitals (an
+                acronym: never changed), else 0.
+        """
         states = []
         lens = []
         a_all, b_all, c_all = [], [], []
@@ -169,9 +188,21 @@ class Decoder:
             for st, n in zip(states, lens, strict=True):
                 st.base = np.concatenate(([0.0, 0.0], lp[off:off + n]))
                 off += n
-        for st in states:
-            st.cands = self.source.for_tokens(st.norms)
+        for k, st in enumerate(states):
+            cands = self.source.for_tokens(st.norms)
+            if shapes is not None:
+                st.shapes = shapes[k]
+                cands = [[] if st.shapes[i] == 2 else c for i, c in enumerate(cands)]
+            st.cands = cands
         return states
+
+    def adjust(self, st: SentenceState, i: int, cand: Candidate) -> float:
+        """Position-dependent part of the channel: length balance and name caution."""
+        p = self.params
+        adj = p.length_bonus * (len(cand.original) - cand.length)
+        if st.shapes is not None and any(st.shapes[i:i + cand.length]):
+            adj -= p.name_penalty
+        return adj
 
     # ------------------------------------------------------------------ step 1
 
@@ -228,7 +259,8 @@ class Decoder:
         delta = (new - np.array(old)) * LN10 * self.params.lm_weight
         out = []
         for (si, i, cand), d in zip(items, delta.tolist(), strict=True):
-            out.append((si, i, cand, d + self.channel(cand)))
+            ch = self.channel(cand) + self.adjust(states[si], i, cand)
+            out.append((si, i, cand, d + ch, ch))
         return out
 
     # ------------------------------------------------------------------ step 2
@@ -236,11 +268,11 @@ class Decoder:
     def _options(self, local, states):
         """Per (sentence, position): the best few candidates with their local scores."""
         p = self.params
-        by_pos: dict[tuple[int, int], list[tuple[float, Candidate]]] = {}
-        for si, i, cand, s in local:
+        by_pos: dict[tuple[int, int], list[tuple[float, Candidate, float]]] = {}
+        for si, i, cand, s, ch in local:
             if s < p.local_floor:
                 continue
-            by_pos.setdefault((si, i), []).append((s, cand))
+            by_pos.setdefault((si, i), []).append((s, cand, ch))
         for key, opts in by_pos.items():
             opts.sort(key=lambda t: -t[0])
             del opts[p.keep_per_position:]
@@ -257,14 +289,14 @@ class Decoder:
         for si, positions in per_sent.items():
             positions.sort()
             cur = [positions[0]]
-            reach = positions[0] + max(c.length for _, c in by_pos[(si, positions[0])]) + 1
+            reach = positions[0] + max(c.length for _, c, _ in by_pos[(si, positions[0])]) + 1
             for i in positions[1:]:
                 if i <= reach:
                     cur.append(i)
                 else:
                     clusters.append((si, cur))
                     cur = [i]
-                reach = max(reach, i + max(c.length for _, c in by_pos[(si, i)]) + 1)
+                reach = max(reach, i + max(c.length for _, c, _ in by_pos[(si, i)]) + 1)
             clusters.append((si, cur))
 
         combos_all: list[tuple[int, int, int, list[tuple[int, Candidate]], float]] = []
@@ -278,7 +310,7 @@ class Decoder:
             padded = st.padded
             n = len(padded)
             lo = positions[0]
-            hi = max(i + max(c.length for _, c in by_pos[(si, i)]) for i in positions)
+            hi = max(i + max(c.length for _, c, _ in by_pos[(si, i)]) for i in positions)
             # Enumerate non-overlapping choices; when too many, keep the best by local score.
             combos: list[tuple[list[tuple[int, Candidate]], float, float]] = [([], 0.0, 0.0)]
             for i in positions:
@@ -287,9 +319,12 @@ class Decoder:
                     new_combos.append((chosen, chscore, lscore))
                     if chosen and chosen[-1][0] + chosen[-1][1].length > i:
                         continue
-                    for s, cand in by_pos[(si, i)]:
-                        key = (tuple(st.norms[i:i + cand.length]), cand.original)
-                        ch = self.channel(cand) + bonus.get(key, 0.0)
+                    for s, cand, ch in by_pos[(si, i)]:
+                        if bonus:
+                            key = (tuple(st.norms[i:i + cand.length]), cand.original)
+                            b = bonus.get(key, 0.0)
+                            ch += b
+                            s += b
                         new_combos.append((chosen + [(i, cand)], chscore + ch, lscore + s))
                 combos = new_combos
                 if len(combos) > p.max_combinations:
@@ -343,19 +378,21 @@ class Decoder:
 
     # ------------------------------------------------------------------ public
 
-    def decode(self, sentences: list[list[str]], *, fast: bool = False):
+    def decode(self, sentences: list[list[str]], *, fast: bool = False,
+               shapes: list[list[int]] | None = None):
         """Decode normalised sentences.
 
         Args:
             sentences: Normalised tokens, one list per sentence.
             fast: Stop after the local step (used by `check`).
+            shapes: Token shapes, see `prepare`.
 
         Returns:
             (decisions, local) where decisions are proposed restorations with confidences
             (all of them, including low-confidence ones) and local the per-candidate local
             scores (for detection features).
         """
-        states = self.prepare(sentences)
+        states = self.prepare(sentences, shapes)
         local = self.local_scores(states)
         if fast:
             return self._local_decisions(states, local), local, states
@@ -376,7 +413,7 @@ class Decoder:
         """Per (sentence, position): P(swapped), the best candidate and its posterior."""
         best: dict[tuple[int, int], tuple[float, Candidate]] = {}
         zsum: dict[tuple[int, int], float] = {}
-        for si, i, cand, s in local:
+        for si, i, cand, s, _ in local:
             key = (si, i)
             zsum[key] = zsum.get(key, 1.0) + math.exp(min(s, 50.0))
             if key not in best or s > best[key][0]:

@@ -87,3 +87,53 @@ def features(n_words: int, base_logprobs: np.ndarray, posteriors: list[float]) -
         "surprise_share": float(np.mean(lp < -4.5)) if len(lp) else 0.0,
         "log_words": math.log(n),
     }
+
+
+def document_features(text: str, table=None) -> dict[str, float]:
+    """Detection features of one document (what `check` feeds the logistic model).
+
+    Used by ``bench/calib.py`` to fit the shipped weights.
+    """
+    from .api import _Analysis  # deferred: api imports this module
+
+    return dict(_Analysis(text, table, fast=True).features)
+
+
+def fit(rows: list[tuple[dict[str, float], int]], *, l2: float = 1e-2,
+        max_clean_flagged: float = 0.005) -> Detector:
+    """Fit a logistic detector (Newton's method, L2) to labelled feature rows.
+
+    The threshold is 0.5, raised if needed so that at most ``max_clean_flagged`` of the
+    clean rows are flagged.
+    """
+    names = list(FEATURES)
+    x = np.array([[f[n] for n in names] for f, _ in rows], dtype=np.float64)
+    y = np.array([label for _, label in rows], dtype=np.float64)
+    mean = x.mean(axis=0)
+    scale = x.std(axis=0) + 1e-9
+    z = np.hstack([np.ones((len(x), 1)), (x - mean) / scale])
+    w = np.zeros(z.shape[1])
+    for _ in range(50):
+        p = 1 / (1 + np.exp(-np.clip(z @ w, -50, 50)))
+        grad = z.T @ (p - y) + l2 * np.r_[0, w[1:]]
+        hess = (z * (p * (1 - p))[:, None]).T @ z + l2 * np.eye(len(w))
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    det = Detector(dict(zip(names, w[1:].tolist(), strict=True)), float(w[0]),
+                   dict(zip(names, mean.tolist(), strict=True)),
+                   dict(zip(names, scale.tolist(), strict=True)), 0.5)
+    clean = sorted(det.probability(f) for f, label in rows if label == 0)
+    if clean:
+        k = min(len(clean) - 1, int(np.ceil(len(clean) * (1 - max_clean_flagged))))
+        det.threshold = float(max(0.5, min(0.99, clean[k] + 1e-6)))
+    return det
+
+
+def save(det: Detector, path) -> None:
+    """Write a detector's weights as JSON."""
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump({"weights": det.weights, "bias": det.bias, "mean": det.mean,
+                   "scale": det.scale, "threshold": det.threshold}, fh, indent=1)
+        fh.write("\n")

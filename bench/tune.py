@@ -1,0 +1,64 @@
+"""Quick development loop for the decoder's channel weights (calibration split only).
+
+``python -m bench.tune [--spinner wordnet] [--rate 0.2] [--docs 60] [--set name=value ...]``
+prints restoration and false-edit figures on calibration documents, so weights are never
+tuned on the test split that bench.run reports.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import unspin
+from unspin.models import get_models
+
+from . import metrics as M
+from .data import load_clean_docs, make_spun
+from .spinners import SPINNERS
+
+
+def evaluate(spinner: str, rate: float, docs: list[dict], seed: int = 1) -> dict:
+    spun = make_spun(SPINNERS[spinner](), docs, rate, seed=seed)
+    t = time.perf_counter()
+    agg = {"swapped_words": 0, "restored_words": 0, "false_edits": 0, "wrong_edits": 0,
+           "words": 0, "clean_false": 0, "clean_words": 0}
+    nbytes = 0
+    for sd, doc in zip(spun, docs, strict=True):
+        r = unspin.restore(sd.spun)
+        nbytes += len(sd.spun.encode())
+        s = M.restoration_scores(sd, r.edits)
+        for k in ("swapped_words", "restored_words", "false_edits", "wrong_edits", "words"):
+            agg[k] += s[k]
+        rc = unspin.restore(doc["text"])
+        agg["clean_false"] += sum(1 for e in rc.edits if e.kind == "spin")
+        agg["clean_words"] += M.n_words(doc["text"])
+        nbytes += len(doc["text"].encode())
+    dt = time.perf_counter() - t
+    return {
+        "restored": agg["restored_words"] / max(agg["swapped_words"], 1),
+        "false_per_100w": 100 * agg["false_edits"] / max(agg["words"], 1),
+        "wrong_per_100w": 100 * agg["wrong_edits"] / max(agg["words"], 1),
+        "clean_false_per_100w": 100 * agg["clean_false"] / max(agg["clean_words"], 1),
+        "kb_per_s": nbytes / dt / 1000,
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--spinner", default="wordnet")
+    ap.add_argument("--rate", type=float, default=0.2)
+    ap.add_argument("--docs", type=int, default=60)
+    ap.add_argument("--set", nargs="*", default=[])
+    args = ap.parse_args()
+    params = get_models().decoder.params
+    for kv in args.set:
+        k, v = kv.split("=")
+        setattr(params, k, type(getattr(params, k))(v))
+    docs = load_clean_docs(args.docs, split="calib", seed=7)
+    res = evaluate(args.spinner, args.rate, docs)
+    print(" ".join(f"{k}={v:.3f}" for k, v in res.items()), args.set)
+
+
+if __name__ == "__main__":
+    main()
