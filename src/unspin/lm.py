@@ -308,6 +308,8 @@ def build_lm(
             seq.append(NONE)
         if progress and n_texts % 200 == 0:
             say(f"{n_texts} texts, {len(seq):,} tokens")
+    if len(seq) < 3:
+        raise ValueError("the corpus holds no text to build a language model from")
     ids = np.frombuffer(seq, dtype=np.uint32).astype(np.int64)
     del seq
     say(f"read {n_texts} texts, {len(ids):,} tokens, {len(prov):,} word types")
