@@ -100,7 +100,7 @@ class _Analysis:
         shapes = [_shapes(s) for s in self.sent_tokens]
         decisions, local, states = models.decoder.decode(norms, fast=fast, shapes=shapes)
         self.decisions = decisions
-        posts = [p for p, _, _ in models.decoder.local_posteriors(local).values()]
+        posts = models.decoder.posteriors(local)[0].tolist()
         base = [x for st in states for x in st.base[2:-1].tolist()]
         self.features = features(self.words, base, posts)
 

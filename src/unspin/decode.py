@@ -69,6 +69,10 @@ class DecodeParams:
     lm_weight: float = 1.0
     keep_per_position: int = 3
     local_floor: float = -3.0
+    channel_floor: float = -12.0
+    suspicion: float = 0.0
+    unigram_weight: float = 0.0
+    max_candidates: int = 1000
     max_combinations: int = 64
     min_confidence: float = 0.5
     doc_bonus: float = 1.5
@@ -132,6 +136,90 @@ def _channel(c: Candidate, p: DecodeParams) -> float:
     return s
 
 
+_SOURCE_BITS = (
+    (FLAG_WN_SYN, "syn"), (FLAG_MYTHES, "mythes"), (FLAG_WN_LOOSE, "loose"),
+    (FLAG_VECTOR, "vector"), (FLAG_PHRASE, "phrase"), (FLAG_NUMBER, "number"),
+)
+
+
+def _channel_array(flags: np.ndarray, cosine: np.ndarray, fanout: np.ndarray,
+                   p: DecodeParams) -> np.ndarray:
+    """`_channel` for arrays of single-word table entries (no learned counts)."""
+    best = np.full(len(flags), -np.inf)
+    n = np.zeros(len(flags))
+    for bit, name in _SOURCE_BITS:
+        has = (flags & bit) != 0
+        best = np.where(has, np.maximum(best, getattr(p, name)), best)
+        n += has
+    out = best + p.multi_source * np.maximum(n - 1, 0)
+    out += p.cosine * np.maximum(cosine.astype(np.float64), 0.0)
+    out -= p.fanout * np.log(np.maximum(fanout.astype(np.float64), 1.0))
+    return np.where(n > 0, out, -30.0)
+
+
+@dataclass(slots=True)
+class WordTable:
+    """Single-word candidates re-indexed by language-model id, for vectorised scoring.
+
+    ``offsets[w]:offsets[w + 1]`` are the entries of observed LM id ``w``; each entry has
+    the LM id of the original, its source flags, cosine, fanout and channel score.
+    """
+
+    offsets: np.ndarray
+    orig: np.ndarray
+    flags: np.ndarray
+    cosine: np.ndarray
+    fanout: np.ndarray
+    channel: np.ndarray
+
+    @classmethod
+    def build(cls, lm, source: CandidateSource, params: DecodeParams) -> WordTable:
+        words = source._words
+        get = lm.index.get  # phrases hold a space, which no LM word does: they map to UNK
+        lm_of = np.fromiter((get(w, UNK) for w in words), dtype=np.int64, count=len(words))
+        offs = np.asarray(source._offsets, dtype=np.int64)
+        rows = np.repeat(np.arange(len(offs) - 1), np.diff(offs))
+        orig_row = np.asarray(source._orig, dtype=np.int64)
+        obs = lm_of[rows]
+        org = lm_of[orig_row]
+        keep = (obs != UNK) & (org != UNK)
+        obs, org = obs[keep], org[keep]
+        flags = np.asarray(source._flags)[keep].astype(np.int64)
+        cos = np.asarray(source._cos)[keep].astype(np.float32)
+        fan = np.asarray(source._fanout)[orig_row[keep]].astype(np.int64)
+        chan = _channel_array(flags, cos, fan, params)
+        # Rows sorted by observed id, entries within a row by channel score (best first), so
+        # that the first k entries of a row are its k most plausible originals.
+        order = np.lexsort((-chan, obs))
+        obs, org, flags, cos, fan = obs[order], org[order], flags[order], cos[order], fan[order]
+        chan = chan[order]
+        offsets = np.zeros(len(lm) + 1, dtype=np.int64)
+        np.add.at(offsets, obs + 1, 1)
+        offsets = np.cumsum(offsets)
+        return cls(offsets, org, flags, cos, fan, chan)
+
+
+@dataclass(slots=True)
+class Local:
+    """Local scores of every candidate at every position (step 1), as flat arrays.
+
+    Entry ``n`` is a candidate at global padded index ``pos[n]`` with natural log-odds
+    ``score[n]`` against keeping the observed words and channel part ``channel[n]``;
+    ``ref[n] >= 0`` indexes the vectorised single-word entries, ``ref[n] < 0`` the list of
+    phrase candidates (``-1 - ref[n]``).
+    """
+
+    pos: np.ndarray
+    score: np.ndarray
+    channel: np.ndarray
+    ref: np.ndarray
+    single_orig: np.ndarray
+    single_entry: np.ndarray
+    phrase_cands: list[Candidate]
+    sent_of: np.ndarray
+    tok_of: np.ndarray
+
+
 class Decoder:
     """Decodes tokenised sentences with a language model and candidate sources.
 
@@ -146,23 +234,50 @@ class Decoder:
         self.source = source
         self.params = params or DecodeParams()
         self._channel_cache: dict[Candidate, float] = {}
-        p = self.params
-        self._prior_spin = math.log(p.spin_rate)
-        self._prior_keep = math.log(1.0 - p.spin_rate)
+        self._table: WordTable | None = None
+        self._table_key: tuple | None = None
+        self._multi: np.ndarray | None = None
 
     # ------------------------------------------------------------------ helpers
 
+    def _priors(self) -> float:
+        p = self.params
+        return math.log(p.spin_rate) - math.log(1.0 - p.spin_rate)
+
+    def table(self) -> WordTable:
+        """The vectorised single-word table, rebuilt when the channel weights change."""
+        key = tuple(getattr(self.params, f) for f in DecodeParams.__slots__)
+        if self._table is None or key != self._table_key:
+            self._table = WordTable.build(self.lm, self.source, self.params)
+            self._table_key = key
+            self._channel_cache.clear()
+        return self._table
+
+    def _multi_originals(self) -> np.ndarray:
+        """Per table row: does the observed word have phrase originals (few do)."""
+        if self._multi is None:
+            src = self.source
+            words = src._words
+            offs = np.asarray(src._offsets, dtype=np.int64)
+            is_phrase = np.fromiter((" " in w for w in words), dtype=bool, count=len(words))
+            entries = np.flatnonzero(is_phrase[np.asarray(src._orig, dtype=np.int64)])
+            rows = np.searchsorted(offs, entries, side="right") - 1
+            has = np.zeros(len(words), dtype=bool)
+            has[rows] = True
+            self._multi = has & ~is_phrase
+        return self._multi
+
     def channel(self, c: Candidate) -> float:
-        """log P(observed | original) + log P(spun), cached per candidate."""
+        """log P(observed | original) + log P(spun) - log P(kept), cached per candidate."""
         v = self._channel_cache.get(c)
         if v is None:
-            v = _channel(c, self.params) + self._prior_spin - self._prior_keep
+            v = _channel(c, self.params) + self._priors()
             self._channel_cache[c] = v
         return v
 
     def prepare(self, sentences: list[list[str]],
                 shapes: list[list[int]] | None = None) -> list[SentenceState]:
-        """Ids, observed-context LM scores and candidates for each sentence.
+        """Ids and observed-context LM scores for each sentence.
 
         Args:
             sentences: Normalised tokens per sentence.
@@ -173,14 +288,16 @@ class Decoder:
         states = []
         lens = []
         a_all, b_all, c_all = [], [], []
-        for norms in sentences:
+        for k, norms in enumerate(sentences):
             ids = self.lm.ids(norms)
             padded = np.concatenate(([NONE, BOS], ids, [EOS])).astype(np.int64)
             a_all.append(padded[:-2])
             b_all.append(padded[1:-1])
             c_all.append(padded[2:])
             lens.append(len(padded) - 2)
-            states.append(SentenceState(norms, ids, padded, np.empty(0)))
+            st = SentenceState(norms, ids, padded, np.empty(0))
+            st.shapes = shapes[k] if shapes is not None else [0] * len(norms)
+            states.append(st)
         if states:
             lp = self.lm.logprob(np.concatenate(a_all), np.concatenate(b_all),
                                  np.concatenate(c_all))
@@ -188,94 +305,213 @@ class Decoder:
             for st, n in zip(states, lens, strict=True):
                 st.base = np.concatenate(([0.0, 0.0], lp[off:off + n]))
                 off += n
-        for k, st in enumerate(states):
-            cands = self.source.for_tokens(st.norms)
-            if shapes is not None:
-                st.shapes = shapes[k]
-                cands = [[] if st.shapes[i] == 2 else c for i, c in enumerate(cands)]
-            st.cands = cands
         return states
 
     def adjust(self, st: SentenceState, i: int, cand: Candidate) -> float:
         """Position-dependent part of the channel: length balance and name caution."""
         p = self.params
         adj = p.length_bonus * (len(cand.original) - cand.length)
-        if st.shapes is not None and any(st.shapes[i:i + cand.length]):
+        if any(st.shapes[i:i + cand.length]):
             adj -= p.name_penalty
         return adj
 
+    def _phrase_candidates(self, st: SentenceState) -> list[Candidate]:
+        """Candidates that the vectorised path does not cover: phrases and learned pairs."""
+        src = self.source
+        plen = src._phrase_len
+        learned = src._learned
+        multi = self._multi_originals()
+        index = src._index
+        norms = st.norms
+        n = len(norms)
+        out: list[Candidate] = []
+        for i, w in enumerate(norms):
+            if st.shapes[i] == 2:
+                continue
+            if w in learned:
+                out.extend(src._at(w, i))
+            else:
+                r = index.get(w)
+                if r is not None and multi[r]:
+                    out.extend(c for c in src._at(w, i) if len(c.original) > 1)
+            longest = plen.get(w)
+            if longest:
+                for ln in range(2, min(longest, n - i) + 1):
+                    key = " ".join(norms[i:i + ln])
+                    if key in src._index or key in learned:
+                        out.extend(src._at(key, i))
+        return out
+
     # ------------------------------------------------------------------ step 1
 
-    def local_scores(self, states: list[SentenceState]):
-        """Score every candidate alone, in observed context.
+    def local(self, states: list[SentenceState]) -> Local:
+        """Score every candidate alone, in observed context (vectorised)."""
+        p = self.params
+        table = self.table()
+        lm = self.lm
+        # Global arrays over all sentences, padded: [NONE, BOS, ids..., EOS] each.
+        g = np.concatenate([st.padded for st in states]) if states else np.zeros(0, np.int64)
+        base = np.concatenate([st.base for st in states]) if states else np.zeros(0)
+        lens = np.array([len(st.padded) for st in states], dtype=np.int64)
+        starts = np.concatenate(([0], np.cumsum(lens)[:-1])) if states else lens
+        ends = starts + lens  # exclusive; the EOS is at ends - 1
+        sent_of = np.repeat(np.arange(len(states)), lens)
+        tok_of = np.arange(len(g)) - np.repeat(starts, lens) - 2
+        end_of = np.repeat(ends, lens)
+        shape = np.zeros(len(g), dtype=np.int64)
+        learned_pos = np.zeros(len(g), dtype=bool)
+        learned = self.source._learned
+        for st, s0 in zip(states, starts.tolist(), strict=True):
+            if any(st.shapes):
+                shape[s0 + 2:s0 + 2 + len(st.norms)] = st.shapes
+            if learned:
+                for i, w in enumerate(st.norms):
+                    if w in learned:
+                        learned_pos[s0 + 2 + i] = True
+        is_tok = (tok_of >= 0) & (np.arange(len(g)) < end_of - 1)
+        # A swapped word makes itself or one of the next two words unlikely; positions
+        # where all three are well predicted cannot gain from any candidate.
+        idx = np.arange(len(g))
+        nxt1 = np.where(idx + 1 < end_of, base[np.minimum(idx + 1, len(g) - 1)], 0.0)
+        nxt2 = np.where(idx + 2 < end_of, base[np.minimum(idx + 2, len(g) - 1)], 0.0)
+        suspicious = np.minimum(base, np.minimum(nxt1, nxt2)) < p.suspicion
+        eligible = np.flatnonzero(is_tok & (shape != 2) & ~learned_pos & suspicious)
+        w_ids = g[eligible]
+        lo = table.offsets[w_ids]
+        cnt = np.minimum(table.offsets[w_ids + 1] - lo, p.max_candidates)
+        has = cnt > 0
+        eligible, lo, cnt = eligible[has], lo[has], cnt[has]
+        total = int(cnt.sum())
+        J = np.repeat(eligible, cnt)
+        E = np.repeat(lo - np.concatenate(([0], np.cumsum(cnt)[:-1])), cnt) + np.arange(total)
+        orig = table.orig[E]
+        p1 = lm._p1f
+        CH = (table.channel[E] + self._priors() - p.name_penalty * (shape[J] == 1)
+              - p.unigram_weight * LN10 * (p1[orig] - p1[g[J]]))
+        keep = CH > p.channel_floor
+        J, E, orig, CH = J[keep], E[keep], orig[keep], CH[keep]
 
-        Returns:
-            List of (sentence index, position, candidate, score) where score is the natural
-            log-odds of the candidate against keeping the observed words.
-        """
-        items: list[tuple[int, int, Candidate]] = []
+        # Phrase candidates, scored through explicit token windows.
+        pc: list[Candidate] = []
+        pj: list[int] = []
         seg_a: list[int] = []
         seg_b: list[int] = []
         seg_c: list[int] = []
         seg_len: list[int] = []
         old: list[float] = []
-        lm_id = self.lm.id if hasattr(self.lm, "id") else None
-        id_cache: dict[str, int] = {}
-        for si, st in enumerate(states):
+        pch: list[float] = []
+        lm_id = lm.id
+        p1 = lm._p1f
+        for st, s0 in zip(states, starts.tolist(), strict=True):
+            cands = self._phrase_candidates(st)
+            if not cands:
+                continue
             padded = st.padded
             n = len(padded)
             cs = np.cumsum(st.base)
-            for i, cands in enumerate(st.cands):
-                if not cands:
+            for cand in cands:
+                ch = self.channel(cand) + self.adjust(st, cand.start, cand)
+                if ch <= p.channel_floor:
                     continue
-                j = i + 2
-                for cand in cands:
-                    oids = []
-                    for w in cand.original:
-                        wid = id_cache.get(w)
-                        if wid is None:
-                            wid = lm_id(w) if lm_id else int(self.lm.ids([w])[0])
-                            id_cache[w] = wid
-                        if wid == UNK:
-                            break
-                        oids.append(wid)
-                    else:
-                        L = cand.length
-                        end = min(j + L + 2, n)
-                        seq = [int(padded[j - 2]), int(padded[j - 1]), *oids,
-                               *padded[j + L:end].tolist()]
-                        k = len(seq) - 2
-                        seg_a.extend(seq[:-2])
-                        seg_b.extend(seq[1:-1])
-                        seg_c.extend(seq[2:])
-                        seg_len.append(k)
-                        old.append(float(cs[end - 1] - cs[j - 1]))
-                        items.append((si, i, cand))
-        if not items:
-            return []
-        lp = self.lm.logprob(np.array(seg_a), np.array(seg_b), np.array(seg_c))
-        starts = np.concatenate(([0], np.cumsum(seg_len)[:-1]))
-        new = np.add.reduceat(lp.astype(np.float64), starts)
-        delta = (new - np.array(old)) * LN10 * self.params.lm_weight
-        out = []
-        for (si, i, cand), d in zip(items, delta.tolist(), strict=True):
-            ch = self.channel(cand) + self.adjust(states[si], i, cand)
-            out.append((si, i, cand, d + ch, ch))
-        return out
+                oids = [lm_id(w) for w in cand.original]
+                if UNK in oids:
+                    continue
+                ch -= p.unigram_weight * LN10 * float(
+                    p1[oids].sum() - p1[st.ids[cand.start:cand.start + cand.length]].sum())
+                j = cand.start + 2
+                L = cand.length
+                end = min(j + L + 2, n)
+                seq = [int(padded[j - 2]), int(padded[j - 1]), *oids,
+                       *padded[j + L:end].tolist()]
+                seg_a.extend(seq[:-2])
+                seg_b.extend(seq[1:-1])
+                seg_c.extend(seq[2:])
+                seg_len.append(len(seq) - 2)
+                old.append(float(cs[end - 1] - cs[j - 1]))
+                pc.append(cand)
+                pj.append(s0 + j)
+                pch.append(ch)
 
-    # ------------------------------------------------------------------ step 2
+        # One language-model call for everything: three windows per single-word entry.
+        n1 = len(J)
+        j1 = np.minimum(J + 1, len(g) - 1)
+        j2 = np.minimum(J + 2, len(g) - 1)
+        v1 = (J + 1) < end_of[J]
+        v2 = (J + 2) < end_of[J]
+        a = np.concatenate((g[J - 2], g[J - 1], orig, np.array(seg_a, dtype=np.int64)))
+        b = np.concatenate((g[J - 1], orig, g[j1], np.array(seg_b, dtype=np.int64)))
+        c = np.concatenate((orig, g[j1], g[j2], np.array(seg_c, dtype=np.int64)))
+        lp = lm.logprob(a, b, c).astype(np.float64) if len(a) else np.zeros(0)
+        new = lp[:n1] + np.where(v1, lp[n1:2 * n1], 0.0) + np.where(v2, lp[2 * n1:3 * n1], 0.0)
+        old1 = base[J] + np.where(v1, base[j1], 0.0) + np.where(v2, base[j2], 0.0)
+        S1 = (new - old1) * LN10 * p.lm_weight + CH
+        if pc:
+            plp = lp[3 * n1:]
+            pstarts = np.concatenate(([0], np.cumsum(seg_len)[:-1]))
+            pnew = np.add.reduceat(plp, pstarts)
+            S2 = (pnew - np.array(old)) * LN10 * p.lm_weight + np.array(pch)
+        else:
+            S2 = np.zeros(0)
+        return Local(
+            pos=np.concatenate((J, np.array(pj, dtype=np.int64))),
+            score=np.concatenate((S1, S2)),
+            channel=np.concatenate((CH, np.array(pch))),
+            ref=np.concatenate((np.arange(n1), -1 - np.arange(len(pc)))),
+            single_orig=orig,
+            single_entry=E,
+            phrase_cands=pc,
+            sent_of=sent_of,
+            tok_of=tok_of,
+        )
 
-    def _options(self, local, states):
-        """Per (sentence, position): the best few candidates with their local scores."""
+    def candidate(self, loc: Local, n: int) -> Candidate:
+        """The Candidate behind local entry ``n``."""
+        r = int(loc.ref[n])
+        if r < 0:
+            return loc.phrase_cands[-1 - r]
+        t = self._table
+        e = int(loc.single_entry[r])
+        return Candidate(int(loc.tok_of[loc.pos[n]]), 1, (self.lm.words[int(loc.single_orig[r])],),
+                         int(t.flags[e]), round(float(t.cosine[e]), 4), int(t.fanout[e]), 0)
+
+    def posteriors(self, loc: Local):
+        """Per position with candidates: P(swapped), index of the best entry, its posterior.
+
+        Returns:
+            Three arrays over the positions (global padded indices) that have candidates,
+            plus those positions.
+        """
+        if len(loc.pos) == 0:
+            e = np.zeros(0)
+            return e, e.astype(np.int64), e, e.astype(np.int64)
+        ex = np.exp(np.minimum(loc.score, 50.0))
+        order = np.lexsort((-loc.score, loc.pos))
+        pos_sorted = loc.pos[order]
+        first = np.r_[True, pos_sorted[1:] != pos_sorted[:-1]]
+        group_start = np.flatnonzero(first)
+        positions = pos_sorted[group_start]
+        z = 1.0 + np.add.reduceat(ex[order], group_start)
+        best = order[group_start]
+        return 1.0 - 1.0 / z, best, ex[best] / z, positions
+
+    def _options(self, loc: Local):
+        """Per (sentence, position): the best few candidates with local and channel scores."""
         p = self.params
         by_pos: dict[tuple[int, int], list[tuple[float, Candidate, float]]] = {}
-        for si, i, cand, s, ch in local:
-            if s < p.local_floor:
+        good = np.flatnonzero(loc.score >= p.local_floor)
+        if len(good) == 0:
+            return by_pos
+        order = good[np.lexsort((-loc.score[good], loc.pos[good]))]
+        counts: dict[int, int] = {}
+        for n in order.tolist():
+            j = int(loc.pos[n])
+            k = counts.get(j, 0)
+            if k >= p.keep_per_position:
                 continue
-            by_pos.setdefault((si, i), []).append((s, cand, ch))
-        for key, opts in by_pos.items():
-            opts.sort(key=lambda t: -t[0])
-            del opts[p.keep_per_position:]
+            counts[j] = k + 1
+            key = (int(loc.sent_of[j]), int(loc.tok_of[j]))
+            by_pos.setdefault(key, []).append(
+                (float(loc.score[n]), self.candidate(loc, n), float(loc.channel[n])))
         return by_pos
 
     def joint(self, states, by_pos, bonus: dict[tuple[tuple[str, ...], tuple[str, ...]], float]):
@@ -388,15 +624,14 @@ class Decoder:
             shapes: Token shapes, see `prepare`.
 
         Returns:
-            (decisions, local) where decisions are proposed restorations with confidences
-            (all of them, including low-confidence ones) and local the per-candidate local
-            scores (for detection features).
+            (decisions, local, states): proposed restorations with confidences (all of
+            them, including low-confidence ones), the local scores and sentence states.
         """
         states = self.prepare(sentences, shapes)
-        local = self.local_scores(states)
+        loc = self.local(states)
         if fast:
-            return self._local_decisions(states, local), local, states
-        by_pos = self._options(local, states)
+            return self._local_decisions(loc), loc, states
+        by_pos = self._options(loc)
         decisions = self.joint(states, by_pos, {})
         if self.params.doc_bonus > 0 and decisions:
             counts = Counter(
@@ -406,27 +641,14 @@ class Decoder:
             if counts:
                 bonus = {key: self.params.doc_bonus * math.log1p(n) for key, n in counts.items()}
                 decisions = self.joint(states, by_pos, bonus)
-        return decisions, local, states
+        return decisions, loc, states
 
-    @staticmethod
-    def local_posteriors(local) -> dict[tuple[int, int], tuple[float, Candidate, float]]:
-        """Per (sentence, position): P(swapped), the best candidate and its posterior."""
-        best: dict[tuple[int, int], tuple[float, Candidate]] = {}
-        zsum: dict[tuple[int, int], float] = {}
-        for si, i, cand, s, _ in local:
-            key = (si, i)
-            zsum[key] = zsum.get(key, 1.0) + math.exp(min(s, 50.0))
-            if key not in best or s > best[key][0]:
-                best[key] = (s, cand)
-        return {
-            key: (1.0 - 1.0 / zsum[key], cand, math.exp(min(s, 50.0)) / zsum[key])
-            for key, (s, cand) in best.items()
-        }
-
-    def _local_decisions(self, states, local) -> list[Decision]:
-        out = [
-            Decision(si, i, i + cand.length, cand.original, conf, cand.flags)
-            for (si, i), (_, cand, conf) in self.local_posteriors(local).items()
-        ]
-        out.sort(key=lambda d: (d.sentence, d.start))
+    def _local_decisions(self, loc: Local) -> list[Decision]:
+        _, best, conf, positions = self.posteriors(loc)
+        out = []
+        for n, cf, j in zip(best.tolist(), conf.tolist(), positions.tolist(), strict=True):
+            cand = self.candidate(loc, n)
+            si = int(loc.sent_of[j])
+            out.append(Decision(si, cand.start, cand.start + cand.length, cand.original, cf,
+                                cand.flags))
         return out

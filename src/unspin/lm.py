@@ -153,6 +153,8 @@ class NGramLM:
         self.meta = meta
         self.words: list[str] = bytes(arrays["vocab"]).decode("utf-8").split("\n")
         self.index: dict[str, int] = {w: i for i, w in enumerate(self.words)}
+        # Plain ndarray views: indexing np.memmap objects is slower (same pages).
+        arrays = {k: v.view(np.ndarray) for k, v in arrays.items()}
         self._p1 = arrays["p1"]
         self._bow1 = arrays["bow1"]
         self._k2 = arrays["k2"]
@@ -182,7 +184,14 @@ class NGramLM:
     def _find(keys: np.ndarray, query: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         if len(keys) == 0:
             return np.zeros(len(query), dtype=bool), np.zeros(len(query), dtype=np.int64)
-        pos = np.searchsorted(keys, query)
+        if len(query) > 256:
+            # Searching sorted queries walks the table in order: about 5x faster than
+            # random probes into a table that does not fit in the CPU cache.
+            order = np.argsort(query)
+            pos = np.empty(len(query), dtype=np.int64)
+            pos[order] = np.searchsorted(keys, query[order])
+        else:
+            pos = np.searchsorted(keys, query)
         pos = np.minimum(pos, len(keys) - 1)
         return keys[pos] == query, pos
 
