@@ -7,7 +7,8 @@ Usage:
     python scripts/build_tables.py [--wordnet /usr/share/wordnet]
         [--mythes /usr/share/mythes/th_en_US_v2.dat] [--kv build/w2v.kv]
         [--corpus build/corpus/train.txt] [--out src/unspin/data]
-        [--observed 60000] [--vector-vocab 30000] [--cap 40] [--rare-cap 16]
+        [--phrases src/unspin/data/phrases.tsv]
+        [--observed 60000] [--vector-vocab 30000] [--cap 50] [--rare-cap 30]
 
 Word frequencies come from the KeyedVectors vocabulary (frequency-sorted). When the
 vectors file does not exist, frequencies are counted from ``--corpus`` instead and the
@@ -27,7 +28,7 @@ Outputs (all in --out):
 Input kept in the repo and baked into the table: phrases.tsv (hand-written).
 
 Coverage report (needs bench/spinners.py and the held-out corpus; builds nothing):
-    python scripts/build_tables.py --coverage 200 [--rate 0.3] [--split calib]
+    python scripts/build_tables.py --coverage 200 [--rate 0.3] [--split calib] [--out DIR]
 spins held-out documents with the benchmark spinners and reports the share of swaps whose
 original is among the shipped candidates of the spun token(s), cumulatively by source.
 """
@@ -169,7 +170,7 @@ def tokens_of(text: str) -> tuple[str, ...]:
 # --------------------------------------------------------------------------- WordNet
 
 
-def read_wordnet(wn_dir: Path):
+def read_wordnet(wn_dir: Path, sister_max: int = 0):
     """Return (syn, loose, antonyms) lemma relations from the WordNet 3.0 data files.
 
     syn/loose: sets of (pos, lemma_a, lemma_b) with a != b, both orders present.
@@ -227,6 +228,23 @@ def read_wordnet(wn_dir: Path):
                     if a != b:
                         loose.add((pos, a, b))
                         loose.add((pos, b, a))
+    # sister terms: words of synsets sharing a direct hypernym (small families only)
+    if sister_max:
+        hyponyms: dict[tuple[str, int], list[tuple[str, int]]] = defaultdict(list)
+        for key, (_t, _w, ptrs) in synsets.items():
+            for sym, tkey, _s, _t2 in ptrs:
+                if sym == "@" and tkey in synsets:
+                    hyponyms[tkey].append(key)
+        for kids in hyponyms.values():
+            if len(kids) > sister_max:
+                continue
+            for k1 in kids:
+                for k2 in kids:
+                    if k1 != k2:
+                        for a in synsets[k1][1]:
+                            for b in synsets[k2][1]:
+                                if a != b:
+                                    loose.add((k1[0], a, b))
     # antonyms of similar-to satellites: head ! head, expanded to both clusters
     def cluster(key):
         ws = set(synsets[key][1])
@@ -459,7 +477,7 @@ def vector_neighbours(kv, freq_words, n_vec, n_query, topn=10):
     return out
 
 
-def coverage(n_docs: int, rate: float, split: str) -> None:
+def coverage(n_docs: int, rate: float, split: str, data_dir: Path) -> None:
     """Print candidate coverage of the benchmark spinners' swaps (see module docstring)."""
     sys.path.insert(0, str(ROOT))
     from bench.data import load_clean_docs, make_spun
@@ -467,7 +485,7 @@ def coverage(n_docs: int, rate: float, split: str) -> None:
     from unspin.candidates import CandidateSource
     from unspin.tokens import tokenize
 
-    src = CandidateSource()
+    src = CandidateSource(data_dir=data_dir)
     levels = [("WN_SYN", FLAG_WN_SYN), ("+WN_LOOSE+MYTHES", LEXICAL),
               ("+VECTOR", LEXICAL | FLAG_VECTOR), ("+PHRASE+NUMBER (all)", 0xFF)]
     docs = load_clean_docs(n_docs, split=split)
@@ -519,10 +537,14 @@ def main() -> None:
     ap.add_argument("--kv", default=ROOT / "build/w2v.kv", type=Path)
     ap.add_argument("--corpus", default=ROOT / "build/corpus/train.txt", type=Path)
     ap.add_argument("--out", default=ROOT / "src/unspin/data", type=Path)
+    ap.add_argument("--phrases", default=ROOT / "src/unspin/data/phrases.tsv", type=Path)
     ap.add_argument("--observed", type=int, default=60000)
+    ap.add_argument("--sister-max", type=int, default=0,
+                    help="add WordNet sister terms (co-hyponyms) as WN_LOOSE for hypernyms "
+                         "with at most this many hyponym synsets (0: off)")
     ap.add_argument("--vector-vocab", type=int, default=30000)
-    ap.add_argument("--cap", type=int, default=40)
-    ap.add_argument("--rare-cap", type=int, default=16)
+    ap.add_argument("--cap", type=int, default=50)
+    ap.add_argument("--rare-cap", type=int, default=30)
     ap.add_argument("--vector-slots", type=int, default=10,
                     help="slots per word kept free of strict lexical candidates")
     ap.add_argument("--max-corpus-mb", type=int, default=60,
@@ -533,7 +555,7 @@ def main() -> None:
     ap.add_argument("--split", default="calib")
     args = ap.parse_args()
     if args.coverage:
-        coverage(args.coverage, args.rate, args.split)
+        coverage(args.coverage, args.rate, args.split, args.out)
         return
     t0 = time.time()
 
@@ -553,7 +575,7 @@ def main() -> None:
         freq_words = [w for w, c in cnt.most_common() if c >= 5]
     freq_words = [w for w in freq_words if any(ch.isalnum() for ch in w)]
 
-    syn, loose, wn_ant = read_wordnet(args.wordnet)
+    syn, loose, wn_ant = read_wordnet(args.wordnet, args.sister_max)
     my_pairs, my_ant = read_mythes(args.mythes)
     antonyms = wn_ant | my_ant
     for line in CONTRAST_PAIRS:
@@ -590,7 +612,7 @@ def main() -> None:
     log(f"filters removed {n0 - len(b.pairs)} pairs")
 
     # hand-written phrases and numbers: exempt from the filters above
-    phrases = read_phrases(args.out / "phrases.tsv")
+    phrases = read_phrases(args.phrases)
     for obs, orig in phrases:
         b.add_raw(obs, orig, FLAG_PHRASE)
     for obs, orig in number_pairs():
