@@ -6,6 +6,8 @@ from bisect import bisect_left
 from functools import lru_cache
 from pathlib import Path
 
+import numpy as np
+
 from .candidates import LearnedTable
 from .clean import Cleaned, clean, is_english
 from .decode import Decision
@@ -83,6 +85,10 @@ class _Analysis:
         self.input = _as_text(text)
         self.cleaned: Cleaned = clean(self.input)
         ok, self.language = is_english(self.cleaned.text)
+        if self.language == "empty" and self.input.strip():
+            # Cleaning removed everything (control characters, junk): say what it was.
+            raw_ok, raw_reason = is_english(self.input)
+            self.language = raw_reason if raw_reason == "binary" else "empty"
         self.supported = ok
         self.decisions: list[Decision] = []
         self.features: dict[str, float] = {}
@@ -98,11 +104,19 @@ class _Analysis:
         self.words = sum(1 for t in tokens if t.kind == WORD)
         norms = [[t.norm for t in s] for s in self.sent_tokens]
         shapes = [_shapes(s) for s in self.sent_tokens]
-        decisions, local, states = models.decoder.decode(norms, fast=fast, shapes=shapes)
-        self.decisions = decisions
-        posts = models.decoder.posteriors(local)[0].tolist()
-        base = [x for st in states for x in st.base[2:-1].tolist()]
-        self.features = features(self.words, base, posts)
+        decoder = models.decoder
+
+        def prior(local, states) -> float:
+            # Features are taken before the document prior moves the scores.
+            posts = decoder.posteriors(local)[0]
+            base = np.concatenate([st.base[2:-1] for st in states])
+            self.features = features(self.words, base, posts)
+            p_spun = detector().probability(self.features)
+            params = decoder.params
+            return p_spun * params.doc_spun_rate + (1 - p_spun) * params.doc_clean_rate
+
+        self.features = features(self.words, np.zeros(1), [])
+        self.decisions, _, _ = decoder.decode(norms, fast=fast, shapes=shapes, prior=prior)
 
     def score(self) -> float:
         return detector().probability(self.features) if self.supported and self.words else 0.0

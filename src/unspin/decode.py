@@ -55,7 +55,12 @@ class DecodeParams:
     spinner only, so the Aiksaurus spinner stays an unseen table (see bench/).
     """
 
-    spin_rate: float = 0.15
+    spin_rate: float = 0.05
+    # Document spin rates that the detector's verdict blends (see `Decoder.decode`'s
+    # prior): a spun document has about one word in five swapped; a clean one none, but
+    # the rate stays above zero so overwhelming evidence can still win.
+    doc_spun_rate: float = 0.2
+    doc_clean_rate: float = 0.002
     syn: float = -1.0
     loose: float = -2.2
     mythes: float = -1.6
@@ -65,18 +70,19 @@ class DecodeParams:
     learned: float = 0.5
     multi_source: float = 0.5
     cosine: float = 2.0
-    fanout: float = 0.35
+    fanout: float = 1.0
     lm_weight: float = 1.0
     keep_per_position: int = 3
     local_floor: float = -3.0
     channel_floor: float = -12.0
     suspicion: float = 0.0
     unigram_weight: float = 0.0
+    context_weight: float = 0.3
     max_candidates: int = 1000
     max_combinations: int = 64
-    min_confidence: float = 0.5
+    min_confidence: float = 0.8
     doc_bonus: float = 1.5
-    length_bonus: float = 3.0
+    length_bonus: float = 1.5
     name_penalty: float = 3.0
 
 
@@ -229,9 +235,11 @@ class Decoder:
         params: Channel weights and decision rules.
     """
 
-    def __init__(self, lm, source: CandidateSource, params: DecodeParams | None = None):
+    def __init__(self, lm, source: CandidateSource, params: DecodeParams | None = None,
+                 context=None):
         self.lm = lm
         self.source = source
+        self.context = context
         self.params = params or DecodeParams()
         self._channel_cache: dict[Candidate, float] = {}
         self._table: WordTable | None = None
@@ -445,6 +453,16 @@ class Decoder:
         new = lp[:n1] + np.where(v1, lp[n1:2 * n1], 0.0) + np.where(v2, lp[2 * n1:3 * n1], 0.0)
         old1 = base[J] + np.where(v1, base[j1], 0.0) + np.where(v2, base[j2], 0.0)
         S1 = (new - old1) * LN10 * p.lm_weight + CH
+        if self.context is not None and p.context_weight and n1:
+            # Wider-context fit (skip-gram PMI), original against observed word.
+            uj, inv = np.unique(J, return_inverse=True)
+            seq_start = np.repeat(starts, lens)
+            sums, counts = self.context.window_sums(g, seq_start, end_of, uj)
+            sums, counts = sums[inv], counts[inv]
+            cx = self.context
+            ok = cx.known(orig) & cx.known(g[J]) & (counts > 0)
+            diff = cx.fit(orig, sums) - cx.fit(g[J], sums)
+            S1 = S1 + p.context_weight * np.where(ok, diff, 0.0)
         if pc:
             plp = lp[3 * n1:]
             pstarts = np.concatenate(([0], np.cumsum(seg_len)[:-1]))
@@ -615,13 +633,18 @@ class Decoder:
     # ------------------------------------------------------------------ public
 
     def decode(self, sentences: list[list[str]], *, fast: bool = False,
-               shapes: list[list[int]] | None = None):
+               shapes: list[list[int]] | None = None, prior=None):
         """Decode normalised sentences.
 
         Args:
             sentences: Normalised tokens, one list per sentence.
             fast: Stop after the local step (used by `check`).
             shapes: Token shapes, see `prepare`.
+            prior: Optional callable ``(local, states) -> float``: the document's spin rate
+                judged from the local evidence (the detector). All candidates' prior
+                log-odds are moved from ``params.spin_rate`` to that rate, so a document
+                that looks clean is left alone and one that looks spun is restored more
+                boldly: a spinner rewrites a whole document, not single words.
 
         Returns:
             (decisions, local, states): proposed restorations with confidences (all of
@@ -629,6 +652,11 @@ class Decoder:
         """
         states = self.prepare(sentences, shapes)
         loc = self.local(states)
+        if prior is not None and len(loc.score):
+            rate = min(max(float(prior(loc, states)), 1e-6), 0.999)
+            shift = math.log(rate / (1 - rate)) - self._priors()
+            loc.score = loc.score + shift
+            loc.channel = loc.channel + shift
         if fast:
             return self._local_decisions(loc), loc, states
         by_pos = self._options(loc)
@@ -644,11 +672,21 @@ class Decoder:
         return decisions, loc, states
 
     def _local_decisions(self, loc: Local) -> list[Decision]:
+        """Best candidate per position; overlapping phrases resolved by confidence."""
         _, best, conf, positions = self.posteriors(loc)
-        out = []
+        found = []
         for n, cf, j in zip(best.tolist(), conf.tolist(), positions.tolist(), strict=True):
             cand = self.candidate(loc, n)
             si = int(loc.sent_of[j])
-            out.append(Decision(si, cand.start, cand.start + cand.length, cand.original, cf,
-                                cand.flags))
+            found.append(Decision(si, cand.start, cand.start + cand.length, cand.original, cf,
+                                  cand.flags))
+        taken: dict[int, set[int]] = {}
+        out = []
+        for d in sorted(found, key=lambda d: -d.confidence):
+            used = taken.setdefault(d.sentence, set())
+            if any(k in used for k in range(d.start, d.end)):
+                continue
+            used.update(range(d.start, d.end))
+            out.append(d)
+        out.sort(key=lambda d: (d.sentence, d.start))
         return out

@@ -12,7 +12,8 @@ from importlib import resources
 from pathlib import Path
 
 from .candidates import CandidateSource, LearnedTable
-from .decode import Decoder, DecodeParams
+from .context import ContextModel
+from .decode import DecodeParams, Decoder
 from .lm import NGramLM
 
 _lock = threading.Lock()
@@ -63,7 +64,8 @@ def get_models(table: str | Path | LearnedTable | None = None) -> Models:
             if models is None:
                 lm = NGramLM(lm_path)
                 source = CandidateSource(table) if table is not None else _base_source()
-                models = Models(lm, source, Decoder(lm, source, DecodeParams()))
+                context = ContextModel.maybe_load(data_path(""), lm.words)
+                models = Models(lm, source, Decoder(lm, source, DecodeParams(), context))
                 if len(_cache) > 8:
                     _cache.clear()
                 _cache[key] = models

@@ -1,0 +1,126 @@
+"""The public API on the shipped models: contracts, invariants and real restorations."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import unspin
+from unspin.report import Edit
+
+SPUN = (
+    "The Supreme Courtroom stated on Monday that the committee additionally declared a "
+    "new policy. Critics argued that the bill would cost greater than expected, and the "
+    "metropolis council will vote next week."
+)
+CLEAN = (
+    "The city council approved the budget on Tuesday. The mayor said the plan would "
+    "create jobs and repair roads across the district. Critics said the cost was too high."
+)
+
+
+def apply(text: str, edits: list[Edit]) -> str:
+    out, pos = [], 0
+    for e in sorted(edits, key=lambda e: e.start):
+        out.append(text[pos:e.start])
+        out.append(e.replacement)
+        pos = e.end
+    return "".join(out) + text[pos:]
+
+
+def test_restores_typical_spins():
+    r = unspin.restore(SPUN)
+    assert "Supreme Court " in r.text
+    assert "also" in r.text and "additionally" not in r.text
+    assert "more than" in r.text
+    assert r.report.spun and r.score > 0.5
+    kinds = {e.kind for e in r.edits}
+    assert kinds == {"spin"}
+
+
+def test_clean_text_is_left_alone():
+    r = unspin.restore(CLEAN)
+    assert r.text == CLEAN
+    assert r.edits == []
+    assert not unspin.check(CLEAN).spun
+
+
+def test_edits_are_in_input_offsets_and_reproduce_the_text():
+    text = "[ad_1]\n" + SPUN.replace("policy", "policyâ€™s")
+    r = unspin.restore(text)
+    for e in r.edits:
+        assert text[e.start:e.end] == e.text
+        assert 0 <= e.confidence <= 1
+    assert apply(text, r.edits) == r.text
+    assert any(e.kind == "cleanup" for e in r.edits)
+    assert "[ad_1]" not in r.text
+
+
+def test_check_spans_are_ordered_disjoint_and_true_to_the_input():
+    rep = unspin.check(SPUN)
+    assert rep.spans
+    last = -1
+    for s in rep.spans:
+        assert SPUN[s.start:s.end] == s.text
+        assert s.start >= last and s.end > s.start
+        assert s.suggestion and s.suggestion != s.text
+        last = s.end
+    assert 0.0 <= rep.score <= 1.0 and rep.spun == (rep.score >= rep.threshold)
+
+
+def test_json_contracts():
+    rep = json.loads(unspin.check(SPUN).to_json())
+    assert {"score", "spun", "spans", "version"} <= rep.keys()
+    assert set(rep["spans"][0]) == {"start", "end", "text", "suggestion", "confidence"}
+    res = json.loads(unspin.restore(SPUN).to_json())
+    assert {"text", "edits", "score", "version"} <= res.keys()
+    assert set(res["edits"][0]) == {"start", "end", "text", "replacement", "confidence", "kind"}
+    assert set(res["version"]) == {"package", "data"}
+
+
+@pytest.mark.parametrize("text,reason", [
+    ("", "empty"),
+    ("   \n\t ", "empty"),
+    ("Der Ausschuss hat am Montag eine neue Politik beschlossen, aber die Kritiker sagen, "
+     "dass das Gesetz mehr kosten wird als erwartet.", "unsupported"),
+    ("委员会周一宣布了一项新政策，但批评者认为该法案的成本将高于预期。", "unsupported"),
+    ("\x00\x01\x02\x03\x04\x05\x06\x07" * 50, "binary"),
+])
+def test_unsupported_input_gets_no_verdict(text, reason):
+    rep = unspin.check(text)
+    assert not rep.supported and not rep.spun and rep.score == 0.0
+    assert rep.language == reason
+    assert unspin.restore(text).report.supported is False
+
+
+def test_bytes_are_decoded_and_other_types_rejected():
+    rep = unspin.check(SPUN.encode("utf-8") + b"\xff\xfe")
+    assert rep.supported
+    with pytest.raises(TypeError):
+        unspin.check(123)  # type: ignore[arg-type]
+
+
+def test_threshold_and_min_confidence_are_honoured():
+    assert unspin.check(SPUN, threshold=1.01).spun is False
+    assert unspin.check(SPUN, threshold=0.0).spun is True
+    strict = unspin.restore(SPUN, min_confidence=1.01)
+    assert [e for e in strict.edits if e.kind == "spin"] == []
+
+
+def test_long_run_on_line_is_handled():
+    text = ("the committee additionally declared a new policy " * 3000).strip()
+    r = unspin.restore(text)
+    assert r.report.supported and len(r.text) > 0.8 * len(text)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=300))
+def test_any_text_gives_a_result_with_valid_offsets(text):
+    r = unspin.restore(text)
+    for e in r.edits:
+        assert 0 <= e.start <= e.end <= len(text)
+        assert text[e.start:e.end] == e.text
+    assert apply(text, r.edits) == r.text
