@@ -160,6 +160,11 @@ _CAND_RE = re.compile(r"^[a-z]+(?:[- ][a-z]+){0,2}$")
 _ARTICLE_VOWELS = "aeiou"
 
 
+def _as_list(entry: str | list[str]) -> list[str]:
+    """Hand-table values are one replacement or a list of them."""
+    return [entry] if isinstance(entry, str) else list(entry)
+
+
 def _stable(*parts: object) -> int:
     return zlib.crc32("\x1f".join(map(str, parts)).encode("utf-8"))
 
@@ -259,7 +264,7 @@ class Spinner:
         if key in self._cache:
             return self._cache[key]
         if form in self.hand:
-            out = list(self.hand[form])
+            out = _as_list(self.hand[form])
         elif form in STOP or len(form) < 2:
             out = []
         else:
@@ -288,7 +293,7 @@ class Spinner:
         if not self._ok_phrase(norms):
             pass
         elif key in self.hand:
-            out = list(self.hand[key])
+            out = _as_list(self.hand[key])
         elif self.is_phrase(key):
             out = [c for c in self.surface_candidates(key) if self._ok(c, key)]
         else:
@@ -299,7 +304,7 @@ class Spinner:
                     continue
                 base = f"{lemma} {rest}"
                 if base in self.hand or self.is_phrase(base):
-                    cands = self.hand.get(base) or self.surface_candidates(base)
+                    cands = _as_list(self.hand.get(base) or []) or self.surface_candidates(base)
                     for c in cands:
                         infl = inflect(c, tag)
                         if infl and self._ok(infl, key):

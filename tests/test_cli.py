@@ -17,8 +17,9 @@ from unspin.cli import main
 from unspin.report import Edit, Report, Restoration
 
 PLAIN = "The committee met on Tuesday and approved the new budget for the library."
-# A typical spinner rewrite of a plain sentence.
-SPUN = "We utilize this methodology to facilitate the procurement of books."
+# A typical spinner rewrite of plain sentences (restorable by the shipped model).
+SPUN = ("The Supreme Courtroom stated on Monday that the committee additionally declared a "
+        "new policy that would cost greater than expected.")
 
 # The originals of SPUN and PLAIN, for a tiny language model built by the real `build_lm`.
 CORPUS_SENTENCES = [
@@ -50,11 +51,11 @@ def tiny_lm(tmp_path_factory) -> Path:
 
 
 @pytest.fixture(autouse=True)
-def _use_tiny_lm(tiny_lm):
-    """Every test runs the real check/restore on the tiny model; `--lm` changes are undone."""
+def _reset_lm():
+    """Every test runs the real check/restore on the shipped model; `--lm` changes are undone."""
     from unspin import models
 
-    models.set_default_lm(tiny_lm)
+    models.set_default_lm(None)
     yield
     models.set_default_lm(None)
 
@@ -604,7 +605,7 @@ def test_bad_lm_file(tmp_path, capsys, stdin):
 def test_python_m_unspin_subprocess(tmp_path, tiny_lm):
     env = dict(os.environ, NO_COLOR="1")
     proc = subprocess.run(
-        [sys.executable, "-m", "unspin", "check", "--lm", str(tiny_lm), "--format", "json"],
+        [sys.executable, "-m", "unspin", "check", "--format", "json"],
         input=SPUN.encode(),
         capture_output=True,
         timeout=300,
@@ -614,6 +615,15 @@ def test_python_m_unspin_subprocess(tmp_path, tiny_lm):
     doc = json.loads(proc.stdout)
     assert {"score", "spun", "spans"} <= set(doc)
     assert doc["spans"]
+    proc = subprocess.run(
+        [sys.executable, "-m", "unspin", "check", "--lm", str(tiny_lm), "--format", "json"],
+        input=SPUN.encode(),
+        capture_output=True,
+        timeout=300,
+        env=env,
+    )
+    assert proc.returncode == 0, proc.stderr.decode()
+    assert {"score", "spun", "spans"} <= set(json.loads(proc.stdout))
     proc = subprocess.run(
         [sys.executable, "-m", "unspin", "check", str(tmp_path / "missing.txt")],
         capture_output=True,

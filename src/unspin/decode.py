@@ -108,17 +108,26 @@ class SentenceState:
     shapes: list[int] | None = None  # per token: 0 plain, 1 capitalised inside a sentence
 
 
-# Sources trusted to change the number of words: loose thesaurus relations and vector
-# neighbours propose multiword hyponyms ("academy" -> "national academy of sciences") that
-# no spinner produces.
-LENGTH_CHANGING = FLAG_PHRASE | FLAG_LEARNED | FLAG_WN_SYN | FLAG_NUMBER
+# The table marks every pair that involves a multiword expression with FLAG_PHRASE; only
+# pairs from the hand-written phrase table carry it without a thesaurus flag.
+LEXICAL = FLAG_WN_SYN | FLAG_WN_LOOSE | FLAG_MYTHES | FLAG_VECTOR
+
+
+def _hand_phrase(f: int) -> bool:
+    return bool(f & FLAG_PHRASE) and not f & LEXICAL
 
 
 def _channel(c: Candidate, p: DecodeParams) -> float:
     f = c.flags
-    if (len(c.original) != c.length and not f & LENGTH_CHANGING) or (
-            len(c.original) > 3 and not f & (FLAG_PHRASE | FLAG_LEARNED)):
+    # Changing the number of words needs a trusted source: loose thesaurus relations and
+    # vector neighbours propose multiword hyponyms ("academy" -> "national academy of
+    # sciences", "legless lizard" -> "lizard") that no spinner produces.
+    trusted = _hand_phrase(f) or f & (FLAG_LEARNED | FLAG_WN_SYN | FLAG_NUMBER)
+    if (len(c.original) != c.length and not trusted) or (
+            len(c.original) > 3 and not (_hand_phrase(f) or f & FLAG_LEARNED)):
         return -30.0
+    if not _hand_phrase(f):
+        f &= ~FLAG_PHRASE
     scores = []
     if f & FLAG_WN_SYN:
         scores.append(p.syn)
@@ -151,6 +160,8 @@ _SOURCE_BITS = (
 def _channel_array(flags: np.ndarray, cosine: np.ndarray, fanout: np.ndarray,
                    p: DecodeParams) -> np.ndarray:
     """`_channel` for arrays of single-word table entries (no learned counts)."""
+    lexical = (flags & LEXICAL) != 0
+    flags = np.where(lexical, flags & ~FLAG_PHRASE, flags)  # see _channel
     best = np.full(len(flags), -np.inf)
     n = np.zeros(len(flags))
     for bit, name in _SOURCE_BITS:
