@@ -648,6 +648,12 @@ _FOREIGN_STOP = (
     - frozenset("war hat man son come sin dove era per con dan men ben van er hem want".split())
 )
 _WORD = re.compile(r"[^\W\d_]+")
+_SPACE = re.compile(r"\s")
+_BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd]")
+_NON_ASCII = re.compile(r"[^\x00-\x7f]")
+_LETTER = re.compile(r"[^\W\d_]")
+_ASCII_LETTER = re.compile(r"[A-Za-z]")
+_LATIN_LETTER = re.compile("[A-Za-z\u00c0-\u024f\u1e00-\u1eff]")
 _SAMPLE = 20_000  # characters per sample window; three windows bound the cost on huge texts
 _BINARY_SHARE = 0.1
 
@@ -657,18 +663,6 @@ def _sample(text: str) -> str:
         return text
     mid = len(text) // 2 - _SAMPLE // 2
     return "\n".join((text[:_SAMPLE], text[mid : mid + _SAMPLE], text[-_SAMPLE:]))
-
-
-def _is_bad_char(c: str) -> bool:
-    if c in "\t\n\r":
-        return False
-    if c == "\ufffd":
-        return True
-    return unicodedata.category(c) in ("Cc", "Cs", "Co", "Cn")
-
-
-def _is_latin_letter(c: str) -> bool:
-    return c < "\u0250" or "\u1e00" <= c <= "\u1eff"
 
 
 def is_english(text: str) -> tuple[bool, str]:
@@ -683,19 +677,25 @@ def is_english(text: str) -> tuple[bool, str]:
         or ``"unsupported"`` (another language or script, or no words at all).
     """
     sample = _sample(text)
-    visible = [c for c in sample if not c.isspace()]
-    if not visible:
+    # Counting with regular expressions: per-character Python loops cost more than the
+    # whole analysis of a short text.
+    n_visible = len(sample) - len(_SPACE.findall(sample))
+    if not n_visible:
         return False, "empty"
-    bad = sum(1 for c in visible if _is_bad_char(c))
-    if bad / len(visible) > _BINARY_SHARE:
+    bad = len(_BAD.findall(sample))
+    if not sample.isascii():
+        bad += sum(1 for c in _NON_ASCII.findall(sample)
+                   if unicodedata.category(c) in ("Cs", "Co", "Cn"))
+    if bad / n_visible > _BINARY_SHARE:
         return False, "binary"
-    letters = [c for c in visible if c.isalpha()]
-    if not letters:
+    n_letters = len(_LETTER.findall(sample))
+    if not n_letters:
         return False, "unsupported"
-    latin = sum(1 for c in letters if _is_latin_letter(c))
-    if latin / len(letters) < 0.5:
+    n_ascii = len(_ASCII_LETTER.findall(sample))
+    latin = n_ascii if sample.isascii() else len(_LATIN_LETTER.findall(sample))
+    if latin / n_letters < 0.5:
         return False, "unsupported"  # Cyrillic, CJK, Arabic, ... scripts
-    ascii_share = sum(1 for c in letters if c.isascii()) / len(letters)
+    ascii_share = n_ascii / n_letters
     words = [w.lower() for w in _WORD.findall(sample)]
     n = len(words)
     en = sum(1 for w in words if w in _EN_STOP)

@@ -75,10 +75,12 @@ class DecodeParams:
     keep_per_position: int = 3
     local_floor: float = -3.0
     channel_floor: float = -12.0
-    suspicion: float = 0.0
+    suspicion: float = -2.0
+    check_suspicion: float = -2.0
     unigram_weight: float = 0.0
     context_weight: float = 0.3
-    max_candidates: int = 1000
+    max_candidates: int = 15
+    check_max_candidates: int = 15
     max_combinations: int = 64
     min_confidence: float = 0.8
     doc_bonus: float = 1.5
@@ -279,7 +281,10 @@ class Decoder:
             words = src._words
             offs = np.asarray(src._offsets, dtype=np.int64)
             is_phrase = np.fromiter((" " in w for w in words), dtype=bool, count=len(words))
-            entries = np.flatnonzero(is_phrase[np.asarray(src._orig, dtype=np.int64)])
+            flags = np.asarray(src._flags, dtype=np.int64)
+            hand = ((flags & FLAG_PHRASE) != 0) & ((flags & LEXICAL) == 0)
+            trusted = hand | ((flags & (FLAG_WN_SYN | FLAG_NUMBER)) != 0)
+            entries = np.flatnonzero(is_phrase[np.asarray(src._orig, dtype=np.int64)] & trusted)
             rows = np.searchsorted(offs, entries, side="right") - 1
             has = np.zeros(len(words), dtype=bool)
             has[rows] = True
@@ -352,7 +357,8 @@ class Decoder:
             else:
                 r = index.get(w)
                 if r is not None and multi[r]:
-                    out.extend(c for c in src._at(w, i) if len(c.original) > 1)
+                    out.extend(c for c in src._at(w, i) if len(c.original) > 1 and (
+                        _hand_phrase(c.flags) or c.flags & (FLAG_WN_SYN | FLAG_NUMBER)))
             longest = plen.get(w)
             if longest:
                 for ln in range(2, min(longest, n - i) + 1):
@@ -363,9 +369,16 @@ class Decoder:
 
     # ------------------------------------------------------------------ step 1
 
-    def local(self, states: list[SentenceState]) -> Local:
-        """Score every candidate alone, in observed context (vectorised)."""
+    def local(self, states: list[SentenceState], *, fast: bool = False) -> Local:
+        """Score every candidate alone, in observed context (vectorised).
+
+        Args:
+            states: Prepared sentences.
+            fast: Use the cheaper settings of `check` (fewer positions and candidates).
+        """
         p = self.params
+        suspicion = p.check_suspicion if fast else p.suspicion
+        max_candidates = p.check_max_candidates if fast else p.max_candidates
         table = self.table()
         lm = self.lm
         # Global arrays over all sentences, padded: [NONE, BOS, ids..., EOS] each.
@@ -393,11 +406,11 @@ class Decoder:
         idx = np.arange(len(g))
         nxt1 = np.where(idx + 1 < end_of, base[np.minimum(idx + 1, len(g) - 1)], 0.0)
         nxt2 = np.where(idx + 2 < end_of, base[np.minimum(idx + 2, len(g) - 1)], 0.0)
-        suspicious = np.minimum(base, np.minimum(nxt1, nxt2)) < p.suspicion
+        suspicious = np.minimum(base, np.minimum(nxt1, nxt2)) < suspicion
         eligible = np.flatnonzero(is_tok & (shape != 2) & ~learned_pos & suspicious)
         w_ids = g[eligible]
         lo = table.offsets[w_ids]
-        cnt = np.minimum(table.offsets[w_ids + 1] - lo, p.max_candidates)
+        cnt = np.minimum(table.offsets[w_ids + 1] - lo, max_candidates)
         has = cnt > 0
         eligible, lo, cnt = eligible[has], lo[has], cnt[has]
         total = int(cnt.sum())
@@ -662,7 +675,7 @@ class Decoder:
             them, including low-confidence ones), the local scores and sentence states.
         """
         states = self.prepare(sentences, shapes)
-        loc = self.local(states)
+        loc = self.local(states, fast=fast)
         if prior is not None and len(loc.score):
             rate = min(max(float(prior(loc, states)), 1e-6), 0.999)
             shift = math.log(rate / (1 - rate)) - self._priors()
