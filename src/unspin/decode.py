@@ -484,7 +484,7 @@ class Decoder:
             sums, counts = self.context.window_sums(g, seq_start, end_of, uj)
             sums, counts = sums[inv], counts[inv]
             cx = self.context
-            ok = cx.known(orig) & cx.known(g[J]) & (counts > 0)
+            ok = cx.known(orig) & (counts > 0)
             diff = cx.fit(orig, sums) - cx.fit(g[J], sums)
             S1 = S1 + p.context_weight * np.where(ok, diff, 0.0)
         if pc:
