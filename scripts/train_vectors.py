@@ -29,11 +29,6 @@ def main() -> None:
         negative=5, sample=1e-4, workers=args.workers, epochs=args.epochs, seed=1,
     )
     model.wv.save(args.out)
-    # The output (context) vectors too: input . output approximates PMI(word, context),
-    # which the context-fit scorer uses.
-    import numpy as np
-
-    np.save(args.out + ".ctx.npy", model.syn1neg.astype(np.float32))
 
 
 if __name__ == "__main__":

@@ -78,7 +78,6 @@ class DecodeParams:
     suspicion: float = -2.0
     check_suspicion: float = -2.0
     unigram_weight: float = 0.0
-    context_weight: float = 0.3
     max_candidates: int = 15
     check_max_candidates: int = 15
     max_combinations: int = 64
@@ -248,11 +247,9 @@ class Decoder:
         params: Channel weights and decision rules.
     """
 
-    def __init__(self, lm, source: CandidateSource, params: DecodeParams | None = None,
-                 context=None):
+    def __init__(self, lm, source: CandidateSource, params: DecodeParams | None = None):
         self.lm = lm
         self.source = source
-        self.context = context
         self.params = params or DecodeParams()
         self._channel_cache: dict[Candidate, float] = {}
         self._table: WordTable | None = None
@@ -477,16 +474,6 @@ class Decoder:
         new = lp[:n1] + np.where(v1, lp[n1:2 * n1], 0.0) + np.where(v2, lp[2 * n1:3 * n1], 0.0)
         old1 = base[J] + np.where(v1, base[j1], 0.0) + np.where(v2, base[j2], 0.0)
         S1 = (new - old1) * LN10 * p.lm_weight + CH
-        if self.context is not None and p.context_weight and n1:
-            # Wider-context fit (skip-gram PMI), original against observed word.
-            uj, inv = np.unique(J, return_inverse=True)
-            seq_start = np.repeat(starts, lens)
-            sums, counts = self.context.window_sums(g, seq_start, end_of, uj)
-            sums, counts = sums[inv], counts[inv]
-            cx = self.context
-            ok = cx.known(orig) & (counts > 0)
-            diff = cx.fit(orig, sums) - cx.fit(g[J], sums)
-            S1 = S1 + p.context_weight * np.where(ok, diff, 0.0)
         if pc:
             plp = lp[3 * n1:]
             pstarts = np.concatenate(([0], np.cumsum(seg_len)[:-1]))

@@ -12,7 +12,6 @@ from importlib import resources
 from pathlib import Path
 
 from .candidates import CandidateSource, LearnedTable
-from .context import ContextModel
 from .decode import DecodeParams, Decoder
 from .lm import NGramLM
 
@@ -64,8 +63,7 @@ def get_models(table: str | Path | LearnedTable | None = None) -> Models:
             if models is None:
                 lm = NGramLM(lm_path)
                 source = CandidateSource(table) if table is not None else _base_source()
-                context = ContextModel.maybe_load(data_path(""), lm.words)
-                models = Models(lm, source, Decoder(lm, source, DecodeParams(), context))
+                models = Models(lm, source, Decoder(lm, source, DecodeParams()))
                 if len(_cache) > 8:
                     _cache.clear()
                 _cache[key] = models
