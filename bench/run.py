@@ -292,6 +292,11 @@ def run(args: argparse.Namespace) -> dict:
             "startup_s": startup_seconds(),
             "peak_rss_mb": peak_rss_mb([d["text"] for d in docs[:5]]),
         }
+    if getattr(args, "robustness", False):
+        from . import robustness
+
+        log("robustness on bad input ...")
+        results["robustness"] = robustness.run()
     results["wall_seconds"] = time.perf_counter() - t0
     return results
 
@@ -370,7 +375,10 @@ def report_md(r: dict) -> str:
             f"| {_f(sp.get('check_mb_per_s'), '{:.3f}')} "
             f"| {_f(sp.get('restore_mb_per_s'), '{:.3f}')} "
             f"| {_f(sp.get('startup_s'), '{:.2f}')} | {_f(sp.get('peak_rss_mb'), '{:.0f}')} |",
-            "", f"Benchmark wall time: {r['wall_seconds']:.0f} s.", ""]
+            ""]
+    if "robustness" in r:
+        out += [r["robustness"]["markdown"]]
+    out += [f"Benchmark wall time: {r['wall_seconds']:.0f} s.", ""]
     return "\n".join(out)
 
 
@@ -424,6 +432,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--quick", action="store_true", help="20 documents, 100 clean documents")
     ap.add_argument("--no-docs-copy", action="store_true", help="don't copy plots to docs/bench")
+    ap.add_argument("--robustness", action="store_true",
+                    help="also run the bad-input benchmark (bench.robustness, a few minutes)")
     args = ap.parse_args(argv)
     if args.quick:
         args.docs, args.clean_docs = min(args.docs, 20), min(args.clean_docs, 100)
