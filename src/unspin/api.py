@@ -81,7 +81,7 @@ def _shapes(sent: list[Token]) -> list[int]:
 class _Analysis:
     """Shared work of check and restore on one text."""
 
-    def __init__(self, text: str, table: TableArg, fast: bool):
+    def __init__(self, text: str, table: TableArg, fast: bool, min_confidence: float = 0.0):
         self.input = _as_text(text)
         self.cleaned: Cleaned = clean(self.input)
         ok, self.language = is_english(self.cleaned.text)
@@ -116,7 +116,8 @@ class _Analysis:
             return p_spun * params.doc_spun_rate + (1 - p_spun) * params.doc_clean_rate
 
         self.features = features(self.words, np.zeros(1), [])
-        self.decisions, _, _ = decoder.decode(norms, fast=fast, shapes=shapes, prior=prior)
+        self.decisions, _, _ = decoder.decode(norms, fast=fast, shapes=shapes, prior=prior,
+                                              min_confidence=min_confidence)
 
     def score(self) -> float:
         return detector().probability(self.features) if self.supported and self.words else 0.0
@@ -170,8 +171,9 @@ def check(text: str, *, threshold: float | None = None, table: TableArg = None) 
     Raises:
         TypeError: if ``text`` is not str or bytes.
     """
-    analysis = _Analysis(text, table, fast=True)
-    return analysis.report(threshold, _default_min_confidence())
+    min_conf = _default_min_confidence()
+    analysis = _Analysis(text, table, fast=True, min_confidence=min_conf)
+    return analysis.report(threshold, min_conf)
 
 
 def restore(text: str, *, min_confidence: float | None = None, threshold: float | None = None,

@@ -45,6 +45,7 @@ from .candidates import (
 from .lm import BOS, EOS, NONE, UNK
 
 LN10 = math.log(10.0)
+CHUNK_TOKENS = 20_000
 
 
 @dataclass(slots=True)
@@ -61,10 +62,10 @@ class DecodeParams:
     # the rate stays above zero so overwhelming evidence can still win.
     doc_spun_rate: float = 0.2
     doc_clean_rate: float = 0.002
-    syn: float = -1.0
+    syn: float = -0.5
     loose: float = -2.2
     mythes: float = -1.6
-    vector: float = -3.0
+    vector: float = -4.0
     phrase: float = -0.7
     number: float = -1.2
     learned: float = 0.5
@@ -77,14 +78,13 @@ class DecodeParams:
     channel_floor: float = -12.0
     suspicion: float = -2.0
     check_suspicion: float = -2.0
-    unigram_weight: float = 0.0
     max_candidates: int = 15
     check_max_candidates: int = 15
     max_combinations: int = 64
-    min_confidence: float = 0.8
+    min_confidence: float = 0.85
     doc_bonus: float = 1.5
     length_bonus: float = 1.5
-    name_penalty: float = 3.0
+    name_penalty: float = 4.0
 
 
 @dataclass(slots=True)
@@ -219,23 +219,70 @@ class WordTable:
 
 @dataclass(slots=True)
 class Local:
-    """Local scores of every candidate at every position (step 1), as flat arrays.
+    """Local scores of candidates (step 1), as flat arrays over entries and positions.
 
     Entry ``n`` is a candidate at global padded index ``pos[n]`` with natural log-odds
-    ``score[n]`` against keeping the observed words and channel part ``channel[n]``;
-    ``ref[n] >= 0`` indexes the vectorised single-word entries, ``ref[n] < 0`` the list of
-    phrase candidates (``-1 - ref[n]``).
+    ``score[n]`` against keeping the observed words, channel part ``channel[n]``; a
+    single-word entry has the LM id of its original in ``orig[n]`` and its table entry in
+    ``entry[n]``, a phrase entry indexes ``phrase_cands`` with ``pref[n]``. Low-scoring
+    entries are dropped after scoring (`compact`), but ``zpos``/``zlse`` keep, for every
+    position that had candidates, the log of the summed odds of all of them, which is what
+    the posteriors need.
     """
 
     pos: np.ndarray
     score: np.ndarray
     channel: np.ndarray
-    ref: np.ndarray
-    single_orig: np.ndarray
-    single_entry: np.ndarray
+    orig: np.ndarray
+    entry: np.ndarray
+    pref: np.ndarray
     phrase_cands: list[Candidate]
     sent_of: np.ndarray
     tok_of: np.ndarray
+    zpos: np.ndarray
+    zlse: np.ndarray
+
+    def shift(self, d: float) -> None:
+        """Add ``d`` to every candidate's prior log-odds."""
+        self.score = self.score + d
+        self.channel = self.channel + d
+        self.zlse = self.zlse + d
+
+    def compact(self, floor: float) -> Local:
+        """Drop entries scoring below ``floor`` (the per-position sums stay exact)."""
+        keep = self.score >= floor
+        return Local(self.pos[keep], self.score[keep], self.channel[keep], self.orig[keep],
+                     self.entry[keep], self.pref[keep], self.phrase_cands, self.sent_of,
+                     self.tok_of, self.zpos, self.zlse)
+
+    @staticmethod
+    def merge(parts: list[Local]) -> Local:
+        """Concatenate chunks (their indices are already global)."""
+        if len(parts) == 1:
+            return parts[0]
+        cands: list[Candidate] = []
+        prefs = []
+        for part in parts:
+            prefs.append(np.where(part.pref >= 0, part.pref + len(cands), -1))
+            cands.extend(part.phrase_cands)
+        cat = np.concatenate
+        return Local(cat([q.pos for q in parts]), cat([q.score for q in parts]),
+                     cat([q.channel for q in parts]), cat([q.orig for q in parts]),
+                     cat([q.entry for q in parts]), cat(prefs), cands,
+                     cat([q.sent_of for q in parts]), cat([q.tok_of for q in parts]),
+                     cat([q.zpos for q in parts]), cat([q.zlse for q in parts]))
+
+
+def _logsumexp_by(pos: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per distinct position: log(sum(exp(score)))."""
+    if len(pos) == 0:
+        return pos, score
+    order = np.argsort(pos, kind="stable")
+    ps, ss = pos[order], score[order]
+    starts = np.flatnonzero(np.r_[True, ps[1:] != ps[:-1]])
+    mx = np.maximum.reduceat(ss, starts)
+    sums = np.add.reduceat(np.exp(ss - np.repeat(mx, np.diff(np.r_[starts, len(ss)]))), starts)
+    return ps[starts], mx + np.log(sums)
 
 
 class Decoder:
@@ -336,8 +383,12 @@ class Decoder:
             adj -= p.name_penalty
         return adj
 
-    def _phrase_candidates(self, st: SentenceState) -> list[Candidate]:
-        """Candidates that the vectorised path does not cover: phrases and learned pairs."""
+    def _phrase_candidates(self, st: SentenceState, suspicious: np.ndarray) -> list[Candidate]:
+        """Candidates that the vectorised path does not cover: phrases and learned pairs.
+
+        Only positions where something is unlikely (``suspicious``) are looked at, except
+        for learned pairs, which are evidence of their own.
+        """
         src = self.source
         plen = src._phrase_len
         learned = src._learned
@@ -346,7 +397,8 @@ class Decoder:
         norms = st.norms
         n = len(norms)
         out: list[Candidate] = []
-        for i, w in enumerate(norms):
+        for i in np.flatnonzero(suspicious).tolist() if not learned else range(n):
+            w = norms[i]
             if st.shapes[i] == 2:
                 continue
             if w in learned:
@@ -366,12 +418,15 @@ class Decoder:
 
     # ------------------------------------------------------------------ step 1
 
-    def local(self, states: list[SentenceState], *, fast: bool = False) -> Local:
+    def local(self, states: list[SentenceState], *, fast: bool = False, g_offset: int = 0,
+              sent_offset: int = 0) -> Local:
         """Score every candidate alone, in observed context (vectorised).
 
         Args:
-            states: Prepared sentences.
+            states: Prepared sentences (one chunk of a document).
             fast: Use the cheaper settings of `check` (fewer positions and candidates).
+            g_offset: Global padded index of the chunk's first token.
+            sent_offset: Index of the chunk's first sentence in the document.
         """
         p = self.params
         suspicion = p.check_suspicion if fast else p.suspicion
@@ -414,9 +469,7 @@ class Decoder:
         J = np.repeat(eligible, cnt)
         E = np.repeat(lo - np.concatenate(([0], np.cumsum(cnt)[:-1])), cnt) + np.arange(total)
         orig = table.orig[E]
-        p1 = lm._p1f
-        CH = (table.channel[E] + self._priors() - p.name_penalty * (shape[J] == 1)
-              - p.unigram_weight * LN10 * (p1[orig] - p1[g[J]]))
+        CH = table.channel[E] + self._priors() - p.name_penalty * (shape[J] == 1)
         keep = CH > p.channel_floor
         J, E, orig, CH = J[keep], E[keep], orig[keep], CH[keep]
 
@@ -430,9 +483,8 @@ class Decoder:
         old: list[float] = []
         pch: list[float] = []
         lm_id = lm.id
-        p1 = lm._p1f
         for st, s0 in zip(states, starts.tolist(), strict=True):
-            cands = self._phrase_candidates(st)
+            cands = self._phrase_candidates(st, suspicious[s0 + 2:s0 + 2 + len(st.norms)])
             if not cands:
                 continue
             padded = st.padded
@@ -445,8 +497,6 @@ class Decoder:
                 oids = [lm_id(w) for w in cand.original]
                 if UNK in oids:
                     continue
-                ch -= p.unigram_weight * LN10 * float(
-                    p1[oids].sum() - p1[st.ids[cand.start:cand.start + cand.length]].sum())
                 j = cand.start + 2
                 L = cand.length
                 end = min(j + L + 2, n)
@@ -481,66 +531,88 @@ class Decoder:
             S2 = (pnew - np.array(old)) * LN10 * p.lm_weight + np.array(pch)
         else:
             S2 = np.zeros(0)
+        n2 = len(pc)
+        pos = np.concatenate((J, np.array(pj, dtype=np.int64))) + g_offset
+        score = np.concatenate((S1, S2))
+        zpos, zlse = _logsumexp_by(pos, score)
         return Local(
-            pos=np.concatenate((J, np.array(pj, dtype=np.int64))),
-            score=np.concatenate((S1, S2)),
+            pos=pos,
+            score=score,
             channel=np.concatenate((CH, np.array(pch))),
-            ref=np.concatenate((np.arange(n1), -1 - np.arange(len(pc)))),
-            single_orig=orig,
-            single_entry=E,
+            orig=np.concatenate((orig, np.full(n2, -1, dtype=np.int64))),
+            entry=np.concatenate((E, np.full(n2, -1, dtype=np.int64))),
+            pref=np.concatenate((np.full(n1, -1, dtype=np.int64), np.arange(n2))),
             phrase_cands=pc,
-            sent_of=sent_of,
+            sent_of=sent_of + sent_offset,
             tok_of=tok_of,
+            zpos=zpos,
+            zlse=zlse,
         )
 
     def candidate(self, loc: Local, n: int) -> Candidate:
         """The Candidate behind local entry ``n``."""
-        r = int(loc.ref[n])
-        if r < 0:
-            return loc.phrase_cands[-1 - r]
+        r = int(loc.pref[n])
+        if r >= 0:
+            return loc.phrase_cands[r]
         t = self._table
-        e = int(loc.single_entry[r])
-        return Candidate(int(loc.tok_of[loc.pos[n]]), 1, (self.lm.words[int(loc.single_orig[r])],),
+        e = int(loc.entry[n])
+        return Candidate(int(loc.tok_of[loc.pos[n]]), 1, (self.lm.words[int(loc.orig[n])],),
                          int(t.flags[e]), round(float(t.cosine[e]), 4), int(t.fanout[e]), 0)
 
     def posteriors(self, loc: Local):
-        """Per position with candidates: P(swapped), index of the best entry, its posterior.
+        """Per position: P(swapped), index of the best kept entry, and its posterior.
 
         Returns:
-            Three arrays over the positions (global padded indices) that have candidates,
-            plus those positions.
+            ``(p_swapped, best, best_posterior, positions)``: ``p_swapped`` covers every
+            position that had candidates (``loc.zpos``); the other three cover the
+            positions that still have a kept entry.
         """
+        p_swap = 1.0 / (1.0 + np.exp(-np.minimum(loc.zlse, 50.0)))
         if len(loc.pos) == 0:
-            e = np.zeros(0)
-            return e, e.astype(np.int64), e, e.astype(np.int64)
-        ex = np.exp(np.minimum(loc.score, 50.0))
+            e = np.zeros(0, dtype=np.int64)
+            return p_swap, e, np.zeros(0), e
         order = np.lexsort((-loc.score, loc.pos))
         pos_sorted = loc.pos[order]
-        first = np.r_[True, pos_sorted[1:] != pos_sorted[:-1]]
-        group_start = np.flatnonzero(first)
+        group_start = np.flatnonzero(np.r_[True, pos_sorted[1:] != pos_sorted[:-1]])
         positions = pos_sorted[group_start]
-        z = 1.0 + np.add.reduceat(ex[order], group_start)
         best = order[group_start]
-        return 1.0 - 1.0 / z, best, ex[best] / z, positions
+        zl = loc.zlse[np.searchsorted(loc.zpos, positions)]
+        # exp(s) / (1 + exp(zlse)), computed stably.
+        conf = np.exp(np.minimum(loc.score[best] - np.logaddexp(0.0, zl), 0.0))
+        return p_swap, best, conf, positions
 
-    def _options(self, loc: Local):
-        """Per (sentence, position): the best few candidates with local and channel scores."""
+    def _options(self, loc: Local, states: list[SentenceState]):
+        """Per (sentence, position): the best few candidates with local and channel scores.
+
+        Candidates with the same effect ("greater than" -> "more than" and "greater" ->
+        "more") are one option, the better scored: otherwise they would split the
+        posterior of one restoration between them.
+        """
         p = self.params
         by_pos: dict[tuple[int, int], list[tuple[float, Candidate, float]]] = {}
         good = np.flatnonzero(loc.score >= p.local_floor)
         if len(good) == 0:
             return by_pos
         order = good[np.lexsort((-loc.score[good], loc.pos[good]))]
-        counts: dict[int, int] = {}
+        seen: dict[tuple[int, int], set] = {}
         for n in order.tolist():
             j = int(loc.pos[n])
-            k = counts.get(j, 0)
-            if k >= p.keep_per_position:
-                continue
-            counts[j] = k + 1
             key = (int(loc.sent_of[j]), int(loc.tok_of[j]))
-            by_pos.setdefault(key, []).append(
-                (float(loc.score[n]), self.candidate(loc, n), float(loc.channel[n])))
+            opts = by_pos.setdefault(key, [])
+            if len(opts) >= p.keep_per_position:
+                continue
+            cand = self.candidate(loc, n)
+            obs = states[key[0]].norms[cand.start:cand.start + cand.length]
+            orig = list(cand.original)
+            while obs and orig and obs[-1] == orig[-1]:
+                obs = obs[:-1]
+                orig.pop()
+            effect = (len(obs), tuple(orig))
+            done = seen.setdefault(key, set())
+            if effect in done:
+                continue
+            done.add(effect)
+            opts.append((float(loc.score[n]), cand, float(loc.channel[n])))
         return by_pos
 
     def joint(self, states, by_pos, bonus: dict[tuple[tuple[str, ...], tuple[str, ...]], float]):
@@ -644,12 +716,14 @@ class Decoder:
     # ------------------------------------------------------------------ public
 
     def decode(self, sentences: list[list[str]], *, fast: bool = False,
-               shapes: list[list[int]] | None = None, prior=None):
+               shapes: list[list[int]] | None = None, prior=None,
+               min_confidence: float = 0.0):
         """Decode normalised sentences.
 
         Args:
             sentences: Normalised tokens, one list per sentence.
             fast: Stop after the local step (used by `check`).
+            min_confidence: With ``fast``, skip decisions below this confidence.
             shapes: Token shapes, see `prepare`.
             prior: Optional callable ``(local, states) -> float``: the document's spin rate
                 judged from the local evidence (the detector). All candidates' prior
@@ -661,16 +735,33 @@ class Decoder:
             (decisions, local, states): proposed restorations with confidences (all of
             them, including low-confidence ones), the local scores and sentence states.
         """
-        states = self.prepare(sentences, shapes)
-        loc = self.local(states, fast=fast)
-        if prior is not None and len(loc.score):
+        p = self.params
+        # Chunks bound memory on huge documents: only the sentence states and the entries
+        # that can still matter (`compact`) are kept from each chunk.
+        states: list[SentenceState] = []
+        parts: list[Local] = []
+        keep_floor = p.local_floor - 4.0
+        g_offset = 0
+        k = 0
+        while k < len(sentences):
+            n_tok = 0
+            k2 = k
+            while k2 < len(sentences) and (k2 == k or n_tok < CHUNK_TOKENS):
+                n_tok += len(sentences[k2]) + 3
+                k2 += 1
+            chunk = self.prepare(sentences[k:k2], shapes[k:k2] if shapes is not None else None)
+            parts.append(self.local(chunk, fast=fast, g_offset=g_offset,
+                                    sent_offset=k).compact(keep_floor))
+            g_offset += sum(len(st.padded) for st in chunk)
+            states.extend(chunk)
+            k = k2
+        loc = Local.merge(parts) if parts else self.local([], fast=fast)
+        if prior is not None and len(loc.zlse):
             rate = min(max(float(prior(loc, states)), 1e-6), 0.999)
-            shift = math.log(rate / (1 - rate)) - self._priors()
-            loc.score = loc.score + shift
-            loc.channel = loc.channel + shift
+            loc.shift(math.log(rate / (1 - rate)) - self._priors())
         if fast:
-            return self._local_decisions(loc), loc, states
-        by_pos = self._options(loc)
+            return self._local_decisions(loc, min_confidence), loc, states
+        by_pos = self._options(loc, states)
         decisions = self.joint(states, by_pos, {})
         if self.params.doc_bonus > 0 and decisions:
             counts = Counter(
@@ -682,9 +773,12 @@ class Decoder:
                 decisions = self.joint(states, by_pos, bonus)
         return decisions, loc, states
 
-    def _local_decisions(self, loc: Local) -> list[Decision]:
-        """Best candidate per position; overlapping phrases resolved by confidence."""
+    def _local_decisions(self, loc: Local, floor: float = 0.0) -> list[Decision]:
+        """Best candidate per position at least ``floor`` confident; overlaps resolved by
+        confidence."""
         _, best, conf, positions = self.posteriors(loc)
+        keep = conf >= floor
+        best, conf, positions = best[keep], conf[keep], positions[keep]
         found = []
         for n, cf, j in zip(best.tolist(), conf.tolist(), positions.tolist(), strict=True):
             cand = self.candidate(loc, n)
