@@ -13,6 +13,7 @@ needs neither WordNet nor gensim.
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ FLAG_WN_SYN, FLAG_WN_LOOSE, FLAG_MYTHES, FLAG_VECTOR, FLAG_PHRASE, FLAG_NUMBER, 
     1, 2, 4, 8, 16, 32, 64)
 
 MAX_PHRASE = 4
+_PHRASE_LINE = re.compile(r"^([^ \n]+) ([^\n]+)$", re.MULTILINE)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +151,8 @@ class CandidateSource:
                  data_dir: Path | None = None) -> None:
         d = Path(data_dir) if data_dir is not None else Path(str(files("unspin") / "data"))
         self.data_dir = d
-        words = (d / "cand_words.txt").read_text(encoding="utf-8").split("\n")
+        text = (d / "cand_words.txt").read_text(encoding="utf-8")
+        words = text.split("\n")
         if words and words[-1] == "":
             words.pop()
         self._words = words
@@ -169,12 +172,12 @@ class CandidateSource:
         # first token -> longest observed phrase starting with it
         self._phrase_len: dict[str, int] = {}
         plen = self._phrase_len
-        for w in words:
-            if " " in w:
-                first, _, rest = w.partition(" ")
-                ln = rest.count(" ") + 2
-                if plen.get(first, 0) < ln <= MAX_PHRASE:
-                    plen[first] = ln
+        # The regular expression finds the phrase lines in C; a Python loop over all
+        # words costs a third of the start-up.
+        for first, rest in _PHRASE_LINE.findall(text):
+            ln = rest.count(" ") + 2
+            if plen.get(first, 0) < ln <= MAX_PHRASE:
+                plen[first] = ln
         self._learned: dict[str, dict[tuple[str, ...], int]] = {}
         if table is not None:
             learned = table if isinstance(table, LearnedTable) else LearnedTable.load(table)

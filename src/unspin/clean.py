@@ -17,13 +17,12 @@ from __future__ import annotations
 
 import bisect
 import difflib
+import functools
 import html
 import re
 import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
-
-import ftfy
 
 from .report import Edit
 
@@ -198,15 +197,21 @@ def _compose(outer: list[_Raw], inner: list[_Raw], mid: str) -> list[_Raw]:
 # --------------------------------------------------------------------------------------
 # Stage 1: mojibake, with ftfy on small windows around suspicious characters.
 
-_FTFY_CONFIG = ftfy.TextFixerConfig(
-    unescape_html=False,  # entities have their own stage, with exact offsets
-    fix_character_width=False,  # full-width forms are legitimate in CJK text
-    uncurl_quotes=False,  # curly quotes are not debris; the tokenizer handles them
-    fix_line_breaks=False,  # line breaks are the control-character stage's business
-    remove_control_chars=False,  # likewise
-    normalization=None,  # NFC has its own stage, so that ftfy only runs near mojibake
-    explain=False,
-)
+@functools.cache
+def _ftfy():
+    """ftfy and its configuration, imported on first need (a tenth of the start-up)."""
+    import ftfy
+
+    config = ftfy.TextFixerConfig(
+        unescape_html=False,  # entities have their own stage, with exact offsets
+        fix_character_width=False,  # full-width forms are legitimate in CJK text
+        uncurl_quotes=False,  # curly quotes are not debris; the tokenizer handles them
+        fix_line_breaks=False,  # line breaks are the control-character stage's business
+        remove_control_chars=False,  # likewise
+        normalization=None,  # NFC has its own stage, so that ftfy only runs near mojibake
+        explain=False,
+    )
+    return ftfy, config
 
 # UTF-8 read as Windows-1252 or Latin-1: a lead byte shown as Â..ô followed by a
 # continuation byte shown as a Latin-1 symbol, a C1 control or a cp1252 punctuation mark (or
@@ -314,7 +319,8 @@ def _mojibake(text: str) -> list[_Raw]:
         window = text[ws:we]
         # ftfy leaves some flattened no-break spaces ("price:Â 5") where its context rules
         # are unsure; in English text "Â" before a space is always such debris.
-        fixed = _STRAY_A_CIRC.sub("", ftfy.fix_text(window, _FTFY_CONFIG))
+        ftfy, config = _ftfy()
+        fixed = _STRAY_A_CIRC.sub("", ftfy.fix_text(window, config))
         if fixed != window:
             for s, e, r, c in _diff(window, fixed, ws, 0.95):
                 # ftfy restores a flattened "Â " as a no-break space; plain space reads better

