@@ -298,6 +298,15 @@ def _diff(a: str, b: str, offset: int, conf: float) -> list[_Raw]:
     return out
 
 
+# UTF-8 punctuation read as Windows-1252: never meant in English text.
+_COMMON_MOJIBAKE = {
+    "â€™": "’", "â€˜": "‘", "â€œ": "“", "â€\x9d": "”", "â€": "”", "â€”": "—", "â€“": "–",
+    "â€¦": "…", "â€¢": "•",
+}
+_COMMON_MOJIBAKE_RE = re.compile(
+    "|".join(re.escape(k) for k in sorted(_COMMON_MOJIBAKE, key=len, reverse=True)))
+
+
 def _mojibake(text: str) -> list[_Raw]:
     if text.isascii() and "\x1b" not in text:
         return []
@@ -321,6 +330,9 @@ def _mojibake(text: str) -> list[_Raw]:
         # are unsure; in English text "Â" before a space is always such debris.
         ftfy, config = _ftfy()
         fixed = _STRAY_A_CIRC.sub("", ftfy.fix_text(window, config))
+        # ftfy leaves mojibake alone when the window also holds correct accented letters
+        # ("café  â€™"); the commonest sequences are unambiguous in English text.
+        fixed = _COMMON_MOJIBAKE_RE.sub(lambda m: _COMMON_MOJIBAKE[m.group()], fixed)
         if fixed != window:
             for s, e, r, c in _diff(window, fixed, ws, 0.95):
                 # ftfy restores a flattened "Â " as a no-break space; plain space reads better
