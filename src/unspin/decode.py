@@ -25,6 +25,7 @@ The fast path used by `check` stops after step 1.
 
 from __future__ import annotations
 
+import json
 import math
 from collections import Counter
 from dataclasses import dataclass, field
@@ -69,7 +70,7 @@ class DecodeParams:
     phrase: float = -0.7
     number: float = -1.2
     learned: float = 0.5
-    multi_source: float = 0.5
+    offset: float = 0.0
     cosine: float = 2.0
     fanout: float = 1.0
     lm_weight: float = 1.0
@@ -85,6 +86,21 @@ class DecodeParams:
     doc_bonus: float = 1.5
     length_bonus: float = 1.5
     name_penalty: float = 4.0
+
+
+    @classmethod
+    def fitted(cls, path) -> DecodeParams:
+        """Defaults overridden by the weights that ``bench/fit_channel.py`` wrote, if any."""
+        params = cls()
+        try:
+            with open(path, encoding="utf-8") as fh:
+                weights = json.load(fh)
+        except FileNotFoundError:
+            return params
+        for name, value in weights.items():
+            if name in cls.__slots__:
+                setattr(params, name, float(value))
+        return params
 
 
 @dataclass(slots=True)
@@ -129,24 +145,15 @@ def _channel(c: Candidate, p: DecodeParams) -> float:
         return -30.0
     if not _hand_phrase(f):
         f &= ~FLAG_PHRASE
-    scores = []
-    if f & FLAG_WN_SYN:
-        scores.append(p.syn)
-    if f & FLAG_MYTHES:
-        scores.append(p.mythes)
-    if f & FLAG_WN_LOOSE:
-        scores.append(p.loose)
-    if f & FLAG_VECTOR:
-        scores.append(p.vector)
-    if f & FLAG_PHRASE:
-        scores.append(p.phrase)
-    if f & FLAG_NUMBER:
-        scores.append(p.number)
-    if f & FLAG_LEARNED:
-        scores.append(p.learned + math.log(c.count / (c.count + 1.0)))
-    if not scores:
+    if not f & (LEXICAL | FLAG_PHRASE | FLAG_NUMBER | FLAG_LEARNED):
         return -30.0
-    s = max(scores) + p.multi_source * (len(scores) - 1)
+    # Additive in the sources that propose the pair (weights fitted by bench/fit_channel.py).
+    s = p.offset
+    for bit, name in _SOURCE_BITS:
+        if f & bit:
+            s += getattr(p, name)
+    if f & FLAG_LEARNED:
+        s += p.learned + math.log(c.count / (c.count + 1.0))
     s += p.cosine * max(c.cosine, 0.0)
     s -= p.fanout * math.log(max(c.fanout, 1))
     return s
@@ -163,17 +170,15 @@ def _channel_array(flags: np.ndarray, cosine: np.ndarray, fanout: np.ndarray,
     """`_channel` for arrays of single-word table entries (no learned counts)."""
     flags = flags.astype(np.int64)
     flags = np.where((flags & LEXICAL) != 0, flags & ~FLAG_PHRASE, flags)  # see _channel
-    best = np.full(len(flags), -np.inf, dtype=np.float32)
-    n = np.zeros(len(flags), dtype=np.float32)
+    out = np.full(len(flags), np.float32(p.offset), dtype=np.float32)
+    any_source = np.zeros(len(flags), dtype=bool)
     for bit, name in _SOURCE_BITS:
         has = (flags & bit) != 0
-        np.maximum(best, np.where(has, np.float32(getattr(p, name)), np.float32(-np.inf)),
-                   out=best)
-        n += has
-    out = best + np.float32(p.multi_source) * np.maximum(n - 1, 0)
+        out += np.float32(getattr(p, name)) * has
+        any_source |= has
     out += np.float32(p.cosine) * np.maximum(cosine.astype(np.float32), 0.0)
     out -= np.float32(p.fanout) * np.log(np.maximum(fanout.astype(np.float32), 1.0))
-    return np.where(n > 0, out, np.float32(-30.0)).astype(np.float64)
+    return np.where(any_source, out, np.float32(-30.0)).astype(np.float64)
 
 
 @dataclass(slots=True)

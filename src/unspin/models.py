@@ -63,7 +63,8 @@ def get_models(table: str | Path | LearnedTable | None = None) -> Models:
             if models is None:
                 lm = NGramLM(lm_path)
                 source = CandidateSource(table) if table is not None else _base_source()
-                models = Models(lm, source, Decoder(lm, source, DecodeParams()))
+                params = DecodeParams.fitted(data_path("channel.json"))
+                models = Models(lm, source, Decoder(lm, source, params))
                 if len(_cache) > 8:
                     _cache.clear()
                 _cache[key] = models

@@ -1,0 +1,90 @@
+"""Decoder internals: channel rules, chunking, compaction and the document prior."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+import unspin.decode as decode_mod
+from unspin.api import _shapes
+from unspin.candidates import FLAG_MYTHES, FLAG_PHRASE, FLAG_WN_LOOSE, FLAG_WN_SYN, Candidate
+from unspin.decode import DecodeParams, Local, _channel
+from unspin.models import get_models
+from unspin.tokens import sentences, tokenize
+
+TEXT = (
+    "The Supreme Courtroom stated on Monday that the committee additionally declared a "
+    "new policy. The metropolis council will vote next week on the finances. Critics said "
+    "the plan was too costly, however supporters identified savings elsewhere."
+)
+
+
+def prepared(text: str):
+    sents = sentences(tokenize(text))
+    return [[t.norm for t in s] for s in sents], [_shapes(s) for s in sents]
+
+
+def test_word_count_changes_need_a_trusted_source():
+    p = DecodeParams()
+    loose = Candidate(0, 2, ("lizard",), FLAG_WN_LOOSE | FLAG_MYTHES | FLAG_PHRASE, 0.5, 3)
+    hand = Candidate(0, 4, ("because",), FLAG_PHRASE, 0.0, 3)
+    synonym = Candidate(0, 1, ("also",), FLAG_WN_SYN, 0.6, 3)
+    assert _channel(loose, p) == -30.0
+    assert _channel(hand, p) > -30.0
+    assert _channel(synonym, p) > -30.0
+
+
+def test_fitted_params_override_defaults_and_ignore_unknown_keys(tmp_path):
+    path = tmp_path / "channel.json"
+    path.write_text(json.dumps({"lm_weight": 0.5, "syn": 2.0, "not_a_param": 1}))
+    p = DecodeParams.fitted(path)
+    assert p.lm_weight == 0.5 and p.syn == 2.0
+    assert DecodeParams.fitted(tmp_path / "missing.json").lm_weight == DecodeParams().lm_weight
+
+
+def test_chunking_does_not_change_the_result(monkeypatch):
+    dec = get_models().decoder
+    norms, shapes = prepared(TEXT * 3)
+    whole, _, _ = dec.decode(norms, shapes=shapes)
+    monkeypatch.setattr(decode_mod, "CHUNK_TOKENS", 10)
+    pieces, loc, states = dec.decode(norms, shapes=shapes)
+    assert len(states) == len(norms)
+    key = [(d.sentence, d.start, d.end, d.original, round(d.confidence, 6)) for d in whole]
+    assert key == [(d.sentence, d.start, d.end, d.original, round(d.confidence, 6))
+                   for d in pieces]
+
+
+def test_compaction_keeps_the_posteriors():
+    dec = get_models().decoder
+    norms, shapes = prepared(TEXT)
+    states = dec.prepare(norms, shapes)
+    full = dec.local(states)
+    small = full.compact(0.0)
+    assert len(small.pos) < len(full.pos)
+    assert np.allclose(dec.posteriors(full)[0], dec.posteriors(small)[0])
+    merged = Local.merge([small])
+    assert merged is small
+
+
+@pytest.mark.parametrize("rate,expect_edits", [(1e-6, False), (0.5, True)])
+def test_document_prior_moves_the_decisions(rate, expect_edits):
+    dec = get_models().decoder
+    norms, shapes = prepared(TEXT)
+    decisions, _, _ = dec.decode(norms, shapes=shapes, prior=lambda loc, states: rate)
+    confident = [d for d in decisions if d.confidence >= 0.5]
+    assert bool(confident) == expect_edits
+
+
+def test_fast_path_gives_disjoint_decisions_above_the_floor():
+    dec = get_models().decoder
+    norms, shapes = prepared(TEXT)
+    decisions, _, _ = dec.decode(norms, shapes=shapes, fast=True, min_confidence=0.3,
+                                 prior=lambda loc, states: 0.2)
+    assert decisions and all(d.confidence >= 0.3 for d in decisions)
+    used = set()
+    for d in decisions:
+        span = {(d.sentence, i) for i in range(d.start, d.end)}
+        assert not span & used
+        used |= span
