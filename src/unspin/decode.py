@@ -82,7 +82,7 @@ class DecodeParams:
     max_candidates: int = 15
     check_max_candidates: int = 15
     max_combinations: int = 64
-    min_confidence: float = 0.85
+    min_confidence: float = 0.6
     doc_bonus: float = 1.5
     length_bonus: float = 1.5
     name_penalty: float = 4.0

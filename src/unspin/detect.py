@@ -99,7 +99,7 @@ def document_features(text: str, table=None) -> dict[str, float]:
     return dict(_Analysis(text, table, fast=True).features)
 
 
-def fit(rows: list[tuple[dict[str, float], int]], *, l2: float = 1e-2,
+def fit(rows: list[tuple[dict[str, float], int]], *, l2: float = 1.0,
         max_clean_flagged: float = 0.005) -> Detector:
     """Fit a logistic detector (Newton's method, L2) to labelled feature rows.
 
