@@ -144,8 +144,8 @@ class CandidateSource:
         data_dir: Directory with the shipped arrays (default: the package's ``data``).
     """
 
-    # cached Candidate objects, keyed by (observed key, start); bounded (~100 MB at most)
-    _CACHE_LIMIT = 1_000_000
+    # cached Candidate objects, keyed by (observed key, start); bounded (~40 MB at most)
+    _CACHE_LIMIT = 200_000
 
     def __init__(self, table: str | Path | LearnedTable | None = None,
                  data_dir: Path | None = None) -> None:

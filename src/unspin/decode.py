@@ -306,7 +306,7 @@ class Decoder:
         self.lm = lm
         self.source = source
         self.params = params or DecodeParams()
-        self._channel_cache: dict[Candidate, float] = {}
+        self._channel_cache: dict[tuple, float] = {}
         self._table: WordTable | None = None
         self._table_key: tuple | None = None
         self._multi: np.ndarray | None = None
@@ -344,11 +344,16 @@ class Decoder:
         return self._multi
 
     def channel(self, c: Candidate) -> float:
-        """log P(observed | original) + log P(spun) - log P(kept), cached per candidate."""
-        v = self._channel_cache.get(c)
+        """log P(observed | original) + log P(spun) - log P(kept), cached.
+
+        The cache key holds only what the channel depends on (not positions or words), so
+        it stays small however many documents pass through.
+        """
+        key = (c.flags, c.cosine, c.fanout, c.count, c.length, len(c.original))
+        v = self._channel_cache.get(key)
         if v is None:
             v = _channel(c, self.params) + self._priors()
-            self._channel_cache[c] = v
+            self._channel_cache[key] = v
         return v
 
     def prepare(self, sentences: list[list[str]],
