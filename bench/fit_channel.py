@@ -143,6 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--iters", type=int, default=1500)
     ap.add_argument("--skip", type=int, default=30)
     ap.add_argument("--dry-run", action="store_true", help="print the weights, write nothing")
+    ap.add_argument("--out", default=None, help="where to write (default: the shipped file)")
+    ap.add_argument("--drop", default="", help="comma-separated weights fixed at 0 (e.g. "
+                    "syn,loose,mythes,vector: a channel that ignores which resource proposed "
+                    "the pair)")
     args = ap.parse_args(argv)
     models = get_models()
     p = models.decoder.params
@@ -166,11 +170,14 @@ def main(argv: list[str] | None = None) -> int:
     grp = np.concatenate([q[1] for q in parts])
     y = np.concatenate([q[2] for q in parts])
     off = np.concatenate([q[3] for q in parts])
-    w = fit(x, grp, y, off, iters=args.iters)
+    drop = [NAMES.index(n) for n in args.drop.split(",") if n]
+    keep = [k for k in range(len(NAMES)) if k not in drop]
+    w = np.zeros(len(NAMES))
+    w[keep] = fit(x[:, keep], grp, y, off, iters=args.iters)
     weights = dict(zip(NAMES, w.tolist(), strict=True))
     print(json.dumps(weights, indent=1))
     if not args.dry_run:
-        with open(data_path("channel.json"), "w", encoding="utf-8") as fh:
+        with open(args.out or data_path("channel.json"), "w", encoding="utf-8") as fh:
             json.dump({k: round(v, 4) for k, v in weights.items()}, fh, indent=1)
             fh.write("\n")
     return 0
