@@ -123,3 +123,10 @@ def test_any_text_gives_a_result_with_valid_offsets(text):
         assert 0 <= e.start <= e.end <= len(text)
         assert text[e.start:e.end] == e.text
     assert apply(text, r.edits) == r.text
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le"])
+def test_utf16_bytes_are_decoded_as_utf16(encoding):
+    r = unspin.restore(SPUN.encode(encoding))
+    assert "\x00" not in r.text and not any(e.kind == "cleanup" for e in r.edits)
+    assert "Supreme Court " in r.text

@@ -32,7 +32,16 @@ def detector() -> Detector:
 
 def _as_text(text) -> str:
     if isinstance(text, bytes | bytearray):
-        return bytes(text).decode("utf-8", errors="replace")
+        data = bytes(text)
+        # UTF-16 (a BOM, or NULs in every other byte as English UTF-16 has) read as UTF-8
+        # would become one character in two a NUL: decode it as what it is.
+        if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+            return data.decode("utf-16", errors="replace")
+        sample = data[:4096]
+        if len(sample) >= 16 and sample[1::2].count(0) > 0.4 * len(sample[1::2]) \
+                and sample[0::2].count(0) < 0.1 * len(sample[0::2]):
+            return data.decode("utf-16-le", errors="replace")
+        return data.decode("utf-8", errors="replace")
     if not isinstance(text, str):
         raise TypeError(f"text must be str, not {type(text).__name__}")
     return text
