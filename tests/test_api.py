@@ -130,3 +130,20 @@ def test_utf16_bytes_are_decoded_as_utf16(encoding):
     r = unspin.restore(SPUN.encode(encoding))
     assert "\x00" not in r.text and not any(e.kind == "cleanup" for e in r.edits)
     assert "Supreme Court " in r.text
+
+
+def test_learned_table_restores_what_the_shipped_tables_cannot(tmp_path):
+    from unspin.candidates import LearnedTable
+
+    text = ("The engineers said the new gizmo would be ready by Monday, and the rapid auto "
+            "was tested on the track.")
+    table = LearnedTable()
+    table.add(("gizmo",), ("device",), 8)
+    table.add(("rapid", "auto"), ("fast", "car"), 5)
+    path = tmp_path / "table.tsv"
+    table.save(path)
+    assert unspin.restore(text).text == text
+    for t in (table, str(path)):
+        restored = unspin.restore(text, table=t).text
+        assert "new device" in restored and "fast car" in restored
+    assert unspin.check(text, table=table).spans
