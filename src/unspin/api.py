@@ -87,6 +87,22 @@ def _shapes(sent: list[Token]) -> list[int]:
     return out
 
 
+_AN_EXCEPTIONS = ("uni", "use", "usu", "uti", "eu", "one", "once", "ewe")
+_AN_SILENT_H = ("hour", "honest", "honour", "honor", "heir")
+
+
+def _article_for(word: str) -> str:
+    """'a' or 'an' before a word, by its first sound (spelling heuristics)."""
+    w = word.lower()
+    if w.startswith(_AN_SILENT_H):
+        return "an"
+    if w[:1] in "aeiou" and not w.startswith(_AN_EXCEPTIONS):
+        return "an"
+    if w[:1].isdigit():
+        return "an" if w.startswith(("8", "11", "18")) else "a"
+    return "a"
+
+
 class _Analysis:
     """Shared work of check and restore on one text."""
 
@@ -136,11 +152,20 @@ class _Analysis:
         for d in self.decisions:
             if d.confidence < min_confidence:
                 continue
-            toks = self.sent_tokens[d.sentence][d.start:d.end]
+            sent = self.sent_tokens[d.sentence]
+            toks = sent[d.start:d.end]
             if not toks:
                 continue
-            start, end = self.cleaned.span_to_input(toks[0].start, toks[-1].end)
             replacement = _match_case(toks, d.original)
+            article = sent[d.start - 1] if d.start > 0 else None
+            if article is not None and article.norm in ("a", "an") and \
+                    article.norm != _article_for(d.original[0]):
+                # The spinner fixed "a"/"an" for its word; fix it back for the original.
+                fixed = _article_for(d.original[0])
+                fixed = fixed.capitalize() if article.text[0].isupper() else fixed
+                toks = [article, *toks]
+                replacement = fixed + " " + replacement
+            start, end = self.cleaned.span_to_input(toks[0].start, toks[-1].end)
             if replacement == self.input[start:end]:
                 continue
             yield d, start, end, replacement

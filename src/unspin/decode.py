@@ -86,7 +86,7 @@ class DecodeParams:
     check_max_candidates: int = 15
     max_combinations: int = 64
     min_confidence: float = 0.6
-    doc_bonus: float = 1.5
+    doc_bonus: float = 3.0
     length_bonus: float = 1.5
     name_penalty: float = 4.0
 
