@@ -87,6 +87,9 @@ class DecodeParams:
     max_combinations: int = 64
     min_confidence: float = 0.6
     doc_bonus: float = 3.0
+    # About log10 of the number of word types the model has no entry for (415,000 in the
+    # training corpus beyond its 200,000-word vocabulary): each gets its share of <unk>.
+    unk_penalty: float = 5.5
     length_bonus: float = 1.5
     name_penalty: float = 4.0
 
@@ -346,6 +349,18 @@ class Decoder:
             self._multi = has & ~is_phrase
         return self._multi
 
+    def _logprob(self, a, b, c) -> np.ndarray:
+        """LM log10 probabilities, with unknown words charged a share of the <unk> mass.
+
+        The model gives <unk> the pooled probability of every rare word, as much as a
+        common word gets; a rare spun word ("unexampled") would look ordinary. Charging
+        each unknown word ``unk_penalty`` decades restores the difference.
+        """
+        lp = self.lm.logprob(a, b, c)
+        if self.params.unk_penalty:
+            lp = lp - np.float32(self.params.unk_penalty) * (np.asarray(c) == UNK)
+        return lp
+
     def channel(self, c: Candidate) -> float:
         """log P(observed | original) + log P(spun) - log P(kept), cached.
 
@@ -383,7 +398,7 @@ class Decoder:
             st.shapes = shapes[k] if shapes is not None else [0] * len(norms)
             states.append(st)
         if states:
-            lp = self.lm.logprob(np.concatenate(a_all), np.concatenate(b_all),
+            lp = self._logprob(np.concatenate(a_all), np.concatenate(b_all),
                                  np.concatenate(c_all))
             off = 0
             for st, n in zip(states, lens, strict=True):
@@ -417,7 +432,9 @@ class Decoder:
             w = norms[i]
             if st.shapes[i] == 2:
                 continue
-            if w in learned:
+            if w in learned or st.ids[i] == UNK:
+                # Learned pairs, and words the language model does not know (the word table
+                # is indexed by LM id, so rare spun words like "unexampled" come here).
                 out.extend(src._at(w, i))
             else:
                 r = index.get(w)
@@ -536,7 +553,7 @@ class Decoder:
         a = np.concatenate((g[J - 2], g[J - 1], orig, np.array(seg_a, dtype=np.int64)))
         b = np.concatenate((g[J - 1], orig, g[j1], np.array(seg_b, dtype=np.int64)))
         c = np.concatenate((orig, g[j1], g[j2], np.array(seg_c, dtype=np.int64)))
-        lp = lm.logprob(a, b, c).astype(np.float64) if len(a) else np.zeros(0)
+        lp = self._logprob(a, b, c).astype(np.float64) if len(a) else np.zeros(0)
         new = lp[:n1] + np.where(v1, lp[n1:2 * n1], 0.0) + np.where(v2, lp[2 * n1:3 * n1], 0.0)
         old1 = base[J] + np.where(v1, base[j1], 0.0) + np.where(v2, base[j2], 0.0)
         S1 = (new - old1) * LN10 * p.lm_weight + CH
@@ -699,7 +716,7 @@ class Decoder:
                 combos_all.append((ci, si, lo, chosen, chscore))
         if not combos_all:
             return []
-        lp = self.lm.logprob(np.array(seg_a), np.array(seg_b), np.array(seg_c))
+        lp = self._logprob(np.array(seg_a), np.array(seg_b), np.array(seg_c))
         starts = np.concatenate(([0], np.cumsum(seg_len)[:-1]))
         lm_scores = np.add.reduceat(lp.astype(np.float64), starts) * LN10 * p.lm_weight
         total = lm_scores + np.array([c[4] for c in combos_all])
