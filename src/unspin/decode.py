@@ -28,7 +28,7 @@ from __future__ import annotations
 import json
 import math
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -127,7 +127,6 @@ class SentenceState:
     ids: np.ndarray
     padded: np.ndarray  # [NONE, BOS, ids..., EOS]
     base: np.ndarray  # log10 P of padded[t] for t >= 2, observed context
-    cands: list[list[Candidate]] = field(default_factory=list)
     shapes: list[int] | None = None  # per token: 0 plain, 1 capitalised inside a sentence
 
 
