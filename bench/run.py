@@ -21,6 +21,7 @@ for _v in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
 
 import argparse  # noqa: E402
 import datetime  # noqa: E402
+import functools  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import resource  # noqa: E402
@@ -221,6 +222,8 @@ def evaluate_condition(spun: list[SpunDoc], clean_scores: dict, check, restore, 
 def run(args: argparse.Namespace) -> dict:
     t0 = time.perf_counter()
     check, restore, api_err = load_unspin()
+    if restore is not None and getattr(args, "min_confidence", None) is not None:
+        restore = functools.partial(restore, min_confidence=args.min_confidence)
     if api_err:
         log(f"WARNING: {api_err}; only the baselines are measured.")
     lm, lm_err = load_lm()
@@ -432,6 +435,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--quick", action="store_true", help="20 documents, 100 clean documents")
     ap.add_argument("--no-docs-copy", action="store_true", help="don't copy plots to docs/bench")
+    ap.add_argument("--min-confidence", type=float, default=None,
+                    help="restore's edit threshold (default: the shipped one), to measure "
+                         "other points of the precision/recall trade-off")
     ap.add_argument("--robustness", action="store_true",
                     help="also run the bad-input benchmark (bench.robustness, a few minutes)")
     args = ap.parse_args(argv)
