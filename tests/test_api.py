@@ -147,3 +147,11 @@ def test_learned_table_restores_what_the_shipped_tables_cannot(tmp_path):
         restored = unspin.restore(text, table=t).text
         assert "new device" in restored and "fast car" in restored
     assert unspin.check(text, table=table).spans
+
+
+def test_random_bytes_read_as_latin1_are_binary_not_a_language():
+    import random
+
+    junk = random.Random(1).randbytes(20000).decode("latin-1")
+    rep = unspin.check(junk)
+    assert (rep.supported, rep.language) == (False, "binary")

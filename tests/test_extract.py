@@ -212,3 +212,11 @@ def test_looks_like_html_true(text):
 )
 def test_looks_like_html_false(text):
     assert not looks_like_html(text)
+
+
+def test_unclosed_title_does_not_swallow_the_page():
+    body = "".join(f"<p>The committee met on day {i} and approved the plan.</p>"
+                   for i in range(60))
+    text = html_to_text(f"<html><head><title>News<body>{body}</body></html>")
+    assert "approved the plan" in text
+    assert text.count("\n\n") >= 50

@@ -110,10 +110,11 @@ class _Analysis:
         self.input = _as_text(text)
         self.cleaned: Cleaned = clean(self.input)
         ok, self.language = is_english(self.cleaned.text)
-        if self.language == "empty" and self.input.strip():
-            # Cleaning removed everything (control characters, junk): say what it was.
-            raw_ok, raw_reason = is_english(self.input)
-            self.language = raw_reason if raw_reason == "binary" else "empty"
+        if len(self.cleaned.text) < 0.9 * len(self.input) and self.input.strip():
+            # Cleaning removed much (control characters, junk): if the input itself was
+            # binary, say so rather than judging what little is left.
+            if is_english(self.input)[1] == "binary":
+                ok, self.language = False, "binary"
         self.supported = ok
         self.decisions: list[Decision] = []
         self.features: dict[str, float] = {}

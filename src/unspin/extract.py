@@ -50,6 +50,8 @@ _BLOCK_TAGS = frozenset(
 _WS = re.compile(r"\s+")
 # Characters libxml2 rejects or that are never text: C0 controls except tab/newline/CR.
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# A <title> (or similar raw-text element) whose text runs into the next tag unclosed.
+_UNCLOSED_TITLE = re.compile(r"(<title\b[^>]*>[^<]*)(?=<(?!/title))", re.I)
 _FALLBACK_DROP = re.compile(
     r"<(script|style|noscript|template|svg|head)\b.*?(?:</\1\s*>|\Z)|<!--.*?(?:-->|\Z)",
     re.I | re.S,
@@ -111,7 +113,16 @@ def html_to_text(html: str) -> str:
     if not isinstance(html, str) or not html:
         return ""
     try:
-        return _lxml_extract(html)
+        text = _lxml_extract(html)
+        # An unclosed <title> or <script> swallows the rest of the page in the parser;
+        # when the page clearly holds far more text than came out, strip tags instead.
+        if len(text) < 0.05 * len(html) and len(html) > 2000:
+            closed = _UNCLOSED_TITLE.sub(r"\1</title>", html)
+            if closed != html:
+                retry = _lxml_extract(closed)
+                if len(retry) > 4 * max(len(text), 100):
+                    return retry
+        return text
     except Exception:  # noqa: BLE001 - last resort for inputs lxml cannot take
         try:
             return _fallback_extract(html)
