@@ -674,26 +674,30 @@ class Decoder:
         seg_c: list[int] = []
         seg_len: list[int] = []
         lm_id = self.lm.id
+        rows: dict[int, list[int]] = {}
+        oids: dict[tuple[str, ...], list[int]] = {}
         for ci, (si, positions) in enumerate(clusters):
             st = states[si]
-            padded = st.padded
-            n = len(padded)
+            row = rows.get(si)
+            if row is None:
+                row = rows[si] = st.padded.tolist()  # list slicing beats numpy scalars here
+            n = len(row)
             lo = positions[0]
             hi = max(i + max(c.length for _, c, _ in by_pos[(si, i)]) for i in positions)
             # Enumerate non-overlapping choices; when too many, keep the best by local score.
             combos: list[tuple[list[tuple[int, Candidate]], float, float]] = [([], 0.0, 0.0)]
             for i in positions:
+                opts = by_pos[(si, i)]
+                if bonus:
+                    opts = [(s + b, cand, ch + b) for s, cand, ch in opts
+                            for b in (bonus.get((tuple(st.norms[i:i + cand.length]),
+                                                 cand.original), 0.0),)]
                 new_combos = []
                 for chosen, chscore, lscore in combos:
                     new_combos.append((chosen, chscore, lscore))
                     if chosen and chosen[-1][0] + chosen[-1][1].length > i:
                         continue
-                    for s, cand, ch in by_pos[(si, i)]:
-                        if bonus:
-                            key = (tuple(st.norms[i:i + cand.length]), cand.original)
-                            b = bonus.get(key, 0.0)
-                            ch += b
-                            s += b
+                    for s, cand, ch in opts:
                         new_combos.append((chosen + [(i, cand)], chscore + ch, lscore + s))
                 combos = new_combos
                 if len(combos) > p.max_combinations:
@@ -701,16 +705,19 @@ class Decoder:
                     del combos[p.max_combinations:]
             end = min(hi + 2 + 2, n)
             for chosen, chscore, _ in combos:
-                seq = [int(padded[lo]), int(padded[lo + 1])]
+                seq = row[lo:lo + 2]
                 pos = lo
                 for i, cand in chosen:
-                    seq.extend(int(x) for x in padded[pos + 2:i + 2])
-                    seq.extend(lm_id(w) for w in cand.original)
+                    seq += row[pos + 2:i + 2]
+                    ids = oids.get(cand.original)
+                    if ids is None:
+                        ids = oids[cand.original] = [lm_id(w) for w in cand.original]
+                    seq += ids
                     pos = i + cand.length
-                seq.extend(int(x) for x in padded[pos + 2:end])
-                seg_a.extend(seq[:-2])
-                seg_b.extend(seq[1:-1])
-                seg_c.extend(seq[2:])
+                seq += row[pos + 2:end]
+                seg_a += seq[:-2]
+                seg_b += seq[1:-1]
+                seg_c += seq[2:]
                 seg_len.append(len(seq) - 2)
                 combos_all.append((ci, si, lo, chosen, chscore))
         if not combos_all:
@@ -732,15 +739,16 @@ class Decoder:
             post /= post.sum()
             best = int(np.argmax(scores)) + k
             si = combos_all[best][1]
+            # Confidence: posterior mass of the combinations that make the same choice.
+            mass: dict[tuple, float] = {}
+            for j in range(k, k2):
+                pj = float(post[j - k])
+                for i2, c2 in combos_all[j][3]:
+                    key = (i2, c2.length, c2.original)
+                    mass[key] = mass.get(key, 0.0) + pj
             for i, cand in combos_all[best][3]:
-                # Confidence: posterior mass of combinations that make the same choice here.
-                conf = 0.0
-                for j in range(k, k2):
-                    for i2, c2 in combos_all[j][3]:
-                        if i2 == i and c2.original == cand.original and c2.length == cand.length:
-                            conf += post[j - k]
-                            break
-                decisions.append(Decision(si, i, i + cand.length, cand.original, float(conf),
+                conf = mass[(i, cand.length, cand.original)]
+                decisions.append(Decision(si, i, i + cand.length, cand.original, conf,
                                           cand.flags))
             k = k2
         return decisions
