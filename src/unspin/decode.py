@@ -676,8 +676,23 @@ class Decoder:
         lm_id = self.lm.id
         rows: dict[int, list[int]] = {}
         oids: dict[tuple[str, ...], list[int]] = {}
+        decisions: list[Decision] = []
         for ci, (si, positions) in enumerate(clusters):
             st = states[si]
+            if len(positions) == 1:
+                # A lone position: its joint window is the local one, so the local scores
+                # (plus any document bonus) already give the posterior.
+                i = positions[0]
+                opts = [(sc + bonus.get((tuple(st.norms[i:i + c.length]), c.original), 0.0), c)
+                        for sc, c, _ in by_pos[(si, i)]] if bonus else \
+                    [(sc, c) for sc, c, _ in by_pos[(si, i)]]
+                top = max(sc for sc, _ in opts)
+                z = math.exp(-top) + sum(math.exp(sc - top) for sc, _ in opts)
+                if top > 0.0:
+                    sc, cand = max(opts, key=lambda t: t[0])
+                    decisions.append(Decision(si, i, i + cand.length, cand.original,
+                                              1.0 / z, cand.flags))
+                continue
             row = rows.get(si)
             if row is None:
                 row = rows[si] = st.padded.tolist()  # list slicing beats numpy scalars here
@@ -721,13 +736,12 @@ class Decoder:
                 seg_len.append(len(seq) - 2)
                 combos_all.append((ci, si, lo, chosen, chscore))
         if not combos_all:
-            return []
+            return decisions
         lp = self._logprob(np.array(seg_a), np.array(seg_b), np.array(seg_c))
         starts = np.concatenate(([0], np.cumsum(seg_len)[:-1]))
         lm_scores = np.add.reduceat(lp.astype(np.float64), starts) * LN10 * p.lm_weight
         total = lm_scores + np.array([c[4] for c in combos_all])
 
-        decisions: list[Decision] = []
         k = 0
         while k < len(combos_all):
             ci = combos_all[k][0]
