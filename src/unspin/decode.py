@@ -16,11 +16,13 @@ Decoding runs in three steps, all batched into vectorised language-model calls:
    becomes "Supreme Court" only as a whole), so clusters of nearby positions with
    promising candidates are decoded jointly by enumerating their best combinations; the
    posterior of each choice is summed over the combinations (confidence).
-3. *Document evidence*: a spinner reuses its table, so a substitution chosen confidently
-   in one place raises its channel score everywhere else in the document, and the
-   windows are decoded again.
+3. *Document evidence*: a spinner rewrites whole documents, so the detector's verdict on
+   the local evidence sets the prior spin rate of every position (a document that looks
+   clean is left alone); and a spinner reuses its table, so a substitution chosen
+   confidently in one place raises its channel score everywhere else in the document,
+   and the windows are decoded again.
 
-The fast path used by `check` stops after step 1.
+The fast path used by `check` stops after step 1 and the prior.
 """
 
 from __future__ import annotations
@@ -53,8 +55,12 @@ CHUNK_TOKENS = 20_000
 class DecodeParams:
     """Weights of the channel model and decision rules (natural-log units).
 
-    The defaults were tuned on the benchmark's calibration split, spun by the WordNet
-    spinner only, so the Aiksaurus spinner stays an unseen table (see bench/).
+    The channel weights (``lm_weight``, ``offset``, the source weights, ``cosine``,
+    ``fanout``, ``name_penalty``, ``length_bonus``) are fitted by ``bench/fit_channel.py``
+    on the calibration split, spun by the WordNet spinner only (so the Aiksaurus spinner
+    stays an unseen table), and shipped in ``data/channel.json``; the values here are
+    hand-set fallbacks for when no fitted file is present. The rest are decision rules
+    tuned on the same split with ``bench/tune.py``.
     """
 
     spin_rate: float = 0.05
@@ -80,10 +86,9 @@ class DecodeParams:
     keep_per_position: int = 3
     local_floor: float = -3.0
     channel_floor: float = -12.0
+    # check and restore share these, so that the detector sees the same evidence in both.
     suspicion: float = -2.0
-    check_suspicion: float = -2.0
     max_candidates: int = 15
-    check_max_candidates: int = 15
     max_combinations: int = 64
     min_confidence: float = 0.6
     doc_bonus: float = 3.0
@@ -92,7 +97,6 @@ class DecodeParams:
     unk_penalty: float = 5.5
     length_bonus: float = 1.5
     name_penalty: float = 4.0
-
 
     @classmethod
     def fitted(cls, path) -> DecodeParams:
@@ -450,19 +454,16 @@ class Decoder:
 
     # ------------------------------------------------------------------ step 1
 
-    def local(self, states: list[SentenceState], *, fast: bool = False, g_offset: int = 0,
+    def local(self, states: list[SentenceState], *, g_offset: int = 0,
               sent_offset: int = 0) -> Local:
         """Score every candidate alone, in observed context (vectorised).
 
         Args:
             states: Prepared sentences (one chunk of a document).
-            fast: Use the cheaper settings of `check` (fewer positions and candidates).
             g_offset: Global padded index of the chunk's first token.
             sent_offset: Index of the chunk's first sentence in the document.
         """
         p = self.params
-        suspicion = p.check_suspicion if fast else p.suspicion
-        max_candidates = p.check_max_candidates if fast else p.max_candidates
         table = self.table()
         lm = self.lm
         # Global arrays over all sentences, padded: [NONE, BOS, ids..., EOS] each.
@@ -490,11 +491,11 @@ class Decoder:
         idx = np.arange(len(g))
         nxt1 = np.where(idx + 1 < end_of, base[np.minimum(idx + 1, len(g) - 1)], 0.0)
         nxt2 = np.where(idx + 2 < end_of, base[np.minimum(idx + 2, len(g) - 1)], 0.0)
-        suspicious = np.minimum(base, np.minimum(nxt1, nxt2)) < suspicion
+        suspicious = np.minimum(base, np.minimum(nxt1, nxt2)) < p.suspicion
         eligible = np.flatnonzero(is_tok & (shape != 2) & ~learned_pos & suspicious)
         w_ids = g[eligible]
         lo = table.offsets[w_ids]
-        cnt = np.minimum(table.offsets[w_ids + 1] - lo, max_candidates)
+        cnt = np.minimum(table.offsets[w_ids + 1] - lo, p.max_candidates)
         has = cnt > 0
         eligible, lo, cnt = eligible[has], lo[has], cnt[has]
         total = int(cnt.sum())
@@ -804,12 +805,12 @@ class Decoder:
                 n_tok += len(sentences[k2]) + 3
                 k2 += 1
             chunk = self.prepare(sentences[k:k2], shapes[k:k2] if shapes is not None else None)
-            parts.append(self.local(chunk, fast=fast, g_offset=g_offset,
+            parts.append(self.local(chunk, g_offset=g_offset,
                                     sent_offset=k).compact(keep_floor))
             g_offset += sum(len(st.padded) for st in chunk)
             states.extend(chunk)
             k = k2
-        loc = Local.merge(parts) if parts else self.local([], fast=fast)
+        loc = Local.merge(parts) if parts else self.local([])
         if prior is not None and len(loc.zlse):
             rate = min(max(float(prior(loc, states)), 1e-6), 0.999)
             loc.shift(math.log(rate / (1 - rate)) - self._priors())
