@@ -300,6 +300,30 @@ def build_parser() -> argparse.ArgumentParser:
     )
     build.set_defaults(handler=_cmd_lm_build)
     lm.set_defaults(handler=None, help_parser=lm)
+
+    learn = commands.add_parser(
+        "learn",
+        help="learn a spinner's substitution table from (spun, original) pairs",
+        description="Align spun copies with their originals and count the substitutions "
+        "into a table (observed<TAB>original<TAB>count) that check and restore take "
+        "with --table.",
+        epilog="example:\n  unspin learn pairs.jsonl -o spinner.tsv\n"
+        "  unspin restore --table spinner.tsv article.txt",
+        formatter_class=fmt,
+    )
+    inp = learn.add_argument_group("input")
+    inp.add_argument("pairs", nargs="+", metavar="PAIRS",
+                     help="JSONL files (optionally .gz), one object per line with the spun "
+                     "and the original text")
+    inp.add_argument("--spun-field", default="spun", metavar="NAME",
+                     help="field holding the spun text (default: spun)")
+    inp.add_argument("--original-field", default="original", metavar="NAME",
+                     help="field holding the original text (default: original)")
+    out = learn.add_argument_group("output")
+    out.add_argument("-o", "--output", required=True, metavar="FILE", help="table to write")
+    out.add_argument("--min-count", type=_positive_int, default=1, metavar="N",
+                     help="keep pairs seen at least N times (default: 1)")
+    learn.set_defaults(handler=_cmd_learn)
     parser.set_defaults(handler=None, help_parser=parser)
     return parser
 
@@ -794,6 +818,41 @@ def _cmd_lm_build(args: argparse.Namespace) -> int:
     _write(json.dumps(stats, ensure_ascii=False, indent=2, default=str) + "\n")
     if not args.quiet:
         print(f"{PROG}: wrote {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _cmd_learn(args: argparse.Namespace) -> int:
+    from .corpus import open_text
+    from .learn import learn_table
+
+    for path in args.pairs:
+        if not os.path.isfile(path):
+            raise CLIError(f"cannot read {path}: No such file")
+    skipped = 0
+
+    def documents():
+        nonlocal skipped
+        for path in args.pairs:
+            with open_text(path) as fh:
+                for line in fh:
+                    try:
+                        rec = json.loads(line)
+                        spun, orig = rec[args.spun_field], rec[args.original_field]
+                    except (ValueError, KeyError, TypeError):
+                        skipped += 1
+                        continue
+                    if isinstance(spun, str) and isinstance(orig, str):
+                        yield spun, orig
+                    else:
+                        skipped += 1
+
+    try:
+        table = learn_table(documents(), min_count=args.min_count)
+        table.save(args.output)
+    except OSError as exc:
+        raise CLIError(f"cannot write {args.output}: {_describe_os_error(exc)}") from None
+    print(f"{PROG}: wrote {len(table)} pairs to {args.output}"
+          + (f" ({skipped} unusable lines skipped)" if skipped else ""), file=sys.stderr)
     return EXIT_OK
 
 

@@ -1,0 +1,52 @@
+"""Learning substitution tables from aligned (spun, original) pairs."""
+
+from __future__ import annotations
+
+import json
+
+import unspin
+from unspin.candidates import LearnedTable
+from unspin.cli import main
+from unspin.learn import aligned_pairs, learn_table
+
+ORIGINAL = "The committee also announced a new policy on Monday, because of rising costs."
+SPUN = "The committee additionally declared a new policy on Monday, as a result of rising costs."
+
+
+def test_aligned_pairs_split_neighbouring_swaps_and_keep_phrases():
+    pairs = aligned_pairs(SPUN, ORIGINAL)
+    assert (("additionally",), ("also",)) in pairs
+    assert (("declared",), ("announced",)) in pairs
+    assert (("as", "a", "result"), ("because",)) in pairs
+    assert all(len(o) <= 4 and len(g) <= 4 for o, g in pairs)
+
+
+def test_identical_texts_and_punctuation_changes_give_nothing():
+    assert aligned_pairs(ORIGINAL, ORIGINAL) == []
+    assert aligned_pairs("Costs rose; prices fell.", "Costs rose, prices fell.") == []
+
+
+def test_learn_table_counts_and_filters():
+    docs = [(SPUN, ORIGINAL), ("They additionally met.", "They also met.")]
+    table = learn_table(docs)
+    assert (("additionally",), ("also",)) in table
+    counts = {(o, g): c for o, g, c in table.items()}
+    assert counts[(("additionally",), ("also",))] == 2
+    assert len(learn_table(docs, min_count=2)) == 1
+
+
+def test_cli_learn_then_restore_with_the_table(tmp_path, capsys):
+    pairs = tmp_path / "pairs.jsonl"
+    spun_text = "The engineers said the new gizmo would be ready by Monday."
+    pairs.write_text(
+        json.dumps({"spun": spun_text, "original": spun_text.replace("gizmo", "device")})
+        + "\nnot json\n" + json.dumps({"spun": 3, "original": "x"}) + "\n")
+    out = tmp_path / "table.tsv"
+    assert main(["learn", str(pairs), "-o", str(out)]) == 0
+    assert "2 unusable lines skipped" in capsys.readouterr().err
+    table = LearnedTable.load(out)
+    assert (("gizmo",), ("device",)) in table
+    text = "Our team tested the gizmo on the track, and the gizmo worked."
+    assert "device" not in unspin.restore(text).text
+    assert unspin.restore(text, table=str(out)).text.count("device") == 2
+    assert main(["learn", str(tmp_path / "missing.jsonl"), "-o", str(out)]) == 2
