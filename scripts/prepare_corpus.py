@@ -1,7 +1,7 @@
 """Split ../shared/corpora into training text and held-out benchmark documents.
 
-Training text (one normalised sentence per line) feeds ``unspin lm build`` and the word
-vectors; held-out documents (enwiki shards 48-63, wikinews shards 30-40) feed bench/.
+Training text (one normalised sentence per line, ``OUT_DIR/train.txt``) feeds
+``unspin lm build`` and the word vectors; held-out documents (enwiki shards 48-63, wikinews shards 30-40) feed bench/.
 Follows the split suggested in the corpora README; enwiki_b articles whose title is in a
 held-out enwiki shard are dropped.
 
@@ -67,6 +67,12 @@ def main() -> None:
     with Pool(2) as pool:
         for name, n_train, n_held in pool.imap_unordered(job, jobs):
             print(f"{name}: {n_train} training docs, {n_held} held out", flush=True)
+    # One training file for `unspin lm build` and the vectors, in a fixed order.
+    with open(out / "train.txt", "wb") as dst:
+        for name in ("enwiki_b", "enwiki", "enwikinews"):
+            with open(out / f"train-{name}.txt", "rb") as src:
+                while chunk := src.read(1 << 24):
+                    dst.write(chunk)
 
 
 if __name__ == "__main__":
