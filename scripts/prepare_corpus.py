@@ -1,7 +1,8 @@
 """Split ../shared/corpora into training text and held-out benchmark documents.
 
 Training text (one normalised sentence per line, ``OUT_DIR/train.txt``) feeds
-``unspin lm build`` and the word vectors; held-out documents (enwiki shards 48-63, wikinews shards 30-40) feed bench/.
+``unspin lm build`` and the word vectors; held-out documents (enwiki shards 48-63,
+wikinews shards 30-40) feed bench/.
 Follows the split suggested in the corpora README; enwiki_b articles whose title is in a
 held-out enwiki shard are dropped.
 
