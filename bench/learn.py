@@ -21,18 +21,9 @@ from .spinners import SPINNERS
 
 
 def score(spun_docs, table=None) -> dict:
-    agg = {"swapped_words": 0, "restored_words": 0, "false_edits": 0, "wrong_edits": 0,
-           "words": 0}
-    for sd in spun_docs:
-        r = unspin.restore(sd.spun, table=table)
-        s = M.restoration_scores(sd, r.edits)
-        for k in agg:
-            agg[k] += s[k]
-    return {
-        "restored": agg["restored_words"] / max(agg["swapped_words"], 1),
-        "false_per_100w": 100 * agg["false_edits"] / max(agg["words"], 1),
-        "wrong_per_100w": 100 * agg["wrong_edits"] / max(agg["words"], 1),
-    }
+    return M.pooled_restoration(
+        [M.restoration_scores(sd, unspin.restore(sd.spun, table=table).edits)
+         for sd in spun_docs])
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -228,3 +228,14 @@ def chrf(hypothesis: str, reference: str, max_n: int = 6, beta: float = 2.0) -> 
             total += (1 + b2) * p * rec / (b2 * p + rec)
         orders += 1
     return 100 * total / orders if orders else 0.0
+
+
+def pooled_restoration(scores: Sequence[dict]) -> dict[str, float]:
+    """Pool per-document `restoration_scores` into corpus-level shares and rates."""
+    total = {k: sum(s[k] for s in scores)
+             for k in ("swapped_words", "restored_words", "false_edits", "wrong_edits", "words")}
+    return {
+        "restored": total["restored_words"] / max(total["swapped_words"], 1),
+        "false_per_100w": 100 * total["false_edits"] / max(total["words"], 1),
+        "wrong_per_100w": 100 * total["wrong_edits"] / max(total["words"], 1),
+    }

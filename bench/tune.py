@@ -21,25 +21,17 @@ from .spinners import SPINNERS
 def evaluate(spinner: str, rate: float, docs: list[dict], seed: int = 1) -> dict:
     spun = make_spun(SPINNERS[spinner](), docs, rate, seed=seed)
     t = time.perf_counter()
-    agg = {"swapped_words": 0, "restored_words": 0, "false_edits": 0, "wrong_edits": 0,
-           "words": 0, "clean_false": 0, "clean_words": 0}
-    nbytes = 0
+    scores = []
+    clean_false = clean_words = nbytes = 0
     for sd, doc in zip(spun, docs, strict=True):
-        r = unspin.restore(sd.spun)
-        nbytes += len(sd.spun.encode())
-        s = M.restoration_scores(sd, r.edits)
-        for k in ("swapped_words", "restored_words", "false_edits", "wrong_edits", "words"):
-            agg[k] += s[k]
-        rc = unspin.restore(doc["text"])
-        agg["clean_false"] += sum(1 for e in rc.edits if e.kind == "spin")
-        agg["clean_words"] += M.n_words(doc["text"])
-        nbytes += len(doc["text"].encode())
+        scores.append(M.restoration_scores(sd, unspin.restore(sd.spun).edits))
+        clean_false += sum(1 for e in unspin.restore(doc["text"]).edits if e.kind == "spin")
+        clean_words += M.n_words(doc["text"])
+        nbytes += len(sd.spun.encode()) + len(doc["text"].encode())
     dt = time.perf_counter() - t
     return {
-        "restored": agg["restored_words"] / max(agg["swapped_words"], 1),
-        "false_per_100w": 100 * agg["false_edits"] / max(agg["words"], 1),
-        "wrong_per_100w": 100 * agg["wrong_edits"] / max(agg["words"], 1),
-        "clean_false_per_100w": 100 * agg["clean_false"] / max(agg["clean_words"], 1),
+        **M.pooled_restoration(scores),
+        "clean_false_per_100w": 100 * clean_false / max(clean_words, 1),
         "kb_per_s": nbytes / dt / 1000,
     }
 
