@@ -24,7 +24,7 @@ import sys
 
 import numpy as np
 
-from unspin.api import _shapes
+from unspin.api import _Analysis
 from unspin.decode import (
     FLAG_MYTHES,
     FLAG_NUMBER,
@@ -34,9 +34,8 @@ from unspin.decode import (
     FLAG_WN_SYN,
     LEXICAL,
 )
-from unspin.detect import features
 from unspin.models import data_path, get_models
-from unspin.tokens import WORD, sentences, tokenize
+from unspin.tokens import segments, tokenize
 
 from .data import load_clean_docs
 from .spinners import WordNetSpinner
@@ -48,20 +47,16 @@ BITS = [FLAG_WN_SYN, FLAG_WN_LOOSE, FLAG_MYTHES, FLAG_VECTOR, FLAG_PHRASE, FLAG_
 
 def extract(text: str, swaps: list, models):
     """Entries of one document: features, position group ids, labels, and the doc offset."""
-    from unspin.api import detector
 
     dec = models.decoder
     toks = tokenize(text)
-    sents = sentences(toks)
+    sents, shapes = segments(toks)
     norms = [[t.norm for t in s] for s in sents]
-    shapes = [_shapes(s) for s in sents]
-    words = sum(1 for t in toks if t.kind == WORD)
     rate_box = {}
 
     def prior(loc, states):
-        posts = dec.posteriors(loc)[0]
-        base = np.concatenate([st.base[2:-1] for st in states])
-        p = detector().probability(features(words, base, posts))
+        # The document prior as `unspin.restore` sets it: from the fast evidence.
+        p = _Analysis(text, None, "score").p_spun
         pr = dec.params
         rate = p * pr.doc_spun_rate + (1 - p) * pr.doc_clean_rate
         rate_box["rate"] = rate

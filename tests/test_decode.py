@@ -8,11 +8,10 @@ import numpy as np
 import pytest
 
 import unspin.decode as decode_mod
-from unspin.api import _shapes
 from unspin.candidates import FLAG_MYTHES, FLAG_PHRASE, FLAG_WN_LOOSE, FLAG_WN_SYN, Candidate
 from unspin.decode import DecodeParams, Local, _channel
 from unspin.models import get_models
-from unspin.tokens import sentences, tokenize
+from unspin.tokens import segments, tokenize
 
 TEXT = (
     "The Supreme Courtroom stated on Monday that the committee additionally declared a "
@@ -22,8 +21,8 @@ TEXT = (
 
 
 def prepared(text: str):
-    sents = sentences(tokenize(text))
-    return [[t.norm for t in s] for s in sents], [_shapes(s) for s in sents]
+    sents, shapes = segments(tokenize(text))
+    return [[t.norm for t in s] for s in sents], shapes
 
 
 def test_word_count_changes_need_a_trusted_source():

@@ -59,7 +59,7 @@ def test_ngrams_do_not_span_extraction_holes(tiny_lm):
     # "of the ," is a hole ("the" followed by a comma): that trigram is never counted.
     the, of, comma = tiny_lm.id("the"), tiny_lm.id("of"), tiny_lm.id(",")
     key = (np.uint64(of) << np.uint64(42)) | (np.uint64(the) << np.uint64(21)) | np.uint64(comma)
-    hit, _ = tiny_lm._find(tiny_lm._k3, fingerprint(np.array([key])))
+    hit, _ = tiny_lm._find("_k3", fingerprint(np.array([key])))
     assert not hit[0]
 
 
@@ -98,3 +98,16 @@ def test_fingerprints_are_stable_and_spread():
     assert fp.dtype == np.uint32
     assert len(np.unique(fp)) > 99_990
     assert np.array_equal(fp, fingerprint(keys))
+
+
+def test_bucketed_lookup_agrees_with_binary_search(tiny_lm):
+    rng = np.random.default_rng(7)
+    for name in ("_k2", "_k3"):
+        keys = getattr(tiny_lm, name)
+        stored = keys[rng.integers(0, len(keys), 200)]
+        other = rng.integers(0, 2**32, 300, dtype=np.uint64).astype(np.uint32)
+        query = np.concatenate((stored, other, np.array([0, 2**32 - 1], dtype=np.uint32)))
+        hit, pos = tiny_lm._find(name, query)
+        expected = np.isin(query, keys)
+        assert np.array_equal(hit, expected)
+        assert np.array_equal(keys[pos[hit]], query[hit])

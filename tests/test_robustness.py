@@ -27,11 +27,12 @@ SPUN = (
 BAIT = "They donâ€™t know &amp; they\u00a0said so."
 
 
-def single_line(n_chars: int) -> str:
-    """English words on one line, no newline: plain sentences, spun ones and bait."""
+def single_line(n_chars: int, every: int = 7) -> str:
+    """English words on one line, no newline: plain sentences, and every ``every``-th
+    sentence a spun one or bait (alternately)."""
     parts, size, k = [], 0, 0
     while size < n_chars:
-        s = SENTENCES[k % len(SENTENCES)] if k % 7 else (SPUN if k % 14 else BAIT)
+        s = SENTENCES[k % len(SENTENCES)] if k % every else (SPUN if k % (2 * every) else BAIT)
         parts.append(s)
         size += len(s) + 1
         k += 1
@@ -144,9 +145,11 @@ def test_wrong_type_is_a_clear_error():
 
 
 def test_long_single_line_offsets_are_valid():
-    text = single_line(300_000)
+    # Spun often enough for the document to be judged spun: check reports spans only then.
+    text = single_line(300_000, every=2)
     assert "\n" not in text and len(text) >= 300_000
     rep = unspin.check(text)
+    assert rep.score >= 0.2
     assert rep.supported is True and rep.words > 40_000
     assert rep.spans
     assert_offsets(text, rep.spans)

@@ -6,19 +6,18 @@ from bisect import bisect_left
 from functools import lru_cache
 from pathlib import Path
 
-import numpy as np
-
 from .candidates import LearnedTable
 from .clean import Cleaned, clean, is_english
 from .decode import Decision
 from .detect import Detector, features
 from .models import data_path, get_models
 from .report import Edit, Report, Restoration, Span
-from .tokens import WORD, Token, sentences, tokenize
+from .tokens import TOKEN_RE, WORD, Token, segment_ids, segments, shape_codes, tokenize
 
-# Sentences longer than this are decoded in pieces so that one run-on "sentence" (a 5 MB
-# line without punctuation) costs linear time and bounded memory.
-MAX_SENTENCE_TOKENS = 120
+# `check` looks for spans only in documents scoring at least this: below it the document is
+# judged clean, and spans there would be false alarms. Most of a crawl is clean, so this
+# keeps `check` at the cost of the fast evidence (see `Decoder.evidence`).
+SPAN_GATE = 0.2
 
 TableArg = str | Path | LearnedTable | None
 
@@ -66,27 +65,6 @@ def _match_case(observed: list[Token], original: tuple[str, ...]) -> str:
     return out
 
 
-OPENERS = frozenset({'"', "'", "(", "[", "“", "‘", ":", "-", "–", "—"})
-
-
-def _shapes(sent: list[Token]) -> list[int]:
-    """1 for a capitalised word inside a sentence, 2 for an acronym, else 0."""
-    out = []
-    prev = None
-    for t in sent:
-        text = t.text
-        if t.kind != WORD or not text[:1].isupper():
-            out.append(0)
-        elif len(text) > 1 and text.isupper():
-            out.append(2)
-        elif prev is None or prev.text in OPENERS or prev.text in (".", "!", "?"):
-            out.append(0)
-        else:
-            out.append(1)
-        prev = t
-    return out
-
-
 _AN_EXCEPTIONS = ("uni", "use", "usu", "uti", "eu", "one", "once", "ewe")
 _AN_SILENT_H = ("hour", "honest", "honour", "honor", "heir")
 
@@ -103,10 +81,26 @@ def _article_for(word: str) -> str:
     return "a"
 
 
-class _Analysis:
-    """Shared work of check and restore on one text."""
+def _is_word(token: str) -> bool:
+    """Whether a token string is a word (not a number or punctuation), as `tokenize` says."""
+    if token[:1].isdecimal():
+        return False
+    return len(token) > 1 or (token.isalnum() and token != "_")
 
-    def __init__(self, text: str, table: TableArg, fast: bool, min_confidence: float = 0.0):
+
+class _Analysis:
+    """Shared work of check and restore on one text.
+
+    Args:
+        text: The input.
+        table: A learned table for the decoder.
+        mode: ``"score"`` stops after the detection evidence; ``"check"`` also finds the
+            spans of documents scoring at least `SPAN_GATE` (local decisions only);
+            ``"restore"`` decodes jointly.
+        min_confidence: With ``"check"``, the lowest confidence worth keeping.
+    """
+
+    def __init__(self, text: str, table: TableArg, mode: str, min_confidence: float = 0.0):
         self.input = _as_text(text)
         self.cleaned: Cleaned = clean(self.input)
         ok, self.language = is_english(self.cleaned.text)
@@ -118,35 +112,37 @@ class _Analysis:
         self.supported = ok
         self.decisions: list[Decision] = []
         self.features: dict[str, float] = {}
+        self.p_spun = 0.0
         self.words = 0
         self.sent_tokens: list[list[Token]] = []
         if not ok:
             return
         models = get_models(table)
-        tokens = tokenize(self.cleaned.text)
-        for sent in sentences(tokens):
-            for k in range(0, len(sent), MAX_SENTENCE_TOKENS):
-                self.sent_tokens.append(sent[k:k + MAX_SENTENCE_TOKENS])
-        self.words = sum(1 for t in tokens if t.kind == WORD)
-        norms = [[t.norm for t in s] for s in self.sent_tokens]
-        shapes = [_shapes(s) for s in self.sent_tokens]
         decoder = models.decoder
-
-        def prior(local, states) -> float:
-            # Features are taken before the document prior moves the scores.
-            posts = decoder.posteriors(local)[0]
-            base = np.concatenate([st.base[2:-1] for st in states])
-            self.features = features(self.words, base, posts)
-            p_spun = detector().probability(self.features)
-            params = decoder.params
-            return p_spun * params.doc_spun_rate + (1 - p_spun) * params.doc_clean_rate
-
-        self.features = features(self.words, np.zeros(1), [])
-        self.decisions, _, _ = decoder.decode(norms, fast=fast, shapes=shapes, prior=prior,
-                                              min_confidence=min_confidence)
+        # The score comes from the fast evidence in every mode, so that check and restore
+        # agree on it; the offsets and the decoding are only paid for where needed.
+        texts = TOKEN_RE.findall(self.cleaned.text)
+        self.words = sum(map(_is_word, texts))
+        norms = [t.lower() for t in texts]
+        if "’" in self.cleaned.text:
+            norms = [t.replace("’", "'") for t in norms]
+        seg = segment_ids(texts)
+        lp, post = decoder.evidence(norms, decoder.lm.ids(norms), seg,
+                                    shape_codes(texts, seg))
+        self.features = features(self.words, lp, post)
+        self.p_spun = detector().probability(self.features) if self.words else 0.0
+        if mode == "score" or (mode == "check" and self.p_spun < SPAN_GATE):
+            return
+        groups, shapes = segments(tokenize(self.cleaned.text))
+        self.sent_tokens = groups
+        params = decoder.params
+        rate = self.p_spun * params.doc_spun_rate + (1 - self.p_spun) * params.doc_clean_rate
+        self.decisions, _, _ = decoder.decode(
+            [[t.norm for t in s] for s in groups], fast=mode == "check", shapes=shapes,
+            prior=lambda local, states: rate, min_confidence=min_confidence)
 
     def score(self) -> float:
-        return detector().probability(self.features) if self.supported and self.words else 0.0
+        return self.p_spun if self.supported else 0.0
 
     def located(self, min_confidence: float):
         """Decisions at or above a confidence, with input offsets and the replacement."""
@@ -207,7 +203,7 @@ def check(text: str, *, threshold: float | None = None, table: TableArg = None) 
         TypeError: if ``text`` is not str or bytes.
     """
     min_conf = _default_min_confidence()
-    analysis = _Analysis(text, table, fast=True, min_confidence=min_conf)
+    analysis = _Analysis(text, table, "check", min_confidence=min_conf)
     return analysis.report(threshold, min_conf)
 
 
@@ -228,7 +224,7 @@ def restore(text: str, *, min_confidence: float | None = None, threshold: float 
     Raises:
         TypeError: if ``text`` is not str or bytes.
     """
-    analysis = _Analysis(text, table, fast=False)
+    analysis = _Analysis(text, table, "restore")
     min_conf = _default_min_confidence() if min_confidence is None else float(min_confidence)
     report = analysis.report(threshold, min_conf)
     edits = [e for e in analysis.cleaned.edits]

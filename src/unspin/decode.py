@@ -49,6 +49,9 @@ from .lm import BOS, EOS, NONE, UNK
 
 LN10 = math.log(10.0)
 CHUNK_TOKENS = 20_000
+# Candidates per position that the detection evidence scores (the best by channel score);
+# the decoder itself takes up to `DecodeParams.max_candidates`.
+EVIDENCE_CANDIDATES = 15
 
 
 @dataclass(slots=True)
@@ -454,6 +457,169 @@ class Decoder:
 
     # ------------------------------------------------------------------ step 1
 
+    def _suspicious(self, base: np.ndarray, end_of: np.ndarray) -> np.ndarray:
+        """Positions where the word or one of the next two is unlikely in context.
+
+        A swapped word makes itself or one of the next two words unlikely; positions where
+        all three are well predicted cannot gain from any candidate.
+        """
+        n = len(base)
+        idx = np.arange(n)
+        nxt1 = np.where(idx + 1 < end_of, base[np.minimum(idx + 1, n - 1)], 0.0)
+        nxt2 = np.where(idx + 2 < end_of, base[np.minimum(idx + 2, n - 1)], 0.0)
+        return np.minimum(base, np.minimum(nxt1, nxt2)) < self.params.suspicion
+
+    def _word_entries(self, g: np.ndarray, base: np.ndarray, end_of: np.ndarray,
+                      shape: np.ndarray, eligible: np.ndarray, extra=None,
+                      max_candidates: int | None = None):
+        """Score every single-word candidate at the eligible positions (vectorised).
+
+        Args:
+            g: Padded ids of a chunk: ``[NONE, BOS, ids..., EOS]`` per segment, concatenated.
+            base: log10 P of each entry of ``g`` in observed context (0 for the padding).
+            end_of: Per entry, one past its segment's EOS.
+            shape: Per entry, the token's `shape_codes` value (0 for padding).
+            eligible: Per entry, whether candidates may be scored there.
+            extra: Optional ``(J, orig, CH)`` arrays of more single-word candidates (those
+                of words the language model does not know) to score alongside.
+            max_candidates: Candidates per position (default `DecodeParams.max_candidates`).
+
+        Returns:
+            ``(J, E, orig, CH, S)``: per candidate its position in ``g``, table entry, LM id
+            of the original, channel log-odds and local log-odds against keeping the word.
+        """
+        p = self.params
+        table = self.table()
+        at = np.flatnonzero(eligible & (shape != 2))
+        w_ids = g[at]
+        lo = table.offsets[w_ids]
+        k = p.max_candidates if max_candidates is None else max_candidates
+        cnt = np.minimum(table.offsets[w_ids + 1] - lo, k)
+        has = cnt > 0
+        at, lo, cnt = at[has], lo[has], cnt[has]
+        total = int(cnt.sum())
+        J = np.repeat(at, cnt)
+        E = np.repeat(lo - np.concatenate(([0], np.cumsum(cnt)[:-1])), cnt) + np.arange(total)
+        orig = table.orig[E]
+        CH = table.channel[E] + self._priors() - p.name_penalty * (shape[J] == 1)
+        keep = CH > p.channel_floor
+        J, E, orig, CH = J[keep], E[keep], orig[keep], CH[keep]
+        if extra is not None and len(extra[0]):
+            J = np.concatenate((J, extra[0]))
+            E = np.concatenate((E, np.full(len(extra[0]), -1, dtype=np.int64)))
+            orig = np.concatenate((orig, extra[1]))
+            CH = np.concatenate((CH, extra[2]))
+        # One language-model call: the three windows that the original word changes.
+        last = len(g) - 1
+        j1 = np.minimum(J + 1, last)
+        j2 = np.minimum(J + 2, last)
+        v1 = (J + 1) < end_of[J]
+        v2 = (J + 2) < end_of[J]
+        a = np.concatenate((g[J - 2], g[J - 1], orig))
+        b = np.concatenate((g[J - 1], orig, g[j1]))
+        c = np.concatenate((orig, g[j1], g[j2]))
+        n1 = len(J)
+        lp = self._logprob(a, b, c).astype(np.float64) if n1 else np.zeros(0)
+        new = lp[:n1] + np.where(v1, lp[n1:2 * n1], 0.0) + np.where(v2, lp[2 * n1:], 0.0)
+        old1 = base[J] + np.where(v1, base[j1], 0.0) + np.where(v2, base[j2], 0.0)
+        S = (new - old1) * LN10 * p.lm_weight + CH
+        return J, E, orig, CH, S
+
+    def evidence(self, norms: list[str], ids: np.ndarray, seg: np.ndarray,
+                 shape: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Detection evidence without decoding: the fast path behind `unspin.check`.
+
+        Scores the single-word candidates of the shipped tables only (no phrases, no
+        learned pairs, no joint decoding), in chunks of about `CHUNK_TOKENS` tokens.
+
+        Args:
+            norms: The document's normalised tokens.
+            ids: Their LM ids.
+            seg: Their segment numbers (`unspin.tokens.segment_ids`).
+            shape: Their `unspin.tokens.shape_codes`.
+
+        Returns:
+            ``(token_logprobs, p_swapped)``: log10 P of every token in observed context, and
+            for every position that has candidates the posterior that it was swapped.
+        """
+        n = len(ids)
+        lps, posts = [], []
+        bounds = np.flatnonzero(np.r_[True, seg[1:] != seg[:-1]]) if n else np.zeros(0, int)
+        k = 0
+        while k < n:
+            # Whole segments, about CHUNK_TOKENS tokens a chunk.
+            stop = int(bounds[np.searchsorted(bounds, k + CHUNK_TOKENS)]) \
+                if k + CHUNK_TOKENS < int(bounds[-1]) else n
+            stop = max(stop, k + 1)
+            lp, post = self._evidence_chunk(norms[k:stop], ids[k:stop], seg[k:stop] - seg[k],
+                                            shape[k:stop])
+            lps.append(lp)
+            posts.append(post)
+            k = stop
+        if not lps:
+            return np.zeros(0, dtype=np.float64), np.zeros(0, dtype=np.float64)
+        return np.concatenate(lps), np.concatenate(posts)
+
+    def _unknown_entries(self, norms, ids, tok_at, shape, eligible):
+        """``(J, orig, CH)`` for words the LM does not know but the tables do.
+
+        Rare spun words ("unexampled") are pooled as <unk> by the language model, so the
+        id-indexed word table cannot hold their candidates; there are few such tokens.
+        """
+        src = self.source
+        lm_id = self.lm.id
+        J: list[int] = []
+        orig: list[int] = []
+        CH: list[float] = []
+        for i in np.flatnonzero((ids == UNK) & eligible[tok_at]).tolist():
+            w = norms[i]
+            if w not in src._index:
+                continue
+            for cand in src._at(w, i):
+                if len(cand.original) != 1:
+                    continue
+                o = lm_id(cand.original[0])
+                if o == UNK:
+                    continue
+                ch = self.channel(cand) - self.params.name_penalty * (shape[i] == 1)
+                if ch > self.params.channel_floor:
+                    J.append(int(tok_at[i]))
+                    orig.append(o)
+                    CH.append(ch)
+        return (np.array(J, dtype=np.int64), np.array(orig, dtype=np.int64),
+                np.array(CH, dtype=np.float64))
+
+    def _evidence_chunk(self, norms, ids, seg, shape):
+        n = len(ids)
+        n_seg = int(seg[-1]) + 1
+        # Padded layout as `prepare` builds it: [NONE, BOS, ids..., EOS] per segment.
+        tok_at = np.arange(n) + 3 * seg + 2
+        first = np.flatnonzero(np.r_[True, seg[1:] != seg[:-1]])
+        seg_start = tok_at[first] - 2
+        eos_at = np.r_[seg_start[1:], n + 3 * n_seg] - 1
+        size = n + 3 * n_seg
+        g = np.empty(size, dtype=np.int64)
+        g[tok_at] = ids
+        g[seg_start] = NONE
+        g[seg_start + 1] = BOS
+        g[eos_at] = EOS
+        base = np.zeros(size, dtype=np.float64)
+        lp = self._logprob(g[:-2], g[1:-1], g[2:]).astype(np.float64)
+        base[2:] = lp
+        base[seg_start] = 0.0
+        base[seg_start + 1] = 0.0
+        end_of = np.repeat(eos_at + 1, np.diff(np.r_[seg_start, size]))
+        shape_g = np.zeros(size, dtype=np.int64)
+        shape_g[tok_at] = shape
+        eligible = np.zeros(size, dtype=bool)
+        eligible[tok_at] = True
+        eligible &= self._suspicious(base, end_of) & (shape_g != 2)
+        extra = self._unknown_entries(norms, ids, tok_at, shape, eligible)
+        J, _, _, _, S = self._word_entries(g, base, end_of, shape_g, eligible, extra,
+                                           max_candidates=EVIDENCE_CANDIDATES)
+        _, zlse = _logsumexp_by(J, S)
+        return base[tok_at], 1.0 / (1.0 + np.exp(-np.minimum(zlse, 50.0)))
+
     def local(self, states: list[SentenceState], *, g_offset: int = 0,
               sent_offset: int = 0) -> Local:
         """Score every candidate alone, in observed context (vectorised).
@@ -464,7 +630,6 @@ class Decoder:
             sent_offset: Index of the chunk's first sentence in the document.
         """
         p = self.params
-        table = self.table()
         lm = self.lm
         # Global arrays over all sentences, padded: [NONE, BOS, ids..., EOS] each.
         g = np.concatenate([st.padded for st in states]) if states else np.zeros(0, np.int64)
@@ -486,25 +651,9 @@ class Decoder:
                     if w in learned:
                         learned_pos[s0 + 2 + i] = True
         is_tok = (tok_of >= 0) & (np.arange(len(g)) < end_of - 1)
-        # A swapped word makes itself or one of the next two words unlikely; positions
-        # where all three are well predicted cannot gain from any candidate.
-        idx = np.arange(len(g))
-        nxt1 = np.where(idx + 1 < end_of, base[np.minimum(idx + 1, len(g) - 1)], 0.0)
-        nxt2 = np.where(idx + 2 < end_of, base[np.minimum(idx + 2, len(g) - 1)], 0.0)
-        suspicious = np.minimum(base, np.minimum(nxt1, nxt2)) < p.suspicion
-        eligible = np.flatnonzero(is_tok & (shape != 2) & ~learned_pos & suspicious)
-        w_ids = g[eligible]
-        lo = table.offsets[w_ids]
-        cnt = np.minimum(table.offsets[w_ids + 1] - lo, p.max_candidates)
-        has = cnt > 0
-        eligible, lo, cnt = eligible[has], lo[has], cnt[has]
-        total = int(cnt.sum())
-        J = np.repeat(eligible, cnt)
-        E = np.repeat(lo - np.concatenate(([0], np.cumsum(cnt)[:-1])), cnt) + np.arange(total)
-        orig = table.orig[E]
-        CH = table.channel[E] + self._priors() - p.name_penalty * (shape[J] == 1)
-        keep = CH > p.channel_floor
-        J, E, orig, CH = J[keep], E[keep], orig[keep], CH[keep]
+        suspicious = self._suspicious(base, end_of)
+        J, E, orig, CH, S1 = self._word_entries(
+            g, base, end_of, shape, is_tok & ~learned_pos & suspicious)
 
         # Phrase candidates, scored through explicit token windows.
         pc: list[Candidate] = []
@@ -544,21 +693,10 @@ class Decoder:
                 pj.append(s0 + j)
                 pch.append(ch)
 
-        # One language-model call for everything: three windows per single-word entry.
         n1 = len(J)
-        j1 = np.minimum(J + 1, len(g) - 1)
-        j2 = np.minimum(J + 2, len(g) - 1)
-        v1 = (J + 1) < end_of[J]
-        v2 = (J + 2) < end_of[J]
-        a = np.concatenate((g[J - 2], g[J - 1], orig, np.array(seg_a, dtype=np.int64)))
-        b = np.concatenate((g[J - 1], orig, g[j1], np.array(seg_b, dtype=np.int64)))
-        c = np.concatenate((orig, g[j1], g[j2], np.array(seg_c, dtype=np.int64)))
-        lp = self._logprob(a, b, c).astype(np.float64) if len(a) else np.zeros(0)
-        new = lp[:n1] + np.where(v1, lp[n1:2 * n1], 0.0) + np.where(v2, lp[2 * n1:3 * n1], 0.0)
-        old1 = base[J] + np.where(v1, base[j1], 0.0) + np.where(v2, base[j2], 0.0)
-        S1 = (new - old1) * LN10 * p.lm_weight + CH
         if pc:
-            plp = lp[3 * n1:]
+            plp = self._logprob(np.array(seg_a, dtype=np.int64), np.array(seg_b, dtype=np.int64),
+                                np.array(seg_c, dtype=np.int64)).astype(np.float64)
             pstarts = np.concatenate(([0], np.cumsum(seg_len)[:-1]))
             pnew = np.add.reduceat(plp, pstarts)
             S2 = (pnew - np.array(old)) * LN10 * p.lm_weight + np.array(pch)

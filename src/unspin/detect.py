@@ -96,7 +96,7 @@ def document_features(text: str, table=None) -> dict[str, float]:
     """
     from .api import _Analysis  # deferred: api imports this module
 
-    return dict(_Analysis(text, table, fast=True).features)
+    return dict(_Analysis(text, table, "score").features)
 
 
 def fit(rows: list[tuple[dict[str, float], int]], *, l2: float = 1.0,

@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from typing import NamedTuple
 
+import numpy as np
+
 # A word is a run of letters, optionally joined by hyphens or apostrophes ("well-known",
 # "don't"); a trailing possessive "'s" is its own token, as spinners keep it while swapping
 # the noun. Numbers keep their inner separators ("1,200", "3.5"). Anything else that is not
@@ -94,6 +96,90 @@ def sentences(tokens: list[Token]) -> list[list[Token]]:
     if current:
         out.append(current)
     return out
+
+
+# Sentences longer than this are analysed in pieces so that one run-on "sentence" (a 5 MB
+# line without punctuation) costs linear time and bounded memory.
+MAX_SENTENCE_TOKENS = 120
+
+# Capitalised words after these tokens start a clause or a quote, not a name.
+OPENERS = frozenset({'"', "'", "(", "[", "“", "‘", ":", "-", "–", "—"}) | SENTENCE_END
+
+
+def segment_ids(texts: list[str], max_len: int = MAX_SENTENCE_TOKENS) -> np.ndarray:
+    """Segment number of every token: sentences as `sentences` cuts them, in pieces of at
+    most ``max_len`` tokens.
+
+    The vectorised twin of `sentences`, for the analyser's fast path: it needs only the
+    token strings (``TOKEN_RE.findall`` gives the same tokens as `tokenize`).
+
+    Args:
+        texts: Token strings in order.
+        max_len: Longest piece.
+
+    Returns:
+        Non-decreasing int64 array, one entry per token, starting at 0.
+    """
+    n = len(texts)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    is_end = np.fromiter((t in SENTENCE_END for t in texts), dtype=bool, count=n)
+    # A full stop before a lower-case word ("approx. five") does not end the sentence.
+    lower = np.fromiter((t[:1].islower() for t in texts), dtype=bool, count=n)
+    ends = is_end.copy()
+    ends[:-1] &= ~lower[1:]
+    sent = np.concatenate(([0], np.cumsum(ends[:-1])))
+    starts = np.flatnonzero(np.r_[True, sent[1:] != sent[:-1]])
+    within = np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
+    piece = np.concatenate(([True], (sent[1:] != sent[:-1]) | (within[1:] % max_len == 0)))
+    return np.cumsum(piece) - 1
+
+
+def shape_codes(texts: list[str], seg: np.ndarray) -> np.ndarray:
+    """Per token: 2 for an acronym, 1 for a capitalised word inside a sentence, else 0.
+
+    A capitalised word at the start of a segment or after an opener (quote, bracket,
+    colon, dash, sentence end) is ordinary; inside a sentence it is likely part of a name,
+    and changing it needs more evidence. Acronyms are never changed.
+
+    Args:
+        texts: Token strings in order.
+        seg: Their `segment_ids`.
+    """
+    n = len(texts)
+    if n == 0:
+        return np.zeros(0, dtype=np.int64)
+    upper = np.fromiter((t[:1].isupper() for t in texts), dtype=bool, count=n)
+    out = np.zeros(n, dtype=np.int64)
+    if not upper.any():
+        return out
+    acronym = np.fromiter((len(t) > 1 and t.isupper() for t in texts), dtype=bool, count=n)
+    opener = np.fromiter((t in OPENERS for t in texts), dtype=bool, count=n)
+    after_start = np.r_[False, (seg[1:] == seg[:-1]) & ~opener[:-1]]
+    out[upper & after_start] = 1
+    out[acronym] = 2
+    return out
+
+
+def segments(tokens: list[Token]) -> tuple[list[list[Token]], list[list[int]]]:
+    """Tokens grouped into the analyser's segments, with their `shape_codes`.
+
+    Args:
+        tokens: Tokens of one text, as `tokenize` gives them.
+
+    Returns:
+        ``(groups, shapes)``: the tokens of each segment and, per segment, each token's shape.
+    """
+    texts = [t.text for t in tokens]
+    seg = segment_ids(texts)
+    shape = shape_codes(texts, seg).tolist()
+    groups: list[list[Token]] = []
+    shapes: list[list[int]] = []
+    starts = np.flatnonzero(np.r_[True, seg[1:] != seg[:-1]]).tolist() if len(seg) else []
+    for a, b in zip(starts, [*starts[1:], len(tokens)], strict=True):
+        groups.append(tokens[a:b])
+        shapes.append(shape[a:b])
+    return groups, shapes
 
 
 def norm_sentences(text: str) -> list[list[str]]:
