@@ -503,3 +503,14 @@ def test_is_english_large_text_is_sampled() -> None:
     text = ENGLISH[4] + " " + GERMAN * 2_000
     ok, reason = is_english(text)
     assert (ok, reason) == (False, "unsupported")
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=300))
+def test_ascii_counts_agree_with_the_general_regular_expressions(text):
+    from unspin.clean import _ASCII_LETTER, _BAD, _LETTER, _SPACE, _ascii_counts
+
+    visible, bad, letters, ascii_letters, latin = _ascii_counts(text)
+    assert visible == len(text) - len(_SPACE.findall(text))
+    assert bad == len(_BAD.findall(text))
+    assert letters == len(_LETTER.findall(text)) == ascii_letters == latin
+    assert ascii_letters == len(_ASCII_LETTER.findall(text))

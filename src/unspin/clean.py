@@ -676,6 +676,25 @@ _SAMPLE = 20_000  # characters per sample window; three windows bound the cost o
 _BINARY_SHARE = 0.1
 
 
+_ASCII_SPACE = b" \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f"  # what \\s matches in ASCII
+_ASCII_BAD = bytes(range(0x09)) + b"\x0b\x0c" + bytes(range(0x0e, 0x20)) + b"\x7f"
+_ASCII_LETTERS = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+
+
+def _ascii_counts(sample: str) -> tuple[int, int, int, int, int]:
+    """Visible, control, letter, ASCII-letter and Latin-letter counts of ASCII text.
+
+    ``bytes.translate`` counts in C, several times faster than the regular expressions
+    the general path needs.
+    """
+    b = sample.encode("ascii")
+    n = len(b)
+    n_visible = len(b.translate(None, _ASCII_SPACE))
+    bad = n - len(b.translate(None, _ASCII_BAD))
+    letters = n - len(b.translate(None, _ASCII_LETTERS))
+    return n_visible, bad, letters, letters, letters
+
+
 def _sample(text: str) -> str:
     if len(text) <= 3 * _SAMPLE:
         return text
@@ -695,29 +714,32 @@ def is_english(text: str) -> tuple[bool, str]:
         or ``"unsupported"`` (another language or script, or no words at all).
     """
     sample = _sample(text)
-    # Counting with regular expressions: per-character Python loops cost more than the
-    # whole analysis of a short text.
-    n_visible = len(sample) - len(_SPACE.findall(sample))
+    if sample.isascii():
+        n_visible, bad, n_letters, n_ascii, latin = _ascii_counts(sample)
+    else:
+        # Counting with regular expressions: per-character Python loops cost more than the
+        # whole analysis of a short text.
+        n_visible = len(sample) - len(_SPACE.findall(sample))
+        bad = len(_BAD.findall(sample)) + sum(
+            1 for c in _NON_ASCII.findall(sample)
+            if unicodedata.category(c) in ("Cs", "Co", "Cn"))
+        n_letters = len(_LETTER.findall(sample))
+        n_ascii = len(_ASCII_LETTER.findall(sample))
+        latin = len(_LATIN_LETTER.findall(sample))
     if not n_visible:
         return False, "empty"
-    bad = len(_BAD.findall(sample))
-    if not sample.isascii():
-        bad += sum(1 for c in _NON_ASCII.findall(sample)
-                   if unicodedata.category(c) in ("Cs", "Co", "Cn"))
     if bad / n_visible > _BINARY_SHARE:
         return False, "binary"
-    n_letters = len(_LETTER.findall(sample))
     if not n_letters:
         return False, "unsupported"
-    n_ascii = len(_ASCII_LETTER.findall(sample))
-    latin = n_ascii if sample.isascii() else len(_LATIN_LETTER.findall(sample))
     if latin / n_letters < 0.5:
         return False, "unsupported"  # Cyrillic, CJK, Arabic, ... scripts
     ascii_share = n_ascii / n_letters
-    words = [w.lower() for w in _WORD.findall(sample)]
+    words = _WORD.findall(sample.lower()) if sample.isascii() else [
+        w.lower() for w in _WORD.findall(sample)]
     n = len(words)
-    en = sum(1 for w in words if w in _EN_STOP)
-    foreign = sum(1 for w in words if w in _FOREIGN_STOP)
+    en = sum(map(_EN_STOP.__contains__, words))
+    foreign = sum(map(_FOREIGN_STOP.__contains__, words))
     if n < 3:
         ok = en > 0 or ascii_share >= 0.8
     elif n < 12:

@@ -319,6 +319,7 @@ class Decoder:
         self.source = source
         self.params = params or DecodeParams()
         self._channel_cache: dict[tuple, float] = {}
+        self._unk_cache: dict[str, list[tuple[int, float]]] = {}
         self._table: WordTable | None = None
         self._table_key: tuple | None = None
         self._multi: np.ndarray | None = None
@@ -336,6 +337,7 @@ class Decoder:
             self._table = WordTable.build(self.lm, self.source, self.params)
             self._table_key = key
             self._channel_cache.clear()
+            self._unk_cache.clear()
         return self._table
 
     def _multi_originals(self) -> np.ndarray:
@@ -566,28 +568,36 @@ class Decoder:
         Rare spun words ("unexampled") are pooled as <unk> by the language model, so the
         id-indexed word table cannot hold their candidates; there are few such tokens.
         """
-        src = self.source
-        lm_id = self.lm.id
         J: list[int] = []
         orig: list[int] = []
         CH: list[float] = []
+        floor = self.params.channel_floor
         for i in np.flatnonzero((ids == UNK) & eligible[tok_at]).tolist():
-            w = norms[i]
-            if w not in src._index:
-                continue
-            for cand in src._at(w, i):
-                if len(cand.original) != 1:
-                    continue
-                o = lm_id(cand.original[0])
-                if o == UNK:
-                    continue
-                ch = self.channel(cand) - self.params.name_penalty * (shape[i] == 1)
-                if ch > self.params.channel_floor:
+            name = self.params.name_penalty * (shape[i] == 1)
+            for o, ch in self._unknown_originals(norms[i]):
+                if ch - name > floor:
                     J.append(int(tok_at[i]))
                     orig.append(o)
-                    CH.append(ch)
+                    CH.append(ch - name)
         return (np.array(J, dtype=np.int64), np.array(orig, dtype=np.int64),
                 np.array(CH, dtype=np.float64))
+
+    def _unknown_originals(self, word: str) -> list[tuple[int, float]]:
+        """``(LM id, channel)`` of the single-word originals of a word the LM lacks."""
+        hit = self._unk_cache.get(word)
+        if hit is None:
+            hit = []
+            src = self.source
+            if word in src._index:
+                lm_id = self.lm.id
+                for cand in src._at(word, 0):
+                    o = lm_id(cand.original[0]) if len(cand.original) == 1 else UNK
+                    if o != UNK:
+                        hit.append((o, self.channel(cand)))
+            if len(self._unk_cache) > 50_000:  # bounded however many documents pass
+                self._unk_cache.clear()
+            self._unk_cache[word] = hit
+        return hit
 
     def _evidence_chunk(self, norms, ids, seg, shape):
         n = len(ids)
