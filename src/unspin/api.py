@@ -188,8 +188,12 @@ def _default_min_confidence() -> float:
 def check(text: str, *, threshold: float | None = None, table: TableArg = None) -> Report:
     """Say how likely a text is to be machine-spun, and which spans look spun.
 
-    Uses the decoder's fast path (no joint decoding), so it is several times cheaper than
-    `restore`; span suggestions are the best single-position candidates.
+    The score comes from fast evidence (every token scored in context, and every
+    single-word candidate of the shipped tables against it; no joint decoding), the same
+    score `restore` reports. Spans are looked for only when the score reaches `SPAN_GATE`
+    (0.2): below it the document is judged clean. They are the best candidate per position
+    (phrases and learned pairs included), so `check` stays several times cheaper than
+    `restore`.
 
     Args:
         text: The document (str; bytes are decoded as UTF-8 with replacement).
