@@ -320,6 +320,7 @@ class Decoder:
         self.params = params or DecodeParams()
         self._channel_cache: dict[tuple, float] = {}
         self._unk_cache: dict[str, list[tuple[int, float]]] = {}
+        self._oid_cache: dict[tuple[str, ...], tuple[int, ...]] = {}
         self._table: WordTable | None = None
         self._table_key: tuple | None = None
         self._multi: np.ndarray | None = None
@@ -630,6 +631,57 @@ class Decoder:
         _, zlse = _logsumexp_by(J, S)
         return base[tok_at], 1.0 / (1.0 + np.exp(-np.minimum(zlse, 50.0)))
 
+    def _phrase_scores(self, g, base, end_of, shape, pj, plen, porig, pch):
+        """Local log-odds of multi-token candidates, vectorised by original length.
+
+        Args:
+            g, base, end_of, shape: The chunk's padded arrays (see `_word_entries`).
+            pj: Per candidate, the padded index of its first observed token.
+            plen: Observed tokens it replaces.
+            porig: LM ids of its original words.
+            pch: Its channel log-odds before position-dependent adjustments.
+
+        Returns:
+            ``(scores, channel, keep)``: scores and adjusted channels of the kept candidates,
+            and the mask of candidates kept (channel above the floor).
+        """
+        p = self.params
+        n = len(pj)
+        if n == 0:
+            return np.zeros(0), np.zeros(0), np.zeros(0, dtype=bool)
+        J = np.asarray(pj, dtype=np.int64)
+        L = np.asarray(plen, dtype=np.int64)
+        M = np.fromiter((len(o) for o in porig), dtype=np.int64, count=n)
+        # Length balance, and caution over capitalised or acronym tokens (`adjust`).
+        marked = np.concatenate(([0], np.cumsum(shape != 0)))
+        named = (marked[J + L] - marked[J]) > 0
+        ch = np.asarray(pch, dtype=np.float64) + p.length_bonus * (M - L) - p.name_penalty * named
+        keep = ch > p.channel_floor
+        cs = np.concatenate(([0.0], np.cumsum(base)))
+        scores = np.zeros(n, dtype=np.float64)
+        last = len(g) - 1
+        for m in np.unique(M[keep]).tolist():
+            sel = np.flatnonzero(keep & (M == m))
+            j, ln = J[sel], L[sel]
+            stop = end_of[j]
+            orig = np.array([porig[k] for k in sel.tolist()], dtype=np.int64).reshape(len(sel), m)
+            # Window: two context words, the original, then up to two observed words after
+            # the span (inside the segment; its EOS included).
+            after1 = j + ln
+            after2 = j + ln + 1
+            seq = np.column_stack((g[j - 2], g[j - 1], orig, g[np.minimum(after1, last)],
+                                   g[np.minimum(after2, last)]))
+            valid = np.ones((len(sel), m + 2), dtype=bool)
+            valid[:, m] = after1 < stop
+            valid[:, m + 1] = after2 < stop
+            lp = self._logprob(seq[:, :-2].ravel(), seq[:, 1:-1].ravel(),
+                               seq[:, 2:].ravel()).astype(np.float64).reshape(len(sel), m + 2)
+            new = np.where(valid, lp, 0.0).sum(axis=1)
+            end = np.minimum(j + ln + 2, stop)
+            old = cs[end] - cs[j]
+            scores[sel] = (new - old) * LN10 * p.lm_weight + ch[sel]
+        return scores[keep], ch[keep], keep
+
     def local(self, states: list[SentenceState], *, g_offset: int = 0,
               sent_offset: int = 0) -> Local:
         """Score every candidate alone, in observed context (vectorised).
@@ -639,7 +691,6 @@ class Decoder:
             g_offset: Global padded index of the chunk's first token.
             sent_offset: Index of the chunk's first sentence in the document.
         """
-        p = self.params
         lm = self.lm
         # Global arrays over all sentences, padded: [NONE, BOS, ids..., EOS] each.
         g = np.concatenate([st.padded for st in states]) if states else np.zeros(0, np.int64)
@@ -665,53 +716,36 @@ class Decoder:
         J, E, orig, CH, S1 = self._word_entries(
             g, base, end_of, shape, is_tok & ~learned_pos & suspicious)
 
-        # Phrase candidates, scored through explicit token windows.
+        # Phrase candidates (and learned pairs, and words the LM does not know): gathered
+        # in Python, scored through explicit token windows in one vectorised pass.
         pc: list[Candidate] = []
         pj: list[int] = []
-        seg_a: list[int] = []
-        seg_b: list[int] = []
-        seg_c: list[int] = []
-        seg_len: list[int] = []
-        old: list[float] = []
         pch: list[float] = []
+        plen: list[int] = []
+        porig: list[tuple[int, ...]] = []
+        oid_cache = self._oid_cache
         lm_id = lm.id
         for st, s0 in zip(states, starts.tolist(), strict=True):
             cands = self._phrase_candidates(st, suspicious[s0 + 2:s0 + 2 + len(st.norms)])
-            if not cands:
-                continue
-            padded = st.padded
-            n = len(padded)
-            cs = np.cumsum(st.base)
             for cand in cands:
-                ch = self.channel(cand) + self.adjust(st, cand.start, cand)
-                if ch <= p.channel_floor:
-                    continue
-                oids = [lm_id(w) for w in cand.original]
+                oids = oid_cache.get(cand.original)
+                if oids is None:
+                    if len(oid_cache) > 100_000:
+                        oid_cache.clear()
+                    oids = oid_cache[cand.original] = tuple(lm_id(w) for w in cand.original)
                 if UNK in oids:
                     continue
-                j = cand.start + 2
-                L = cand.length
-                end = min(j + L + 2, n)
-                seq = [int(padded[j - 2]), int(padded[j - 1]), *oids,
-                       *padded[j + L:end].tolist()]
-                seg_a.extend(seq[:-2])
-                seg_b.extend(seq[1:-1])
-                seg_c.extend(seq[2:])
-                seg_len.append(len(seq) - 2)
-                old.append(float(cs[end - 1] - cs[j - 1]))
                 pc.append(cand)
-                pj.append(s0 + j)
-                pch.append(ch)
-
+                pj.append(s0 + cand.start + 2)
+                pch.append(self.channel(cand))
+                plen.append(cand.length)
+                porig.append(oids)
         n1 = len(J)
-        if pc:
-            plp = self._logprob(np.array(seg_a, dtype=np.int64), np.array(seg_b, dtype=np.int64),
-                                np.array(seg_c, dtype=np.int64)).astype(np.float64)
-            pstarts = np.concatenate(([0], np.cumsum(seg_len)[:-1]))
-            pnew = np.add.reduceat(plp, pstarts)
-            S2 = (pnew - np.array(old)) * LN10 * p.lm_weight + np.array(pch)
-        else:
-            S2 = np.zeros(0)
+        S2, pch_arr, keep2 = self._phrase_scores(g, base, end_of, shape, pj, plen, porig, pch)
+        if len(pc) and not keep2.all():
+            pc = [cd for cd, k in zip(pc, keep2.tolist(), strict=True) if k]
+        pj = np.asarray(pj, dtype=np.int64)[keep2] if len(pj) else np.zeros(0, np.int64)
+        pch = pch_arr
         n2 = len(pc)
         pos = np.concatenate((J, np.array(pj, dtype=np.int64))) + g_offset
         score = np.concatenate((S1, S2))
