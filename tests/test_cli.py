@@ -279,6 +279,17 @@ def test_invalid_utf8_file(tmp_path, capsys):
     assert len(warnings) == 1 and warnings[0].startswith("unspin: warning: ")
 
 
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le"])
+def test_utf16_file_is_read_as_text(tmp_path, capsys, encoding):
+    path = tmp_path / "utf16.txt"
+    path.write_bytes(PLAIN.encode(encoding))
+    code, out, err = run(["check", str(path), "--format", "json"], capsys)
+    assert code == 0 and "not valid UTF-8" not in err
+    assert json.loads(out)["score"] == unspin.check(PLAIN).score
+    code, out, _ = run(["restore", str(path), "--format", "text"], capsys)
+    assert code == 0 and "\x00" not in out and PLAIN.split()[0] in out
+
+
 def test_invalid_utf8_jsonl_warns_once(tmp_path, capsys):
     path = tmp_path / "bad.jsonl"
     line = b'{"id": 1, "text": "caf\xe9 \xff ' + PLAIN.encode() + b'"}\n'

@@ -29,18 +29,26 @@ def detector() -> Detector:
     return Detector.from_json(path) if path.is_file() else Detector()
 
 
+def utf16_codec(data: bytes) -> str | None:
+    """``"utf-16"`` or ``"utf-16-le"`` when bytes look like UTF-16 text, else None.
+
+    UTF-16 (a BOM, or NULs in every other byte as English UTF-16 has) read as UTF-8 would
+    become one character in two a NUL: it must be decoded as what it is.
+    """
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        return "utf-16"
+    sample = data[:4096]
+    if len(sample) >= 16 and sample[1::2].count(0) > 0.4 * len(sample[1::2]) \
+            and sample[0::2].count(0) < 0.1 * len(sample[0::2]):
+        return "utf-16-le"
+    return None
+
+
 def _as_text(text) -> str:
     if isinstance(text, bytes | bytearray):
         data = bytes(text)
-        # UTF-16 (a BOM, or NULs in every other byte as English UTF-16 has) read as UTF-8
-        # would become one character in two a NUL: decode it as what it is.
-        if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
-            return data.decode("utf-16", errors="replace")
-        sample = data[:4096]
-        if len(sample) >= 16 and sample[1::2].count(0) > 0.4 * len(sample[1::2]) \
-                and sample[0::2].count(0) < 0.1 * len(sample[0::2]):
-            return data.decode("utf-16-le", errors="replace")
-        return data.decode("utf-8", errors="replace")
+        codec = utf16_codec(data)
+        return data.decode(codec or "utf-8", errors="replace")
     if not isinstance(text, str):
         raise TypeError(f"text must be str, not {type(text).__name__}")
     return text

@@ -24,6 +24,7 @@ from dataclasses import asdict
 from typing import IO, Any, NoReturn
 
 from . import __version__
+from .api import utf16_codec
 from .extract import html_to_text, looks_like_html
 
 PROG = "unspin"
@@ -437,7 +438,9 @@ def _read_input(args: argparse.Namespace, fh: IO[bytes], decode: _Decoder) -> _I
         if head and _is_json_record(head[-1], args.text_field):
             return _Input(lines=itertools.chain(head, lines))
     data = b"".join(itertools.chain(head, lines))
-    text = decode(data).removeprefix("\ufeff")
+    codec = utf16_codec(data)
+    text = data.decode(codec, "replace") if codec else decode(data)
+    text = text.removeprefix("\ufeff")
     if fmt == "html" or (fmt == "auto" and looks_like_html(text)):
         text = html_to_text(text)
     return _Input(text=text)
