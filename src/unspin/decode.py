@@ -52,6 +52,8 @@ CHUNK_TOKENS = 20_000
 # Candidates per position that the detection evidence scores (the best by channel score);
 # the decoder itself takes up to `DecodeParams.max_candidates`.
 EVIDENCE_CANDIDATES = 15
+# ... at positions where the word or one of the next two is at most this likely (log10).
+EVIDENCE_SUSPICION = -4.5
 
 
 @dataclass(slots=True)
@@ -460,7 +462,8 @@ class Decoder:
 
     # ------------------------------------------------------------------ step 1
 
-    def _suspicious(self, base: np.ndarray, end_of: np.ndarray) -> np.ndarray:
+    def _suspicious(self, base: np.ndarray, end_of: np.ndarray,
+                    threshold: float | None = None) -> np.ndarray:
         """Positions where the word or one of the next two is unlikely in context.
 
         A swapped word makes itself or one of the next two words unlikely; positions where
@@ -470,7 +473,8 @@ class Decoder:
         idx = np.arange(n)
         nxt1 = np.where(idx + 1 < end_of, base[np.minimum(idx + 1, n - 1)], 0.0)
         nxt2 = np.where(idx + 2 < end_of, base[np.minimum(idx + 2, n - 1)], 0.0)
-        return np.minimum(base, np.minimum(nxt1, nxt2)) < self.params.suspicion
+        limit = self.params.suspicion if threshold is None else threshold
+        return np.minimum(base, np.minimum(nxt1, nxt2)) < limit
 
     def _word_entries(self, g: np.ndarray, base: np.ndarray, end_of: np.ndarray,
                       shape: np.ndarray, eligible: np.ndarray, extra=None,
@@ -624,7 +628,7 @@ class Decoder:
         shape_g[tok_at] = shape
         eligible = np.zeros(size, dtype=bool)
         eligible[tok_at] = True
-        eligible &= self._suspicious(base, end_of) & (shape_g != 2)
+        eligible &= self._suspicious(base, end_of, EVIDENCE_SUSPICION) & (shape_g != 2)
         extra = self._unknown_entries(norms, ids, tok_at, shape, eligible)
         J, _, _, _, S = self._word_entries(g, base, end_of, shape_g, eligible, extra,
                                            max_candidates=EVIDENCE_CANDIDATES)
