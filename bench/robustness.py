@@ -279,7 +279,12 @@ def _in_main_thread() -> bool:
 
 
 def _as_str(data: str | bytes) -> str:
-    return data.decode("utf-8", "replace") if isinstance(data, bytes) else data
+    """The text the API analyses: bytes decoded as it decodes them (UTF-16 detected)."""
+    from unspin.api import utf16_codec
+
+    if isinstance(data, bytes):
+        return data.decode(utf16_codec(data) or "utf-8", "replace")
+    return data
 
 
 def _offsets_ok(text: str, items, restored: str | None = None) -> bool:
