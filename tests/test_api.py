@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -155,3 +156,39 @@ def test_random_bytes_read_as_latin1_are_binary_not_a_language():
     junk = random.Random(1).randbytes(20000).decode("latin-1")
     rep = unspin.check(junk)
     assert (rep.supported, rep.language) == (False, "binary")
+
+
+def test_check_and_restore_report_the_same_score():
+    for text in (SPUN, CLEAN, SPUN + " " + CLEAN):
+        assert unspin.check(text).score == unspin.restore(text).report.score
+
+
+def test_spans_are_looked_for_only_above_the_gate():
+    from unspin.api import SPAN_GATE
+
+    clean = unspin.check(CLEAN)
+    assert clean.score < SPAN_GATE and clean.spans == []
+    spun = unspin.check(SPUN)
+    assert spun.score >= SPAN_GATE and spun.spans
+    # restore still decodes a low-scoring document (it only does so cautiously).
+    assert unspin.restore(CLEAN).report.score == clean.score
+
+
+def test_evidence_scores_candidates_of_words_the_lm_does_not_know(monkeypatch):
+    from unspin.lm import UNK
+    from unspin.models import get_models
+    from unspin.tokens import segment_ids, shape_codes
+
+    dec = get_models().decoder
+    texts = "The committee reached an unexampled agreement on the budget .".split()
+    norms = [t.lower() for t in texts]
+    ids = dec.lm.ids(norms)
+    assert ids[4] == UNK and dec._unknown_originals("unexampled")
+    seg = segment_ids(texts)
+    shapes = shape_codes(texts, seg)
+    lp, post = dec.evidence(norms, ids, seg, shapes)
+    assert len(lp) == len(texts) and np.all(lp <= 0)
+    assert np.all((post >= 0) & (post <= 1))
+    monkeypatch.setattr(dec, "_unknown_originals", lambda word: [])
+    _, post_without = dec.evidence(norms, ids, seg, shapes)
+    assert len(post_without) == len(post) - 1

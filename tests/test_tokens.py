@@ -2,17 +2,23 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from unspin.tokens import (
+    MAX_SENTENCE_TOKENS,
     NUMBER,
     PUNCT,
+    TOKEN_RE,
     WORD,
     norm_sentences,
     normalise,
+    segment_ids,
+    segments,
     sentences,
+    shape_codes,
     tokenize,
 )
 
@@ -144,3 +150,60 @@ def test_norm_sentences_per_line() -> None:
         ["three"],
         ["four", "'s"],
     ]
+
+
+def _reference_shapes(sent) -> list[int]:
+    """Shapes spelled out token by token: the rule `shape_codes` vectorises."""
+    out, prev = [], None
+    for t in sent:
+        if t.kind != "word" or not t.text[:1].isupper():
+            out.append(0)
+        elif len(t.text) > 1 and t.text.isupper():
+            out.append(2)
+        elif prev is None or prev.text in ('"', "'", "(", "[", "“", "‘", ":", "-", "–", "—",
+                                           ".", "!", "?"):
+            out.append(0)
+        else:
+            out.append(1)
+        prev = t
+    return out
+
+
+WORDY = st.lists(st.sampled_from(
+    ["The", "cat", ".", "approx", "NASA", "A", '"', "Paris", "'s", "!", "?", "(", "x", "5",
+     "-", ":", "is", "Big", "Über", "über", "É", "e.g", "U.S."]), max_size=400).map(" ".join)
+
+
+@given(st.one_of(TRICKY, WORDY))
+@settings(max_examples=200)
+def test_segments_are_sentences_cut_into_pieces(text: str) -> None:
+    tokens = tokenize(text)
+    expected_groups, expected_shapes = [], []
+    for sent in sentences(tokens):
+        for k in range(0, len(sent), MAX_SENTENCE_TOKENS):
+            piece = sent[k:k + MAX_SENTENCE_TOKENS]
+            expected_groups.append(piece)
+            expected_shapes.append(_reference_shapes(piece))
+    groups, shapes = segments(tokens)
+    assert groups == expected_groups
+    assert shapes == expected_shapes
+    # The string-only fast path agrees with the token path.
+    texts = TOKEN_RE.findall(text)
+    assert texts == [t.text for t in tokens]
+    seg = segment_ids(texts)
+    assert [len(g) for g in groups] == [int(n) for n in np.bincount(seg)] if texts else not groups
+    assert shape_codes(texts, seg).tolist() == [x for s in shapes for x in s]
+
+
+def test_run_on_sentence_is_cut_every_max_tokens() -> None:
+    texts = ["word"] * (2 * MAX_SENTENCE_TOKENS + 5)
+    seg = segment_ids(texts)
+    assert seg.tolist() == [0] * MAX_SENTENCE_TOKENS + [1] * MAX_SENTENCE_TOKENS + [2] * 5
+
+
+def test_shapes_mark_names_and_acronyms_not_sentence_starts() -> None:
+    texts = TOKEN_RE.findall('The NASA probe reached Mars. "Big news," said Ann Lee.')
+    codes = dict(zip(texts, shape_codes(texts, segment_ids(texts)).tolist(), strict=False))
+    assert codes["The"] == 0 and codes["NASA"] == 2 and codes["Mars"] == 1
+    assert codes["Big"] == 0  # after an opening quote
+    assert codes["Ann"] == 1 and codes["Lee"] == 1

@@ -157,7 +157,7 @@ def shape_codes(texts: list[str], seg: np.ndarray) -> np.ndarray:
     opener = np.fromiter((t in OPENERS for t in texts), dtype=bool, count=n)
     after_start = np.r_[False, (seg[1:] == seg[:-1]) & ~opener[:-1]]
     out[upper & after_start] = 1
-    out[acronym] = 2
+    out[acronym & upper] = 2
     return out
 
 
@@ -170,12 +170,14 @@ def segments(tokens: list[Token]) -> tuple[list[list[Token]], list[list[int]]]:
     Returns:
         ``(groups, shapes)``: the tokens of each segment and, per segment, each token's shape.
     """
+    if not tokens:
+        return [], []
     texts = [t.text for t in tokens]
     seg = segment_ids(texts)
     shape = shape_codes(texts, seg).tolist()
     groups: list[list[Token]] = []
     shapes: list[list[int]] = []
-    starts = np.flatnonzero(np.r_[True, seg[1:] != seg[:-1]]).tolist() if len(seg) else []
+    starts = np.flatnonzero(np.r_[True, seg[1:] != seg[:-1]]).tolist()
     for a, b in zip(starts, [*starts[1:], len(tokens)], strict=True):
         groups.append(tokens[a:b])
         shapes.append(shape[a:b])
