@@ -687,13 +687,15 @@ class Decoder:
         return scores[keep], ch[keep], keep
 
     def local(self, states: list[SentenceState], *, g_offset: int = 0,
-              sent_offset: int = 0) -> Local:
+              sent_offset: int = 0, suspicion: float | None = None) -> Local:
         """Score every candidate alone, in observed context (vectorised).
 
         Args:
             states: Prepared sentences (one chunk of a document).
             g_offset: Global padded index of the chunk's first token.
             sent_offset: Index of the chunk's first sentence in the document.
+            suspicion: Score candidates only where the word or one of the next two has a
+                log10 probability below this (default `DecodeParams.suspicion`).
         """
         lm = self.lm
         # Global arrays over all sentences, padded: [NONE, BOS, ids..., EOS] each.
@@ -716,7 +718,7 @@ class Decoder:
                     if w in learned:
                         learned_pos[s0 + 2 + i] = True
         is_tok = (tok_of >= 0) & (np.arange(len(g)) < end_of - 1)
-        suspicious = self._suspicious(base, end_of)
+        suspicious = self._suspicious(base, end_of, suspicion)
         J, E, orig, CH, S1 = self._word_entries(
             g, base, end_of, shape, is_tok & ~learned_pos & suspicious)
 
@@ -958,13 +960,14 @@ class Decoder:
 
     def decode(self, sentences: list[list[str]], *, fast: bool = False,
                shapes: list[list[int]] | None = None, prior=None,
-               min_confidence: float = 0.0):
+               min_confidence: float = 0.0, suspicion: float | None = None):
         """Decode normalised sentences.
 
         Args:
             sentences: Normalised tokens, one list per sentence.
             fast: Stop after the local step (used by `check`).
             min_confidence: With ``fast``, skip decisions below this confidence.
+            suspicion: See `local` (default `DecodeParams.suspicion`).
             shapes: Token shapes, see `prepare`.
             prior: Optional callable ``(local, states) -> float``: the document's spin rate
                 judged from the local evidence (the detector). All candidates' prior
@@ -991,8 +994,8 @@ class Decoder:
                 n_tok += len(sentences[k2]) + 3
                 k2 += 1
             chunk = self.prepare(sentences[k:k2], shapes[k:k2] if shapes is not None else None)
-            parts.append(self.local(chunk, g_offset=g_offset,
-                                    sent_offset=k).compact(keep_floor))
+            parts.append(self.local(chunk, g_offset=g_offset, sent_offset=k,
+                                    suspicion=suspicion).compact(keep_floor))
             g_offset += sum(len(st.padded) for st in chunk)
             states.extend(chunk)
             k = k2
