@@ -258,7 +258,7 @@ class Local:
     orig: np.ndarray
     entry: np.ndarray
     pref: np.ndarray
-    phrase_cands: list[Candidate]
+    phrase_cands: list[tuple]  # (start, spec) per phrase entry, see Decoder._entries
     sent_of: np.ndarray
     tok_of: np.ndarray
     zpos: np.ndarray
@@ -322,7 +322,7 @@ class Decoder:
         self.params = params or DecodeParams()
         self._channel_cache: dict[tuple, float] = {}
         self._unk_cache: dict[str, list[tuple[int, float]]] = {}
-        self._oid_cache: dict[tuple[str, ...], tuple[int, ...]] = {}
+        self._entry_cache: dict[tuple[str, bool], tuple] = {}
         self._table: WordTable | None = None
         self._table_key: tuple | None = None
         self._multi: np.ndarray | None = None
@@ -341,6 +341,7 @@ class Decoder:
             self._table_key = key
             self._channel_cache.clear()
             self._unk_cache.clear()
+            self._entry_cache.clear()
         return self._table
 
     def _multi_originals(self) -> np.ndarray:
@@ -425,11 +426,43 @@ class Decoder:
             adj -= p.name_penalty
         return adj
 
-    def _phrase_candidates(self, st: SentenceState, suspicious: np.ndarray) -> list[Candidate]:
+    def _entries(self, key: str, multi_only: bool) -> tuple:
+        """Position-free candidates of an observed key: ``(spec, original ids, channel)``.
+
+        ``spec`` is `CandidateSource.specs`'s tuple (a `Candidate` without its start);
+        originals with a word the LM does not know are left out. With ``multi_only``, only
+        the trusted multiword originals of a single word. Cached per key: building
+        `Candidate` objects per position cost a quarter of `restore`.
+        """
+        ck = (key, multi_only)
+        hit = self._entry_cache.get(ck)
+        if hit is not None:
+            return hit
+        lm_id = self.lm.id
+        out = []
+        for spec in self.source.specs(key):
+            original, flags = spec[1], spec[2]
+            if multi_only and not (len(original) > 1 and (
+                    _hand_phrase(flags) or flags & (FLAG_WN_SYN | FLAG_NUMBER))):
+                continue
+            oids = tuple(lm_id(w) for w in original)
+            if UNK in oids:
+                continue
+            out.append((spec, oids, self.channel(Candidate(0, *spec))))
+        hit = tuple(out)
+        if len(self._entry_cache) > 200_000:  # bounded however many documents pass
+            self._entry_cache.clear()
+        self._entry_cache[ck] = hit
+        return hit
+
+    def _phrase_candidates(self, st: SentenceState, suspicious: np.ndarray) -> list[tuple]:
         """Candidates that the vectorised path does not cover: phrases and learned pairs.
 
         Only positions where something is unlikely (``suspicious``) are looked at, except
         for learned pairs, which are evidence of their own.
+
+        Returns:
+            ``(start, spec, original ids, channel)`` per candidate (see `_entries`).
         """
         src = self.source
         plen = src._phrase_len
@@ -437,27 +470,31 @@ class Decoder:
         multi = self._multi_originals()
         index = src._index
         norms = st.norms
+        shapes = st.shapes
+        unknown = (st.ids == UNK).tolist()
         n = len(norms)
-        out: list[Candidate] = []
+        entries = self._entries
+        out: list[tuple] = []
         for i in np.flatnonzero(suspicious).tolist() if not learned else range(n):
             w = norms[i]
-            if st.shapes[i] == 2:
+            if shapes[i] == 2:
                 continue
-            if w in learned or st.ids[i] == UNK:
+            if w in learned or unknown[i]:
                 # Learned pairs, and words the language model does not know (the word table
                 # is indexed by LM id, so rare spun words like "unexampled" come here).
-                out.extend(src._at(w, i))
+                found = entries(w, False)
             else:
                 r = index.get(w)
-                if r is not None and multi[r]:
-                    out.extend(c for c in src._at(w, i) if len(c.original) > 1 and (
-                        _hand_phrase(c.flags) or c.flags & (FLAG_WN_SYN | FLAG_NUMBER)))
+                found = entries(w, True) if r is not None and multi[r] else ()
+            for e in found:
+                out.append((i, *e))
             longest = plen.get(w)
             if longest:
                 for ln in range(2, min(longest, n - i) + 1):
                     key = " ".join(norms[i:i + ln])
-                    if key in src._index or key in learned:
-                        out.extend(src._at(key, i))
+                    if key in index or key in learned:
+                        for e in entries(key, False):
+                            out.append((i, *e))
         return out
 
     # ------------------------------------------------------------------ step 1
@@ -697,7 +734,6 @@ class Decoder:
             suspicion: Score candidates only where the word or one of the next two has a
                 log10 probability below this (default `DecodeParams.suspicion`).
         """
-        lm = self.lm
         # Global arrays over all sentences, padded: [NONE, BOS, ids..., EOS] each.
         g = np.concatenate([st.padded for st in states]) if states else np.zeros(0, np.int64)
         base = np.concatenate([st.base for st in states]) if states else np.zeros(0)
@@ -724,27 +760,18 @@ class Decoder:
 
         # Phrase candidates (and learned pairs, and words the LM does not know): gathered
         # in Python, scored through explicit token windows in one vectorised pass.
-        pc: list[Candidate] = []
+        pc: list[tuple] = []  # (start, spec): a Candidate is built only when asked for
         pj: list[int] = []
         pch: list[float] = []
         plen: list[int] = []
         porig: list[tuple[int, ...]] = []
-        oid_cache = self._oid_cache
-        lm_id = lm.id
         for st, s0 in zip(states, starts.tolist(), strict=True):
-            cands = self._phrase_candidates(st, suspicious[s0 + 2:s0 + 2 + len(st.norms)])
-            for cand in cands:
-                oids = oid_cache.get(cand.original)
-                if oids is None:
-                    if len(oid_cache) > 100_000:
-                        oid_cache.clear()
-                    oids = oid_cache[cand.original] = tuple(lm_id(w) for w in cand.original)
-                if UNK in oids:
-                    continue
-                pc.append(cand)
-                pj.append(s0 + cand.start + 2)
-                pch.append(self.channel(cand))
-                plen.append(cand.length)
+            for i, spec, oids, ch in self._phrase_candidates(
+                    st, suspicious[s0 + 2:s0 + 2 + len(st.norms)]):
+                pc.append((i, spec))
+                pj.append(s0 + i + 2)
+                pch.append(ch)
+                plen.append(spec[0])
                 porig.append(oids)
         n1 = len(J)
         S2, pch_arr, keep2 = self._phrase_scores(g, base, end_of, shape, pj, plen, porig, pch)
@@ -774,7 +801,8 @@ class Decoder:
         """The Candidate behind local entry ``n``."""
         r = int(loc.pref[n])
         if r >= 0:
-            return loc.phrase_cands[r]
+            start, spec = loc.phrase_cands[r]
+            return Candidate(start, *spec)
         t = self._table
         e = int(loc.entry[n])
         return Candidate(int(loc.tok_of[loc.pos[n]]), 1, (self.lm.words[int(loc.orig[n])],),
