@@ -597,7 +597,7 @@ def make_storage(path: str | os.PathLike | None, config: dict[str, Any] | None,
 def _chain(query: np.ndarray, doc: np.ndarray) -> int:
     """Length of the longest chain of grams shared in the same order (anchored alignment).
 
-    Grams that recur more than three times in the document are skipped: they place
+    Grams that recur more than 16 times in the document are skipped: they place
     nothing.
     """
     where: dict[int, list[int]] = {}
@@ -608,7 +608,7 @@ def _chain(query: np.ndarray, doc: np.ndarray) -> int:
     tails: list[int] = []
     for g in query.tolist():
         pos = where.get(g)
-        if pos is None or len(pos) > 3:
+        if pos is None or len(pos) > 16:
             continue
         # descending, so one query gram adds at most one link
         for j in reversed(pos):

@@ -87,19 +87,30 @@ def reference_edits(text: str, original: str,
         return None, []
     first, last = anchors[0], anchors[-1]
     inner = list(ops[first + 1:last])
-    # The copy's first and last words, before the first and after the last anchor: when
-    # the copy starts (ends) there, align as many original tokens, right (left) aligned.
-    lead_i = ops[first][1]
-    if first > 0 and 0 < lead_i <= MAX_REFERENCE_EDIT and ops[first][3] >= lead_i:
-        j = ops[first][3]
-        inner.insert(0, ("replace", 0, lead_i, j - lead_i, j))
-        lead_i = 0
-    tail_i = ops[last][2]
-    if last < len(ops) - 1 and 0 < len(a) - tail_i <= MAX_REFERENCE_EDIT \
-            and len(b) - ops[last][4] >= len(a) - tail_i:
-        j = ops[last][4]
-        inner.append(("replace", tail_i, len(a), j, j + len(a) - tail_i))
-        tail_i = len(a)
+    lead_i, tail_i = ops[first][1], ops[last][2]
+    # Before the first and after the last anchor, small differences are swaps too; where
+    # the copy starts (ends) inside a longer stretch of the original, take as many of the
+    # original's tokens as the copy has there, aligned to the anchor.
+    for op, i1, i2, j1, j2 in reversed(ops[:first]):
+        if i2 - i1 > MAX_REFERENCE_EDIT:
+            break
+        if j2 - j1 > MAX_REFERENCE_EDIT:
+            if i1 > 0 or i2 == i1:
+                break
+            j1 = j2 - (i2 - i1)
+            op = "replace"
+        inner.insert(0, (op, i1, i2, j1, j2))
+        lead_i = i1
+    for op, i1, i2, j1, j2 in ops[last + 1:]:
+        if i2 - i1 > MAX_REFERENCE_EDIT:
+            break
+        if j2 - j1 > MAX_REFERENCE_EDIT:
+            if i2 < len(a) or i2 == i1:
+                break
+            j2 = j1 + (i2 - i1)
+            op = "replace"
+        inner.append((op, i1, i2, j1, j2))
+        tail_i = i2
     region = (a[lead_i].start, a[tail_i - 1].end)
     edits: list[Edit] = []
     for op, i1, i2, j1, j2 in inner:
@@ -107,8 +118,14 @@ def reference_edits(text: str, original: str,
             continue
         if i1 == i2 or j1 == j2:
             # A pure insertion or deletion ("in order to" -> "to"): take the aligned token
-            # before it along, so the edit replaces something with something.
-            i1, j1 = i1 - 1, j1 - 1
+            # before (at the very start: after) it along, so that something replaces
+            # something.
+            if i1 > 0 and j1 > 0:
+                i1, j1 = i1 - 1, j1 - 1
+            elif i2 < len(a) and j2 < len(b):
+                i2, j2 = i2 + 1, j2 + 1
+            else:
+                continue
         start, end = a[i1].start, a[i2 - 1].end
         replacement = original[b[j1].start:b[j2 - 1].end]
         if text[start:end] != replacement:
