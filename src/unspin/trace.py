@@ -80,37 +80,26 @@ def reference_edits(text: str, original: str,
     b = tokenize(original)
     if not a or not b:
         return None, []
-    matcher = SequenceMatcher(None, [t.norm for t in a], [t.norm for t in b], autojunk=False)
-    ops = matcher.get_opcodes()
+    an, bn = [t.norm for t in a], [t.norm for t in b]
+    ops = SequenceMatcher(None, an, bn, autojunk=False).get_opcodes()
     anchors = [k for k, op in enumerate(ops) if op[0] == "equal" and op[2] - op[1] >= MIN_ANCHOR]
     if not anchors:
         return None, []
     first, last = anchors[0], anchors[-1]
     inner = list(ops[first + 1:last])
     lead_i, tail_i = ops[first][1], ops[last][2]
-    # Before the first and after the last anchor, small differences are swaps too; where
-    # the copy starts (ends) inside a longer stretch of the original, take as many of the
-    # original's tokens as the copy has there, aligned to the anchor.
-    for op, i1, i2, j1, j2 in reversed(ops[:first]):
-        if i2 - i1 > MAX_REFERENCE_EDIT:
-            break
-        if j2 - j1 > MAX_REFERENCE_EDIT:
-            if i1 > 0 or i2 == i1:
-                break
-            j1 = j2 - (i2 - i1)
-            op = "replace"
-        inner.insert(0, (op, i1, i2, j1, j2))
-        lead_i = i1
-    for op, i1, i2, j1, j2 in ops[last + 1:]:
-        if i2 - i1 > MAX_REFERENCE_EDIT:
-            break
-        if j2 - j1 > MAX_REFERENCE_EDIT:
-            if i2 < len(a) or i2 == i1:
-                break
-            j2 = j1 + (i2 - i1)
-            op = "replace"
-        inner.append((op, i1, i2, j1, j2))
-        tail_i = i2
+    # The copy's edges, before the first and after the last anchor: align them again
+    # against a window of the original next to the anchor (the global alignment may have
+    # tied a stray word to a far place), dropping original text beyond the copy's ends.
+    if 0 < lead_i <= 3 * MAX_REFERENCE_EDIT:
+        j_hi = ops[first][3]
+        inner[:0] = _edge(an, bn, 0, lead_i, max(0, j_hi - lead_i - 4), j_hi, lead=True)
+        lead_i = 0
+    if 0 < len(a) - tail_i <= 3 * MAX_REFERENCE_EDIT:
+        j_lo = ops[last][4]
+        inner += _edge(an, bn, tail_i, len(a), j_lo, min(len(b), j_lo + len(a) - tail_i + 4),
+                       lead=False)
+        tail_i = len(a)
     region = (a[lead_i].start, a[tail_i - 1].end)
     edits: list[Edit] = []
     for op, i1, i2, j1, j2 in inner:
@@ -132,6 +121,22 @@ def reference_edits(text: str, original: str,
             edits.append(Edit(start, end, text[start:end], replacement,
                               round(float(confidence), 4), "reference"))
     return region, edits
+
+
+def _edge(an: list[str], bn: list[str], i_lo: int, i_hi: int, j_lo: int, j_hi: int,
+          lead: bool) -> list[tuple[str, int, int, int, int]]:
+    """Opcodes aligning the copy's tokens ``[i_lo, i_hi)`` with a window of the original's,
+    with original-only text beyond the copy's start (``lead``) or end cut off."""
+    ops = [(op, i1 + i_lo, i2 + i_lo, j1 + j_lo, j2 + j_lo) for op, i1, i2, j1, j2 in
+           SequenceMatcher(None, an[i_lo:i_hi], bn[j_lo:j_hi], autojunk=False).get_opcodes()]
+    k = 0 if lead else -1
+    while ops and ops[k][1] == ops[k][2]:  # original text outside the copy
+        ops.pop(k)
+    if ops and ops[k][0] == "replace":
+        op, i1, i2, j1, j2 = ops[k]
+        if j2 - j1 > i2 - i1:  # the copy starts (ends) inside the original's stretch
+            ops[k] = (op, i1, i2, j2 - (i2 - i1), j2) if lead else (op, i1, i2, j1, j1 + i2 - i1)
+    return ops
 
 
 def restore_with_reference(text: str, index: Index, *, min_confidence: float | None = None,
