@@ -36,7 +36,7 @@ from pathlib import Path
 import numpy as np
 
 import unspin
-from unspin.index import Index
+from unspin.index import _CHUNKS, Index
 from unspin.trace import reference_edits
 
 from .data import REPO, clean_text
@@ -114,6 +114,7 @@ def build_index(path: Path, docs: list[dict]) -> dict:
     for suffix in ("", "-wal", "-shm"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
     index = Index(path)
+    _CHUNKS.clear()  # a cold start: the symbol cache is part of the ingest cost
     cpu, wall = time.process_time(), time.perf_counter()
     index.add_many([(d["id"], d["text"]) for d in docs], batch_size=500)
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
@@ -173,6 +174,30 @@ def minhash_baseline(docs: list[dict], queries: list[dict], thresholds=(0.5, 0.2
     return out
 
 
+def word_containment(query: str, original: str, n: int = 5) -> float:
+    """Share of the query's word n-grams found verbatim in the original (text reuse)."""
+    q = [w.lower() for w in _WORDS.findall(query)]
+    o = [w.lower() for w in _WORDS.findall(original)]
+    qs = {tuple(q[i:i + n]) for i in range(len(q) - n + 1)}
+    os_ = {tuple(o[i:i + n]) for i in range(len(o) - n + 1)}
+    return len(qs & os_) / max(1, len(qs))
+
+
+REUSE = 0.3  # an "unrelated" document sharing this much verbatim text is a copy
+
+
+def classify_unrelated(unrelated: list[dict], tops: list, by_id: dict[str, str]) -> dict:
+    """Matches on unrelated documents, split by verbatim reuse of the matched original."""
+    reuse, false = [], []
+    for doc, top in zip(unrelated, tops, strict=True):
+        if top is None:
+            continue
+        c = word_containment(doc["text"], by_id[top])
+        (reuse if c >= REUSE else false).append(
+            {"query": doc["id"], "match": top, "word5_containment": round(c, 3)})
+    return {"false": false, "reuse": reuse}
+
+
 def summarise(queries: list[dict], tops: list, unrelated_tops: list) -> dict:
     rows: dict[str, dict] = {}
     for q, top in zip(queries, tops, strict=True):
@@ -184,8 +209,8 @@ def summarise(queries: list[dict], tops: list, unrelated_tops: list) -> dict:
     for r in rows.values():
         r["recall@1"] = r["hit"] / r["n"]
     return {"conditions": rows,
-            "false_matches": sum(t is not None for t in unrelated_tops),
-            "unrelated": len(unrelated_tops)}
+            "matches_on_unrelated": sum(t is not None for t in unrelated_tops),
+            "n_unrelated": len(unrelated_tops)}
 
 
 def reference_quality(queries: list[dict], originals: dict[str, str], results: list,
@@ -259,13 +284,14 @@ def main(argv: list[str] | None = None) -> int:
                 "max": 1e3 * float(np.max(lat))}}
     tops = [m[0].id if m else None for m in results]
     res["unspin"] = summarise(queries, tops[:len(queries)], tops[len(queries):])
+    by_id = {d["id"]: d["text"] for d in originals}
+    res["unspin"]["unrelated"] = classify_unrelated(unrelated, tops[len(queries):], by_id)
     res["unrelated_matches"] = [
         {"query": unrelated[i]["id"], "match": results[len(queries) + i][0].to_dict()}
         for i in range(len(uq)) if results[len(queries) + i]]
     copies = [m[0].score for q, m in zip(queries, results, strict=False) if m
               and m[0].id == q["source"]]
     res["score_of_true_matches"] = {"min": min(copies), "p1": float(np.percentile(copies, 1))}
-    by_id = {d["id"]: d["text"] for d in originals}
     res["reference_exact"] = reference_quality(queries, by_id, results[:len(queries)], 200)
     log("unspin done")
     if not args.no_minhash:
@@ -275,6 +301,8 @@ def main(argv: list[str] | None = None) -> int:
             t = mh[f"lsh_{thr}"]
             res["minhash"][f"lsh_{thr}"] = summarise(queries, t[:len(queries)],
                                                     t[len(queries):])
+            res["minhash"][f"lsh_{thr}"]["unrelated"] = classify_unrelated(
+                unrelated, t[len(queries):], by_id)
         log("minhash done")
     (OUT / "results.json").write_text(json.dumps(res, indent=2))
     print(report(res))
@@ -293,13 +321,19 @@ def report(res: dict) -> str:
             m = mh.get(f"lsh_{thr}", {}).get("conditions", {}).get(key)
             cells.append(f"{m['recall@1']:.3f}" if m else "-")
         lines.append(f"| {sp} | {float(rate):.0%} | {kind} | " + " | ".join(cells) + " |")
-    fm = [f"unspin {res['unspin']['false_matches']}"] + [
-        f"MinHash-LSH {thr} {mh[f'lsh_{thr}']['false_matches']}"
+    def fm_text(r: dict) -> str:
+        u = r["unrelated"]
+        return f"{len(u['false'])} false + {len(u['reuse'])} verbatim reuse"
+
+    fm = [f"unspin {fm_text(res['unspin'])}"] + [
+        f"MinHash-LSH {thr} {fm_text(mh[f'lsh_{thr}'])}"
         for thr in (0.5, 0.2) if f"lsh_{thr}" in mh]
     idx, small, lat = res["index"], res["index_small"], res["latency_ms"]
     lines += [
         "",
-        f"False matches on {res['unspin']['unrelated']} unrelated documents: " + ", ".join(fm),
+        f"Matches on {res['unspin']['n_unrelated']} unrelated documents (verbatim reuse: "
+        f">= {REUSE:.0%} of the query's word 5-grams in the matched original): "
+        + ", ".join(fm),
         f"Lowest score of a true match: {res['score_of_true_matches']['min']:.3f} "
         f"(p1 {res['score_of_true_matches']['p1']:.3f}); threshold 0.4",
         f"Query latency, one thread: {small['docs']:,} originals p50 "

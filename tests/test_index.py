@@ -74,6 +74,18 @@ def test_unrelated_texts_do_not_match(index):
     assert index.query("") == []
 
 
+def test_templated_sibling_with_other_numbers_is_not_a_match(index):
+    import re
+
+    original = make_doc(42)
+    sibling = re.sub(r"\d+", lambda m: str(int(m.group()) + 1), original)
+    assert index.query(original)[0].id == "d42"
+    assert all(m.id != "d42" for m in index.query(sibling))
+    # number words written as digits, as spinners do, still agree
+    words = original.replace(" 2 ", " two ").replace(" 5 ", " five ")
+    assert index.query(words)[0].id == "d42"
+
+
 def test_add_is_idempotent_per_id(index):
     before = len(index)
     assert index.add("d5", make_doc(5)) == "unchanged"

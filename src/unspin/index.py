@@ -27,13 +27,13 @@ from __future__ import annotations
 import hashlib
 import os
 import sqlite3
+import struct
 import threading
 import zlib
 from bisect import bisect_left
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass
-from itertools import chain
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -42,7 +42,7 @@ import numpy as np
 from .tokens import TOKEN_RE
 
 # Bumped when the features change: an index built with other features must be rebuilt.
-FEATURE_VERSION = 1
+FEATURE_VERSION = 2
 GRAM = 6  # symbols per gram
 SAMPLE_MASK = 3  # keep grams whose hash has these low bits zero: one in four
 MAX_DF = 300  # postings lists longer than this are not looked up (templated skeletons)
@@ -68,6 +68,8 @@ _NUMBERS = {w: str(i) for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
     "fifteen sixteen seventeen eighteen nineteen twenty".split())}
 _CONTENT, _CONTENT_CAP = 1, 2
+_NUMBER_BIT = 1 << 40  # numbers' symbols are at least this (other symbols are below 2**33)
+MIN_NUMBER_AGREEMENT = 0.9  # share of a query's numbers that its original must contain
 _MUL = np.uint64(0x100000001B3)
 _MIX = np.uint64(0xBF58476D1CE4E5B9)
 
@@ -77,26 +79,30 @@ def _symbol(tok: str) -> int:
     if w == "an":
         w = "a"  # spinners fix the article for the new word
     w = _NUMBERS.get(w, w)
+    if w[0].isdigit():
+        return zlib.crc32(w.encode("utf-8")) + _NUMBER_BIT
     if w in ANCHOR_WORDS or not w[0].isalpha() or not w.isalpha():
         return zlib.crc32(w.encode("utf-8")) + 3
     return _CONTENT_CAP if tok[0].isupper() else _CONTENT
 
 
 class _ChunkTable(dict):
-    """Whitespace-separated chunk -> its tokens' symbols, filled on first sight.
+    """Whitespace-separated chunk -> its tokens' symbols (packed int64), filled on first sight.
 
     Tokens never span white space, so splitting on it first and tokenising each distinct
     chunk once gives the same tokens as `TOKEN_RE` on the whole text, at a fraction of the
     cost: most chunks ("the", "word,") recur, and a dict hit is far cheaper than the regex.
     """
 
-    def __missing__(self, chunk: str) -> tuple[int, ...]:
+    def __missing__(self, chunk: str) -> bytes:
         if len(self) > 1_000_000:  # bound memory on endless streams of new words
             self.clear()
         if chunk.isalpha():  # most new chunks are one plain word
-            v: tuple[int, ...] = (_symbol(chunk),)
+            ids = [_symbol(chunk)]
         else:
-            v = tuple(_symbol(t) for t in TOKEN_RE.findall(chunk))
+            ids = [_symbol(t) for t in TOKEN_RE.findall(chunk)]
+        # as machine ints: joining bytes is much cheaper than flattening Python ints
+        v = struct.pack(f"{len(ids)}q", *ids)
         self[chunk] = v
         return v
 
@@ -114,8 +120,7 @@ def symbols(text: str) -> np.ndarray:
         Symbol ids as uint64 (function words, numbers and punctuation as themselves, each
         run of other words as 1, or 2 when it starts capitalised).
     """
-    ids = np.fromiter(chain.from_iterable(map(_CHUNKS.__getitem__, text.split())),
-                      dtype=np.int64)
+    ids = np.frombuffer(b"".join(map(_CHUNKS.__getitem__, text.split())), dtype=np.int64)
     if not len(ids):
         return np.zeros(0, np.uint64)
     content = ids < 3
@@ -313,8 +318,9 @@ CREATE TABLE IF NOT EXISTS segments (
 
 def _segment(keys: np.ndarray, nums: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Postings as two aligned int32 arrays sorted by key (then document)."""
-    order = np.lexsort((nums, keys))
-    return keys[order].astype(np.int32), nums[order].astype(np.int32)
+    # one int64 sort (key high, document low) is several times faster than a lexsort
+    both = np.sort((keys.astype(np.int64) << 32) | nums.astype(np.int64))
+    return (both >> 32).astype(np.int32), (both & 0xFFFFFFFF).astype(np.int32)
 
 
 class SQLiteStorage:
@@ -620,24 +626,37 @@ def _chain(query: np.ndarray, doc: np.ndarray) -> int:
     return len(tails)
 
 
-def verify(query_grams: np.ndarray, original: str) -> tuple[float, float]:
+def verify(query_syms: np.ndarray, original: str,
+           query_grams: np.ndarray | None = None) -> tuple[float, float]:
     """Score a query against one original: ``(score, coverage)``.
 
     Args:
-        query_grams: `gram_hashes` of the query's symbols.
+        query_syms: `symbols` of the query.
         original: The original text.
+        query_grams: `gram_hashes` of ``query_syms``, if already computed.
 
     Returns:
         ``score``: share of the query's grams on the longest in-order chain shared with the
-        original; ``coverage``: the chain's share of the original's grams.
+        original; ``coverage``: the chain's share of the original's grams. Both 0 when the
+        chain is shorter than `MIN_CHAIN`, or when the query has two or more numbers and
+        fewer than `MIN_NUMBER_AGREEMENT` of them occur in the original: spinners leave
+        numbers alone, while templated articles (season results, ship classes) share
+        whole sentences but not their numbers.
     """
-    doc = gram_hashes(symbols(original))
-    if not len(query_grams) or not len(doc):
+    grams = gram_hashes(query_syms) if query_grams is None else query_grams
+    doc_syms = symbols(original)
+    doc = gram_hashes(doc_syms)
+    if not len(grams) or not len(doc):
         return 0.0, 0.0
-    c = _chain(query_grams, doc)
+    numbers = query_syms[query_syms >= _NUMBER_BIT]
+    if len(numbers) >= 2:
+        found = np.isin(numbers, doc_syms[doc_syms >= _NUMBER_BIT])
+        if found.mean() < MIN_NUMBER_AGREEMENT:
+            return 0.0, 0.0
+    c = _chain(grams, doc)
     if c < MIN_CHAIN:
         return 0.0, 0.0
-    return c / len(query_grams), min(1.0, c / len(doc))
+    return c / len(grams), min(1.0, c / len(doc))
 
 
 # ------------------------------------------------------------------------------ index
@@ -747,13 +766,14 @@ class Index:
         if not isinstance(text, str):
             raise TypeError(f"text must be str, not {type(text).__name__}")
         thr = self.threshold if threshold is None else float(threshold)
-        grams = gram_hashes(symbols(text))
+        syms = symbols(text)
+        grams = gram_hashes(syms)
         if len(grams) < MIN_QUERY_GRAMS:
             return []
         out = []
         keys = sketch(grams).tolist()
         for doc_id, blob in self.storage.lookup(keys, MAX_DF, max(CANDIDATES, k)):
-            score, coverage = verify(grams, _unpack(blob))
+            score, coverage = verify(syms, _unpack(blob), grams)
             if score >= thr:
                 out.append(Match(doc_id, round(score, 4), round(coverage, 4)))
         out.sort(key=lambda m: (-m.score, -m.coverage, m.id))
