@@ -68,10 +68,19 @@ _NUMBERS = {w: str(i) for i, w in enumerate(
     "zero one two three four five six seven eight nine ten eleven twelve thirteen fourteen "
     "fifteen sixteen seventeen eighteen nineteen twenty".split())}
 _CONTENT, _CONTENT_CAP = 1, 2
-_NUMBER_BIT = 1 << 40  # numbers' symbols are at least this (other symbols are below 2**33)
+_NUMBER_BIT = 1 << 40  # specific numbers' symbols are at least this (others: below 2**33)
 MIN_NUMBER_AGREEMENT = 0.9  # share of a query's numbers that its original must contain
 _MUL = np.uint64(0x100000001B3)
 _MIX = np.uint64(0xBF58476D1CE4E5B9)
+
+
+def _specific(number: str) -> bool:
+    """A number that identifies: above 20 and not round. Thesauri offer small and round
+    numbers as synonyms ("dozen" -> "12", "hundred" -> "100"), never "1958"."""
+    digits = number.replace(",", "")
+    if not digits.isdigit():
+        return True  # 3.5, 10:30
+    return int(digits) > 20 and digits.rstrip("0") != digits[0]
 
 
 def _symbol(tok: str) -> int:
@@ -79,7 +88,7 @@ def _symbol(tok: str) -> int:
     if w == "an":
         w = "a"  # spinners fix the article for the new word
     w = _NUMBERS.get(w, w)
-    if w[0].isdigit():
+    if w[0].isdigit() and _specific(w):
         return zlib.crc32(w.encode("utf-8")) + _NUMBER_BIT
     if w in ANCHOR_WORDS or not w[0].isalpha() or not w.isalpha():
         return zlib.crc32(w.encode("utf-8")) + 3
@@ -638,10 +647,11 @@ def verify(query_syms: np.ndarray, original: str,
     Returns:
         ``score``: share of the query's grams on the longest in-order chain shared with the
         original; ``coverage``: the chain's share of the original's grams. Both 0 when the
-        chain is shorter than `MIN_CHAIN`, or when the query has two or more numbers and
-        fewer than `MIN_NUMBER_AGREEMENT` of them occur in the original: spinners leave
-        numbers alone, while templated articles (season results, ship classes) share
-        whole sentences but not their numbers.
+        chain is shorter than `MIN_CHAIN`, or when the query has two or more specific
+        numbers (above 20, not round: years, counts) and fewer than
+        `MIN_NUMBER_AGREEMENT` of them occur in the original: spinners leave such numbers
+        alone, while templated articles (season results, ship classes) share whole
+        sentences but not their numbers.
     """
     grams = gram_hashes(query_syms) if query_grams is None else query_grams
     doc_syms = symbols(original)
