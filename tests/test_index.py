@@ -47,6 +47,8 @@ def test_skeleton_ignores_swapped_content_words():
     assert symbols("built in 1901.").tolist() != symbols("built in 1902.").tolist()
     assert symbols("built in 1901.").tolist() != symbols("built on 1901.").tolist()
     assert len(gram_hashes(symbols("too short"))) == 0
+    # any digits at all: superscripts, other scripts
+    assert len(symbols("x¹ y² in ٣ or ½, 3.5 and 10:30 ①")) > 5
 
 
 def test_exact_and_spun_copies_are_found(index):

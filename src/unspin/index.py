@@ -78,6 +78,8 @@ def _specific(number: str) -> bool:
     """A number that identifies: above 20 and not round. Thesauri offer small and round
     numbers as synonyms ("dozen" -> "12", "hundred" -> "100"), never "1958"."""
     digits = number.replace(",", "")
+    if not digits.isascii():
+        return False  # superscripts, other scripts' digits: footnote marks and the like
     if not digits.isdigit():
         return True  # 3.5, 10:30
     return int(digits) > 20 and digits.rstrip("0") != digits[0]
