@@ -49,6 +49,7 @@ def test_skeleton_ignores_swapped_content_words():
     assert len(gram_hashes(symbols("too short"))) == 0
     # any digits at all: superscripts, other scripts
     assert len(symbols("x¹ y² in ٣ or ½, 3.5 and 10:30 ①")) > 5
+    assert len(symbols("lone \ud800 surrogate, \x00 nul and \u200b zero width")) > 3
 
 
 def test_exact_and_spun_copies_are_found(index):

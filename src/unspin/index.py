@@ -91,9 +91,9 @@ def _symbol(tok: str) -> int:
         w = "a"  # spinners fix the article for the new word
     w = _NUMBERS.get(w, w)
     if w[0].isdigit() and _specific(w):
-        return zlib.crc32(w.encode("utf-8")) + _NUMBER_BIT
+        return zlib.crc32(w.encode("utf-8", "surrogatepass")) + _NUMBER_BIT
     if w in ANCHOR_WORDS or not w[0].isalpha() or not w.isalpha():
-        return zlib.crc32(w.encode("utf-8")) + 3
+        return zlib.crc32(w.encode("utf-8", "surrogatepass")) + 3
     return _CONTENT_CAP if tok[0].isupper() else _CONTENT
 
 
