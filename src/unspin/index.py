@@ -106,7 +106,7 @@ class _ChunkTable(dict):
     """
 
     def __missing__(self, chunk: str) -> bytes:
-        if len(self) > 1_000_000:  # bound memory on endless streams of new words
+        if len(self) > 500_000:  # bound memory (about 60 MB) on endless new words
             self.clear()
         if chunk.isalpha():  # most new chunks are one plain word
             ids = [_symbol(chunk)]
