@@ -245,6 +245,34 @@ def reference_quality(queries: list[dict], originals: dict[str, str], results: l
     return {k: v[0] / v[1] for k, v in out.items() if v[1]}
 
 
+def check_unrelated(path: Path, n: int) -> dict:
+    """Matches of ``n`` documents from another JSONL file (not indexed, titles not indexed)
+    against the big index of the last full run: an unrelated set the settings never saw."""
+    wanted = {json.loads(x) for x in (OUT / "big-ids.txt").open()}
+    titles = set()
+    with gzip.open(corpora_dir() / "enwiki_b.jsonl.gz", "rt", encoding="utf-8") as fh:
+        for line in fh:
+            d = json.loads(line)
+            if str(d["id"]) in wanted:
+                titles.add(d["title"])
+    docs = []
+    with path.open() as fh:
+        for line in fh:
+            d = json.loads(line)
+            if d.get("title") in titles or str(d["id"]) in wanted:
+                continue
+            text, words = clean_text(d["text"], 400)
+            if words >= 120:
+                docs.append({"id": str(d["id"]), "text": text})
+            if len(docs) >= n:
+                break
+    index = Index(OUT / "big.idx", create=False)
+    tops = [(m[0].id if m else None) for m in (index.query(d["text"]) for d in docs)]
+    by_id = {t: index.get(t) for t in tops if t is not None}
+    index.close()
+    return {"file": str(path), "n": len(docs), **classify_unrelated(docs, tops, by_id)}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.trace")
     ap.add_argument("--docs", type=int, default=40000, help="originals to index")
@@ -253,8 +281,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--unrelated", type=int, default=1000)
     ap.add_argument("--no-minhash", action="store_true")
     ap.add_argument("--seed", type=int, default=7)
+    ap.add_argument("--check-unrelated", metavar="JSONL", type=Path,
+                    help="only query the last run's index with documents from this file")
     args = ap.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
+    if args.check_unrelated:
+        out = check_unrelated(args.check_unrelated, args.unrelated)
+        print(json.dumps(out, indent=2))
+        return 0
     log = lambda msg: print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr)  # noqa: E731
     # the cache is keyed by size: unrelated documents must never be among the originals
     docs = load_originals(args.docs + args.unrelated,
@@ -279,6 +313,8 @@ def main(argv: list[str] | None = None) -> int:
     res["index_small"] = build_index(small_path, small_docs)
     log(f"small index: {res['index_small']}")
     res["index"] = build_index(big_path, originals)
+    with (OUT / "big-ids.txt").open("w") as fh:
+        fh.writelines(json.dumps(d["id"]) + "\n" for d in originals)
     log(f"index: {res['index']}")
 
     _, lat_small = run_queries(small_path, queries + uq)
