@@ -85,6 +85,24 @@ def test_trace_jsonl_keeps_order_and_reports_errors(index_path, tmp_path, capsys
     assert "id" not in recs[5] and recs[5]["matches"][0]["id"] == "d41"
 
 
+def test_trace_pairs_feed_learn(index_path, tmp_path, capsys):
+    f = tmp_path / "q.jsonl"
+    copies = {i: spin(make_doc(i), 0.5, seed=i) for i in (1, 2, 3)}
+    f.write_text("".join(json.dumps({"id": f"q{i}", "text": t}) + "\n"
+                         for i, t in copies.items())
+                 + json.dumps({"id": "u", "text": make_doc(5555)}) + "\n")
+    pairs = tmp_path / "pairs.jsonl"
+    code, out, _ = run(capsys, ["trace", str(f), "--index", str(index_path),
+                                "--pairs", str(pairs)])
+    assert code == 0 and len(out.splitlines()) == 4
+    recs = [json.loads(x) for x in pairs.read_text().splitlines()]
+    assert [(r["id"], r["spun"]) for r in recs] == [(f"d{i}", copies[i]) for i in (1, 2, 3)]
+    assert recs[0]["original"] == make_doc(1)
+    table = tmp_path / "t.tsv"
+    assert main(["learn", str(pairs), "-o", str(table)]) == 0
+    assert len(table.read_text().splitlines()) > 5
+
+
 def test_trace_needs_an_existing_index(tmp_path, capsys):
     f = tmp_path / "x.txt"
     f.write_text("text")

@@ -367,6 +367,9 @@ def _add_trace_parsers(commands: Any, fmt: Any) -> None:
                      help="minimum match score in [0, 1] (default: the index's, 0.4)")
     out.add_argument("--fail-on-match", action="store_true",
                      help="exit with status 1 when any document matches an original")
+    out.add_argument("--pairs", metavar="FILE",
+                     help="also write each matched document with its best original as JSONL "
+                     "{\"id\", \"spun\", \"original\"}: the input of 'unspin learn'")
     trace.set_defaults(handler=_cmd_trace, table=None)
 
     index = commands.add_parser(
@@ -953,9 +956,19 @@ def _cmd_trace(args: argparse.Namespace) -> int:
 
     index = _open_index(args.index)
     args.fail_on_spun = args.fail_on_match
+    pairs = None
+    if args.pairs is not None:
+        try:
+            pairs = open(args.pairs, "w", encoding="utf-8")  # noqa: SIM115 - closed at exit
+        except OSError as exc:
+            raise CLIError(f"cannot write {args.pairs}: {_describe_os_error(exc)}") from None
 
     def run(text: str) -> Any:
-        return trace(text, index, k=args.top, threshold=args.threshold)
+        result = trace(text, index, k=args.top, threshold=args.threshold)
+        if pairs is not None and result.matches:
+            best = result.matches[0].id
+            pairs.write(_json_line({"id": best, "spun": text, "original": index.get(best)}))
+        return result
 
     def render_text(result: Any) -> str:
         if not result.matches:
@@ -979,7 +992,11 @@ def _cmd_trace(args: argparse.Namespace) -> int:
             return _json_line({**meta, "error": error})
         return _json_line({**meta, **result.to_dict()})
 
-    return _process(args, run, render_one, render_record)
+    try:
+        return _process(args, run, render_one, render_record)
+    finally:
+        if pairs is not None:
+            pairs.close()
 
 
 def _cmd_index_add(args: argparse.Namespace) -> int:
