@@ -400,6 +400,8 @@ class SQLiteStorage:
                                       check_same_thread=False)
                 con.execute("PRAGMA journal_mode=WAL")
                 con.execute(f"PRAGMA synchronous={self._sync}")
+            except sqlite3.OperationalError as exc:  # permissions, missing directory
+                raise OSError(f"{exc}") from None
             except sqlite3.DatabaseError as exc:
                 raise ValueError(f"{self.path} is not an unspin index: {exc}") from None
             self._local.con = con
