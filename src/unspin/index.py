@@ -228,6 +228,9 @@ class Storage(Protocol):
     def ids(self) -> list[str]:
         """All document ids."""
 
+    def count(self) -> int:
+        """Number of documents."""
+
     def stats(self) -> dict[str, Any]:
         """Counts and sizes."""
 
@@ -307,6 +310,9 @@ class MemoryStorage:
     def ids(self) -> list[str]:
         with self._lock:
             return list(self._by_id)
+
+    def count(self) -> int:
+        return len(self._by_id)
 
     def stats(self) -> dict[str, Any]:
         with self._lock:
@@ -558,6 +564,9 @@ class SQLiteStorage:
     def ids(self) -> list[str]:
         return [r[0] for r in self._con().execute("SELECT id FROM docs ORDER BY n")]
 
+    def count(self) -> int:
+        return int(self._con().execute("SELECT count(*) FROM docs").fetchone()[0])
+
     def stats(self) -> dict[str, Any]:
         con = self._con()
         con.execute("BEGIN")
@@ -804,7 +813,7 @@ class Index:
         return s
 
     def __len__(self) -> int:
-        return int(self.storage.stats()["documents"])
+        return self.storage.count()
 
     def __contains__(self, doc_id: object) -> bool:
         return isinstance(doc_id, str) and self.storage.get(doc_id) is not None
