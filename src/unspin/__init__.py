@@ -5,11 +5,14 @@ The public API is small::
     import unspin
     report = unspin.check(text)          # score, spun, spans
     restoration = unspin.restore(text)   # restored text, edits, report
+    index = unspin.Index("originals.idx")  # trace copies to their originals
 """
 
 __version__ = "0.1.0"
 
 from .api import check, restore  # noqa: E402
+from .index import Index, Match  # noqa: E402
 from .report import Edit, Report, Restoration, Span  # noqa: E402
 
-__all__ = ["check", "restore", "Report", "Restoration", "Span", "Edit", "__version__"]
+__all__ = ["check", "restore", "Index", "Match", "Report", "Restoration", "Span", "Edit",
+           "__version__"]

@@ -254,6 +254,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="X",
         help="decision threshold for the reported 'spun' in JSON output (default: the model's)",
     )
+    model.add_argument(
+        "--index",
+        metavar="PATH",
+        help="index of originals ('unspin index add'): where the text matches one, restore "
+        "its exact wording from it (edit kind 'reference'); the model does the rest",
+    )
     restore.set_defaults(handler=_cmd_restore)
 
     lm = commands.add_parser(
@@ -325,8 +331,83 @@ def build_parser() -> argparse.ArgumentParser:
     out.add_argument("--min-count", type=_positive_int, default=1, metavar="N",
                      help="keep pairs seen at least N times (default: 1)")
     learn.set_defaults(handler=_cmd_learn)
+    _add_trace_parsers(commands, fmt)
     parser.set_defaults(handler=None, help_parser=parser)
     return parser
+
+
+_TRACE_EPILOG = """\
+examples:
+  unspin index add --index originals.idx articles/ archive.jsonl
+  unspin trace suspect.txt --index originals.idx
+  unspin trace suspects.jsonl --index originals.idx > matches.jsonl
+  unspin restore --index originals.idx suspect.txt
+"""
+
+
+def _add_trace_parsers(commands: Any, fmt: Any) -> None:
+    """The ``trace`` and ``index add|stats|remove`` commands (see docs/trace.md)."""
+    trace = commands.add_parser(
+        "trace",
+        help="find the originals a spun copy was made from (needs an index)",
+        description="Trace a (possibly spun, possibly partial) copy to the indexed originals "
+        "it was made from. JSON: {\"id\"?, \"matches\": [{\"id\", \"score\", \"coverage\"}]}; "
+        "matches is empty when nothing passes the threshold.",
+        epilog=_TRACE_EPILOG,
+        formatter_class=fmt,
+    )
+    _add_input_group(trace)
+    trace.add_argument("--index", required=True, metavar="PATH", help="index of originals")
+    out = trace.add_argument_group("output")
+    out.add_argument("--format", choices=("text", "json", "jsonl"), default=None,
+                     help="text: one line per match; json: one JSON object (pretty); jsonl: "
+                     "one compact line per document (default: text, or jsonl for JSONL input)")
+    out.add_argument("--top", type=_positive_int, default=5, metavar="K",
+                     help="at most K matches per document (default: 5)")
+    out.add_argument("--threshold", type=_probability, metavar="X",
+                     help="minimum match score in [0, 1] (default: the index's, 0.4)")
+    out.add_argument("--fail-on-match", action="store_true",
+                     help="exit with status 1 when any document matches an original")
+    out.add_argument("--pairs", metavar="FILE",
+                     help="also write each matched document with its best original as JSONL "
+                     "{\"id\", \"spun\", \"original\"}: the input of 'unspin learn'")
+    trace.set_defaults(handler=_cmd_trace, table=None)
+
+    index = commands.add_parser(
+        "index",
+        help="build and inspect an index of originals ('unspin index add|stats|remove')",
+        description="Manage an index of original documents for 'unspin trace' and "
+        "'unspin restore --index'.",
+        epilog=_TRACE_EPILOG,
+        formatter_class=fmt,
+    )
+    sub = index.add_subparsers(dest="index_command", metavar="COMMAND")
+    add = sub.add_parser(
+        "add", help="add documents (text/HTML files, directories, JSONL with id and text)",
+        description="Add originals to the index (created if missing). Adding is idempotent "
+        "per id; a new text under a known id replaces the old one. Each committed batch is "
+        "acknowledged on stderr ('unspin: committed N documents ...'): those documents "
+        "survive a crash.")
+    add.add_argument("inputs", nargs="+", metavar="INPUT",
+                     help="text or HTML file (id: its path), directory (searched for them), "
+                     "JSONL file or '-' (one {\"id\", \"text\"} object per line)")
+    add.add_argument("--index", required=True, metavar="PATH", help="index file")
+    add.add_argument("--text-field", default="text", metavar="NAME",
+                     help="JSONL field holding the text (default: text)")
+    add.add_argument("--id-field", default="id", metavar="NAME",
+                     help="JSONL field holding the id (default: id)")
+    add.add_argument("--batch-size", type=_positive_int, default=500, metavar="N",
+                     help="documents per transaction (default: 500)")
+    add.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
+    add.set_defaults(handler=_cmd_index_add)
+    stats = sub.add_parser("stats", help="number of documents, sizes, settings (JSON)")
+    stats.add_argument("--index", required=True, metavar="PATH", help="index file")
+    stats.set_defaults(handler=_cmd_index_stats)
+    remove = sub.add_parser("remove", help="remove documents by id")
+    remove.add_argument("ids", nargs="+", metavar="ID", help="document ids")
+    remove.add_argument("--index", required=True, metavar="PATH", help="index file")
+    remove.set_defaults(handler=_cmd_index_remove)
+    index.set_defaults(handler=None, help_parser=index)
 
 
 # --------------------------------------------------------------------------- input
@@ -757,8 +838,13 @@ def _cmd_restore(args: argparse.Namespace) -> int:
     _select_lm(args.lm)
     kwargs = _api_kwargs(args, "min_confidence", "threshold")
     color = _use_color(args)
+    index = _open_index(args.index) if args.index is not None else None
 
     def run(text: str) -> Any:
+        if index is not None:
+            from .trace import restore_with_reference
+
+            return restore_with_reference(text, index, **kwargs)
         return unspin.restore(text, **kwargs)
 
     def render_one(source: str, result: Any, fmt: str) -> str:
@@ -856,6 +942,117 @@ def _cmd_learn(args: argparse.Namespace) -> int:
         raise CLIError(f"cannot write {args.output}: {_describe_os_error(exc)}") from None
     print(f"{PROG}: wrote {len(table)} pairs to {args.output}"
           + (f" ({skipped} unusable lines skipped)" if skipped else ""), file=sys.stderr)
+    return EXIT_OK
+
+
+def _open_index(path: str, create: bool = False) -> Any:
+    from .index import Index
+
+    try:
+        return Index(path, create=create)
+    except (OSError, ValueError) as exc:
+        raise CLIError(f"cannot open index {path}: {_describe_os_error(exc)}") from None
+
+
+def _cmd_trace(args: argparse.Namespace) -> int:
+    from .trace import trace
+
+    index = _open_index(args.index)
+    args.fail_on_spun = args.fail_on_match
+    pairs = None
+    if args.pairs is not None:
+        try:
+            pairs = open(args.pairs, "w", encoding="utf-8")  # noqa: SIM115 - closed at exit
+        except OSError as exc:
+            raise CLIError(f"cannot write {args.pairs}: {_describe_os_error(exc)}") from None
+
+    def run(text: str) -> Any:
+        result = trace(text, index, k=args.top, threshold=args.threshold)
+        if pairs is not None and result.matches:
+            best = result.matches[0].id
+            pairs.write(_json_line({"id": best, "spun": text, "original": index.get(best)}))
+        return result
+
+    def render_text(result: Any) -> str:
+        if not result.matches:
+            return "no match\n"
+        return "".join(f"{m.id}\tscore {m.score:.3f}\tcoverage {m.coverage:.3f}\n"
+                       for m in result.matches)
+
+    def render_one(source: str, result: Any, fmt: str) -> str:
+        if fmt == "json":
+            return _json_pretty(result.to_dict())
+        if fmt == "jsonl":
+            return _json_line(result.to_dict())
+        return render_text(result)
+
+    def render_record(source: str | None, result: Any, meta: dict[str, Any],
+                      error: str | None, fmt: str, lineno: int) -> str:
+        if fmt == "text":
+            body = f"error: {error}\n" if error is not None else render_text(result)
+            return _record_header(meta, lineno) + body
+        if error is not None:
+            return _json_line({**meta, "error": error})
+        return _json_line({**meta, **result.to_dict()})
+
+    try:
+        return _process(args, run, render_one, render_record)
+    finally:
+        if pairs is not None:
+            pairs.close()
+
+
+def _cmd_index_add(args: argparse.Namespace) -> int:
+    from .trace import InputError, read_documents
+
+    for path in args.inputs:
+        if path != "-" and not os.path.exists(path):
+            raise CLIError(f"cannot read {path}: No such file or directory")
+    index = _open_index(args.index, create=True)
+    errors = 0
+
+    def documents() -> Iterator[tuple[str, str]]:
+        nonlocal errors
+        stdin = getattr(sys.stdin, "buffer", sys.stdin)
+        for item in read_documents(args.inputs, args.text_field, args.id_field, stdin=stdin):
+            if isinstance(item, InputError):
+                errors += 1
+                _warn(f"{item.where}: {item.message} (skipped)")
+            else:
+                yield item
+
+    def committed(n: int, last_id: str) -> None:
+        if not args.quiet:
+            print(f"{PROG}: committed {n} documents (last id: "
+                  f"{json.dumps(last_id, ensure_ascii=False)})", file=sys.stderr, flush=True)
+
+    try:
+        counts = index.add_many(documents(), batch_size=args.batch_size, on_commit=committed)
+        total = len(index)
+    finally:
+        index.close()
+    _write(_json_pretty({**counts, "errors": errors, "documents": total}))
+    return EXIT_OK
+
+
+def _cmd_index_stats(args: argparse.Namespace) -> int:
+    index = _open_index(args.index)
+    try:
+        _write(_json_pretty(index.stats()))
+    finally:
+        index.close()
+    return EXIT_OK
+
+
+def _cmd_index_remove(args: argparse.Namespace) -> int:
+    index = _open_index(args.index)
+    try:
+        removed = index.remove(*args.ids)
+        total = len(index)
+    finally:
+        index.close()
+    missing = [i for i in args.ids if i not in set(removed)]
+    _write(_json_pretty({"removed": removed, "missing": missing, "documents": total}))
     return EXIT_OK
 
 
