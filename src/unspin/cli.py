@@ -332,6 +332,37 @@ def build_parser() -> argparse.ArgumentParser:
                      help="keep pairs seen at least N times (default: 1)")
     learn.set_defaults(handler=_cmd_learn)
     _add_trace_parsers(commands, fmt)
+
+    serve = commands.add_parser(
+        "serve",
+        help="HTTP API and web page (needs the 'server' extra)",
+        description="Serve the JSON API (/v1/check, /v1/restore, /v1/trace) and the web page "
+        "at / with uvicorn. See docs/server.md.",
+        epilog="examples:\n  unspin serve\n  unspin serve --port 9000 --workers 4\n"
+        "  curl -s localhost:8000/v1/check -d '{\"text\": \"...\"}'",
+        formatter_class=fmt,
+    )
+    net = serve.add_argument_group("network")
+    net.add_argument("--host", default="127.0.0.1", help="address to bind (default: 127.0.0.1)")
+    net.add_argument("--port", type=int, default=8000, help="port (default: 8000)")
+    net.add_argument("--cors-origin", action="append", metavar="ORIGIN",
+                     help="allow this origin by CORS (repeatable; default: CORS off)")
+    net.add_argument("--log-level", default="info",
+                     choices=("critical", "error", "warning", "info", "debug"))
+    model = _add_model_group(serve)
+    model.add_argument("--index", metavar="PATH", help="trace index for /v1/trace")
+    lim = serve.add_argument_group("limits")
+    lim.add_argument("--workers", type=_positive_int, default=None, metavar="N",
+                     help="worker pool size (default: number of CPUs)")
+    lim.add_argument("--pool", choices=("process", "thread"), default="process",
+                     help="worker kind (default: process; the model holds the GIL)")
+    lim.add_argument("--timeout", type=float, default=60.0, metavar="SECONDS",
+                     help="time limit per request, queueing included (default: 60)")
+    lim.add_argument("--max-body", type=_positive_int, default=2_000_000, metavar="BYTES",
+                     help="largest request body (default: 2000000)")
+    lim.add_argument("--max-pending", type=_positive_int, default=256, metavar="N",
+                     help="most requests admitted at once; more get 503 (default: 256)")
+    serve.set_defaults(handler=_cmd_serve)
     parser.set_defaults(handler=None, help_parser=parser)
     return parser
 
@@ -1054,6 +1085,10 @@ def _cmd_index_remove(args: argparse.Namespace) -> int:
     missing = [i for i in args.ids if i not in set(removed)]
     _write(_json_pretty({"removed": removed, "missing": missing, "documents": total}))
     return EXIT_OK
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from .server import serve_command  # lazy: fastapi/uvicorn only for this command
+
+    return serve_command(args)
 
 
 # --------------------------------------------------------------------------- entry point
