@@ -202,6 +202,10 @@ class Engine:
         if cfg.pool == "process":
             # spawn, not fork: the server process has threads (event loop, executors).
             ctx = multiprocessing.get_context("spawn")
+            # One BLAS thread per worker (inherited by the spawned processes): the pool
+            # already uses every core, more threads would only fight over them.
+            for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+                os.environ.setdefault(var, "1")
             pool = cf.ProcessPoolExecutor(
                 cfg.workers, mp_context=ctx, initializer=_init_worker,
                 initargs=(cfg.lm, cfg.table, cfg.warm))
@@ -219,10 +223,10 @@ class Engine:
             self._pool = cf.ThreadPoolExecutor(cfg.workers, thread_name_prefix="unspin")
 
     def shutdown(self) -> None:
-        """Stop the pools; queued jobs are dropped."""
+        """Stop the pools; queued jobs are dropped, worker processes are ended."""
         for pool in (self._pool, self._trace_pool):
             if pool is not None:
-                pool.shutdown(wait=False, cancel_futures=True)
+                _stop_pool(pool)
         self._pool = self._trace_pool = None
 
     def _release(self, _fut: cf.Future) -> None:
@@ -284,9 +288,24 @@ class Engine:
         if old is None:
             return  # another request is already replacing it
         log.error("worker pool broken (%s); starting a new one", exc)
-        old.shutdown(wait=False, cancel_futures=True)
+        _stop_pool(old)
         # Off the event loop: spawning and warming takes seconds; meanwhile requests get 503.
         threading.Thread(target=self._start_model_pool, daemon=True).start()
+
+
+def _stop_pool(pool: cf.Executor) -> None:
+    """Shut a pool down without waiting for running jobs; end its worker processes.
+
+    A process pool shut down without waiting can leave its workers running (orphans that
+    hold the parent's stdout open), so they are terminated explicitly.
+    """
+    processes = list((getattr(pool, "_processes", None) or {}).values())
+    pool.shutdown(wait=False, cancel_futures=True)
+    for proc in processes:
+        if proc.is_alive():
+            proc.terminate()
+    for proc in processes:
+        proc.join(5)
 
 
 # --------------------------------------------------------------------------- trace
