@@ -2,6 +2,7 @@
 
 import asyncio
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -290,15 +291,30 @@ def test_admission_is_bounded():
         engine.shutdown()
 
 
-def test_process_pool_gives_the_same_records():
+def test_process_pool_gives_the_same_records_and_survives_a_dead_worker():
     engine = Engine(ServerConfig(pool="process", workers=1, warm=False))
     engine.start()
+
+    async def crash_then_recover():
+        with pytest.raises(ServerError) as died:
+            await engine.submit(os._exit, 1)
+        assert died.value.status == 500 and "worker process died" in died.value.message
+        for _ in range(120):  # the replacement pool starts in the background
+            try:
+                return await engine.submit(run_job, "restore", SPUN, {})
+            except ServerError as exc:
+                assert exc.status == 503
+                await asyncio.sleep(0.25)
+        raise AssertionError("no new worker pool")
+
     try:
         got = asyncio.run(engine.submit(run_job, "check", SPUN, {}))
+        restored = asyncio.run(crash_then_recover())
         procs = list(engine._pool._processes.values())
     finally:
         engine.shutdown()
     assert got == cli._check_dict(unspin.check(SPUN), {})
+    assert restored == cli._restore_dict(unspin.restore(SPUN), {})
     assert procs and not any(p.is_alive() for p in procs)
 
 

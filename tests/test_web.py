@@ -1,7 +1,8 @@
 """The web page in a real browser: Playwright driving Debian's Chromium against uvicorn.
 
-Skipped (with the reason) only when Playwright or a Chromium binary is missing: set
-``UNSPIN_CHROMIUM`` to use another binary. ``UNSPIN_SCREENSHOT=docs/screenshot.png``
+Skipped (with the reason) only when Playwright or a Chromium binary is missing (under
+``CI=true`` a missing Chromium fails instead): set ``UNSPIN_CHROMIUM`` to use another
+binary. ``UNSPIN_SCREENSHOT=docs/screenshot.png``
 also writes the README's screenshot there.
 """
 
@@ -24,6 +25,10 @@ from unspin.server import ServerConfig, create_app  # noqa: E402
 
 CHROMIUM = os.environ.get("UNSPIN_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
 if not Path(CHROMIUM).is_file():
+    # CI's test command installs Chromium, so there a missing browser is a failure, not a
+    # silently skipped browser test.
+    if os.environ.get("CI"):
+        pytest.fail(f"CI=true but no Chromium at {CHROMIUM}", pytrace=False)
     pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install -y chromium)",
                 allow_module_level=True)
 
