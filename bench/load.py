@@ -52,7 +52,7 @@ def _cut(text: str, chars: int) -> str:
     return head[: end + 1] if end > chars // 2 else text[:chars]
 
 
-def load_texts(n: int, chars: int) -> tuple[list[str], str]:
+def load_texts(n: int, chars: int, clean: bool = False) -> tuple[list[str], str]:
     """``n`` distinct-ish texts of about ``chars`` characters, and where they came from."""
     try:
         from .data import load_clean_docs, make_spun
@@ -60,6 +60,9 @@ def load_texts(n: int, chars: int) -> tuple[list[str], str]:
 
         docs = load_clean_docs(n, split="test", min_words=300, max_words=700)
         if len(docs) >= max(1, n // 2):
+            if clean:
+                texts = [_cut(d["text"], chars) for d in docs]
+                return texts, f"{len(texts)} clean held-out documents"
             spun = make_spun(WordNetSpinner(), docs, 0.2, seed=0)
             texts = [_cut(d.spun, chars) for d in spun]
             return texts, f"{len(texts)} held-out documents spun by WordNetSpinner at 20 %"
@@ -71,16 +74,34 @@ def load_texts(n: int, chars: int) -> tuple[list[str], str]:
     return [text], "examples/spun_news.txt repeated"
 
 
+def _null_job(kind: str, text: str, options: dict) -> dict:
+    return {"score": 0.0, "spun": False, "spans": [], "words": len(text.split())}
+
+
+def serve_null(port: int, workers: int) -> None:
+    """The server with a model that does nothing: what the HTTP stack itself costs."""
+    import uvicorn
+
+    from unspin.server import ServerConfig, create_app
+
+    config = ServerConfig(pool="thread", workers=workers, warm=False, work=_null_job,
+                          max_pending=1024)
+    uvicorn.run(create_app(config), host="127.0.0.1", port=port, log_level="warning")
+
+
 def start_server(port: int, args: argparse.Namespace) -> subprocess.Popen:
     """Start ``unspin serve`` and wait until /healthz answers (workers are then warm)."""
     cmd = [sys.executable, "-m", "unspin", "serve", "--port", str(port), "--pool", args.pool,
            "--log-level", "warning", "--max-pending", str(max(256, args.clients * 2))]
     if args.workers:
         cmd += ["--workers", str(args.workers)]
+    if args.null_model:
+        cmd = [sys.executable, "-m", "bench.load", "--serve-null", str(port),
+               "--workers", str(args.workers or os.cpu_count() or 1)]
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(
-        p for p in (str(REPO / "src"), env.get("PYTHONPATH", "")) if p)
-    proc = subprocess.Popen(cmd, env=env)
+        p for p in (str(REPO / "src"), str(REPO), env.get("PYTHONPATH", "")) if p)
+    proc = subprocess.Popen(cmd, env=env, cwd=REPO)
     deadline = time.monotonic() + 180
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -95,31 +116,91 @@ def start_server(port: int, args: argparse.Namespace) -> subprocess.Popen:
     raise SystemExit("server did not start within 180 s")
 
 
+class _Connection:
+    """A minimal keep-alive HTTP/1.1 client connection.
+
+    The clients share the server's two cores, so they must be cheap: a general-purpose
+    client (httpx) costs a few milliseconds of CPU per request, which would be measured as
+    server latency. This one writes the request bytes and reads a Content-Length body.
+    """
+
+    def __init__(self, host: str, port: int) -> None:
+        self.host, self.port = host, port
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+        self.timing: dict[str, float] = {}
+
+    async def post(self, path: str, body: bytes) -> tuple[int, bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        head = (f"POST {path} HTTP/1.1\r\nHost: {self.host}:{self.port}\r\n"
+                f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n\r\n")
+        self.writer.write(head.encode() + body)
+        status_line = await self.reader.readline()
+        if not status_line:
+            raise ConnectionError("connection closed")
+        status = int(status_line.split()[1])
+        length = 0
+        close = False
+        while True:
+            line = await self.reader.readline()
+            if line in (b"\r\n", b""):
+                break
+            name, _, value = line.decode("latin-1").partition(":")
+            if name.lower() == "content-length":
+                length = int(value)
+            elif name.lower() == "connection" and "close" in value.lower():
+                close = True
+            elif name.lower() == "server-timing":
+                self.timing = {k.strip(): float(v) for k, _, v in
+                               (part.partition(";dur=") for part in value.split(","))}
+        data = await self.reader.readexactly(length)
+        if close:
+            self.close()
+        return status, data
+
+    def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
 async def run_load(url: str, endpoint: str, texts: list[str], clients: int,
                    requests: int) -> dict:
     """Closed-loop load on one endpoint; latencies in milliseconds."""
     latencies: list[float] = []
+    work: list[float] = []  # the model's wall time per request, from Server-Timing
+    cpu: list[float] = []  # and its CPU time
     errors: dict[str, int] = {}
-    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
-    async with httpx.AsyncClient(base_url=url, timeout=120, limits=limits) as client:
+    parsed = httpx.URL(url)
+    bodies = [json.dumps({"text": t}).encode() for t in texts]
 
-        async def one_client(k: int) -> None:
+    async def one_client(k: int) -> None:
+        conn = _Connection(parsed.host, parsed.port or 80)
+        try:
             for i in range(requests):
-                text = texts[(k * requests + i) % len(texts)]
+                body = bodies[(k * requests + i) % len(bodies)]
                 t0 = time.perf_counter()
+                conn.timing = {}
                 try:
-                    r = await client.post(endpoint, json={"text": text, "id": f"{k}-{i}"})
-                    ok = r.status_code == 200 and "error" not in r.json()
-                    key = None if ok else f"HTTP {r.status_code}"
-                except httpx.HTTPError as exc:
+                    status, data = await asyncio.wait_for(conn.post(endpoint, body), 300)
+                    if "work" in conn.timing:
+                        work.append(conn.timing["work"])
+                        cpu.append(conn.timing.get("cpu", 0.0))
+                    ok = status == 200 and data.startswith(b"{") and b'"error"' not in data[:20]
+                    key = None if ok else f"HTTP {status}"
+                except (OSError, ValueError, asyncio.IncompleteReadError, TimeoutError) as exc:
                     key = type(exc).__name__
+                    conn.close()
                 latencies.append((time.perf_counter() - t0) * 1000)
                 if key:
                     errors[key] = errors.get(key, 0) + 1
+        finally:
+            conn.close()
 
-        t0 = time.perf_counter()
-        await asyncio.gather(*(one_client(k) for k in range(clients)))
-        wall = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    await asyncio.gather(*(one_client(k) for k in range(clients)))
+    wall = time.perf_counter() - t0
     q = statistics.quantiles(latencies, n=100, method="inclusive")
     return {
         "endpoint": endpoint, "requests": len(latencies), "errors": sum(errors.values()),
@@ -127,6 +208,8 @@ async def run_load(url: str, endpoint: str, texts: list[str], clients: int,
         "p99_ms": round(q[98], 1), "max_ms": round(max(latencies), 1),
         "mean_ms": round(statistics.fmean(latencies), 1), "wall_s": round(wall, 2),
         "throughput_rps": round(len(latencies) / wall, 1),
+        "model_wall_ms_mean": round(statistics.fmean(work), 1) if work else None,
+        "model_cpu_ms_mean": round(statistics.fmean(cpu), 1) if cpu else None,
     }
 
 
@@ -142,11 +225,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--texts", type=int, default=50, help="distinct texts (default 50)")
     parser.add_argument("--pool", choices=("process", "thread"), default="process")
     parser.add_argument("--workers", type=int, default=None)
+    parser.add_argument("--clean", action="store_true",
+                        help="clean held-out texts instead of spun ones")
+    parser.add_argument("--null-model", action="store_true",
+                        help="a server whose model does nothing: the HTTP stack's own cost")
+    parser.add_argument("--serve-null", type=int, metavar="PORT", help=argparse.SUPPRESS)
     parser.add_argument("--json", action="store_true", help="also print the results as JSON")
     args = parser.parse_args(argv)
+    if args.serve_null:
+        serve_null(args.serve_null, args.workers or os.cpu_count() or 1)
+        return 0
 
-    texts, origin = load_texts(args.texts, args.chars)
+    texts, origin = load_texts(args.texts, args.chars, clean=args.clean)
     sizes = [len(t.encode("utf-8")) for t in texts]
+    load_before = os.getloadavg()[0]  # the machine may be shared: say how busy it was
     proc = None
     url = args.url
     if url is None:
@@ -167,19 +259,23 @@ def main(argv: list[str] | None = None) -> int:
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python "
                    f"{platform.python_version()}",
-        "server": "external" if args.url else f"{args.pool} pool, "
+        "server": "external" if args.url else "null model (HTTP stack only), thread pool"
+                  if args.null_model else f"{args.pool} pool, "
                   f"{args.workers or os.cpu_count()} workers",
+        "load_average_before": round(load_before, 2),
         "clients": args.clients, "requests_per_client": args.requests,
         "texts": origin, "mean_bytes": round(statistics.fmean(sizes)),
     }
     print(f"\n{setup['date']}, {setup['machine']}; server: {setup['server']}; "
           f"{args.clients} clients x {args.requests} requests; texts: {origin}, "
-          f"mean {setup['mean_bytes']} bytes\n")
-    print("| endpoint | requests | errors | p50 ms | p95 ms | p99 ms | max ms | req/s |")
-    print("|---|---|---|---|---|---|---|---|")
+          f"mean {setup['mean_bytes']} bytes; load average before {load_before:.2f}\n")
+    print("| endpoint | requests | errors | p50 ms | p95 ms | p99 ms | max ms | req/s "
+          "| model wall ms | model CPU ms |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         print(f"| {r['endpoint']} | {r['requests']} | {r['errors']} | {r['p50_ms']} | "
-              f"{r['p95_ms']} | {r['p99_ms']} | {r['max_ms']} | {r['throughput_rps']} |")
+              f"{r['p95_ms']} | {r['p99_ms']} | {r['max_ms']} | {r['throughput_rps']} | "
+              f"{r['model_wall_ms_mean']} | {r['model_cpu_ms_mean']} |")
     if args.json:
         print(json.dumps({"setup": setup, "results": results}, indent=2))
     return 1 if any(r["errors"] for r in results) else 0

@@ -96,6 +96,15 @@ def test_check_is_the_cli_record(client, tmp_path, capsys):
         assert SPUN[s["start"]:s["end"]] == s["text"]
 
 
+def test_server_timing_says_where_the_time_went(client):
+    got = client.post("/v1/check", json={"text": SPUN})
+    timing = {k.strip(): float(v) for k, _, v in
+              (p.partition(";dur=") for p in got.headers["server-timing"].split(","))}
+    assert set(timing) == {"total", "work", "cpu"}
+    assert 0 < timing["work"] <= timing["total"]
+    assert 0 < timing["cpu"] <= timing["work"] + 5  # CPU clocks tick coarser than wall
+
+
 def test_restore_is_the_cli_record(client, tmp_path, capsys):
     got = client.post("/v1/restore", json={"text": SPUN, "id": 42})
     assert got.status_code == 200

@@ -28,6 +28,7 @@ import math
 import multiprocessing
 import os
 import threading
+import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -101,6 +102,15 @@ def run_job(kind: str, text: str, options: dict[str, Any]) -> dict[str, Any]:
 
         return {"text": html_to_text(text)}
     raise ValueError(f"unknown job kind {kind!r}")
+
+
+def _timed_job(work: Callable[..., Any], kind: str, text: str,
+               options: dict[str, Any]) -> tuple[Any, float, float]:
+    """``work(kind, text, options)`` with its wall and CPU milliseconds (this thread's CPU,
+    so that a busy machine shows as wall time well above CPU time)."""
+    t0, c0 = time.perf_counter(), time.thread_time()
+    result = work(kind, text, options)
+    return result, (time.perf_counter() - t0) * 1000, (time.thread_time() - c0) * 1000
 
 
 def _init_worker(lm: str | None, table: str | None, warm: bool) -> None:
@@ -584,11 +594,16 @@ def create_app(config: ServerConfig | None = None) -> Any:
     async def run(kind: str, req: _Request, options: dict[str, Any]) -> Any:
         if cfg.table is not None and kind in ("check", "restore"):
             options = {**options, "table": cfg.table}
+        t0 = time.perf_counter()
         try:
-            record = await engine.submit(cfg.work, kind, _clean_text(req.text), options)
+            record, work_ms, cpu_ms = await engine.submit(
+                _timed_job, cfg.work, kind, _clean_text(req.text), options)
         except ServerError as exc:
             return error(exc.status, exc.message, meta(req))
-        return {**meta(req), **record}
+        total_ms = (time.perf_counter() - t0) * 1000
+        # Where the time went: queueing (total - work), the model's wall and CPU time.
+        timing = f"total;dur={total_ms:.1f}, work;dur={work_ms:.1f}, cpu;dur={cpu_ms:.1f}"
+        return SafeJSONResponse({**meta(req), **record}, headers={"server-timing": timing})
 
     @app.post("/v1/check", summary="Spin score and spun spans",
               description="The record of `unspin check --format jsonl`: score, spun, spans "
