@@ -339,7 +339,8 @@ def build_parser() -> argparse.ArgumentParser:
         description="Serve the JSON API (/v1/check, /v1/restore, /v1/trace) and the web page "
         "at / with uvicorn. See docs/server.md.",
         epilog="examples:\n  unspin serve\n  unspin serve --port 9000 --workers 4\n"
-        "  curl -s localhost:8000/v1/check -d '{\"text\": \"...\"}'",
+        "  curl -s localhost:8000/v1/check -H 'content-type: application/json' \\\n"
+        "       -d '{\"text\": \"...\"}'",
         formatter_class=fmt,
     )
     net = serve.add_argument_group("network")

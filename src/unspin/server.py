@@ -585,7 +585,8 @@ def create_app(config: ServerConfig | None = None) -> Any:
             where = ".".join(str(p) for p in loc)
             msg = str(e.get("msg"))
             if not where and e.get("type") in ("model_attributes_type", "dict_type"):
-                msg = "the request body must be a JSON object such as {\"text\": \"...\"}"
+                msg = ("the request body must be a JSON object such as {\"text\": \"...\"}, "
+                       "sent with Content-Type: application/json")
             problems.append(f"{where}: {msg}" if where else msg)
             # Not the offending input: it may be the whole (2 MB) text.
             detail.append({"loc": loc, "msg": msg, "type": str(e.get("type"))})
@@ -698,6 +699,8 @@ def serve_command(args: Any) -> int:
         raise CLIError(f"cannot read table {args.table}: No such file")
     if args.lm is not None and not os.path.isfile(args.lm):
         raise CLIError(f"cannot read language model {args.lm}: No such file")
+    if not args.timeout > 0:
+        raise CLIError(f"--timeout must be positive, got {args.timeout}")
     index = None
     if args.index is not None:
         try:
