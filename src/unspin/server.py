@@ -300,7 +300,13 @@ class Engine:
         log.error("worker pool broken (%s); starting a new one", exc)
         _stop_pool(old)
         # Off the event loop: spawning and warming takes seconds; meanwhile requests get 503.
-        threading.Thread(target=self._start_model_pool, daemon=True).start()
+        threading.Thread(target=self._restart_model_pool, daemon=True).start()
+
+    def _restart_model_pool(self) -> None:
+        try:
+            self._start_model_pool()
+        except Exception:  # noqa: BLE001 - logged; requests keep getting 503
+            log.exception("could not start a new worker pool")
 
 
 def _stop_pool(pool: cf.Executor) -> None:
