@@ -250,7 +250,7 @@ def test_slow_body_is_408():
 
 
 def _slow_job(kind, text, options):
-    time.sleep(1.5)
+    time.sleep(5)
     return run_job(kind, text, options)
 
 
@@ -264,7 +264,7 @@ def test_slow_request_gets_a_clean_timeout():
     with TestClient(app) as c:
         t0 = time.monotonic()
         got = c.post("/v1/check", json={"text": "Hello there.", "id": "slow"})
-        assert time.monotonic() - t0 < 1.4
+        assert time.monotonic() - t0 < 4  # answered without waiting for the 5 s job
         assert got.status_code == 504
         assert got.json() == {"id": "slow", "error": "request timed out after 0.2 s"}
         assert c.get("/healthz").status_code == 200
