@@ -403,6 +403,36 @@ def test_serve_refuses_a_missing_index(tmp_path, capsys):
     assert "cannot read table" in capsys.readouterr().err
 
 
+def test_serve_command_runs_uvicorn(tmp_path):
+    import socket
+
+    import httpx
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "unspin", "serve", "--port", str(port), "--pool", "thread",
+         "--workers", "1", "--log-level", "warning"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, proc.stdout.read()
+            try:
+                health = httpx.get(f"http://127.0.0.1:{port}/healthz", timeout=2)
+                break
+            except httpx.TransportError:
+                assert time.monotonic() < deadline, "server did not start"
+                time.sleep(0.2)
+        assert health.json()["pool"] == "thread" and health.json()["workers"] == 1
+        got = httpx.post(f"http://127.0.0.1:{port}/v1/check", json={"text": SPUN}, timeout=30)
+        assert got.json() == cli._check_dict(unspin.check(SPUN), {})
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
 def test_serve_without_the_extra_says_how_to_install(monkeypatch, capsys):
     monkeypatch.setitem(sys.modules, "uvicorn", None)
     assert cli.main(["serve"]) == 2
