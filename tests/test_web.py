@@ -210,6 +210,24 @@ def test_upload_html_file(page, tmp_path):
     assert page.dialogs == []
 
 
+def test_page_works_under_its_own_csp(browser, base_url):
+    context = browser.new_context()  # CSP enforced, unlike the other tests
+    pg = context.new_page()
+    violations = []
+    pg.on("console", lambda m: violations.append(m.text)
+          if "Content Security Policy" in m.text else None)
+    try:
+        pg.goto(base_url + "/")
+        pg.wait_for_selector("body[data-ready=true]")
+        _analyse(pg, SPUN)
+        assert pg.locator("#doc mark.spun").count() >= 3
+        pg.goto(base_url + "/docs")
+        pg.wait_for_selector("#endpoints h2")
+        assert violations == []
+    finally:
+        context.close()
+
+
 def test_readable_on_a_phone(browser, base_url):
     context = browser.new_context(viewport={"width": 375, "height": 740}, is_mobile=True,
                                   has_touch=True, bypass_csp=True)
