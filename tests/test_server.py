@@ -341,7 +341,7 @@ def test_trace_returns_matches(client, index):
     got = client.post("/v1/trace", json={"text": SPUN, "id": "t"})
     assert got.status_code == 200
     body = got.json()
-    assert body["id"] == "t" and body["version"]["package"] == unspin.__version__
+    assert body["id"] == "t"
     assert body["matches"] == [
         {"id": "news-1", "score": 0.91, "coverage": 0.8, "url": "https://example.org/news-1"},
         {"id": "wiki-2", "score": 0.4, "coverage": 0.25, "title": "Second"},
@@ -377,23 +377,50 @@ def test_load_index_uses_unspin_index(tmp_path, monkeypatch):
     path = tmp_path / "idx.bin"
     with pytest.raises(ConfigError, match="No such file"):
         load_index(str(path))
-    path.write_bytes(b"index")
+    path.write_bytes(b"not an index")
+    with pytest.raises(ConfigError, match="cannot open index"):
+        load_index(str(path))
     monkeypatch.delattr(unspin, "Index", raising=False)
     with pytest.raises(ConfigError, match="no trace index"):
         load_index(str(path))
 
     class Index:
-        @classmethod
-        def load(cls, p):
-            obj = cls()
-            obj.path = p
-            return obj
+        def __init__(self, p):
+            self.path = p
 
         def query(self, text):
             return []
 
     monkeypatch.setattr(unspin, "Index", Index, raising=False)
-    assert load_index(str(path)).path == path
+    assert load_index(str(path)).path == str(path)
+
+
+ORIGINAL = (
+    "The city council approved a new budget on Tuesday after a long debate about school "
+    "funding. The mayor said the plan would hire three hundred teachers and repair old "
+    "buildings across the district.\n\nThe Supreme Court is expected to rule on a related "
+    "case in the spring."
+)
+
+
+def test_trace_with_a_real_index_is_the_cli_record(tmp_path, capsys):
+    path = tmp_path / "originals.idx"
+    with unspin.Index(str(path)) as idx:
+        idx.add("news-1", ORIGINAL)
+        idx.add("other", "A completely different text about gardening, soil and the "
+                "seasons, with tomatoes planted in May and harvested in August.")
+    index = load_index(str(path))
+    app = create_app(ServerConfig(pool="thread", workers=1, warm=False, index=index))
+    with TestClient(app) as c:
+        got = c.post("/v1/trace", json={"text": SPUN, "id": "q"})
+        assert got.status_code == 200
+        body = got.json()
+        assert body == _cli_record(tmp_path, capsys, "trace", {"id": "q", "text": SPUN},
+                                   "--index", str(path))
+        assert [m["id"] for m in body["matches"]] == ["news-1"]
+        strict = c.post("/v1/trace", json={"text": SPUN, "threshold": 1.0}).json()
+        assert strict == {"matches": []}
+    index.close()
 
 
 def test_serve_refuses_a_missing_index(tmp_path, capsys):

@@ -22,6 +22,7 @@ need them.
 import asyncio
 import concurrent.futures as cf
 import dataclasses
+import inspect
 import json
 import logging
 import math
@@ -42,7 +43,7 @@ log = logging.getLogger("unspin.server")
 DEFAULT_MAX_BODY_BYTES = 2_000_000
 DEFAULT_TIMEOUT_S = 60.0
 DEFAULT_MAX_PENDING = 256
-DEFAULT_TRACE_LIMIT = 10
+DEFAULT_TRACE_LIMIT = 5
 _WARM_TEXT = (
     "The metropolis council accredited a brand new finances on Tuesday after a protracted "
     "debate about faculty funding. The mayor stated the plan would rent three hundred "
@@ -328,15 +329,16 @@ def _stop_pool(pool: cf.Executor) -> None:
 
 
 def load_index(path: str) -> Any:
-    """Load a trace index from ``path`` with ``unspin.Index`` (imported only here).
+    """Open an existing trace index with ``unspin.Index`` (imported only here).
 
     Raises:
-        ConfigError: when the file is missing, cannot be loaded, or this version of unspin
-            has no ``Index``.
+        ConfigError: when the file is missing or cannot be opened, or this version of
+            unspin has no ``Index``.
     """
     p = Path(path)
-    if not p.exists():
-        raise ConfigError(f"cannot read index {path}: No such file or directory")
+    if not p.is_file():
+        # Index() would create an empty index: a typo must not serve "no match" forever.
+        raise ConfigError(f"cannot read index {path}: No such file")
     import unspin
 
     index_cls = getattr(unspin, "Index", None)
@@ -344,10 +346,12 @@ def load_index(path: str) -> Any:
         raise ConfigError("this version of unspin has no trace index (unspin.Index); "
                           "--index cannot be used")
     try:
-        loader = getattr(index_cls, "load", None)
-        return loader(p) if callable(loader) else index_cls(p)
-    except Exception as exc:  # noqa: BLE001 - any failure to load is a bad index file
-        raise ConfigError(f"cannot load index {path}: {type(exc).__name__}: {exc}") from None
+        try:
+            return index_cls(str(p), create=False)
+        except TypeError:  # an Index without the create option
+            return index_cls(str(p))
+    except Exception as exc:  # noqa: BLE001 - any failure to open is a bad index file
+        raise ConfigError(f"cannot open index {path}: {type(exc).__name__}: {exc}") from None
 
 
 def _match_dict(match: Any) -> dict[str, Any]:
@@ -372,9 +376,27 @@ def _match_dict(match: Any) -> dict[str, Any]:
     return json.loads(json.dumps(d, default=str))
 
 
-def _trace_job(index: Any, text: str, limit: int) -> list[dict[str, Any]]:
-    matches = index.query(text)
-    return [_match_dict(m) for m in list(matches)[:limit]]
+def _query_options(index: Any, limit: int, threshold: float | None) -> dict[str, Any]:
+    """Keyword arguments the index's ``query`` takes (``unspin.Index``: k, threshold)."""
+    try:
+        params = inspect.signature(index.query).parameters
+    except (TypeError, ValueError):
+        return {}
+    kwargs: dict[str, Any] = {}
+    if "k" in params:
+        kwargs["k"] = limit
+    if threshold is not None and "threshold" in params:
+        kwargs["threshold"] = threshold
+    return kwargs
+
+
+def _trace_job(index: Any, text: str, limit: int, threshold: float | None) -> dict[str, Any]:
+    """The record of ``unspin trace``: ``{"matches": [...]}``, best first."""
+    matches = index.query(text, **_query_options(index, limit, threshold))
+    out = [_match_dict(m) for m in list(matches)[:limit]]
+    if threshold is not None:
+        out = [m for m in out if m["score"] >= threshold]
+    return {"matches": out}
 
 
 # --------------------------------------------------------------------------- body limit
@@ -561,7 +583,9 @@ def create_app(config: ServerConfig | None = None) -> Any:
 
     class TraceRequest(_Request):
         limit: int = Field(DEFAULT_TRACE_LIMIT, ge=1, le=100,
-                           description="Most matches returned.")
+                           description="Most matches returned (the CLI's --top).")
+        threshold: float | None = Field(
+            None, ge=0, le=1, description="Minimum score (default: the index's).")
 
     class ExtractRequest(_Request):
         pass
@@ -635,19 +659,20 @@ def create_app(config: ServerConfig | None = None) -> Any:
         return await run("extract", req, {})
 
     @app.post("/v1/trace", summary="Sources this text was copied from",
-              description="Matches from the configured index, best first: each with `id`, "
-              "`score`, `coverage` and whatever else the index gives (`url`, `title`). 501 "
-              "when the server runs without an index.")
+              description="The record of `unspin trace`: `matches` from the configured "
+              "index, best first, each with `id`, `score`, `coverage` (and whatever else the "
+              "index gives, such as `url` or `title`); `id` echoed when given. 501 when the "
+              "server runs without an index.")
     async def trace(req: TraceRequest) -> Any:
         if cfg.index is None:
             return error(501, "no index configured: start the server with --index PATH",
                          meta(req))
         try:
-            matches = await engine.submit(_trace_job, cfg.index, _clean_text(req.text),
-                                          req.limit, trace=True)
+            record = await engine.submit(_trace_job, cfg.index, _clean_text(req.text),
+                                         req.limit, req.threshold, trace=True)
         except ServerError as exc:
             return error(exc.status, exc.message, meta(req))
-        return {**meta(req), "matches": matches, "version": versions()}
+        return {**meta(req), **record}
 
     @app.get("/healthz", summary="Liveness and configuration")
     async def healthz() -> Any:
