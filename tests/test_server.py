@@ -421,6 +421,15 @@ def test_trace_with_a_real_index_is_the_cli_record(tmp_path, capsys):
         strict = c.post("/v1/trace", json={"text": SPUN, "threshold": 1.0}).json()
         assert strict == {"matches": []}
     index.close()
+    # With the index's path, restore takes the original's wording, as restore --index does.
+    app = create_app(ServerConfig(pool="thread", workers=1, warm=False,
+                                  index=load_index(str(path)), index_path=str(path)))
+    with TestClient(app) as c:
+        body = c.post("/v1/restore", json={"text": SPUN, "id": "q"}).json()
+    assert body == _cli_record(tmp_path, capsys, "restore", {"id": "q", "text": SPUN},
+                               "--index", str(path))
+    assert any(e["kind"] == "reference" for e in body["edits"])
+    assert "would hire three hundred teachers" in body["text"]
 
 
 def test_serve_refuses_a_missing_index(tmp_path, capsys):

@@ -97,12 +97,34 @@ def run_job(kind: str, text: str, options: dict[str, Any]) -> dict[str, Any]:
     if kind == "check":
         return cli._check_dict(unspin.check(text, **options), {})
     if kind == "restore":
+        options = dict(options)
+        index_path = options.pop("index", None)
+        if index_path is not None:  # as `unspin restore --index`: the original's wording
+            from .trace import restore_with_reference
+
+            result = restore_with_reference(text, _worker_index(index_path), **options)
+            return cli._restore_dict(result, {})
         return cli._restore_dict(unspin.restore(text, **options), {})
     if kind == "extract":
         from .extract import html_to_text
 
         return {"text": html_to_text(text)}
     raise ValueError(f"unknown job kind {kind!r}")
+
+
+_index_lock = threading.Lock()
+_indexes: dict[str, Any] = {}
+
+
+def _worker_index(path: str) -> Any:
+    """The index at ``path``, opened once per process (it gives each thread a connection)."""
+    with _index_lock:
+        index = _indexes.get(path)
+        if index is None:
+            from .index import Index
+
+            index = _indexes[path] = Index(path, create=False)
+        return index
 
 
 def _timed_job(work: Callable[..., Any], kind: str, text: str,
@@ -151,6 +173,9 @@ class ServerConfig:
         index: A trace index: any object with ``query(text) -> list of matches`` whose
             matches carry ``id``, ``score`` and ``coverage`` (attributes or keys). None:
             ``/v1/trace`` answers 501.
+        index_path: Path of an `unspin.Index` file: ``/v1/restore`` then restores from
+            the matched original, as ``unspin restore --index`` does (each worker opens
+            it). ``unspin serve --index`` sets both.
         workers: Size of the worker pool (default: the number of CPUs).
         pool: ``"process"`` (default: the model holds the GIL, so processes use every
             core) or ``"thread"`` (one process; cheaper start, one core in practice).
@@ -166,6 +191,7 @@ class ServerConfig:
     table: str | None = None
     lm: str | None = None
     index: Any = None
+    index_path: str | None = None
     workers: int = field(default_factory=lambda: os.cpu_count() or 1)
     pool: str = "process"
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES
@@ -625,6 +651,8 @@ def create_app(config: ServerConfig | None = None) -> Any:
     async def run(kind: str, req: _Request, options: dict[str, Any]) -> Any:
         if cfg.table is not None and kind in ("check", "restore"):
             options = {**options, "table": cfg.table}
+        if cfg.index_path is not None and kind == "restore":
+            options = {**options, "index": cfg.index_path}
         t0 = time.perf_counter()
         try:
             record, work_ms, cpu_ms = await engine.submit(
@@ -740,7 +768,7 @@ def serve_command(args: Any) -> int:
             raise CLIError(str(exc)) from None
     try:
         config = ServerConfig(
-            table=args.table, lm=args.lm, index=index,
+            table=args.table, lm=args.lm, index=index, index_path=args.index,
             workers=args.workers or (os.cpu_count() or 1), pool=args.pool,
             max_body_bytes=args.max_body, timeout_s=args.timeout,
             max_pending=args.max_pending, cors_origins=list(args.cors_origin or []))
