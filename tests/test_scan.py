@@ -334,3 +334,28 @@ def test_kill_9_then_resume_gives_identical_output(tmp_path):
                    check=True)
     assert out.read_bytes() == ref.read_bytes()
     assert len(_read_out(out)) == 700 + BAD_LINES.count(b"\n") + 30
+
+
+def test_a_worker_that_dies_costs_only_its_batch(tmp_path, monkeypatch):
+    """A worker process killed mid-batch: the pool restarts, the batch is retried, and a
+    batch that kills its worker again gives error records; everything else is analysed."""
+    from unspin import scan as scan_module
+
+    real = scan_module.analyse_one
+
+    def fragile(meta, text, error, cfg):
+        if text == "CRASH the worker now.":
+            os._exit(1)
+        return real(meta, text, error, cfg)
+
+    # Workers are forked, so they inherit the patched function.
+    monkeypatch.setattr(scan_module, "analyse_one", fragile)
+    docs = _docs(6)
+    docs[3]["text"] = "CRASH the worker now."
+    path = _write_jsonl(tmp_path / "in.jsonl", docs)
+    out = tmp_path / "out.jsonl"
+    scan([str(path)], str(out), workers=2, batch_size=1)
+    recs = _read_out(out)
+    assert [r["id"] for r in recs] == [d["id"] for d in docs]
+    assert recs[3]["error"] == "internal error: worker process died"
+    assert all("score" in r for k, r in enumerate(recs) if k != 3)

@@ -385,8 +385,11 @@ class RayEngine:
         import logging
 
         if not self.ray.is_initialized():
-            self.ray.init(num_cpus=self.workers, include_dashboard=False,
-                          log_to_driver=False, configure_logging=False)
+            if os.environ.get("RAY_ADDRESS"):  # join the cluster; it has its own CPUs
+                self.ray.init(log_to_driver=False, configure_logging=False)
+            else:
+                self.ray.init(num_cpus=self.workers, include_dashboard=False,
+                              log_to_driver=False, configure_logging=False)
         # Ray Data logs every dataset it runs; the scan has its own progress line.
         logging.getLogger("ray.data").setLevel(logging.WARNING)
         chunk: list[Batch | _Marker] = []
