@@ -216,7 +216,8 @@ def bench_datatrove(docs: Path, res: dict, n: int) -> None:
             yield Document(text=r["text"], id=str(r["id"]))
 
     stats = LocalPipelineExecutor(pipeline=[reader, uf, gf], tasks=1, workers=1,
-                                  logging_dir=None, skip_completed=False).run()
+                                  logging_dir=str(OUT / "datatrove-logs"),
+                                  skip_completed=False).run()
     # The executor runs copies of the steps: their times are in the returned stats.
     times = {s.name: s.time_stats.total for s in stats.stats}
     tu = next(v for k, v in times.items() if "unspin" in k)

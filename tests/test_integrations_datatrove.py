@@ -25,7 +25,7 @@ def _docs() -> list[Document]:
     return [Document(text=t, id=str(i)) for i, t in enumerate([CLEAN, SPUN, FRENCH, ""])]
 
 
-def _run(steps: list) -> list[Document]:
+def _run(steps: list, logs) -> list[Document]:
     out: list[Document] = []
 
     def reader(data, rank: int = 0, world_size: int = 1):
@@ -37,20 +37,20 @@ def _run(steps: list) -> list[Document]:
             yield doc
 
     LocalPipelineExecutor(pipeline=[reader, *steps, sink], tasks=1, workers=1,
-                          logging_dir=None, skip_completed=False).run()
+                          logging_dir=str(logs), skip_completed=False).run()
     return out
 
 
 def test_filter_drops_spun_and_annotates(tmp_path):
-    kept = _run([UnspinFilter()])
+    kept = _run([UnspinFilter()], tmp_path / "logs")
     assert [d.id for d in kept] == ["0", "2", "3"]  # the spun one is dropped
     clean = kept[0].metadata
     assert clean["unspin_spun"] is False and 0 <= clean["unspin_score"] < 0.5
     assert kept[1].metadata["unspin_supported"] is False  # French: kept, not judged
 
 
-def test_filter_annotate_only_keeps_everything():
-    kept = _run([UnspinFilter(annotate_only=True)])
+def test_filter_annotate_only_keeps_everything(tmp_path):
+    kept = _run([UnspinFilter(annotate_only=True)], tmp_path / "logs")
     assert [d.id for d in kept] == ["0", "1", "2", "3"]
     spun = kept[1].metadata
     assert spun["unspin_spun"] is True and spun["unspin_score"] > 0.9
@@ -66,8 +66,8 @@ def test_filter_drop_reason_is_spun():
     assert f.filter(Document(text=CLEAN, id="y")) is True
 
 
-def test_formatter_restores_text():
-    docs = _run([UnspinFormatter()])
+def test_formatter_restores_text(tmp_path):
+    docs = _run([UnspinFormatter()], tmp_path / "logs")
     assert "Supreme Court would" in docs[1].text and "Courtroom" not in docs[1].text
     assert docs[1].metadata["unspin_edits"] > 0
     assert docs[0].text == CLEAN and docs[0].metadata["unspin_edits"] == 0

@@ -6,6 +6,7 @@
 Reads the two bundled example articles as documents, prints what each step did.
 """
 
+import tempfile
 from pathlib import Path
 
 from datatrove.data import Document
@@ -30,9 +31,10 @@ def show(data, rank: int = 0, world_size: int = 1):
 
 
 if __name__ == "__main__":
+    logs = tempfile.mkdtemp(prefix="unspin-datatrove-")  # datatrove's run logs and stats
     # 1. Annotate only: every document kept, score and spans in doc.metadata.
     LocalPipelineExecutor(pipeline=[read_examples, UnspinFilter(annotate_only=True), show],
-                          tasks=1, logging_dir=None, skip_completed=False).run()
+                          tasks=1, logging_dir=logs, skip_completed=False).run()
     # 2. Filter: spun documents dropped with reason "spun"; restore what is left.
     LocalPipelineExecutor(pipeline=[read_examples, UnspinFilter(), UnspinFormatter(), show],
-                          tasks=1, logging_dir=None, skip_completed=False).run()
+                          tasks=1, logging_dir=logs, skip_completed=False).run()
