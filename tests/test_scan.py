@@ -343,19 +343,23 @@ def test_a_worker_that_dies_costs_only_its_batch(tmp_path, monkeypatch):
 
     real = scan_module.analyse_one
 
-    def fragile(meta, text, error, cfg):
+    def fragile(meta, text, error, cfg, *args):
         if text == "CRASH the worker now.":
             os._exit(1)
-        return real(meta, text, error, cfg)
+        if text == "RAISE in the worker.":
+            raise RuntimeError("a bug")
+        return real(meta, text, error, cfg, *args)
 
     # Workers are forked, so they inherit the patched function.
     monkeypatch.setattr(scan_module, "analyse_one", fragile)
     docs = _docs(6)
     docs[3]["text"] = "CRASH the worker now."
+    docs[5]["text"] = "RAISE in the worker."
     path = _write_jsonl(tmp_path / "in.jsonl", docs)
     out = tmp_path / "out.jsonl"
     scan([str(path)], str(out), workers=2, batch_size=1)
     recs = _read_out(out)
     assert [r["id"] for r in recs] == [d["id"] for d in docs]
     assert recs[3]["error"] == "internal error: worker process died"
-    assert all("score" in r for k, r in enumerate(recs) if k != 3)
+    assert recs[5]["error"] == "internal error: RuntimeError: a bug"
+    assert all("score" in r for k, r in enumerate(recs) if k not in (3, 5))

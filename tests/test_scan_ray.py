@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from test_scan import BAD_LINES, _docs, _write_jsonl
 
@@ -46,3 +48,15 @@ def test_ray_engine_in_chunks_keeps_order(tmp_path, ray_cluster, monkeypatch):
     scan([str(a)], str(local), workers=1)
     scan([str(a)], str(on_ray), engine="ray", workers=2, batch_size=3)
     assert on_ray.read_bytes() == local.read_bytes()
+
+
+def test_ray_engine_doc_timeout(tmp_path, ray_cluster):
+    from test_scan import SENTENCES
+
+    path = _write_jsonl(tmp_path / "in.jsonl", [{"id": "slow", "text": " ".join(SENTENCES * 200)},
+                                                {"id": "ok", "text": SENTENCES[0]}])
+    out = tmp_path / "out.jsonl"
+    scan([str(path)], str(out), engine="ray", workers=2, doc_timeout=0.01)
+    slow, ok = (json.loads(line) for line in out.read_text().splitlines())
+    assert slow["error"].startswith("timeout")
+    assert "score" in ok

@@ -124,18 +124,32 @@ _UNSUPPORTED = {"empty": "empty text", "binary": "binary content",
 
 
 def _dumps(obj: dict[str, Any]) -> str:
-    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"))
+    # default=str: Parquet ids can be timestamps, decimals or bytes.
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
 Result = tuple[str, str | bool]
 
 
+def _can_alarm(cfg: ScanConfig) -> bool:
+    # Signals reach only the main thread (a Ray task may run elsewhere: no timeout there).
+    return bool(cfg.doc_timeout) and threading.current_thread() is threading.main_thread()
+
+
 def analyse_one(meta: dict[str, Any], text: str | None, error: str | None,
-                cfg: ScanConfig) -> Result:
+                cfg: ScanConfig, handler_set: bool = False) -> Result:
     """The output record of one item, and its status.
 
     Field names follow ``unspin check``/``restore`` JSONL output (the functions that build
     those records are reused); ``source`` and ``index`` say where the record came from.
+
+    Args:
+        meta: Fields echoed into the record.
+        text: The text, or None for a bad record.
+        error: Why the record is bad, or None.
+        cfg: What to run.
+        handler_set: The caller has installed the SIGALRM handler (`analyse_batch` does
+            it once per batch, a per-document install costs more than the scan itself).
 
     Returns:
         ``(line, status)``: the record as one JSON line (no newline); status is the
@@ -151,10 +165,12 @@ def analyse_one(meta: dict[str, Any], text: str | None, error: str | None,
             kwargs["table"] = cfg.table
         if cfg.threshold is not None:
             kwargs["threshold"] = cfg.threshold
-        use_alarm = bool(cfg.doc_timeout) and threading.current_thread() is threading.main_thread()
+        use_alarm = handler_set or _can_alarm(cfg)
+        install = use_alarm and not handler_set
         try:
-            if use_alarm:
+            if install:
                 old = signal.signal(signal.SIGALRM, _on_alarm)
+            if use_alarm:
                 signal.setitimer(signal.ITIMER_REAL, float(cfg.doc_timeout))
             try:
                 import unspin
@@ -167,6 +183,7 @@ def analyse_one(meta: dict[str, Any], text: str | None, error: str | None,
             finally:
                 if use_alarm:
                     signal.setitimer(signal.ITIMER_REAL, 0)
+                if install:
                     signal.signal(signal.SIGALRM, old)
         except _DocTimeout:
             error = f"timeout: analysis took over {cfg.doc_timeout:g} s (--doc-timeout)"
@@ -185,10 +202,25 @@ def analyse_one(meta: dict[str, Any], text: str | None, error: str | None,
     return _dumps({**meta, "error": error}), error
 
 
+def _safe_one(meta: dict[str, Any], text: str | None, error: str | None, cfg: ScanConfig,
+              handler_set: bool) -> Result:
+    try:
+        return analyse_one(meta, text, error, cfg, handler_set)
+    except Exception as exc:  # noqa: BLE001 - a bug on one record must not stop the scan
+        err = f"internal error: {type(exc).__name__}: {exc}"
+        return _dumps({**meta, "error": err}), err
+
+
 def analyse_batch(items: list[tuple[dict[str, Any], str | None, str | None]],
                   cfg: ScanConfig) -> list[Result]:
     """`analyse_one` over a batch (what a worker runs)."""
-    return [analyse_one(meta, text, error, cfg) for meta, text, error in items]
+    if not _can_alarm(cfg):
+        return [_safe_one(meta, text, error, cfg, False) for meta, text, error in items]
+    old = signal.signal(signal.SIGALRM, _on_alarm)
+    try:
+        return [_safe_one(meta, text, error, cfg, True) for meta, text, error in items]
+    finally:
+        signal.signal(signal.SIGALRM, old)
 
 
 _worker_cfg: ScanConfig | None = None
@@ -333,11 +365,10 @@ def _ray_udf(batch: dict[str, Any], cfg_json: str) -> dict[str, Any]:
     import numpy as np
 
     cfg = ScanConfig(**json.loads(cfg_json))
-    results = [
-        analyse_one(json.loads(m), t if isinstance(t, str) else None,
-                    e if isinstance(e, str) else None, cfg)
+    results = analyse_batch([
+        (json.loads(m), t if isinstance(t, str) else None, e if isinstance(e, str) else None)
         for m, t, e in zip(batch["meta"], batch["text"], batch["error"], strict=True)
-    ]
+    ], cfg)
     # Status as JSON: a verdict (true/false) or an error message.
     return {"line": np.array([r[0] for r in results], dtype=object),
             "status": np.array([json.dumps(r[1]) for r in results], dtype=object)}
