@@ -363,3 +363,12 @@ def test_a_worker_that_dies_costs_only_its_batch(tmp_path, monkeypatch):
     assert recs[3]["error"] == "internal error: worker process died"
     assert recs[5]["error"] == "internal error: RuntimeError: a bug"
     assert all("score" in r for k, r in enumerate(recs) if k not in (3, 5))
+
+
+def test_huge_text_file_is_rejected_without_reading_it_all(tmp_path):
+    path = tmp_path / "big.txt"
+    path.write_text(SENTENCES[0] * 100, encoding="utf-8")
+    (item,) = read_items(str(path), ReadOptions(max_chars=50))
+    assert item.error.startswith("text too long") and item.nbytes <= 4 * 50 + 4
+    (item,) = read_items(str(path), ReadOptions(max_chars=100_000))
+    assert item.error is None and item.text == SENTENCES[0] * 100

@@ -342,9 +342,17 @@ def _read_text(
     if start > 0:
         yield None
         return
+    # A text over --max-chars is rejected without reading all of it (a stray 10 GB file).
+    limit = 4 * opts.max_chars + 4 if opts.max_chars is not None else -1
     with open_binary(path) as fh:
-        data = fh.read()
+        data = fh.read(limit)
+        cut = limit >= 0 and len(data) == limit and bool(fh.read(1))
     item = Item({"source": path, "index": 0, "id": path}, nbytes=len(data))
+    if cut:
+        item.error = (f"text too long (over {len(data)} bytes; --max-chars "
+                      f"{opts.max_chars})")
+        yield item
+        return
     if data.startswith(b"\xef\xbb\xbf"):
         data = data[3:]
     try:
