@@ -13,7 +13,9 @@ Parts (each can be skipped, see ``--help``):
    every other one spun by the WordNet spinner; 1 and 2 local workers. MB are UTF-8
    bytes of the texts; MB/s per core divides by the workers.
 2. **overhead**: the scan pipeline alone (reading, batching, records, writing) with the
-   analyser replaced by a stub, in microseconds per document.
+   analyser replaced by a stub, in microseconds per document; and the engine's scaling
+   with the analyser replaced by a 10 ms sleep (uses no CPU, so it holds on a loaded
+   machine): 1, 2 and 4 workers.
 3. **ray**: the same documents with ``--engine ray --workers 2``, end to end (Ray start-up
    included) and warm (a second scan on the running Ray instance).
 4. **datatrove**: unspin's ``UnspinFilter`` (annotate-only, so both filters see every
@@ -146,6 +148,39 @@ def bench_overhead(res: dict, n: int = 20000) -> None:
         unspin.check = real
     res["overhead_us_per_doc"] = round(dt / n * 1e6, 1)
     print(f"scan pipeline overhead (stub analyser, workers=1): {dt / n * 1e6:.1f} us/doc")
+
+
+def bench_parallel(res: dict, n: int = 400, sleep_s: float = 0.01) -> None:
+    """Scaling of the engines themselves, whatever the load: the analyser is replaced by
+    a 10 ms sleep (no CPU), so N workers should take 1/N of the time."""
+    sys.path.insert(0, str(SRC))
+    import unspin
+    from unspin import scan as scan_mod
+    from unspin.report import Report
+
+    path = OUT / "parallel.jsonl"
+    with open(path, "w", encoding="utf-8") as fh:
+        for i in range(n):
+            fh.write(json.dumps({"id": i, "text": f"Document number {i} says hello."}) + "\n")
+
+    def sleepy(text: str, **kw: object) -> Report:
+        time.sleep(sleep_s)
+        return Report(score=0.1, spun=False, words=5)
+
+    real = unspin.check
+    unspin.check = sleepy  # type: ignore[assignment]  # forked workers inherit it
+    out: dict = {"docs": n, "ideal_1_worker_s": n * sleep_s}
+    try:
+        for w in (1, 2, 4):
+            t = time.perf_counter()
+            scan_mod.scan([str(path)], str(OUT / f"parallel{w}.jsonl"), workers=w)
+            out[f"local_w{w}_s"] = round(time.perf_counter() - t, 2)
+    finally:
+        unspin.check = real
+    out["speedup_2_vs_1"] = round(out["local_w1_s"] / out["local_w2_s"], 2)
+    out["speedup_4_vs_1"] = round(out["local_w1_s"] / out["local_w4_s"], 2)
+    res["parallel_sleeping_analyser"] = out
+    print(f"engine scaling with a 10 ms sleeping analyser: {out}", flush=True)
 
 
 def bench_ray(docs: Path, mb: float, res: dict) -> None:
@@ -360,6 +395,7 @@ def main(argv: list[str] | None = None) -> int:
         bench_throughput(docs, mb, res)
     if "overhead" not in args.skip:
         bench_overhead(res)
+        bench_parallel(res)
     if "ray" not in args.skip:
         bench_ray(docs, mb, res)
     if "datatrove" not in args.skip:

@@ -398,7 +398,8 @@ class RayEngine:
         ctx.enable_progress_bars = False
         rows = [{"meta": json.dumps(meta, ensure_ascii=False), "text": text, "error": error}
                 for batch in batches for meta, text, error in batch]
-        ds = ray.data.from_items(rows, override_num_blocks=max(1, len(rows) // self.batch_size))
+        blocks = max(min(self.workers, len(rows)), -(-len(rows) // self.batch_size))
+        ds = ray.data.from_items(rows, override_num_blocks=blocks)
         kwargs: dict[str, Any] = {}
         if hasattr(ray.data, "TaskPoolStrategy"):  # Ray >= 2.51 deprecates concurrency=
             kwargs["compute"] = ray.data.TaskPoolStrategy(size=self.workers)
@@ -421,8 +422,10 @@ class RayEngine:
             else:
                 self.ray.init(num_cpus=self.workers, include_dashboard=False,
                               log_to_driver=False, configure_logging=False)
+        import ray.data  # noqa: F401 - configures Ray Data's loggers, which we then quieten
+
         # Ray Data logs every dataset it runs; the scan has its own progress line.
-        logging.getLogger("ray.data").setLevel(logging.WARNING)
+        logging.getLogger("ray.data").setLevel(logging.ERROR)
         chunk: list[Batch | _Marker] = []
         docs = 0
         for entry in stream:
