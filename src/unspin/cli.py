@@ -912,7 +912,8 @@ def _cmd_scan(args: argparse.Namespace) -> int:
         resumed = (f" (+{summary.resumed_records} done before --resume)"
                    if summary.resumed_records else "")
         print(
-            f"{PROG} scan: {summary.records} records{resumed} from {summary.files} files in "
+            f"{PROG} scan: {summary.records} records{resumed} from {summary.files} "
+            f"file{'s' if summary.files != 1 else ''} in "
             f"{summary.seconds:.1f} s ({d['docs_per_s']:.1f} docs/s, {d['mb_per_s']:.3f} MB/s); "
             f"{summary.analysed} analysed, {summary.spun} spun "
             f"({100 * summary.spun_share:.1f} %), {summary.errors} errors"
