@@ -372,3 +372,19 @@ def test_huge_text_file_is_rejected_without_reading_it_all(tmp_path):
     assert item.error.startswith("text too long") and item.nbytes <= 4 * 50 + 4
     (item,) = read_items(str(path), ReadOptions(max_chars=100_000))
     assert item.error is None and item.text == SENTENCES[0] * 100
+
+
+def test_restore_parquet_and_gzip_outputs(tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet")
+    path = _write_jsonl(tmp_path / "in.jsonl", _docs(4), b"\n")
+    out = tmp_path / "out.parquet"
+    scan([str(path)], str(out), mode="restore", workers=1)
+    rows = pq.read_table(out).to_pylist()
+    assert len(rows) == 5 and rows[4]["error"] == "blank line"
+    assert all(isinstance(r["text"], str) and r["edits"] is not None for r in rows[:4])
+    gz1, gz2 = tmp_path / "a.jsonl.gz", tmp_path / "b.jsonl.gz"
+    scan([str(path)], str(gz1), workers=1)
+    time.sleep(1.1)  # a different mtime must not change the bytes
+    scan([str(path)], str(gz2), workers=1)
+    assert gz1.read_bytes() == gz2.read_bytes()
+    assert len(gzip.decompress(gz1.read_bytes()).splitlines()) == 5

@@ -583,8 +583,9 @@ def _assemble(state: _State, output: str, mode: str) -> None:
                 writer.write_table(pa.Table.from_pylist(rows, schema=schema))
     else:
         raw = open(tmp, "wb")  # noqa: SIM115 - closed below
-        # mtime=0: the same records give the same bytes, run after run.
-        out = gzip.GzipFile(fileobj=raw, mode="wb", mtime=0) if lower.endswith(".gz") else raw
+        # No mtime, no file name in the header: the same records give the same bytes.
+        out = (gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0)
+               if lower.endswith(".gz") else raw)
         try:
             for i in range(len(state.files)):
                 with open(state.shard(i), "rb") as fh:
