@@ -89,6 +89,7 @@ examples:
   unspin restore spun.txt --format diff       word diff of spun vs restored text
   unspin check docs.jsonl > verdicts.jsonl    one JSON line per input line
   unspin lm build corpus/ -o my.lm            build a language model
+  unspin scan corpus/ -o verdicts.jsonl       scan a corpus (JSONL, Parquet, WARC)
 
 Run 'unspin COMMAND --help' for a command's options.
 """
@@ -364,6 +365,7 @@ def build_parser() -> argparse.ArgumentParser:
     lim.add_argument("--max-pending", type=_positive_int, default=256, metavar="N",
                      help="most requests admitted at once; more get 503 (default: 256)")
     serve.set_defaults(handler=_cmd_serve)
+    _add_scan_parser(commands, fmt)
     parser.set_defaults(handler=None, help_parser=parser)
     return parser
 
@@ -939,6 +941,106 @@ def _cmd_lm_build(args: argparse.Namespace) -> int:
     _write(json.dumps(stats, ensure_ascii=False, indent=2, default=str) + "\n")
     if not args.quiet:
         print(f"{PROG}: wrote {args.output}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _positive_float(value: str) -> float:
+    try:
+        x = float(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {value!r}") from None
+    if not x > 0:
+        raise argparse.ArgumentTypeError(f"must be positive, got {value}")
+    return x
+
+
+def _add_scan_parser(commands: Any, fmt: Any) -> None:
+    scan = commands.add_parser(
+        "scan",
+        help="check or restore whole corpora (JSONL, Parquet, WARC, text), in parallel",
+        description="Scan corpora: one output record per input record, in input order per "
+        "file, bad records as error records. Resumable (--resume). See docs/scan.md.",
+        epilog="examples:\n"
+        "  unspin scan crawl/*.jsonl.zst -o verdicts.jsonl --workers 8\n"
+        "  unspin scan shard.parquet -o out.parquet --mode restore\n"
+        "  unspin scan CC-MAIN-*.warc.gz -o cc.jsonl --engine ray --workers 32\n"
+        "  unspin scan corpus/ -o verdicts.jsonl --resume   # after an interruption",
+        formatter_class=fmt,
+    )
+    inp = scan.add_argument_group("input")
+    inp.add_argument("inputs", nargs="+", metavar="INPUT",
+                     help="files (.jsonl[.gz|.zst], .parquet, .warc[.gz], .txt, .html), "
+                     "directories (searched recursively) or globs")
+    inp.add_argument("--text-field", default="text", metavar="NAME",
+                     help="JSONL field / Parquet column holding the text (default: text)")
+    inp.add_argument("--id-field", default="id", metavar="NAME",
+                     help="field / column echoed as 'id' (default: id)")
+    inp.add_argument("--max-chars", type=_positive_int, default=1_000_000, metavar="N",
+                     help="longer texts become error records (default: 1000000)")
+    out = scan.add_argument_group("output")
+    out.add_argument("-o", "--output", required=True, metavar="OUTPUT",
+                     help="output file: .jsonl, .jsonl.gz or .parquet")
+    out.add_argument("--mode", choices=("check", "restore"), default="check",
+                     help="check: score and spans; restore: also restored text and edits "
+                     "(default: check)")
+    out.add_argument("--resume", action="store_true",
+                     help="continue an interrupted scan of the same inputs into OUTPUT")
+    out.add_argument("-q", "--quiet", action="store_true",
+                     help="no progress line and no summary on stderr")
+    run = scan.add_argument_group("execution")
+    run.add_argument("--workers", type=_positive_int, default=os.cpu_count() or 1,
+                     metavar="N", help="worker processes (default: number of CPUs)")
+    run.add_argument("--engine", choices=("local", "ray"), default="local",
+                     help="local: worker processes on this machine; ray: Ray Data on the "
+                     "current Ray cluster (pip install 'unspin[ray]') (default: local)")
+    run.add_argument("--doc-timeout", type=_positive_float, default=60.0, metavar="S",
+                     help="seconds one document may take before it becomes an error record "
+                     "(default: 60)")
+    run.add_argument("--batch-size", type=_positive_int, default=32, metavar="N",
+                     help="documents per batch sent to a worker (default: 32)")
+    model = scan.add_argument_group("model")
+    model.add_argument("--table", metavar="TABLE",
+                       help="learned substitution table to use as well")
+    model.add_argument("--threshold", type=_probability, metavar="X",
+                       help="decision threshold on the spin score (default: the model's)")
+    scan.set_defaults(handler=_cmd_scan)
+
+
+def _cmd_scan(args: argparse.Namespace) -> int:
+    from .scan import ScanError, scan
+
+    if args.table is not None and not os.path.isfile(args.table):
+        raise CLIError(f"cannot read table {args.table}: No such file")
+    try:
+        interactive = sys.stderr.isatty()
+    except (AttributeError, ValueError):
+        interactive = False
+    try:
+        summary = scan(
+            args.inputs, args.output, mode=args.mode, workers=args.workers,
+            engine=args.engine, resume=args.resume, max_chars=args.max_chars,
+            doc_timeout=args.doc_timeout, text_field=args.text_field, id_field=args.id_field,
+            table=args.table, threshold=args.threshold, batch_size=args.batch_size,
+            progress=interactive and not args.quiet,
+        )
+    except ScanError as exc:
+        raise CLIError(str(exc)) from None
+    except OSError as exc:
+        raise CLIError(f"cannot write {args.output}: {_describe_os_error(exc)}") from None
+    if not args.quiet:
+        d = summary.to_dict()
+        reasons = ", ".join(f"{k} {v}" for k, v in list(summary.error_reasons.items())[:5])
+        resumed = (f" (+{summary.resumed_records} done before --resume)"
+                   if summary.resumed_records else "")
+        print(
+            f"{PROG} scan: {summary.records} records{resumed} from {summary.files} "
+            f"file{'s' if summary.files != 1 else ''} in "
+            f"{summary.seconds:.1f} s ({d['docs_per_s']:.1f} docs/s, {d['mb_per_s']:.3f} MB/s); "
+            f"{summary.analysed} analysed, {summary.spun} spun "
+            f"({100 * summary.spun_share:.1f} %), {summary.errors} errors"
+            + (f" ({reasons})" if reasons else "") + f" -> {summary.output}",
+            file=sys.stderr,
+        )
     return EXIT_OK
 
 

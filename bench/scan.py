@@ -1,0 +1,412 @@
+"""Benchmark of ``unspin scan``: throughput, scaling, Ray vs local, datatrove, robustness.
+
+One command (from the repository root; needs the held-out corpus of
+``scripts/prepare_corpus.py`` in build/corpus or ``UNSPIN_HELDOUT_DIR``, and
+``pip install psutil 'ray[data]' datatrove spacy`` for the optional parts)::
+
+    PYTHONPATH=src python -m bench.scan            # all parts, results in bench/out/scan.json
+
+Parts (each can be skipped, see ``--help``):
+
+1. **throughput**: ``unspin scan --mode check`` end to end (a subprocess: start-up, model
+   load, reading, writing included) on real held-out Wikipedia and Wikinews documents,
+   every other one spun by the WordNet spinner; 1 and 2 local workers. MB are UTF-8
+   bytes of the texts; MB/s per core divides by the workers.
+2. **overhead**: the scan pipeline alone (reading, batching, records, writing) with the
+   analyser replaced by a stub, in microseconds per document; and the engine's scaling
+   with the analyser replaced by a 10 ms sleep (uses no CPU, so it holds on a loaded
+   machine): 1, 2 and 4 workers.
+3. **ray**: the same documents with ``--engine ray --workers 2``, end to end (Ray start-up
+   included) and warm (a second scan on the running Ray instance).
+4. **datatrove**: unspin's ``UnspinFilter`` (annotate-only, so both filters see every
+   document) and datatrove's ``GopherQualityFilter`` in one pipeline on the same documents;
+   time per step from datatrove's own stats, both filters warmed up first.
+5. **robustness**: 100,000 short documents (one sentence each, to fit the time) with
+   corrupt JSON lines, invalid UTF-8 and empty texts: records in = records out, RSS of the
+   scan's process tree sampled over the run, and a ``kill -9`` at about half-way then
+   ``--resume`` compared byte for byte with the uninterrupted run.
+
+Timings on a shared machine are noisy; every figure comes with the machine's load.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import random
+import re
+import resource
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SRC = ROOT / "src"
+OUT = ROOT / "bench" / "out" / "scan"
+
+
+def _env() -> dict[str, str]:
+    return {**os.environ, "PYTHONPATH": f"{SRC}{os.pathsep}{ROOT}"}
+
+
+def _heldout() -> list[Path]:
+    base = Path(os.environ.get("UNSPIN_HELDOUT_DIR", ROOT / "build" / "corpus"))
+    if not (base / "heldout-enwiki.jsonl").exists():
+        base = Path("/work/main/build/corpus")
+    return [base / "heldout-enwiki.jsonl", base / "heldout-enwikinews.jsonl"]
+
+
+def make_docs(n: int, path: Path, spin: bool = True) -> int:
+    """Write ``n`` held-out documents (every other one spun) as JSONL; return text bytes."""
+    readers = [open(p, encoding="utf-8") for p in _heldout()]  # noqa: SIM115
+    spinner = None
+    if spin:
+        try:
+            from bench.spinners import WordNetSpinner
+
+            spinner = WordNetSpinner()
+        except Exception as exc:  # noqa: BLE001 - the benchmark still runs on clean text
+            print(f"(no spinner: {exc})", file=sys.stderr)
+    total = 0
+    with open(path, "w", encoding="utf-8") as out:
+        for i in range(n):
+            rec = json.loads(readers[i % len(readers)].readline())
+            text = rec["text"]
+            if spinner is not None and i % 2:
+                text = spinner.spin(text, 0.15, seed=i).spun
+            total += len(text.encode("utf-8"))
+            out.write(json.dumps({"id": rec["id"], "text": text}, ensure_ascii=False) + "\n")
+    for r in readers:
+        r.close()
+    return total
+
+
+def _load() -> float:
+    return round(os.getloadavg()[0], 2)
+
+
+def _cpu_children() -> float:
+    ru = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return ru.ru_utime + ru.ru_stime
+
+
+def _run_scan(inp: Path, out: Path, *args: str, cpu: list[float] | None = None) -> float:
+    """Wall seconds of one ``unspin scan`` run; its CPU seconds (all processes) go to cpu."""
+    cmd = [sys.executable, "-m", "unspin", "scan", str(inp), "-o", str(out), "-q", *args]
+    c0 = _cpu_children()
+    t = time.perf_counter()
+    subprocess.run(cmd, env=_env(), check=True)
+    dt = time.perf_counter() - t
+    if cpu is not None:
+        cpu.append(_cpu_children() - c0)
+    return dt
+
+
+def bench_throughput(docs: Path, mb: float, res: dict) -> None:
+    # Wall-clock scaling needs idle cores; on a shared machine the CPU seconds per MB (all
+    # processes of the scan) say whether the work itself grows with the workers.
+    for w in (1, 2):
+        load = _load()
+        cpu: list[float] = []
+        dt = _run_scan(docs, OUT / f"w{w}.jsonl", "--workers", str(w), cpu=cpu)
+        res[f"local_w{w}"] = {"seconds": round(dt, 2), "mb_per_s": round(mb / dt, 4),
+                              "mb_per_s_per_core": round(mb / dt / w, 4),
+                              "cpu_seconds": round(cpu[0], 2),
+                              "mb_per_cpu_second": round(mb / cpu[0], 4), "load_before": load}
+        print(f"local workers={w}: {dt:.1f} s, {mb / dt:.4f} MB/s "
+              f"({mb / dt / w:.4f} MB/s per core), {cpu[0]:.1f} CPU s "
+              f"({mb / cpu[0]:.4f} MB per CPU second), load {load}", flush=True)
+    res["speedup_2_vs_1"] = round(res["local_w1"]["seconds"] / res["local_w2"]["seconds"], 3)
+    res["cpu_ratio_2_vs_1"] = round(res["local_w2"]["cpu_seconds"]
+                                    / res["local_w1"]["cpu_seconds"], 3)
+    same = (OUT / "w1.jsonl").read_bytes() == (OUT / "w2.jsonl").read_bytes()
+    res["w2_output_equals_w1"] = same
+    print(f"2 vs 1 worker speed-up: {res['speedup_2_vs_1']}x; same output: {same}")
+
+
+def bench_overhead(res: dict, n: int = 20000) -> None:
+    """The scan pipeline with a stub analyser: what scan adds per document."""
+    sys.path.insert(0, str(SRC))
+    import unspin
+    from unspin import scan as scan_mod
+    from unspin.report import Report
+
+    path = OUT / "overhead.jsonl"
+    with open(path, "w", encoding="utf-8") as fh:
+        for i in range(n):
+            fh.write(json.dumps({"id": i, "text": f"Document number {i} says hello."}) + "\n")
+    real = unspin.check
+    unspin.check = lambda text, **kw: Report(score=0.1, spun=False, words=5)  # type: ignore
+    try:
+        t = time.perf_counter()
+        scan_mod.scan([str(path)], str(OUT / "overhead.out.jsonl"), workers=1)
+        dt = time.perf_counter() - t
+    finally:
+        unspin.check = real
+    res["overhead_us_per_doc"] = round(dt / n * 1e6, 1)
+    print(f"scan pipeline overhead (stub analyser, workers=1): {dt / n * 1e6:.1f} us/doc")
+
+
+def bench_parallel(res: dict, n: int = 400, sleep_s: float = 0.01) -> None:
+    """Scaling of the engines themselves, whatever the load: the analyser is replaced by
+    a 10 ms sleep (no CPU), so N workers should take 1/N of the time."""
+    sys.path.insert(0, str(SRC))
+    import unspin
+    from unspin import scan as scan_mod
+    from unspin.report import Report
+
+    path = OUT / "parallel.jsonl"
+    with open(path, "w", encoding="utf-8") as fh:
+        for i in range(n):
+            fh.write(json.dumps({"id": i, "text": f"Document number {i} says hello."}) + "\n")
+
+    def sleepy(text: str, **kw: object) -> Report:
+        time.sleep(sleep_s)
+        return Report(score=0.1, spun=False, words=5)
+
+    real = unspin.check
+    unspin.check = sleepy  # type: ignore[assignment]  # forked workers inherit it
+    out: dict = {"docs": n, "ideal_1_worker_s": n * sleep_s}
+    try:
+        for w in (1, 2, 4):
+            t = time.perf_counter()
+            scan_mod.scan([str(path)], str(OUT / f"parallel{w}.jsonl"), workers=w)
+            out[f"local_w{w}_s"] = round(time.perf_counter() - t, 2)
+    finally:
+        unspin.check = real
+    out["speedup_2_vs_1"] = round(out["local_w1_s"] / out["local_w2_s"], 2)
+    out["speedup_4_vs_1"] = round(out["local_w1_s"] / out["local_w4_s"], 2)
+    res["parallel_sleeping_analyser"] = out
+    print(f"engine scaling with a 10 ms sleeping analyser: {out}", flush=True)
+
+
+def bench_ray(docs: Path, mb: float, res: dict) -> None:
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        res["ray"] = "skipped: ray not installed"
+        return
+    load = _load()
+    dt = _run_scan(docs, OUT / "ray.jsonl", "--engine", "ray", "--workers", "2")
+    same = (OUT / "ray.jsonl").read_bytes() == (OUT / "w1.jsonl").read_bytes() \
+        if (OUT / "w1.jsonl").exists() else None
+    res["ray_end_to_end"] = {"seconds": round(dt, 2), "mb_per_s": round(mb / dt, 4),
+                             "load_before": load, "output_equals_local": same}
+    print(f"ray workers=2 end to end: {dt:.1f} s, {mb / dt:.4f} MB/s, same output: {same}",
+          flush=True)
+    # Warm: Ray started and its workers loaded once; the second scan is what a long job
+    # sees after start-up.
+    code = f"""
+import json, time, ray, sys
+sys.path.insert(0, {str(SRC)!r})
+from unspin.scan import scan
+ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, configure_logging=False)
+scan([{str(docs)!r}], {str(OUT / 'ray_warmup.jsonl')!r}, engine='ray', workers=2)
+t = time.perf_counter()
+scan([{str(docs)!r}], {str(OUT / 'ray_warm.jsonl')!r}, engine='ray', workers=2)
+print(json.dumps({{'seconds': time.perf_counter() - t}}))
+"""
+    out = subprocess.run([sys.executable, "-c", code], env=_env(), check=True,
+                         capture_output=True, text=True).stdout
+    warm = json.loads(out.strip().splitlines()[-1])["seconds"]
+    t = time.perf_counter()
+    sys.path.insert(0, str(SRC))
+    from unspin.scan import scan
+
+    scan([str(docs)], str(OUT / "local_warm.jsonl"), workers=2)
+    local = time.perf_counter() - t
+    res["ray_warm"] = {"seconds": round(warm, 2), "mb_per_s": round(mb / warm, 4),
+                       "local_w2_in_process_seconds": round(local, 2),
+                       "ray_over_local": round(warm / local, 3)}
+    res["ray_over_local_end_to_end"] = round(dt / res["local_w2"]["seconds"], 3) \
+        if "local_w2" in res else None
+    print(f"ray warm: {warm:.1f} s vs local workers=2 in process {local:.1f} s "
+          f"(ratio {warm / local:.2f}); end to end ratio {res['ray_over_local_end_to_end']}")
+
+
+def bench_datatrove(docs: Path, res: dict, n: int) -> None:
+    try:
+        from datatrove.data import Document
+        from datatrove.executor import LocalPipelineExecutor
+        from datatrove.pipeline.filters import GopherQualityFilter
+    except ImportError:
+        res["datatrove"] = "skipped: datatrove not installed"
+        return
+    sys.path.insert(0, str(SRC))
+    from unspin.integrations.datatrove import UnspinFilter
+
+    recs = [json.loads(line) for line in open(docs, encoding="utf-8")][:n]
+    mb = sum(len(r["text"].encode("utf-8")) for r in recs) / 1e6
+    uf = UnspinFilter(annotate_only=True)
+    gf = GopherQualityFilter()
+    warm = Document(text=recs[0]["text"], id="warm")
+    uf.filter(warm)  # load unspin's models
+    gf.filter(warm)  # load spaCy
+
+    def reader(data, rank: int = 0, world_size: int = 1):
+        for r in recs:
+            yield Document(text=r["text"], id=str(r["id"]))
+
+    stats = LocalPipelineExecutor(pipeline=[reader, uf, gf], tasks=1, workers=1,
+                                  logging_dir=str(OUT / "datatrove-logs"),
+                                  skip_completed=False).run()
+    # The executor runs copies of the steps: their times are in the returned stats.
+    times = {s.name: s.time_stats.total for s in stats.stats}
+    tu = next(v for k, v in times.items() if "unspin" in k)
+    tg = next(v for k, v in times.items() if "Gopher" in k)
+    res["datatrove"] = {
+        "docs": len(recs), "mb": round(mb, 3),
+        "unspin_filter_seconds": round(tu, 2), "gopher_seconds": round(tg, 2),
+        "unspin_mb_per_s": round(mb / tu, 4), "gopher_mb_per_s": round(mb / tg, 4),
+        "cost_ratio_unspin_over_gopher": round(tu / tg, 3),
+    }
+    print(f"datatrove, {len(recs)} docs: UnspinFilter {tu:.1f} s ({mb / tu:.3f} MB/s), "
+          f"GopherQualityFilter {tg:.1f} s ({mb / tg:.3f} MB/s), ratio {tu / tg:.2f}",
+          flush=True)
+
+
+def _sentences(limit: int = 5000) -> list[str]:
+    out: list[str] = []
+    with open(_heldout()[1], encoding="utf-8") as fh:
+        for line in fh:
+            text = json.loads(line)["text"]
+            out += [s for s in re.split(r"(?<=[.!?])\s+", text) if 30 < len(s) < 120]
+            if len(out) >= limit:
+                break
+    return out
+
+
+def make_robust(n: int, path: Path) -> dict:
+    """Short documents with corrupt lines, invalid UTF-8 and empty texts."""
+    rng = random.Random(4)
+    sents = _sentences()
+    kinds = {"ok": 0, "corrupt": 0, "utf8": 0, "empty": 0}
+    with open(path, "wb") as fh:
+        for i in range(n):
+            r = rng.random()
+            if r < 0.02:
+                fh.write(b'{"id": %d, "text": "cut off' % i + b"\n")
+                kinds["corrupt"] += 1
+            elif r < 0.03:
+                fh.write(b'{"id": %d, "text": "bad \xc3\x28 bytes"}\n' % i)
+                kinds["utf8"] += 1
+            elif r < 0.04:
+                fh.write(b'{"id": %d, "text": ""}\n' % i)
+                kinds["empty"] += 1
+            else:
+                fh.write(json.dumps({"id": i, "text": rng.choice(sents)}).encode() + b"\n")
+                kinds["ok"] += 1
+    return kinds
+
+
+def _tree_rss(pid: int) -> int:
+    import psutil
+
+    try:
+        proc = psutil.Process(pid)
+        procs = [proc, *proc.children(recursive=True)]
+    except psutil.NoSuchProcess:
+        return 0
+    total = 0
+    for p in procs:
+        try:
+            total += p.memory_info().rss
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def bench_robust(n: int, res: dict, workers: int = 2) -> None:
+    path = OUT / "robust.jsonl"
+    kinds = make_robust(n, path)
+    cmd = [sys.executable, "-m", "unspin", "scan", str(path), "-q", "--workers", str(workers)]
+    ref = OUT / "robust.ref.jsonl"
+    t = time.perf_counter()
+    proc = subprocess.Popen([*cmd, "-o", str(ref)], env=_env())
+    samples: list[tuple[float, int]] = []
+    while proc.poll() is None:
+        samples.append((round(time.perf_counter() - t, 1), _tree_rss(proc.pid)))
+        time.sleep(0.5)
+    dt = time.perf_counter() - t
+    assert proc.returncode == 0
+    lines = ref.read_bytes().count(b"\n")
+    errors = sum(1 for line in open(ref, encoding="utf-8") if '"error":' in line)
+    rss = [s for _, s in samples if s]
+    k = len(rss)
+    # Warm-up: the first 20 % of the run (start-up, model pages touched).
+    after = rss[k // 5:] if k >= 5 else rss
+    growth = (max(after[len(after) // 2:]) - max(after[: len(after) // 2])) \
+        if len(after) >= 4 else 0
+    res["robust"] = {
+        "docs": n, "kinds": kinds, "records_out": lines, "records_in_equal_out": lines == n,
+        "error_records": errors, "seconds": round(dt, 1), "workers": workers,
+        "rss_mb_min_max_after_warmup": [round(min(after) / 2**20), round(max(after) / 2**20)],
+        "rss_growth_second_half_vs_first_half_mb": round(growth / 2**20, 1),
+        "rss_samples_mb": [(ts, round(s / 2**20)) for ts, s in samples[:: max(1, k // 40)]],
+    }
+    print(f"robust: {n} in, {lines} out, {errors} error records, {dt:.0f} s; RSS after "
+          f"warm-up {min(after) / 2**20:.0f}-{max(after) / 2**20:.0f} MB, growth "
+          f"{growth / 2**20:+.1f} MB", flush=True)
+
+    # kill -9 at about half-way, then --resume.
+    out = OUT / "robust.resumed.jsonl"
+    state = Path(str(out) + ".parts") / "state.json"
+    proc = subprocess.Popen([*cmd, "-o", str(out)], env=_env())
+    committed = 0
+    while proc.poll() is None:
+        try:
+            committed = sum(json.loads(state.read_text())["records"])
+        except (OSError, ValueError, KeyError):
+            committed = 0
+        if committed >= n // 2:
+            break
+        time.sleep(0.2)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    t = time.perf_counter()
+    subprocess.run([*cmd, "-o", str(out), "--resume"], env=_env(), check=True)
+    same = out.read_bytes() == ref.read_bytes()
+    res["robust"]["kill9_at_records"] = committed
+    res["robust"]["resume_seconds"] = round(time.perf_counter() - t, 1)
+    res["robust"]["resumed_output_identical"] = same
+    print(f"kill -9 after {committed} committed records, --resume: identical output: {same}")
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--docs", type=int, default=300, help="documents for the timing parts")
+    ap.add_argument("--robust-docs", type=int, default=100_000)
+    ap.add_argument("--dt-docs", type=int, default=150, help="documents for datatrove")
+    ap.add_argument("--skip", nargs="*", default=[],
+                    choices=["throughput", "overhead", "ray", "datatrove", "robust"])
+    ap.add_argument("--out", default=str(OUT / "scan.json"))
+    args = ap.parse_args(argv)
+    OUT.mkdir(parents=True, exist_ok=True)
+    docs = OUT / "docs.jsonl"
+    nbytes = make_docs(args.docs, docs)
+    mb = nbytes / 1e6
+    res: dict = {"docs": args.docs, "mb": round(mb, 3), "cpus": os.cpu_count(),
+                 "load_at_start": _load(), "python": sys.version.split()[0]}
+    print(f"{args.docs} documents, {mb:.2f} MB of text; load {res['load_at_start']}", flush=True)
+    if "throughput" not in args.skip:
+        bench_throughput(docs, mb, res)
+    if "overhead" not in args.skip:
+        bench_overhead(res)
+        bench_parallel(res)
+    if "ray" not in args.skip:
+        bench_ray(docs, mb, res)
+    if "datatrove" not in args.skip:
+        bench_datatrove(docs, res, args.dt_docs)
+    if "robust" not in args.skip:
+        bench_robust(args.robust_docs, res)
+    res["load_at_end"] = _load()
+    Path(args.out).write_text(json.dumps(res, indent=2) + "\n", encoding="utf-8")
+    print(f"wrote {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

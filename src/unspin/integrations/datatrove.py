@@ -1,0 +1,165 @@
+"""datatrove pipeline steps: `UnspinFilter` (score, spans, drop spun) and `UnspinFormatter`.
+
+Example::
+
+    from datatrove.executor import LocalPipelineExecutor
+    from datatrove.pipeline.readers import JsonlReader
+    from datatrove.pipeline.writers import JsonlWriter
+    from unspin.integrations.datatrove import UnspinFilter
+
+    LocalPipelineExecutor(pipeline=[
+        JsonlReader("crawl/"),
+        UnspinFilter(),                      # drops spun documents (reason "spun")
+        JsonlWriter("clean/"),
+    ], tasks=4).run()
+
+Each document analysed gets ``doc.metadata["unspin_score"]`` (calibrated probability),
+``["unspin_spun"]`` (verdict) and ``["unspin_spans"]`` (list of ``{start, end, text,
+suggestion, confidence}``, character offsets into ``doc.text``). Text that is not English
+prose, empty or longer than ``max_chars`` is kept and marked ``unspin_supported=False``:
+a filter for spinning should not silently drop what it cannot judge.
+
+Needs ``pip install 'unspin[datatrove]'``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+try:
+    from datatrove.data import Document, DocumentsPipeline
+    from datatrove.pipeline.filters.base_filter import BaseFilter
+    from datatrove.pipeline.formatters.base import BaseFormatter
+except ImportError as exc:  # pragma: no cover - depends on the environment
+    raise ImportError(
+        "unspin.integrations.datatrove needs datatrove: pip install 'unspin[datatrove]'"
+    ) from exc
+
+import unspin
+
+KEY = "unspin"
+
+
+def _annotate(doc: Document, report: Any, key: str) -> None:
+    doc.metadata[f"{key}_score"] = report.score
+    doc.metadata[f"{key}_spun"] = bool(report.spun)
+    doc.metadata[f"{key}_supported"] = bool(report.supported)
+    doc.metadata[f"{key}_spans"] = [asdict(s) for s in report.spans]
+
+
+class UnspinFilter(BaseFilter):
+    """Drop machine-spun documents (reason ``"spun"``), or only annotate them.
+
+    Args:
+        threshold: Probability at or above which a document counts as spun (default:
+            the calibrated threshold).
+        annotate_only: Keep every document; only write the metadata.
+        table: A learned substitution table (path) to use as well.
+        max_chars: Longer documents are not analysed (kept, ``unspin_supported=False``).
+        metadata_key: Prefix of the metadata keys (default ``unspin``).
+        exclusion_writer: datatrove writer that receives the dropped documents.
+        batch_size: datatrove batch size (documents are analysed one by one).
+    """
+
+    name = "🌀 unspin"
+
+    def __init__(
+        self,
+        threshold: float | None = None,
+        annotate_only: bool = False,
+        table: str | Path | None = None,
+        max_chars: int | None = 1_000_000,
+        metadata_key: str = KEY,
+        exclusion_writer: Any = None,
+        batch_size: int = 1,
+    ) -> None:
+        super().__init__(exclusion_writer, batch_size)
+        self.threshold = threshold
+        self.annotate_only = annotate_only
+        self.table = str(table) if table is not None else None
+        self.max_chars = max_chars
+        self.metadata_key = metadata_key
+
+    def filter(self, doc: Document) -> bool | tuple[bool, str]:
+        """Annotate ``doc`` and say whether to keep it.
+
+        Returns:
+            True to keep; ``(False, "spun")`` to drop a spun document.
+        """
+        text = doc.text
+        key = self.metadata_key
+        if not isinstance(text, str) or (self.max_chars is not None and
+                                         len(text) > self.max_chars):
+            doc.metadata[f"{key}_supported"] = False
+            self.stat_update("unspin_not_analysed")
+            return True
+        kwargs: dict[str, Any] = {}
+        if self.threshold is not None:
+            kwargs["threshold"] = self.threshold
+        if self.table is not None:
+            kwargs["table"] = self.table
+        report = unspin.check(text, **kwargs)
+        _annotate(doc, report, key)
+        if not report.supported:
+            self.stat_update("unspin_not_analysed")
+            return True
+        if report.spun:
+            self.stat_update("unspin_spun")
+            if not self.annotate_only:
+                return False, "spun"
+        return True
+
+
+class UnspinFormatter(BaseFormatter):
+    """Replace each document's text with its restored wording (`unspin.restore`).
+
+    ``doc.metadata["unspin_edits"]`` gets the number of edits made and
+    ``["unspin_score"]`` the document's spin score; documents that are not English prose
+    or longer than ``max_chars`` pass through unchanged.
+
+    Args:
+        min_confidence: Only make edits at least this confident (default: tuned).
+        table: A learned substitution table (path) to use as well.
+        max_chars: Longer documents are passed through unchanged.
+        metadata_key: Prefix of the metadata keys (default ``unspin``).
+    """
+
+    name = "🌀 unspin restore"
+
+    def __init__(self, min_confidence: float | None = None, table: str | Path | None = None,
+                 max_chars: int | None = 1_000_000, metadata_key: str = KEY) -> None:
+        super().__init__()
+        self.min_confidence = min_confidence
+        self.table = str(table) if table is not None else None
+        self.max_chars = max_chars
+        self.metadata_key = metadata_key
+        self._last: Any = None
+
+    def format(self, text: str) -> str:
+        """The restored text (unchanged when it cannot be analysed)."""
+        self._last = None
+        if not isinstance(text, str) or (self.max_chars is not None and
+                                         len(text) > self.max_chars):
+            return text
+        kwargs: dict[str, Any] = {}
+        if self.min_confidence is not None:
+            kwargs["min_confidence"] = self.min_confidence
+        if self.table is not None:
+            kwargs["table"] = self.table
+        self._last = unspin.restore(text, **kwargs)
+        return self._last.text
+
+    def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1
+            ) -> DocumentsPipeline:
+        """Restore each document's text and record what was done in its metadata."""
+        key = self.metadata_key
+        for doc in super().run(data, rank, world_size):
+            result = self._last
+            if result is not None:
+                doc.metadata[f"{key}_edits"] = len(result.edits)
+                doc.metadata[f"{key}_score"] = result.report.score
+                if result.edits:
+                    self.stat_update("unspin_restored")
+            yield doc

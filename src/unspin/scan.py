@@ -1,0 +1,816 @@
+"""``unspin scan``: check or restore whole corpora, in parallel, resumably.
+
+Pipeline: input files -> items (`unspin.formats`) -> batches -> engine (worker processes
+or Ray Data) -> JSON lines -> one shard per input file -> the output file.
+
+- **Order and completeness.** Every input record gives exactly one output record, in
+  input order per file; a record that cannot be analysed gives an error record.
+- **Bounded memory.** Only a fixed number of batches is in flight (read ahead of the
+  writer); shards are appended to as results arrive.
+- **Resume.** Shards live in ``OUTPUT.parts/``. After results are written and fsync'd,
+  ``state.json`` records how many records and bytes of each shard are committed (written
+  atomically). ``--resume`` truncates each shard to its committed bytes, skips the
+  committed records of its input and carries on; the output is assembled from the shards
+  at the end, so an interrupted-then-resumed run gives the same bytes as an uninterrupted
+  one.
+- **Engines.** ``local``: a process pool (fork: the memory-mapped models are loaded once
+  in the parent and shared copy-on-write by the workers). ``ray``: the same batches run
+  through Ray Data ``map_batches`` (Ray is imported only then).
+"""
+
+from __future__ import annotations
+
+import collections
+import gzip
+import hashlib
+import json
+import multiprocessing
+import os
+import re
+import shutil
+import signal
+import sys
+import threading
+import time
+from collections.abc import Iterable, Iterator
+from concurrent.futures import Future, ProcessPoolExecutor
+from concurrent.futures.process import BrokenProcessPool
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from .formats import ReadOptions, expand_inputs, read_items
+
+STATE_FILE = "state.json"
+STATE_VERSION = 1
+COMMIT_INTERVAL_S = 1.0
+
+
+class ScanError(Exception):
+    """A scan that cannot start: bad inputs, an unwritable output, a mismatched resume."""
+
+
+@dataclass(slots=True)
+class ScanConfig:
+    """What each record's analysis depends on (the output is a function of these).
+
+    Attributes:
+        mode: ``"check"`` or ``"restore"``.
+        table: Learned substitution table (path) used as well, or None.
+        threshold: Decision threshold, or None for the calibrated one.
+        doc_timeout: Seconds one document may take before it becomes an error record.
+    """
+
+    mode: str = "check"
+    table: str | None = None
+    threshold: float | None = None
+    doc_timeout: float | None = None
+
+
+@dataclass(slots=True)
+class ScanSummary:
+    """What a scan did.
+
+    Attributes:
+        files: Input files.
+        records: Output records written by this run (resumed records not included).
+        analysed: Records that got a verdict.
+        spun: Of those, how many are spun.
+        errors: Error records.
+        error_reasons: Count per reason (the reason's text up to the first colon).
+        resumed_records: Records found already done by an interrupted run.
+        text_bytes: UTF-8 bytes of the records read by this run.
+        seconds: Wall-clock time of this run.
+        output: The output file.
+    """
+
+    files: int = 0
+    records: int = 0
+    analysed: int = 0
+    spun: int = 0
+    errors: int = 0
+    error_reasons: dict[str, int] = field(default_factory=dict)
+    resumed_records: int = 0
+    text_bytes: int = 0
+    seconds: float = 0.0
+    output: str = ""
+
+    @property
+    def spun_share(self) -> float:
+        """Share of analysed records that are spun."""
+        return self.spun / self.analysed if self.analysed else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-serialisable summary (with the derived rates)."""
+        d = asdict(self)
+        d["spun_share"] = round(self.spun_share, 6)
+        d["docs_per_s"] = round(self.records / self.seconds, 3) if self.seconds else 0.0
+        d["mb_per_s"] = round(self.text_bytes / 1e6 / self.seconds, 4) if self.seconds else 0.0
+        return d
+
+
+# --------------------------------------------------------------------------- analysis
+
+
+class _DocTimeout(Exception):
+    pass
+
+
+def _on_alarm(signum: int, frame: Any) -> None:
+    raise _DocTimeout
+
+
+_UNSUPPORTED = {"empty": "empty text", "binary": "binary content",
+                "unsupported": "not English prose"}
+
+
+def _dumps(obj: dict[str, Any]) -> str:
+    # default=str: Parquet ids can be timestamps, decimals or bytes.
+    return json.dumps(obj, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+Result = tuple[str, str | bool]
+
+
+def _can_alarm(cfg: ScanConfig) -> bool:
+    # Signals reach only the main thread (a Ray task may run elsewhere: no timeout there).
+    return bool(cfg.doc_timeout) and threading.current_thread() is threading.main_thread()
+
+
+def analyse_one(meta: dict[str, Any], text: str | None, error: str | None,
+                cfg: ScanConfig, handler_set: bool = False) -> Result:
+    """The output record of one item, and its status.
+
+    Field names follow ``unspin check``/``restore`` JSONL output (the functions that build
+    those records are reused); ``source`` and ``index`` say where the record came from.
+
+    Args:
+        meta: Fields echoed into the record.
+        text: The text, or None for a bad record.
+        error: Why the record is bad, or None.
+        cfg: What to run.
+        handler_set: The caller has installed the SIGALRM handler (`analyse_batch` does
+            it once per batch, a per-document install costs more than the scan itself).
+
+    Returns:
+        ``(line, status)``: the record as one JSON line (no newline); status is the
+        verdict (bool) or, for an error record, the error message (str).
+    """
+    from .cli import _check_dict, _restore_dict
+
+    if "id" in meta:  # the id first, as in check/restore output
+        meta = {"id": meta["id"], **{k: v for k, v in meta.items() if k != "id"}}
+    if error is None and text is not None:
+        kwargs: dict[str, Any] = {}
+        if cfg.table is not None:
+            kwargs["table"] = cfg.table
+        if cfg.threshold is not None:
+            kwargs["threshold"] = cfg.threshold
+        use_alarm = handler_set or _can_alarm(cfg)
+        install = use_alarm and not handler_set
+        try:
+            if install:
+                old = signal.signal(signal.SIGALRM, _on_alarm)
+            if use_alarm:
+                signal.setitimer(signal.ITIMER_REAL, float(cfg.doc_timeout))
+            try:
+                import unspin
+
+                if cfg.mode == "restore":
+                    result = unspin.restore(text, **kwargs)
+                    report = result.report
+                else:
+                    result = report = unspin.check(text, **kwargs)
+            finally:
+                if use_alarm:
+                    signal.setitimer(signal.ITIMER_REAL, 0)
+                if install:
+                    signal.signal(signal.SIGALRM, old)
+        except _DocTimeout:
+            error = f"timeout: analysis took over {cfg.doc_timeout:g} s (--doc-timeout)"
+        except Exception as exc:  # noqa: BLE001 - one bad record, not the run
+            error = f"internal error: {type(exc).__name__}: {exc}"
+        else:
+            if not report.supported:
+                error = _UNSUPPORTED.get(report.language, f"not analysed ({report.language})")
+            elif cfg.mode == "restore":
+                rec = _restore_dict(result, meta)
+                rec["spans"] = [asdict(s) for s in report.spans]
+                return _dumps(rec), bool(report.spun)
+            else:
+                return _dumps(_check_dict(report, meta)), bool(report.spun)
+    error = error or "no text"
+    return _dumps({**meta, "error": error}), error
+
+
+def _safe_one(meta: dict[str, Any], text: str | None, error: str | None, cfg: ScanConfig,
+              handler_set: bool) -> Result:
+    try:
+        return analyse_one(meta, text, error, cfg, handler_set)
+    except Exception as exc:  # noqa: BLE001 - a bug on one record must not stop the scan
+        err = f"internal error: {type(exc).__name__}: {exc}"
+        return _dumps({**meta, "error": err}), err
+
+
+def analyse_batch(items: list[tuple[dict[str, Any], str | None, str | None]],
+                  cfg: ScanConfig) -> list[Result]:
+    """`analyse_one` over a batch (what a worker runs)."""
+    if not _can_alarm(cfg):
+        return [_safe_one(meta, text, error, cfg, False) for meta, text, error in items]
+    old = signal.signal(signal.SIGALRM, _on_alarm)
+    try:
+        return [_safe_one(meta, text, error, cfg, True) for meta, text, error in items]
+    finally:
+        signal.signal(signal.SIGALRM, old)
+
+
+_worker_cfg: ScanConfig | None = None
+
+
+def _init_worker(cfg: ScanConfig) -> None:
+    global _worker_cfg
+    _worker_cfg = cfg
+    # Ctrl-C goes to the parent, which shuts the pool down.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # A parent killed with SIGKILL cannot shut the pool down: leave when it is gone.
+    parent = os.getppid()
+
+    def watch() -> None:
+        while True:
+            time.sleep(1.0)
+            if os.getppid() != parent:
+                os._exit(1)
+
+    threading.Thread(target=watch, daemon=True, name="unspin-parent-watch").start()
+
+
+def _worker_batch(items: list[tuple[dict[str, Any], str | None, str | None]]) -> list[Result]:
+    assert _worker_cfg is not None
+    return analyse_batch(items, _worker_cfg)
+
+
+def warm_up(cfg: ScanConfig) -> None:
+    """Load the models (and the detector) in this process, so forked workers share them."""
+    analyse_one({}, "The council approved the budget on Tuesday.", None, cfg)
+
+
+# --------------------------------------------------------------------------- engines
+
+Batch = list[tuple[dict[str, Any], str | None, str | None]]
+
+
+@dataclass(slots=True)
+class _Marker:
+    """End of input file ``file`` (passes through the engine in order)."""
+
+    file: int
+
+
+class LocalEngine:
+    """Worker processes, order preserved, a bounded number of batches in flight."""
+
+    def __init__(self, cfg: ScanConfig, workers: int, in_flight: int | None = None) -> None:
+        self.cfg = cfg
+        self.workers = max(1, workers)
+        self.in_flight = in_flight or 2 * self.workers
+        self.pool: ProcessPoolExecutor | None = None
+
+    def _new_pool(self) -> ProcessPoolExecutor:
+        methods = multiprocessing.get_all_start_methods()
+        ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+        return ProcessPoolExecutor(self.workers, mp_context=ctx, initializer=_init_worker,
+                                   initargs=(self.cfg,))
+
+    def _kill_pool(self) -> None:
+        if self.pool is None:
+            return
+        for proc in list(getattr(self.pool, "_processes", {}).values()):
+            try:
+                proc.kill()
+            except Exception:  # noqa: BLE001 - already gone
+                pass
+        self.pool.shutdown(wait=False, cancel_futures=True)
+        self.pool = None
+
+    def _wait(self, fut: Future, batch: Batch) -> list[Result]:
+        # The per-document alarm ends slow documents inside the worker; this is the
+        # backstop for a worker stuck where the alarm cannot reach (C code) or dead.
+        limit = None
+        if self.cfg.doc_timeout:
+            limit = self.cfg.doc_timeout * len(batch) * 2 + 60
+        return fut.result(timeout=limit)
+
+    def run(self, stream: Iterable[Batch | _Marker]) -> Iterator[list[Result] | _Marker]:
+        """Analyse the batches of ``stream``; yield results and markers in stream order."""
+        if self.workers == 1:
+            for entry in stream:
+                yield entry if isinstance(entry, _Marker) else analyse_batch(entry, self.cfg)
+            return
+        warm_up(self.cfg)
+        self.pool = self._new_pool()
+        pending: collections.deque = collections.deque()
+        try:
+            it = iter(stream)
+            exhausted = False
+            while True:
+                while not exhausted and sum(1 for p in pending if p[0] is not None) \
+                        < self.in_flight:
+                    entry = next(it, None)
+                    if entry is None:
+                        exhausted = True
+                    elif isinstance(entry, _Marker):
+                        pending.append((None, entry, 0))
+                    else:
+                        pending.append((self.pool.submit(_worker_batch, entry), entry, 0))
+                if not pending:
+                    return
+                fut, entry, tries = pending.popleft()
+                if fut is None:
+                    yield entry
+                    continue
+                try:
+                    yield self._wait(fut, entry)
+                except (BrokenProcessPool, TimeoutError) as exc:
+                    yield from self._recover(pending, entry, tries, exc)
+        finally:
+            if self.pool is not None:
+                self.pool.shutdown(wait=True, cancel_futures=True)
+                self.pool = None
+
+    def _recover(self, pending: collections.deque, batch: Batch, tries: int,
+                 exc: BaseException) -> Iterator[list[Result]]:
+        """A worker died or hung: restart the pool, retry once, then give error records."""
+        self._kill_pool()
+        self.pool = self._new_pool()
+        reason = "worker process died" if isinstance(exc, BrokenProcessPool) \
+            else "worker stopped responding"
+        if tries >= 1:
+            err = f"internal error: {reason}"
+            yield [(_dumps({**meta, "error": err}), err) for meta, _, _ in batch]
+        else:
+            pending.appendleft((self.pool.submit(_worker_batch, batch), batch, tries + 1))
+        # Everything else in flight was lost with the pool: submit it again.
+        for k, (fut, entry, t) in enumerate(list(pending)):
+            if fut is not None and not (tries == 0 and k == 0):
+                pending[k] = (self.pool.submit(_worker_batch, entry), entry, t)
+        if tries == 0:
+            fut, entry, t = pending.popleft()
+            try:
+                yield self._wait(fut, entry)
+            except (BrokenProcessPool, TimeoutError) as again:
+                yield from self._recover(pending, entry, t, again)
+
+
+def _ray_udf(batch: dict[str, Any], cfg_json: str) -> dict[str, Any]:
+    """Ray Data UDF: columns meta (JSON), text, error -> column line."""
+    import numpy as np
+
+    cfg = ScanConfig(**json.loads(cfg_json))
+    results = analyse_batch([
+        (json.loads(m), t if isinstance(t, str) else None, e if isinstance(e, str) else None)
+        for m, t, e in zip(batch["meta"], batch["text"], batch["error"], strict=True)
+    ], cfg)
+    # Status as JSON: a verdict (true/false) or an error message.
+    return {"line": np.array([r[0] for r in results], dtype=object),
+            "status": np.array([json.dumps(r[1]) for r in results], dtype=object)}
+
+
+class RayEngine:
+    """The same batches on Ray Data: chunks of batches become a dataset, ``map_batches``
+    analyses them (models cached per Ray worker process), results come back in order."""
+
+    def __init__(self, cfg: ScanConfig, workers: int, batch_size: int,
+                 chunk_docs: int | None = None) -> None:
+        try:
+            import ray
+        except ImportError as exc:
+            raise ScanError("--engine ray needs Ray: pip install 'unspin[ray]'") from exc
+        self.ray = ray
+        self.cfg = cfg
+        self.workers = max(1, workers)
+        self.batch_size = batch_size
+        self.chunk_docs = chunk_docs or max(512, 16 * self.workers * batch_size)
+
+    def _run_chunk(self, batches: list[Batch]) -> list[Result]:
+        import ray.data
+
+        ctx = ray.data.DataContext.get_current()
+        ctx.execution_options.preserve_order = True
+        ctx.enable_progress_bars = False
+        rows = [{"meta": json.dumps(meta, ensure_ascii=False), "text": text, "error": error}
+                for batch in batches for meta, text, error in batch]
+        blocks = max(min(self.workers, len(rows)), -(-len(rows) // self.batch_size))
+        ds = ray.data.from_items(rows, override_num_blocks=blocks)
+        kwargs: dict[str, Any] = {}
+        if hasattr(ray.data, "TaskPoolStrategy"):  # Ray >= 2.51 deprecates concurrency=
+            kwargs["compute"] = ray.data.TaskPoolStrategy(size=self.workers)
+        else:  # pragma: no cover - older Ray
+            kwargs["concurrency"] = self.workers
+        # A function (not a class) UDF: Ray reuses its worker processes, and the models,
+        # loaded once per process and cached, stay loaded from chunk to chunk.
+        out = ds.map_batches(_ray_udf, batch_size=self.batch_size, batch_format="numpy",
+                             fn_kwargs={"cfg_json": json.dumps(asdict(self.cfg))},
+                             num_cpus=1, **kwargs)
+        return [(row["line"], json.loads(row["status"])) for row in out.iter_rows()]
+
+    def run(self, stream: Iterable[Batch | _Marker]) -> Iterator[list[Result] | _Marker]:
+        """Analyse the batches of ``stream``; yield results and markers in stream order."""
+        import logging
+
+        if not self.ray.is_initialized():
+            if os.environ.get("RAY_ADDRESS"):  # join the cluster; it has its own CPUs
+                self.ray.init(log_to_driver=False, configure_logging=False)
+            else:
+                self.ray.init(num_cpus=self.workers, include_dashboard=False,
+                              log_to_driver=False, configure_logging=False)
+        import ray.data  # noqa: F401 - configures Ray Data's loggers, which we then quieten
+
+        # Ray Data logs every dataset it runs; the scan has its own progress line.
+        logging.getLogger("ray.data").setLevel(logging.ERROR)
+        chunk: list[Batch | _Marker] = []
+        docs = 0
+        for entry in stream:
+            chunk.append(entry)
+            if not isinstance(entry, _Marker):
+                docs += len(entry)
+            if docs >= self.chunk_docs:
+                yield from self._flush(chunk)
+                chunk, docs = [], 0
+        yield from self._flush(chunk)
+
+    def _flush(self, chunk: list[Batch | _Marker]) -> Iterator[list[Result] | _Marker]:
+        batches = [e for e in chunk if not isinstance(e, _Marker)]
+        lines = self._run_chunk(batches) if batches else []
+        pos = 0
+        for entry in chunk:
+            if isinstance(entry, _Marker):
+                yield entry
+            else:
+                yield lines[pos:pos + len(entry)]
+                pos += len(entry)
+
+
+# --------------------------------------------------------------------------- state
+
+
+def _fsync_dir(path: str) -> None:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+class _State:
+    """Committed progress of a scan: per input file, records and shard bytes written."""
+
+    def __init__(self, parts: str, fingerprint: str, files: list[str]) -> None:
+        self.parts = parts
+        self.fingerprint = fingerprint
+        self.files = files
+        self.records = [0] * len(files)
+        self.bytes = [0] * len(files)
+        self.done = [False] * len(files)
+
+    def shard(self, i: int) -> str:
+        return os.path.join(self.parts, f"{i:06d}.jsonl")
+
+    @classmethod
+    def open(cls, parts: str, fingerprint: str, files: list[str], resume: bool) -> _State:
+        state = cls(parts, fingerprint, files)
+        path = os.path.join(parts, STATE_FILE)
+        if resume and os.path.isfile(path):
+            with open(path, encoding="utf-8") as fh:
+                saved = json.load(fh)
+            if saved.get("version") != STATE_VERSION or saved.get("fingerprint") != fingerprint:
+                raise ScanError(
+                    f"cannot resume: {parts} belongs to a scan with other inputs or options "
+                    "(run without --resume to start over)")
+            state.records = saved["records"]
+            state.bytes = saved["bytes"]
+            state.done = saved["done"]
+            for i in range(len(files)):
+                shard = state.shard(i)
+                if os.path.exists(shard):
+                    # Drop what was written after the last commit: it is redone.
+                    with open(shard, "r+b") as fh:
+                        fh.truncate(state.bytes[i])
+                elif state.bytes[i]:
+                    raise ScanError(f"cannot resume: {shard} is missing")
+        else:
+            if os.path.isdir(parts):
+                shutil.rmtree(parts)
+            os.makedirs(parts)
+            state.commit()
+        return state
+
+    def commit(self) -> None:
+        tmp = os.path.join(self.parts, STATE_FILE + ".tmp")
+        with open(tmp, "w", encoding="utf-8") as fh:
+            json.dump({"version": STATE_VERSION, "fingerprint": self.fingerprint,
+                       "files": self.files, "records": self.records, "bytes": self.bytes,
+                       "done": self.done}, fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, os.path.join(self.parts, STATE_FILE))
+        _fsync_dir(self.parts)
+
+
+def _fingerprint(files: list[str], cfg: ScanConfig, opts: ReadOptions) -> str:
+    parts: list[Any] = [STATE_VERSION, asdict(cfg), opts.text_field, opts.id_field,
+                        opts.max_chars]
+    for f in files:
+        st = os.stat(f)
+        parts.append([os.path.abspath(f), st.st_size, st.st_mtime_ns])
+    return hashlib.sha256(json.dumps(parts, sort_keys=True).encode()).hexdigest()
+
+
+# --------------------------------------------------------------------------- output
+
+
+def _parquet_schema(mode: str):
+    import pyarrow as pa
+
+    span = pa.struct([("start", pa.int64()), ("end", pa.int64()), ("text", pa.string()),
+                      ("suggestion", pa.string()), ("confidence", pa.float64())])
+    fields = [("id", pa.string()), ("source", pa.string()), ("index", pa.int64()),
+              ("url", pa.string()), ("error", pa.string()), ("score", pa.float64()),
+              ("spun", pa.bool_()), ("supported", pa.bool_())]
+    if mode == "restore":
+        edit = pa.struct([("start", pa.int64()), ("end", pa.int64()), ("text", pa.string()),
+                          ("replacement", pa.string()), ("confidence", pa.float64()),
+                          ("kind", pa.string())])
+        fields += [("text", pa.string()), ("edits", pa.list_(edit))]
+    else:
+        fields += [("threshold", pa.float64()), ("language", pa.string()),
+                   ("words", pa.int64())]
+    fields += [("spans", pa.list_(span)),
+               ("version", pa.struct([("package", pa.string()), ("data", pa.string())]))]
+    return pa.schema(fields)
+
+
+def _parquet_row(line: str) -> dict[str, Any]:
+    rec = json.loads(line)
+    if "id" in rec and not isinstance(rec["id"], str):
+        # Parquet columns have one type: non-string ids are kept as their JSON text.
+        rec["id"] = json.dumps(rec["id"], ensure_ascii=False)
+    return rec
+
+
+def _assemble(state: _State, output: str, mode: str) -> None:
+    """Concatenate the shards, in input order, into the output (written atomically)."""
+    tmp = output + ".tmp"
+    lower = output.lower()
+    if lower.endswith(".parquet"):
+        import pyarrow as pa
+        import pyarrow.parquet as pq
+
+        schema = _parquet_schema(mode)
+        with pq.ParquetWriter(tmp, schema) as writer:
+            rows: list[dict[str, Any]] = []
+            for i in range(len(state.files)):
+                with open(state.shard(i), encoding="utf-8") as fh:
+                    for line in fh:
+                        rows.append(_parquet_row(line))
+                        if len(rows) >= 10_000:
+                            writer.write_table(pa.Table.from_pylist(rows, schema=schema))
+                            rows = []
+            if rows or not any(state.records):
+                writer.write_table(pa.Table.from_pylist(rows, schema=schema))
+    else:
+        raw = open(tmp, "wb")  # noqa: SIM115 - closed below
+        # No mtime, no file name in the header: the same records give the same bytes.
+        out = (gzip.GzipFile(filename="", fileobj=raw, mode="wb", mtime=0)
+               if lower.endswith(".gz") else raw)
+        try:
+            for i in range(len(state.files)):
+                with open(state.shard(i), "rb") as fh:
+                    shutil.copyfileobj(fh, out, 1 << 20)
+        finally:
+            if out is not raw:
+                out.close()
+            raw.flush()
+            os.fsync(raw.fileno())
+            raw.close()
+    os.replace(tmp, output)
+    _fsync_dir(os.path.dirname(os.path.abspath(output)))
+
+
+# --------------------------------------------------------------------------- progress
+
+
+class _Progress:
+    """A one-line progress display on stderr (docs/s, MB/s, ETA), rate-limited."""
+
+    def __init__(self, enabled: bool, total_bytes: int, done_bytes: int) -> None:
+        self.enabled = enabled
+        self.total = max(1, total_bytes)
+        self.base = done_bytes
+        self.start = time.monotonic()
+        self.last = 0.0
+        self.docs = 0
+        self.bytes = 0
+        self.read_bytes = 0
+
+    def update(self, docs: int, nbytes: int, force: bool = False) -> None:
+        self.docs += docs
+        self.bytes += nbytes
+        if not self.enabled:
+            return
+        now = time.monotonic()
+        if not force and now - self.last < 0.5:
+            return
+        self.last = now
+        dt = max(now - self.start, 1e-9)
+        rate = self.bytes / dt
+        frac = min(1.0, (self.base + self.bytes) / self.total)
+        eta = (self.total - self.base - self.bytes) / rate if rate > 0 else float("inf")
+        eta_s = "--" if eta == float("inf") else time.strftime("%H:%M:%S", time.gmtime(eta))
+        sys.stderr.write(f"\runspin scan: {self.docs} docs, {self.docs / dt:.1f} docs/s, "
+                         f"{rate / 1e6:.3f} MB/s, {100 * frac:.1f}%, ETA {eta_s}   ")
+        sys.stderr.flush()
+
+    def close(self) -> None:
+        if self.enabled:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+
+# --------------------------------------------------------------------------- driver
+
+
+def _stream(state: _State, opts: ReadOptions, batch_size: int, max_batch_chars: int,
+            owners: collections.deque, read_bytes: list[int]) -> Iterator[Batch | _Marker]:
+    """Batches of items in input order, with an end marker after each file.
+
+    A batch never spans two files; the file of each batch is appended to ``owners`` (the
+    engine returns results in the same order, so the writer pops them in step).
+    """
+    for i, path in enumerate(state.files):
+        if state.done[i]:
+            continue
+        batch: Batch = []
+        chars = 0
+        for item in read_items(path, opts, start=state.records[i]):
+            read_bytes[0] += item.nbytes
+            batch.append((item.meta, item.text, item.error))
+            chars += len(item.text) if item.text else 0
+            if len(batch) >= batch_size or chars >= max_batch_chars:
+                owners.append(i)
+                yield batch
+                batch, chars = [], 0
+        if batch:
+            owners.append(i)
+            yield batch
+        yield _Marker(i)
+
+
+def scan(
+    inputs: list[str],
+    output: str,
+    *,
+    mode: str = "check",
+    workers: int = 1,
+    engine: str = "local",
+    resume: bool = False,
+    max_chars: int | None = 1_000_000,
+    doc_timeout: float | None = 60.0,
+    text_field: str = "text",
+    id_field: str = "id",
+    table: str | None = None,
+    threshold: float | None = None,
+    batch_size: int = 32,
+    progress: bool = False,
+) -> ScanSummary:
+    """Scan corpora: one output record per input record, in input order per file.
+
+    Args:
+        inputs: Files, directories or globs (JSONL, .gz/.zst, Parquet, WARC, text, HTML).
+        output: Output file: ``.jsonl`` (or ``.jsonl.gz``) or ``.parquet``.
+        mode: ``"check"`` (score and spans) or ``"restore"`` (also restored text, edits).
+        workers: Worker processes (local) or Ray workers.
+        engine: ``"local"`` or ``"ray"``.
+        resume: Continue an interrupted scan of the same inputs into the same output.
+        max_chars: Longer texts become error records (None: no limit).
+        doc_timeout: Seconds per document before it becomes an error record (None: none).
+        text_field: Text field (JSONL) or column (Parquet).
+        id_field: Identifier field or column, echoed as ``id``.
+        table: A learned substitution table to use as well.
+        threshold: Decision threshold (default: calibrated).
+        batch_size: Documents per batch sent to a worker.
+        progress: Show a progress line on stderr.
+
+    Returns:
+        A `ScanSummary`.
+
+    Raises:
+        ScanError: bad inputs or options, unwritable output, or a resume that does not
+            match the interrupted scan.
+    """
+    if mode not in ("check", "restore"):
+        raise ScanError(f"unknown mode {mode!r}")
+    if engine not in ("local", "ray"):
+        raise ScanError(f"unknown engine {engine!r}")
+    out_lower = output.lower()
+    if not out_lower.endswith((".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz", ".parquet")):
+        raise ScanError(f"cannot tell the output format of {output}: use .jsonl, .jsonl.gz "
+                        "or .parquet")
+    if out_lower.endswith(".parquet"):
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise ScanError("Parquet output needs pyarrow: pip install 'unspin[scan]'") \
+                from None
+    out_dir = os.path.dirname(os.path.abspath(output))
+    if not os.path.isdir(out_dir):
+        raise ScanError(f"cannot write {output}: no such directory {out_dir}")
+    if os.path.isdir(output):
+        raise ScanError(f"cannot write {output}: is a directory")
+    parts = output + ".parts"
+    from .formats import InputError
+
+    try:
+        files = expand_inputs(list(inputs), exclude=(os.path.abspath(output),
+                                                     os.path.abspath(parts)))
+    except InputError as exc:
+        raise ScanError(str(exc)) from None
+    if not files:
+        raise ScanError("no input files found")
+    cfg = ScanConfig(mode=mode, table=table, threshold=threshold, doc_timeout=doc_timeout)
+    opts = ReadOptions(text_field=text_field, id_field=id_field, max_chars=max_chars)
+    state = _State.open(parts, _fingerprint(files, cfg, opts), files, resume)
+
+    started = time.monotonic()
+    summary = ScanSummary(files=len(files), output=output,
+                          resumed_records=sum(state.records))
+    reasons: collections.Counter[str] = collections.Counter()
+    sizes = [os.path.getsize(f) for f in files]
+    done_bytes = sum(s for s, d in zip(sizes, state.done, strict=True) if d)
+    show = progress
+    bar = _Progress(show, sum(sizes), done_bytes)
+    read_bytes = [0]
+    eng: Any = (LocalEngine(cfg, workers) if engine == "local"
+                else RayEngine(cfg, workers, batch_size))
+    handles: dict[int, Any] = {}
+    last_commit = time.monotonic()
+
+    def commit() -> None:
+        for i, fh in handles.items():
+            fh.flush()
+            os.fsync(fh.fileno())
+            state.bytes[i] = fh.tell()
+        state.commit()
+
+    owners: collections.deque[int] = collections.deque()
+    try:
+        stream = _stream(state, opts, batch_size, 256_000, owners, read_bytes)
+        for result in eng.run(stream):
+            if isinstance(result, _Marker):
+                i = result.file
+                fh = handles.pop(i, None) or open(state.shard(i), "ab")  # noqa: SIM115
+                fh.flush()
+                os.fsync(fh.fileno())
+                state.bytes[i] = fh.tell()
+                fh.close()
+                state.done[i] = True
+                commit()
+                last_commit = time.monotonic()
+                continue
+            i = owners.popleft()
+            fh = handles.get(i)
+            if fh is None:
+                fh = handles[i] = open(state.shard(i), "ab")  # noqa: SIM115
+            fh.write("".join(line + "\n" for line, _ in result).encode("utf-8"))
+            state.records[i] += len(result)
+            summary.records += len(result)
+            for _, status in result:
+                if isinstance(status, str):
+                    summary.errors += 1
+                    reasons[_reason(status)] += 1
+                else:
+                    summary.analysed += 1
+                    summary.spun += status
+            bar.update(len(result), read_bytes[0] - bar.bytes)
+            if time.monotonic() - last_commit >= COMMIT_INTERVAL_S:
+                commit()
+                last_commit = time.monotonic()
+        commit()
+    finally:
+        for fh in handles.values():
+            fh.close()
+        bar.close()
+    _assemble(state, output, mode)
+    shutil.rmtree(parts, ignore_errors=True)
+    summary.text_bytes = read_bytes[0]
+    summary.seconds = time.monotonic() - started
+    summary.error_reasons = dict(reasons.most_common())
+    return summary
+
+
+def _reason(error: str) -> str:
+    """The kind of an error message, for the summary ("invalid JSON", "empty text")."""
+    return re.split(r"[:(]| at byte", error, maxsplit=1)[0].strip()

@@ -1,0 +1,74 @@
+"""The datatrove filter and formatter, in a real (in-memory) datatrove pipeline."""
+
+from __future__ import annotations
+
+import pytest
+
+pytest.importorskip("datatrove", reason="datatrove is not installed (pip install "
+                    "'unspin[datatrove]')")
+
+from datatrove.data import Document  # noqa: E402
+from datatrove.executor import LocalPipelineExecutor  # noqa: E402
+
+from unspin.integrations.datatrove import UnspinFilter, UnspinFormatter  # noqa: E402
+
+CLEAN = ("The city council approved a new budget on Tuesday after a long debate about "
+         "school funding. The mayor said the plan would hire more teachers and repair old "
+         "buildings before the winter.")
+SPUN = ("The metropolis council accredited a brand new finances on Tuesday after a "
+        "protracted debate about faculty funding. The mayor stated the plan would rent 3 "
+        "hundred academics and the Supreme Courtroom would hear the case within the spring.")
+FRENCH = "Le conseil municipal a adopté un nouveau budget mardi après un long débat."
+
+
+def _docs() -> list[Document]:
+    return [Document(text=t, id=str(i)) for i, t in enumerate([CLEAN, SPUN, FRENCH, ""])]
+
+
+def _run(steps: list, logs) -> list[Document]:
+    out: list[Document] = []
+
+    def reader(data, rank: int = 0, world_size: int = 1):
+        yield from _docs()
+
+    def sink(data, rank: int = 0, world_size: int = 1):
+        for doc in data:
+            out.append(doc)
+            yield doc
+
+    LocalPipelineExecutor(pipeline=[reader, *steps, sink], tasks=1, workers=1,
+                          logging_dir=str(logs), skip_completed=False).run()
+    return out
+
+
+def test_filter_drops_spun_and_annotates(tmp_path):
+    kept = _run([UnspinFilter()], tmp_path / "logs")
+    assert [d.id for d in kept] == ["0", "2", "3"]  # the spun one is dropped
+    clean = kept[0].metadata
+    assert clean["unspin_spun"] is False and 0 <= clean["unspin_score"] < 0.5
+    assert kept[1].metadata["unspin_supported"] is False  # French: kept, not judged
+
+
+def test_filter_annotate_only_keeps_everything(tmp_path):
+    kept = _run([UnspinFilter(annotate_only=True)], tmp_path / "logs")
+    assert [d.id for d in kept] == ["0", "1", "2", "3"]
+    spun = kept[1].metadata
+    assert spun["unspin_spun"] is True and spun["unspin_score"] > 0.9
+    spans = spun["unspin_spans"]
+    assert any(s["text"] == "Courtroom" and s["suggestion"] == "Court" for s in spans)
+    for s in spans:
+        assert SPUN[s["start"]:s["end"]] == s["text"]
+
+
+def test_filter_drop_reason_is_spun():
+    f = UnspinFilter()
+    assert f.filter(Document(text=SPUN, id="x")) == (False, "spun")
+    assert f.filter(Document(text=CLEAN, id="y")) is True
+
+
+def test_formatter_restores_text(tmp_path):
+    docs = _run([UnspinFormatter()], tmp_path / "logs")
+    assert "Supreme Court would" in docs[1].text and "Courtroom" not in docs[1].text
+    assert docs[1].metadata["unspin_edits"] > 0
+    assert docs[0].text == CLEAN and docs[0].metadata["unspin_edits"] == 0
+    assert docs[2].text == FRENCH

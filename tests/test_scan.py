@@ -1,0 +1,390 @@
+"""``unspin scan``: formats, records in = records out, order, resume, engines."""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from unspin.cli import main
+from unspin.formats import ReadOptions, expand_inputs, read_items
+from unspin.scan import ScanError, scan
+
+SRC = str(Path(__file__).resolve().parents[1] / "src")
+
+SENTENCES = [
+    "The city council approved a new budget on Tuesday after a long debate.",
+    "The metropolis council accredited a brand new finances on Tuesday.",
+    "The mayor said the plan would hire three hundred teachers next year.",
+    "The mayor stated the plan would rent 3 hundred academics subsequent yr.",
+    "Officials said the Supreme Court would hear the case in the spring.",
+    "Officers stated the Supreme Courtroom would hear the case within the spring.",
+]
+
+
+def _docs(n: int) -> list[dict]:
+    return [{"id": f"d{i}", "text": SENTENCES[i % len(SENTENCES)] + " " +
+             SENTENCES[(i * 7 + 1) % len(SENTENCES)]} for i in range(n)]
+
+
+def _write_jsonl(path: Path, docs: list[dict], extra: bytes = b"") -> Path:
+    data = b"".join(json.dumps(d).encode() + b"\n" for d in docs) + extra
+    if path.name.endswith(".gz"):
+        path.write_bytes(gzip.compress(data))
+    elif path.name.endswith(".zst"):
+        zstandard = pytest.importorskip("zstandard")
+        path.write_bytes(zstandard.ZstdCompressor().compress(data))
+    else:
+        path.write_bytes(data)
+    return path
+
+
+BAD_LINES = (
+    b'{"id": "corrupt", "text": "unterminated\n'
+    b'{"id": "utf8", "text": "caf\xff au lait"}\n'
+    b'{"id": "empty", "text": ""}\n'
+    b'{"id": "blank-text", "text": "   "}\n'
+    b"\n"
+    b'["not", "an", "object"]\n'
+    b'{"id": "no-text"}\n'
+    b'{"id": "num", "text": 42}\n'
+    b'{"id": "fr", "text": "Le conseil municipal a adopt\xc3\xa9 un nouveau budget mardi."}\n'
+)
+BAD_ERRORS = ["invalid JSON", "invalid UTF-8", "empty text", "empty text", "blank line",
+              "not a JSON object", "missing 'text' field", "is a number",
+              "not English prose"]
+
+
+def _read_out(path: Path) -> list[dict]:
+    return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines()]
+
+
+# --------------------------------------------------------------------------- formats
+
+
+def test_jsonl_plain_gz_zst_read_the_same(tmp_path):
+    docs = _docs(5)
+    opts = ReadOptions()
+    seen = []
+    for name in ("a.jsonl", "a.jsonl.gz", "a.jsonl.zst"):
+        path = _write_jsonl(tmp_path / name, docs)
+        items = list(read_items(str(path), opts))
+        seen.append([(it.meta["id"], it.text) for it in items])
+        assert [it.meta["index"] for it in items] == list(range(5))
+    assert seen[0] == seen[1] == seen[2] == [(d["id"], d["text"]) for d in docs]
+
+
+def test_bad_records_become_error_items_in_place(tmp_path):
+    path = _write_jsonl(tmp_path / "bad.jsonl", _docs(2), BAD_LINES)
+    items = list(read_items(str(path), ReadOptions(max_chars=10_000)))
+    assert len(items) == 2 + BAD_LINES.count(b"\n")
+    assert [it.error for it in items[:2]] == [None, None]
+    errors = [it.error for it in items[2:]]
+    # "fr" is only rejected by the analyser (language), not by the reader.
+    for err, want in zip(errors[:-1], BAD_ERRORS[:-1], strict=True):
+        assert want in err
+    assert errors[-1] is None
+    assert items[3].meta["id"] == "utf8"  # the id survives invalid bytes elsewhere
+
+
+def test_max_chars_and_resume_offset(tmp_path):
+    path = _write_jsonl(tmp_path / "a.jsonl", [{"text": "x" * 50}, {"text": "short text"}])
+    items = list(read_items(str(path), ReadOptions(max_chars=20)))
+    assert "too long" in items[0].error and items[1].error is None
+    rest = list(read_items(str(path), ReadOptions(), start=1))
+    assert [it.meta["index"] for it in rest] == [1]
+
+
+def test_truncated_gzip_gives_one_error_record_for_the_rest(tmp_path):
+    data = gzip.compress(b"".join(json.dumps(d).encode() + b"\n" for d in _docs(200)))
+    path = tmp_path / "cut.jsonl.gz"
+    path.write_bytes(data[: len(data) // 2])
+    items = list(read_items(str(path), ReadOptions()))
+    assert items[-1].error.startswith("cannot read the rest of the file")
+    assert all(it.error is None for it in items[:-1])
+    assert [it.meta["index"] for it in items] == list(range(len(items)))
+
+
+def test_parquet_columns(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    table = pa.table({"url": ["u0", "u1", "u2"],
+                      "content": [SENTENCES[0], None, ""]})
+    path = tmp_path / "a.parquet"
+    pq.write_table(table, path)
+    items = list(read_items(str(path), ReadOptions(text_field="content", id_field="url")))
+    assert [it.meta["id"] for it in items] == ["u0", "u1", "u2"]
+    assert items[0].text == SENTENCES[0]
+    assert items[1].error == "text is null" and items[2].error == "empty text"
+    with pytest.raises(StopIteration):
+        it = read_items(str(path), ReadOptions(text_field="nope"))
+        assert next(it).error.startswith("cannot read the rest")
+        next(it)
+
+
+def _write_warc(path: Path) -> None:
+    warcio = pytest.importorskip("warcio")
+    from warcio.statusandheaders import StatusAndHeaders
+    from warcio.warcwriter import WARCWriter
+
+    with open(path, "wb") as fh:
+        writer = WARCWriter(fh, gzip=True)
+        pages = [
+            ("http://a.example/", "text/html; charset=utf-8",
+             f"<html><body><nav>Home | About</nav><article><p>{SENTENCES[1]}</p>"
+             f"<p>{SENTENCES[3]}</p></article></body></html>".encode()),
+            ("http://b.example/logo.png", "image/png", b"\x89PNG\r\n\x1a\n...."),
+            ("http://c.example/", "text/plain", SENTENCES[0].encode()),
+        ]
+        for url, ctype, body in pages:
+            meta = writer.create_warc_record(url, "metadata", payload=io.BytesIO(b"x: 1\n"),
+                                             warc_content_type="application/warc-fields")
+            writer.write_record(meta)  # not a document: skipped
+            headers = StatusAndHeaders("200 OK", [("Content-Type", ctype)], protocol="HTTP/1.1")
+            rec = writer.create_warc_record(url, "response", payload=io.BytesIO(body),
+                                            http_headers=headers)
+            writer.write_record(rec)
+    assert warcio
+
+
+def test_warc_html_records_become_main_text(tmp_path):
+    path = tmp_path / "crawl.warc.gz"
+    _write_warc(path)
+    items = list(read_items(str(path), ReadOptions()))
+    assert [it.meta["url"] for it in items] == ["http://a.example/", "http://b.example/logo.png",
+                                                "http://c.example/"]
+    assert items[0].text.split() == (SENTENCES[1] + " " + SENTENCES[3]).split()
+    assert "Home" not in items[0].text
+    assert items[1].error.startswith("not a text document")
+    assert items[2].text == SENTENCES[0]
+    assert items[0].meta["id"].startswith("<urn:uuid:")
+
+
+def test_directories_and_globs_expand_in_stable_order(tmp_path):
+    (tmp_path / "d" / "sub").mkdir(parents=True)
+    for name in ("d/b.jsonl", "d/a.txt", "d/sub/c.jsonl.gz", "d/skip.bin", "d/.hidden.jsonl"):
+        (tmp_path / name).write_bytes(b"")
+    files = [os.path.relpath(f, tmp_path) for f in expand_inputs([str(tmp_path / "d")])]
+    assert files == ["d/a.txt", "d/b.jsonl", "d/sub/c.jsonl.gz"]
+    files = expand_inputs([str(tmp_path / "d" / "*.jsonl"), str(tmp_path / "d" / "b.jsonl")])
+    assert [os.path.basename(f) for f in files] == ["b.jsonl"]
+
+
+# --------------------------------------------------------------------------- scanning
+
+
+def test_records_in_equal_records_out_in_order(tmp_path):
+    path = _write_jsonl(tmp_path / "in.jsonl", _docs(6), BAD_LINES)
+    out = tmp_path / "out.jsonl"
+    summary = scan([str(path)], str(out), workers=1)
+    recs = _read_out(out)
+    n_in = 6 + BAD_LINES.count(b"\n")
+    assert len(recs) == n_in == summary.records
+    assert [r["index"] for r in recs] == list(range(n_in))
+    assert [r.get("id") for r in recs[:6]] == [f"d{i}" for i in range(6)]
+    for rec in recs[:6]:
+        assert set(rec) >= {"id", "source", "index", "score", "spun", "spans", "version"}
+        assert "error" not in rec
+    for rec, want in zip(recs[6:], BAD_ERRORS, strict=True):
+        assert want in rec["error"]
+    assert summary.errors == len(BAD_ERRORS) and summary.analysed == 6
+    assert summary.error_reasons["empty text"] == 2
+    assert not (tmp_path / "out.jsonl.parts").exists()
+
+
+def test_check_record_matches_check_command(tmp_path, capsys):
+    """Field names and values follow the ``unspin check`` JSONL contract."""
+    path = _write_jsonl(tmp_path / "in.jsonl", _docs(2))
+    out = tmp_path / "out.jsonl"
+    scan([str(path)], str(out), workers=1)
+    assert main(["check", str(path)]) == 0
+    expected = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    got = _read_out(out)
+    for g, e in zip(got, expected, strict=True):
+        assert {k: v for k, v in g.items() if k not in ("source", "index")} == e
+
+
+def test_restore_mode_has_text_edits_and_spans(tmp_path):
+    path = _write_jsonl(tmp_path / "in.jsonl", [{"id": 1, "text": SENTENCES[5]}])
+    out = tmp_path / "out.jsonl"
+    scan([str(path)], str(out), mode="restore", workers=1)
+    (rec,) = _read_out(out)
+    assert {"text", "edits", "spans", "score", "spun"} <= set(rec)
+    assert rec["text"] != SENTENCES[5]  # "Courtroom" -> "Court" at least
+    assert "Court " in rec["text"]
+
+
+def test_workers_two_equal_workers_one(tmp_path):
+    a = _write_jsonl(tmp_path / "a.jsonl", _docs(40), BAD_LINES)
+    b = _write_jsonl(tmp_path / "b.jsonl.gz", _docs(13))
+    one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
+    scan([str(a), str(b)], str(one), workers=1)
+    scan([str(a), str(b)], str(two), workers=2, batch_size=3)
+    assert one.read_bytes() == two.read_bytes()
+
+
+def test_all_formats_in_one_scan_and_parquet_output(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    d = tmp_path / "corpus"
+    d.mkdir()
+    _write_jsonl(d / "a.jsonl.zst", _docs(3))
+    pq.write_table(pa.table({"id": [7, 8], "text": [SENTENCES[2], SENTENCES[3]]}),
+                   d / "b.parquet")
+    _write_warc(d / "c.warc.gz")
+    (d / "d.txt").write_text(SENTENCES[4], encoding="utf-8")
+    out = tmp_path / "out.jsonl"
+    summary = scan([str(d)], str(out), workers=1)
+    recs = _read_out(out)
+    assert summary.records == len(recs) == 3 + 2 + 3 + 1
+    assert [os.path.basename(r["source"]) for r in recs] == \
+        ["a.jsonl.zst"] * 3 + ["b.parquet"] * 2 + ["c.warc.gz"] * 3 + ["d.txt"]
+    outp = tmp_path / "out.parquet"
+    scan([str(d)], str(outp), workers=1)
+    table = pq.read_table(outp).to_pylist()
+    assert len(table) == len(recs)
+    assert [r["score"] for r in table] == [r.get("score") for r in recs]
+    assert table[3]["id"] == "7"  # Parquet ids are strings
+    assert [s["suggestion"] for s in table[0]["spans"]] == \
+        [s["suggestion"] for s in recs[0]["spans"]]
+
+
+def test_doc_timeout_gives_an_error_record_and_the_scan_goes_on(tmp_path):
+    long_text = " ".join(SENTENCES * 200)
+    path = _write_jsonl(tmp_path / "in.jsonl",
+                        [{"id": "slow", "text": long_text}, {"id": "ok", "text": SENTENCES[0]}])
+    out = tmp_path / "out.jsonl"
+    scan([str(path)], str(out), workers=1, doc_timeout=0.01)
+    slow, ok = _read_out(out)
+    assert slow["error"].startswith("timeout") and slow["id"] == "slow"
+    assert "score" in ok
+
+
+def test_resume_refuses_other_options(tmp_path):
+    path = _write_jsonl(tmp_path / "in.jsonl", _docs(2))
+    out = tmp_path / "out.jsonl"
+    parts = tmp_path / "out.jsonl.parts"
+    parts.mkdir()
+    (parts / "state.json").write_text(json.dumps({"version": 1, "fingerprint": "other"}))
+    with pytest.raises(ScanError, match="cannot resume"):
+        scan([str(path)], str(out), resume=True)
+    scan([str(path)], str(out))  # without --resume: starts over
+    assert len(_read_out(out)) == 2
+
+
+def test_cli_usage_errors(tmp_path, capsys):
+    assert main(["scan", str(tmp_path / "missing.jsonl"), "-o", str(tmp_path / "o.jsonl")]) == 2
+    assert "No such file" in capsys.readouterr().err
+    path = _write_jsonl(tmp_path / "in.jsonl", _docs(1))
+    assert main(["scan", str(path), "-o", str(tmp_path / "o.csv")]) == 2
+    assert "output format" in capsys.readouterr().err
+
+
+def test_cli_summary_on_stderr(tmp_path, capsys):
+    path = _write_jsonl(tmp_path / "in.jsonl", _docs(3), b"\n")
+    out = tmp_path / "o.jsonl"
+    assert main(["scan", str(path), "-o", str(out), "--workers", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "4 records" in err and "1 errors (blank line 1)" in err
+    assert "\r" not in err  # no progress line when stderr is not a terminal
+
+
+def _scan_cmd(inputs: list[str], out: str, *extra: str) -> list[str]:
+    return [sys.executable, "-m", "unspin", "scan", *inputs, "-o", out, "-q", *extra]
+
+
+def test_kill_9_then_resume_gives_identical_output(tmp_path):
+    path = _write_jsonl(tmp_path / "a.jsonl", _docs(700), BAD_LINES)
+    other = _write_jsonl(tmp_path / "b.jsonl", _docs(30))
+    inputs = [str(path), str(other)]
+    env = {**os.environ, "PYTHONPATH": SRC}
+    ref = tmp_path / "ref.jsonl"
+    subprocess.run(_scan_cmd(inputs, str(ref), "--workers", "1"), env=env, check=True)
+
+    out = tmp_path / "out.jsonl"
+    state = tmp_path / "out.jsonl.parts" / "state.json"
+    proc = subprocess.Popen(_scan_cmd(inputs, str(out), "--workers", "2", "--batch-size", "4"),
+                            env=env)
+    deadline = time.monotonic() + 60
+    committed = 0
+    while time.monotonic() < deadline and proc.poll() is None:
+        try:
+            committed = sum(json.loads(state.read_text())["records"])
+        except (OSError, ValueError, KeyError):
+            committed = 0
+        if committed > 0:
+            break
+        time.sleep(0.05)
+    assert proc.poll() is None, "the scan finished before it could be interrupted"
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert committed > 0 and not out.exists()
+    shard = tmp_path / "out.jsonl.parts" / "000000.jsonl"
+    with open(shard, "ab") as fh:  # a torn write after the last commit
+        fh.write(b'{"id":"half-writ')
+    subprocess.run(_scan_cmd(inputs, str(out), "--workers", "2", "--resume"), env=env,
+                   check=True)
+    assert out.read_bytes() == ref.read_bytes()
+    assert len(_read_out(out)) == 700 + BAD_LINES.count(b"\n") + 30
+
+
+def test_a_worker_that_dies_costs_only_its_batch(tmp_path, monkeypatch):
+    """A worker process killed mid-batch: the pool restarts, the batch is retried, and a
+    batch that kills its worker again gives error records; everything else is analysed."""
+    from unspin import scan as scan_module
+
+    real = scan_module.analyse_one
+
+    def fragile(meta, text, error, cfg, *args):
+        if text == "CRASH the worker now.":
+            os._exit(1)
+        if text == "RAISE in the worker.":
+            raise RuntimeError("a bug")
+        return real(meta, text, error, cfg, *args)
+
+    # Workers are forked, so they inherit the patched function.
+    monkeypatch.setattr(scan_module, "analyse_one", fragile)
+    docs = _docs(6)
+    docs[3]["text"] = "CRASH the worker now."
+    docs[5]["text"] = "RAISE in the worker."
+    path = _write_jsonl(tmp_path / "in.jsonl", docs)
+    out = tmp_path / "out.jsonl"
+    scan([str(path)], str(out), workers=2, batch_size=1)
+    recs = _read_out(out)
+    assert [r["id"] for r in recs] == [d["id"] for d in docs]
+    assert recs[3]["error"] == "internal error: worker process died"
+    assert recs[5]["error"] == "internal error: RuntimeError: a bug"
+    assert all("score" in r for k, r in enumerate(recs) if k not in (3, 5))
+
+
+def test_huge_text_file_is_rejected_without_reading_it_all(tmp_path):
+    path = tmp_path / "big.txt"
+    path.write_text(SENTENCES[0] * 100, encoding="utf-8")
+    (item,) = read_items(str(path), ReadOptions(max_chars=50))
+    assert item.error.startswith("text too long") and item.nbytes <= 4 * 50 + 4
+    (item,) = read_items(str(path), ReadOptions(max_chars=100_000))
+    assert item.error is None and item.text == SENTENCES[0] * 100
+
+
+def test_restore_parquet_and_gzip_outputs(tmp_path):
+    pq = pytest.importorskip("pyarrow.parquet")
+    path = _write_jsonl(tmp_path / "in.jsonl", _docs(4), b"\n")
+    out = tmp_path / "out.parquet"
+    scan([str(path)], str(out), mode="restore", workers=1)
+    rows = pq.read_table(out).to_pylist()
+    assert len(rows) == 5 and rows[4]["error"] == "blank line"
+    assert all(isinstance(r["text"], str) and r["edits"] is not None for r in rows[:4])
+    gz1, gz2 = tmp_path / "a.jsonl.gz", tmp_path / "b.jsonl.gz"
+    scan([str(path)], str(gz1), workers=1)
+    time.sleep(1.1)  # a different mtime must not change the bytes
+    scan([str(path)], str(gz2), workers=1)
+    assert gz1.read_bytes() == gz2.read_bytes()
+    assert len(gzip.decompress(gz1.read_bytes()).splitlines()) == 5
