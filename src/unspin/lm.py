@@ -152,7 +152,7 @@ class NGramLM:
         self.path = str(path)
         self.meta = meta
         self.words: list[str] = bytes(arrays["vocab"]).decode("utf-8").split("\n")
-        self.index: dict[str, int] = {w: i for i, w in enumerate(self.words)}
+        self.index: dict[str, int] = dict(zip(self.words, range(len(self.words)), strict=True))
         # Plain ndarray views: indexing np.memmap objects is slower (same pages).
         arrays = {k: v.view(np.ndarray) for k, v in arrays.items()}
         self._p1 = arrays["p1"]
