@@ -26,6 +26,7 @@ from typing import IO, Any, NoReturn
 from . import __version__
 from .api import utf16_codec
 from .extract import html_to_text, looks_like_html
+from .formats import json_type_name as _json_type
 
 PROG = "unspin"
 
@@ -588,20 +589,6 @@ def _parse_record(
         # Lone surrogates from \ud800-style escapes: one '?' each keeps offsets valid.
         text = text.encode("utf-8", "replace").decode("utf-8")
     return meta, text, None
-
-
-def _json_type(value: Any) -> str:
-    if value is None:
-        return "null"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, (int, float)):
-        return "a number"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return "a string"
 
 
 # --------------------------------------------------------------------------- output

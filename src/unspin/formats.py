@@ -164,7 +164,8 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}" if str(exc) else type(exc).__name__
 
 
-def _json_type(value: Any) -> str:
+def json_type_name(value: Any) -> str:
+    """How a JSON value is named in error records ("a number", "null", ...)."""
     if value is None:
         return "null"
     if isinstance(value, bool):
@@ -183,7 +184,7 @@ def _check_text(item: Item, text: Any, opts: ReadOptions, what: str) -> Item:
     if text is None:
         item.error = f"{what} is null"
     elif not isinstance(text, str):
-        item.error = f"{what} is {_json_type(text)}, not a string"
+        item.error = f"{what} is {json_type_name(text)}, not a string"
     elif not text.strip():
         item.error = "empty text"
     elif opts.max_chars is not None and len(text) > opts.max_chars:
@@ -221,7 +222,7 @@ def _jsonl_item(raw: bytes, meta: dict[str, Any], opts: ReadOptions) -> Item:
         item.error = bad_utf8 or f"invalid JSON: {exc}"
         return item
     if not isinstance(obj, dict):
-        item.error = bad_utf8 or f"not a JSON object but {_json_type(obj)}"
+        item.error = bad_utf8 or f"not a JSON object but {json_type_name(obj)}"
         return item
     if opts.id_field in obj:
         meta["id"] = obj[opts.id_field]
