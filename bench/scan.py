@@ -241,6 +241,11 @@ def bench_datatrove(docs: Path, res: dict, n: int) -> None:
     recs = [json.loads(line) for line in open(docs, encoding="utf-8")][:n]
     mb = sum(len(r["text"].encode("utf-8")) for r in recs) / 1e6
     uf = UnspinFilter(annotate_only=True)
+    # The same filter writing only score and verdict (no span search on spun documents).
+    class ScoreOnly(UnspinFilter):
+        name = "🌀 unspin, score only"  # its own line in datatrove's stats
+
+    us = ScoreOnly(annotate_only=True, spans=False)
     gf = GopherQualityFilter()
     warm = Document(text=recs[0]["text"], id="warm")
     uf.filter(warm)  # load unspin's models
@@ -250,21 +255,25 @@ def bench_datatrove(docs: Path, res: dict, n: int) -> None:
         for r in recs:
             yield Document(text=r["text"], id=str(r["id"]))
 
-    stats = LocalPipelineExecutor(pipeline=[reader, uf, gf], tasks=1, workers=1,
+    stats = LocalPipelineExecutor(pipeline=[reader, uf, us, gf], tasks=1, workers=1,
                                   logging_dir=str(OUT / "datatrove-logs"),
                                   skip_completed=False).run()
     # The executor runs copies of the steps: their times are in the returned stats.
     times = {s.name: s.time_stats.total for s in stats.stats}
-    tu = next(v for k, v in times.items() if "unspin" in k)
+    tu = next(v for k, v in times.items() if "unspin" in k and "score only" not in k)
+    ts = next(v for k, v in times.items() if "score only" in k)
     tg = next(v for k, v in times.items() if "Gopher" in k)
     res["datatrove"] = {
         "docs": len(recs), "mb": round(mb, 3),
         "unspin_filter_seconds": round(tu, 2), "gopher_seconds": round(tg, 2),
         "unspin_mb_per_s": round(mb / tu, 4), "gopher_mb_per_s": round(mb / tg, 4),
         "cost_ratio_unspin_over_gopher": round(tu / tg, 3),
+        "unspin_score_only_seconds": round(ts, 2), "unspin_score_only_mb_per_s": round(mb / ts, 4),
+        "cost_ratio_score_only_over_gopher": round(ts / tg, 3),
     }
     print(f"datatrove, {len(recs)} docs: UnspinFilter {tu:.1f} s ({mb / tu:.3f} MB/s), "
-          f"GopherQualityFilter {tg:.1f} s ({mb / tg:.3f} MB/s), ratio {tu / tg:.2f}",
+          f"GopherQualityFilter {tg:.1f} s ({mb / tg:.3f} MB/s), ratio {tu / tg:.2f}; "
+          f"score only (spans=False) {ts:.1f} s ({mb / ts:.3f} MB/s), ratio {ts / tg:.2f}",
           flush=True)
 
 

@@ -192,3 +192,11 @@ def test_evidence_scores_candidates_of_words_the_lm_does_not_know(monkeypatch):
     monkeypatch.setattr(dec, "_unknown_originals", lambda word: [])
     _, post_without = dec.evidence(norms, ids, seg, shapes)
     assert len(post_without) == len(post) - 1
+
+
+def test_check_without_spans_gives_the_same_verdict():
+    for text in (SPUN, CLEAN):
+        full, bare = unspin.check(text), unspin.check(text, spans=False)
+        assert (bare.score, bare.spun, bare.words) == (full.score, full.spun, full.words)
+        assert bare.spans == []
+    assert unspin.check(SPUN).spans

@@ -60,6 +60,13 @@ def test_filter_annotate_only_keeps_everything(tmp_path):
         assert SPUN[s["start"]:s["end"]] == s["text"]
 
 
+def test_filter_without_spans_keeps_score_and_verdict():
+    with_spans, without = Document(text=SPUN, id="a"), Document(text=SPUN, id="b")
+    assert UnspinFilter(spans=False).filter(without) == UnspinFilter().filter(with_spans)
+    assert without.metadata["unspin_score"] == with_spans.metadata["unspin_score"]
+    assert with_spans.metadata["unspin_spans"] and without.metadata["unspin_spans"] == []
+
+
 def test_filter_drop_reason_is_spun():
     f = UnspinFilter()
     assert f.filter(Document(text=SPUN, id="x")) == (False, "spun")

@@ -198,7 +198,8 @@ def _default_min_confidence() -> float:
     return get_models().decoder.params.min_confidence
 
 
-def check(text: str, *, threshold: float | None = None, table: TableArg = None) -> Report:
+def check(text: str, *, threshold: float | None = None, table: TableArg = None,
+          spans: bool = True) -> Report:
     """Say how likely a text is to be machine-spun, and which spans look spun.
 
     The score comes from fast evidence (every token scored in context, and every
@@ -212,6 +213,8 @@ def check(text: str, *, threshold: float | None = None, table: TableArg = None) 
         text: The document (str; bytes are decoded as UTF-8 with replacement).
         threshold: Probability at or above which ``spun`` is True (default: calibrated).
         table: A learned substitution table (path or `LearnedTable`) to use as well.
+        spans: False to compute only the score and verdict (``spans`` is then empty): a
+            filter that only drops spun documents saves the span search on them.
 
     Returns:
         A `Report`. Non-English or empty input gives ``supported=False`` and no verdict.
@@ -220,7 +223,7 @@ def check(text: str, *, threshold: float | None = None, table: TableArg = None) 
         TypeError: if ``text`` is not str or bytes.
     """
     min_conf = _default_min_confidence()
-    analysis = _Analysis(text, table, "check", min_confidence=min_conf)
+    analysis = _Analysis(text, table, "check" if spans else "score", min_confidence=min_conf)
     return analysis.report(threshold, min_conf)
 
 

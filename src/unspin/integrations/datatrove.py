@@ -56,6 +56,8 @@ class UnspinFilter(BaseFilter):
         threshold: Probability at or above which a document counts as spun (default:
             the calibrated threshold).
         annotate_only: Keep every document; only write the metadata.
+        spans: Also find the spun spans (``unspin_spans``); False writes only the score
+            and verdict, which is cheaper on spun documents.
         table: A learned substitution table (path) to use as well.
         max_chars: Longer documents are not analysed (kept, ``unspin_supported=False``).
         metadata_key: Prefix of the metadata keys (default ``unspin``).
@@ -69,6 +71,7 @@ class UnspinFilter(BaseFilter):
         self,
         threshold: float | None = None,
         annotate_only: bool = False,
+        spans: bool = True,
         table: str | Path | None = None,
         max_chars: int | None = 1_000_000,
         metadata_key: str = KEY,
@@ -78,6 +81,7 @@ class UnspinFilter(BaseFilter):
         super().__init__(exclusion_writer, batch_size)
         self.threshold = threshold
         self.annotate_only = annotate_only
+        self.spans = spans
         self.table = str(table) if table is not None else None
         self.max_chars = max_chars
         self.metadata_key = metadata_key
@@ -100,7 +104,7 @@ class UnspinFilter(BaseFilter):
             kwargs["threshold"] = self.threshold
         if self.table is not None:
             kwargs["table"] = self.table
-        report = unspin.check(text, **kwargs)
+        report = unspin.check(text, spans=self.spans, **kwargs)
         _annotate(doc, report, key)
         if not report.supported:
             self.stat_update("unspin_not_analysed")
