@@ -321,7 +321,6 @@ class Decoder:
         self.source = source
         self.params = params or DecodeParams()
         self._channel_cache: dict[tuple, float] = {}
-        self._unk_cache: dict[str, list[tuple[int, float]]] = {}
         self._entry_cache: dict[tuple[str, bool], tuple] = {}
         self._table: WordTable | None = None
         self._table_key: tuple | None = None
@@ -340,7 +339,6 @@ class Decoder:
             self._table = WordTable.build(self.lm, self.source, self.params)
             self._table_key = key
             self._channel_cache.clear()
-            self._unk_cache.clear()
             self._entry_cache.clear()
         return self._table
 
@@ -626,20 +624,7 @@ class Decoder:
 
     def _unknown_originals(self, word: str) -> list[tuple[int, float]]:
         """``(LM id, channel)`` of the single-word originals of a word the LM lacks."""
-        hit = self._unk_cache.get(word)
-        if hit is None:
-            hit = []
-            src = self.source
-            if word in src._index:
-                lm_id = self.lm.id
-                for cand in src._at(word, 0):
-                    o = lm_id(cand.original[0]) if len(cand.original) == 1 else UNK
-                    if o != UNK:
-                        hit.append((o, self.channel(cand)))
-            if len(self._unk_cache) > 50_000:  # bounded however many documents pass
-                self._unk_cache.clear()
-            self._unk_cache[word] = hit
-        return hit
+        return [(oids[0], ch) for _, oids, ch in self._entries(word, False) if len(oids) == 1]
 
     def _evidence_chunk(self, norms, ids, seg, shape):
         n = len(ids)
