@@ -212,6 +212,19 @@ def test_check_record_matches_check_command(tmp_path, capsys):
         assert {k: v for k, v in g.items() if k not in ("source", "index")} == e
 
 
+def test_no_spans_keeps_scores_and_verdicts(tmp_path, capsys):
+    docs = _docs(6)
+    path = _write_jsonl(tmp_path / "in.jsonl", docs)
+    full, bare = tmp_path / "full.jsonl", tmp_path / "bare.jsonl"
+    scan([str(path)], str(full), workers=1)
+    assert main(["scan", str(path), "-o", str(bare), "--no-spans", "-q"]) == 0
+    with_spans, without = _read_out(full), _read_out(bare)
+    assert any(r["spans"] for r in with_spans)
+    for a, b in zip(with_spans, without, strict=True):
+        assert (b["id"], b["score"], b["spun"]) == (a["id"], a["score"], a["spun"])
+        assert b["spans"] == []
+
+
 def test_restore_mode_has_text_edits_and_spans(tmp_path):
     path = _write_jsonl(tmp_path / "in.jsonl", [{"id": 1, "text": SENTENCES[5]}])
     out = tmp_path / "out.jsonl"

@@ -970,6 +970,9 @@ def _add_scan_parser(commands: Any, fmt: Any) -> None:
     out.add_argument("--mode", choices=("check", "restore"), default="check",
                      help="check: score and spans; restore: also restored text and edits "
                      "(default: check)")
+    out.add_argument("--no-spans", dest="spans", action="store_false",
+                     help="check: write the score and verdict only, not the spans (faster "
+                     "on spun documents)")
     out.add_argument("--resume", action="store_true",
                      help="continue an interrupted scan of the same inputs into OUTPUT")
     out.add_argument("-q", "--quiet", action="store_true",
@@ -1008,7 +1011,7 @@ def _cmd_scan(args: argparse.Namespace) -> int:
             engine=args.engine, resume=args.resume, max_chars=args.max_chars,
             doc_timeout=args.doc_timeout, text_field=args.text_field, id_field=args.id_field,
             table=args.table, threshold=args.threshold, batch_size=args.batch_size,
-            progress=interactive and not args.quiet,
+            progress=interactive and not args.quiet, spans=args.spans,
         )
     except ScanError as exc:
         raise CLIError(str(exc)) from None

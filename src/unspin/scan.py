@@ -58,12 +58,14 @@ class ScanConfig:
         table: Learned substitution table (path) used as well, or None.
         threshold: Decision threshold, or None for the calibrated one.
         doc_timeout: Seconds one document may take before it becomes an error record.
+        spans: With ``"check"``, also find the spun spans (False: score and verdict only).
     """
 
     mode: str = "check"
     table: str | None = None
     threshold: float | None = None
     doc_timeout: float | None = None
+    spans: bool = True
 
 
 @dataclass(slots=True)
@@ -179,7 +181,7 @@ def analyse_one(meta: dict[str, Any], text: str | None, error: str | None,
                     result = unspin.restore(text, **kwargs)
                     report = result.report
                 else:
-                    result = report = unspin.check(text, **kwargs)
+                    result = report = unspin.check(text, spans=cfg.spans, **kwargs)
             finally:
                 if use_alarm:
                     signal.setitimer(signal.ITIMER_REAL, 0)
@@ -685,6 +687,7 @@ def scan(
     threshold: float | None = None,
     batch_size: int = 32,
     progress: bool = False,
+    spans: bool = True,
 ) -> ScanSummary:
     """Scan corpora: one output record per input record, in input order per file.
 
@@ -703,6 +706,8 @@ def scan(
         threshold: Decision threshold (default: calibrated).
         batch_size: Documents per batch sent to a worker.
         progress: Show a progress line on stderr.
+        spans: With ``mode="check"``, also find the spun spans; False writes the score and
+            verdict only (``spans`` empty), several times cheaper on spun documents.
 
     Returns:
         A `ScanSummary`.
@@ -740,7 +745,8 @@ def scan(
         raise ScanError(str(exc)) from None
     if not files:
         raise ScanError("no input files found")
-    cfg = ScanConfig(mode=mode, table=table, threshold=threshold, doc_timeout=doc_timeout)
+    cfg = ScanConfig(mode=mode, table=table, threshold=threshold, doc_timeout=doc_timeout,
+                     spans=spans)
     opts = ReadOptions(text_field=text_field, id_field=id_field, max_chars=max_chars)
     state = _State.open(parts, _fingerprint(files, cfg, opts), files, resume)
 
