@@ -91,7 +91,8 @@ class DecodeParams:
     keep_per_position: int = 3
     local_floor: float = -3.0
     channel_floor: float = -12.0
-    # check and restore share these, so that the detector sees the same evidence in both.
+    # The decoder's; the detection evidence uses EVIDENCE_SUSPICION and `check`'s span search
+    # `api.CHECK_SUSPICION`.
     suspicion: float = -2.0
     max_candidates: int = 15
     max_combinations: int = 64
