@@ -24,7 +24,7 @@ import sys
 
 import numpy as np
 
-from unspin.api import _Analysis
+from unspin.api import _analyse
 from unspin.decode import (
     FLAG_MYTHES,
     FLAG_NUMBER,
@@ -56,7 +56,7 @@ def extract(text: str, swaps: list, models):
 
     def prior(loc, states):
         # The document prior as `unspin.restore` sets it: from the fast evidence.
-        p = _Analysis(text, None, "score").p_spun
+        p = _analyse([text], None, "score")[0].p_spun
         pr = dec.params
         rate = p * pr.doc_spun_rate + (1 - p) * pr.doc_clean_rate
         rate_box["rate"] = rate

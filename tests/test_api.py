@@ -200,3 +200,27 @@ def test_check_without_spans_gives_the_same_verdict():
         assert (bare.score, bare.spun, bare.words) == (full.score, full.spun, full.words)
         assert bare.spans == []
     assert unspin.check(SPUN).spans
+
+
+def test_check_many_gives_the_reports_check_gives_one_by_one():
+    texts = [SPUN, CLEAN, "", "Das ist ein deutscher Satz und kein englischer Text.",
+             SPUN + "\n\n" + CLEAN, b"The council met on Monday.", "Word"]
+    one_by_one = [unspin.check(t).to_dict() for t in texts]
+    assert [r.to_dict() for r in unspin.check_many(texts)] == one_by_one
+    bare = unspin.check_many(texts, spans=False)
+    assert [r.score for r in bare] == [r["score"] for r in one_by_one]
+    assert any(r["spans"] for r in one_by_one) and not any(r.spans for r in bare)
+    assert unspin.check_many([]) == []
+
+
+def test_check_many_names_the_bad_item():
+    with pytest.raises(TypeError, match="text 1 "):
+        unspin.check_many([CLEAN, 42])
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.sampled_from([SPUN, CLEAN, "Hello.", "", "? ! .", "A B C D", "42"]),
+                max_size=6))
+def test_check_many_never_mixes_documents_up(texts):
+    assert [r.to_dict() for r in unspin.check_many(texts)] == \
+        [unspin.check(t).to_dict() for t in texts]

@@ -11,6 +11,7 @@ from unspin.tokens import (
     MAX_SENTENCE_TOKENS,
     NUMBER,
     PUNCT,
+    CODE_WORD,
     TOKEN_RE,
     WORD,
     norm_sentences,
@@ -19,6 +20,7 @@ from unspin.tokens import (
     segments,
     sentences,
     shape_codes,
+    token_codes,
     tokenize,
 )
 
@@ -207,3 +209,13 @@ def test_shapes_mark_names_and_acronyms_not_sentence_starts() -> None:
     assert codes["The"] == 0 and codes["NASA"] == 2 and codes["Mars"] == 1
     assert codes["Big"] == 0  # after an opening quote
     assert codes["Ann"] == 1 and codes["Lee"] == 1
+
+
+@given(st.one_of(TRICKY, WORDY))
+@settings(max_examples=200)
+def test_token_codes_say_what_tokenize_says(text: str) -> None:
+    tokens = tokenize(text)
+    codes = token_codes([t.text for t in tokens])
+    assert [bool(c & CODE_WORD) for c in codes.tolist()] == [t.kind == WORD for t in tokens]
+    # Cached codes are the same on a second look.
+    assert token_codes([t.text for t in tokens]).tolist() == codes.tolist()

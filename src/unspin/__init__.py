@@ -10,9 +10,9 @@ The public API is small::
 
 __version__ = "0.1.0"
 
-from .api import check, restore  # noqa: E402
+from .api import check, check_many, restore  # noqa: E402
 from .index import Index, Match  # noqa: E402
 from .report import Edit, Report, Restoration, Span  # noqa: E402
 
-__all__ = ["check", "restore", "Index", "Match", "Report", "Restoration", "Span", "Edit",
+__all__ = ["check", "check_many", "restore", "Index", "Match", "Report", "Restoration", "Span", "Edit",
            "__version__"]

@@ -271,6 +271,13 @@ class Local:
         self.channel = self.channel + d
         self.zlse = self.zlse + d
 
+    def shift_sentences(self, d: np.ndarray) -> None:
+        """Add ``d[s]`` to the prior log-odds of every candidate in sentence ``s``."""
+        by_entry = d[self.sent_of[self.pos]]
+        self.score = self.score + by_entry
+        self.channel = self.channel + by_entry
+        self.zlse = self.zlse + d[self.sent_of[self.zpos]]
+
     def compact(self, floor: float) -> Local:
         """Drop entries scoring below ``floor`` (the per-position sums stay exact)."""
         keep = self.score >= floor
@@ -569,7 +576,7 @@ class Decoder:
         return J, E, orig, CH, S
 
     def evidence(self, norms: list[str], ids: np.ndarray, seg: np.ndarray,
-                 shape: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                 shape: np.ndarray, positions: bool = False):
         """Detection evidence without decoding: the fast path behind `unspin.check`.
 
         Scores the single-word candidates of the shipped tables only (no phrases, no
@@ -580,13 +587,15 @@ class Decoder:
             ids: Their LM ids.
             seg: Their segment numbers (`unspin.tokens.segment_ids`).
             shape: Their `unspin.tokens.shape_codes`.
+            positions: Also return the token index of each posterior.
 
         Returns:
             ``(token_logprobs, p_swapped)``: log10 P of every token in observed context, and
-            for every position that has candidates the posterior that it was swapped.
+            for every position that has candidates (in token order) the posterior that it
+            was swapped; with ``positions``, a third array: those positions' token indices.
         """
         n = len(ids)
-        lps, posts = [], []
+        lps, posts, ats = [], [], []
         bounds = np.flatnonzero(np.r_[True, seg[1:] != seg[:-1]]) if n else np.zeros(0, int)
         k = 0
         while k < n:
@@ -594,14 +603,17 @@ class Decoder:
             stop = int(bounds[np.searchsorted(bounds, k + CHUNK_TOKENS)]) \
                 if k + CHUNK_TOKENS < int(bounds[-1]) else n
             stop = max(stop, k + 1)
-            lp, post = self._evidence_chunk(norms[k:stop], ids[k:stop], seg[k:stop] - seg[k],
-                                            shape[k:stop])
+            lp, post, at = self._evidence_chunk(norms[k:stop], ids[k:stop],
+                                                seg[k:stop] - seg[k], shape[k:stop])
             lps.append(lp)
             posts.append(post)
+            ats.append(at + k)
             k = stop
         if not lps:
-            return np.zeros(0, dtype=np.float64), np.zeros(0, dtype=np.float64)
-        return np.concatenate(lps), np.concatenate(posts)
+            empty = np.zeros(0, dtype=np.float64)
+            return (empty, empty, np.zeros(0, dtype=np.int64)) if positions else (empty, empty)
+        out = np.concatenate(lps), np.concatenate(posts)
+        return (*out, np.concatenate(ats)) if positions else out
 
     def _unknown_entries(self, norms, ids, tok_at, shape, eligible):
         """``(J, orig, CH)`` for words the LM does not know but the tables do.
@@ -655,8 +667,9 @@ class Decoder:
         extra = self._unknown_entries(norms, ids, tok_at, shape, eligible)
         J, _, _, _, S = self._word_entries(g, base, end_of, shape_g, eligible, extra,
                                            max_candidates=EVIDENCE_CANDIDATES)
-        _, zlse = _logsumexp_by(J, S)
-        return base[tok_at], 1.0 / (1.0 + np.exp(-np.minimum(zlse, 50.0)))
+        zpos, zlse = _logsumexp_by(J, S)
+        return (base[tok_at], 1.0 / (1.0 + np.exp(-np.minimum(zlse, 50.0))),
+                np.searchsorted(tok_at, zpos))
 
     def _phrase_scores(self, g, base, end_of, shape, pj, plen, porig, pch):
         """Local log-odds of multi-token candidates, vectorised by original length.
@@ -983,7 +996,8 @@ class Decoder:
             min_confidence: With ``fast``, skip decisions below this confidence.
             suspicion: See `local` (default `DecodeParams.suspicion`).
             shapes: Token shapes, see `prepare`.
-            prior: Optional callable ``(local, states) -> float``: the document's spin rate
+            prior: Optional callable ``(local, states) -> float`` (or an array of one rate
+                per sentence, when several documents are decoded together): the spin rate
                 judged from the local evidence (the detector). All candidates' prior
                 log-odds are moved from ``params.spin_rate`` to that rate, so a document
                 that looks clean is left alone and one that looks spun is restored more
@@ -1015,8 +1029,13 @@ class Decoder:
             k = k2
         loc = Local.merge(parts) if parts else self.local([])
         if prior is not None and len(loc.zlse):
-            rate = min(max(float(prior(loc, states)), 1e-6), 0.999)
-            loc.shift(math.log(rate / (1 - rate)) - self._priors())
+            rate = prior(loc, states)
+            if np.ndim(rate):  # one rate per sentence (several documents decoded at once)
+                r = np.clip(np.asarray(rate, dtype=np.float64), 1e-6, 0.999)
+                loc.shift_sentences(np.log(r / (1 - r)) - self._priors())
+            else:
+                rate = min(max(float(rate), 1e-6), 0.999)
+                loc.shift(math.log(rate / (1 - rate)) - self._priors())
         if fast:
             return self._local_decisions(loc, min_confidence), loc, states
         by_pos = self._options(loc, states)

@@ -94,9 +94,9 @@ def document_features(text: str, table=None) -> dict[str, float]:
 
     Used by ``bench/calib.py`` to fit the shipped weights.
     """
-    from .api import _Analysis  # deferred: api imports this module
+    from .api import _analyse  # deferred: api imports this module
 
-    return dict(_Analysis(text, table, "score").features)
+    return dict(_analyse([text], table, "score")[0].features)
 
 
 def fit(rows: list[tuple[dict[str, float], int]], *, l2: float = 1.0,

@@ -106,7 +106,58 @@ MAX_SENTENCE_TOKENS = 120
 OPENERS = frozenset({'"', "'", "(", "[", "“", "‘", ":", "-", "–", "—"}) | SENTENCE_END
 
 
-def segment_ids(texts: list[str], max_len: int = MAX_SENTENCE_TOKENS) -> np.ndarray:
+# Bit flags of `token_codes`.
+CODE_END = 1  # ".", "!" or "?"
+CODE_LOWER = 2  # starts with a lower-case letter
+CODE_UPPER = 4  # starts with an upper-case letter
+CODE_ACRONYM = 8  # two or more characters, all capitals
+CODE_OPENER = 16  # in `OPENERS`
+CODE_WORD = 32  # a word token (not a number or punctuation), as `tokenize` says
+
+
+def _code_of(t: str) -> int:
+    first = t[:1]
+    code = 0
+    if t in SENTENCE_END:
+        code |= CODE_END
+    if first.islower():
+        code |= CODE_LOWER
+    if first.isupper():
+        code |= CODE_UPPER
+        if len(t) > 1 and t.isupper():
+            code |= CODE_ACRONYM
+    if t in OPENERS:
+        code |= CODE_OPENER
+    if not first.isdecimal() and (len(t) > 1 or (t.isalnum() and t != "_")):
+        code |= CODE_WORD
+    return code
+
+
+class _CodeCache(dict):
+    """Token string -> `_code_of`, computed on first sight (tokens repeat: Zipf)."""
+
+    def __missing__(self, t: str) -> int:
+        if len(self) > 500_000:  # bounded however much text passes
+            self.clear()
+        code = self[t] = _code_of(t)
+        return code
+
+
+_CODES = _CodeCache()
+
+
+def token_codes(texts: list[str]) -> np.ndarray:
+    """Per token string, its `CODE_*` bit flags, in one pass (int64 array).
+
+    `segment_ids`, `shape_codes` and the word count all need per-token facts; asking each
+    of them of every token in Python cost more than the language model. The flags of a
+    token string are computed once and cached.
+    """
+    return np.fromiter(map(_CODES.__getitem__, texts), dtype=np.int64, count=len(texts))
+
+
+def segment_ids(texts: list[str], max_len: int = MAX_SENTENCE_TOKENS,
+                codes: np.ndarray | None = None) -> np.ndarray:
     """Segment number of every token: sentences as `sentences` cuts them, in pieces of at
     most ``max_len`` tokens.
 
@@ -116,6 +167,7 @@ def segment_ids(texts: list[str], max_len: int = MAX_SENTENCE_TOKENS) -> np.ndar
     Args:
         texts: Token strings in order.
         max_len: Longest piece.
+        codes: Their `token_codes`, if already computed.
 
     Returns:
         Non-decreasing int64 array, one entry per token, starting at 0.
@@ -123,9 +175,11 @@ def segment_ids(texts: list[str], max_len: int = MAX_SENTENCE_TOKENS) -> np.ndar
     n = len(texts)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
-    is_end = np.fromiter((t in SENTENCE_END for t in texts), dtype=bool, count=n)
+    if codes is None:
+        codes = token_codes(texts)
+    is_end = (codes & CODE_END) != 0
     # A full stop before a lower-case word ("approx. five") does not end the sentence.
-    lower = np.fromiter((t[:1].islower() for t in texts), dtype=bool, count=n)
+    lower = (codes & CODE_LOWER) != 0
     ends = is_end.copy()
     ends[:-1] &= ~lower[1:]
     sent = np.concatenate(([0], np.cumsum(ends[:-1])))
@@ -135,7 +189,8 @@ def segment_ids(texts: list[str], max_len: int = MAX_SENTENCE_TOKENS) -> np.ndar
     return np.cumsum(piece) - 1
 
 
-def shape_codes(texts: list[str], seg: np.ndarray) -> np.ndarray:
+def shape_codes(texts: list[str], seg: np.ndarray,
+                codes: np.ndarray | None = None) -> np.ndarray:
     """Per token: 2 for an acronym, 1 for a capitalised word inside a sentence, else 0.
 
     A capitalised word at the start of a segment or after an opener (quote, bracket,
@@ -145,16 +200,19 @@ def shape_codes(texts: list[str], seg: np.ndarray) -> np.ndarray:
     Args:
         texts: Token strings in order.
         seg: Their `segment_ids`.
+        codes: Their `token_codes`, if already computed.
     """
     n = len(texts)
     if n == 0:
         return np.zeros(0, dtype=np.int64)
-    upper = np.fromiter((t[:1].isupper() for t in texts), dtype=bool, count=n)
+    if codes is None:
+        codes = token_codes(texts)
+    upper = (codes & CODE_UPPER) != 0
     out = np.zeros(n, dtype=np.int64)
     if not upper.any():
         return out
-    acronym = np.fromiter((len(t) > 1 and t.isupper() for t in texts), dtype=bool, count=n)
-    opener = np.fromiter((t in OPENERS for t in texts), dtype=bool, count=n)
+    acronym = (codes & CODE_ACRONYM) != 0
+    opener = (codes & CODE_OPENER) != 0
     after_start = np.r_[False, (seg[1:] == seg[:-1]) & ~opener[:-1]]
     out[upper & after_start] = 1
     out[acronym & upper] = 2
