@@ -401,3 +401,32 @@ def test_restore_parquet_and_gzip_outputs(tmp_path):
     scan([str(path)], str(gz2), workers=1)
     assert gz1.read_bytes() == gz2.read_bytes()
     assert len(gzip.decompress(gz1.read_bytes()).splitlines()) == 5
+
+
+def test_check_batches_are_checked_together_and_fall_back_one_by_one(tmp_path, monkeypatch):
+    import unspin
+
+    docs = _docs(5)
+    path = _write_jsonl(tmp_path / "in.jsonl", docs)
+    calls = []
+    real = unspin.check_many
+
+    def counting(texts, **kw):
+        calls.append(len(texts))
+        return real(texts, **kw)
+
+    monkeypatch.setattr(unspin, "check_many", counting)
+    together = tmp_path / "together.jsonl"
+    scan([str(path)], str(together), workers=1, batch_size=5)
+    assert 5 in calls  # one call for the whole batch
+
+    def broken(texts, **kw):
+        raise RuntimeError("batch failed")
+
+    monkeypatch.setattr(unspin, "check_many", broken)
+    alone = tmp_path / "alone.jsonl"
+    scan([str(path)], str(alone), workers=1, batch_size=5)
+    # The same records either way: the fallback analyses each document by itself.
+    monkeypatch.setattr(unspin, "check_many", real)
+    assert _read_out(alone) == _read_out(together)
+    assert [r["id"] for r in _read_out(alone)] == [d["id"] for d in docs]

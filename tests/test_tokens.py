@@ -8,10 +8,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from unspin.tokens import (
+    CODE_WORD,
     MAX_SENTENCE_TOKENS,
     NUMBER,
     PUNCT,
-    CODE_WORD,
     TOKEN_RE,
     WORD,
     norm_sentences,

@@ -157,10 +157,7 @@ def analyse_one(meta: dict[str, Any], text: str | None, error: str | None,
         ``(line, status)``: the record as one JSON line (no newline); status is the
         verdict (bool) or, for an error record, the error message (str).
     """
-    from .cli import _check_dict, _restore_dict
-
-    if "id" in meta:  # the id first, as in check/restore output
-        meta = {"id": meta["id"], **{k: v for k, v in meta.items() if k != "id"}}
+    meta = _ordered(meta)
     if error is None and text is not None:
         kwargs: dict[str, Any] = {}
         if cfg.table is not None:
@@ -179,9 +176,8 @@ def analyse_one(meta: dict[str, Any], text: str | None, error: str | None,
 
                 if cfg.mode == "restore":
                     result = unspin.restore(text, **kwargs)
-                    report = result.report
                 else:
-                    result = report = unspin.check(text, spans=cfg.spans, **kwargs)
+                    result = unspin.check(text, spans=cfg.spans, **kwargs)
             finally:
                 if use_alarm:
                     signal.setitimer(signal.ITIMER_REAL, 0)
@@ -192,16 +188,34 @@ def analyse_one(meta: dict[str, Any], text: str | None, error: str | None,
         except Exception as exc:  # noqa: BLE001 - one bad record, not the run
             error = f"internal error: {type(exc).__name__}: {exc}"
         else:
-            if not report.supported:
-                error = _UNSUPPORTED.get(report.language, f"not analysed ({report.language})")
-            elif cfg.mode == "restore":
-                rec = _restore_dict(result, meta)
-                rec["spans"] = [asdict(s) for s in report.spans]
-                return _dumps(rec), bool(report.spun)
-            else:
-                return _dumps(_check_dict(report, meta)), bool(report.spun)
+            return _record(meta, result, cfg)
+    return _error_record(meta, error)
+
+
+def _ordered(meta: dict[str, Any]) -> dict[str, Any]:
+    if "id" in meta:  # the id first, as in check/restore output
+        return {"id": meta["id"], **{k: v for k, v in meta.items() if k != "id"}}
+    return meta
+
+
+def _error_record(meta: dict[str, Any], error: str | None) -> Result:
     error = error or "no text"
     return _dumps({**meta, "error": error}), error
+
+
+def _record(meta: dict[str, Any], result: Any, cfg: ScanConfig) -> Result:
+    """The output record of an analysed item (a `Report`, or a `Restoration`)."""
+    from .cli import _check_dict, _restore_dict
+
+    report = result.report if cfg.mode == "restore" else result
+    if not report.supported:
+        return _error_record(
+            meta, _UNSUPPORTED.get(report.language, f"not analysed ({report.language})"))
+    if cfg.mode == "restore":
+        rec = _restore_dict(result, meta)
+        rec["spans"] = [asdict(s) for s in report.spans]
+        return _dumps(rec), bool(report.spun)
+    return _dumps(_check_dict(report, meta)), bool(report.spun)
 
 
 def _safe_one(meta: dict[str, Any], text: str | None, error: str | None, cfg: ScanConfig,
@@ -213,16 +227,60 @@ def _safe_one(meta: dict[str, Any], text: str | None, error: str | None, cfg: Sc
         return _dumps({**meta, "error": err}), err
 
 
+def _check_together(items: list[tuple[dict[str, Any], str | None, str | None]],
+                    cfg: ScanConfig, use_alarm: bool) -> list[Result] | None:
+    """Check mode: every good item of a batch in one `unspin.check_many` call.
+
+    Together they cost about two thirds of what they cost one by one. The whole call gets
+    one document's time limit (a batch normally takes a small part of it); None when it
+    ran out or failed, and the caller then analyses the items one by one, so that only the
+    document at fault becomes an error record.
+    """
+    import unspin
+
+    good = [k for k, (_, text, error) in enumerate(items) if error is None and text is not None]
+    kwargs: dict[str, Any] = {"spans": cfg.spans}
+    if cfg.table is not None:
+        kwargs["table"] = cfg.table
+    if cfg.threshold is not None:
+        kwargs["threshold"] = cfg.threshold
+    try:
+        if use_alarm:
+            signal.setitimer(signal.ITIMER_REAL, float(cfg.doc_timeout))
+        try:
+            reports = unspin.check_many([items[k][1] for k in good], **kwargs)
+        finally:
+            if use_alarm:
+                signal.setitimer(signal.ITIMER_REAL, 0)
+    except Exception:  # noqa: BLE001 - _DocTimeout included: retried one by one
+        return None
+    out: list[Result | None] = [None] * len(items)
+    for k, report in zip(good, reports, strict=True):
+        try:
+            out[k] = _record(_ordered(items[k][0]), report, cfg)
+        except Exception as exc:  # noqa: BLE001 - a bug on one record must not stop the scan
+            out[k] = _error_record(_ordered(items[k][0]),
+                                   f"internal error: {type(exc).__name__}: {exc}")
+    for k, item in enumerate(items):
+        if out[k] is None:
+            out[k] = _safe_one(*item, cfg, use_alarm)
+    return out  # type: ignore[return-value]
+
+
 def analyse_batch(items: list[tuple[dict[str, Any], str | None, str | None]],
                   cfg: ScanConfig) -> list[Result]:
-    """`analyse_one` over a batch (what a worker runs)."""
-    if not _can_alarm(cfg):
-        return [_safe_one(meta, text, error, cfg, False) for meta, text, error in items]
-    old = signal.signal(signal.SIGALRM, _on_alarm)
+    """`analyse_one` over a batch (what a worker runs); check mode checks it as one."""
+    use_alarm = _can_alarm(cfg)
+    old = signal.signal(signal.SIGALRM, _on_alarm) if use_alarm else None
     try:
-        return [_safe_one(meta, text, error, cfg, True) for meta, text, error in items]
+        if cfg.mode == "check" and len(items) > 1:
+            together = _check_together(items, cfg, use_alarm)
+            if together is not None:
+                return together
+        return [_safe_one(meta, text, error, cfg, use_alarm) for meta, text, error in items]
     finally:
-        signal.signal(signal.SIGALRM, old)
+        if use_alarm:
+            signal.signal(signal.SIGALRM, old)
 
 
 _worker_cfg: ScanConfig | None = None
