@@ -79,3 +79,16 @@ def test_formatter_restores_text(tmp_path):
     assert docs[1].metadata["unspin_edits"] > 0
     assert docs[0].text == CLEAN and docs[0].metadata["unspin_edits"] == 0
     assert docs[2].text == FRENCH
+
+
+def test_batched_filter_annotates_as_one_by_one(tmp_path):
+    docs = [Document(text=t, id=str(i)) for i, t in enumerate([CLEAN, SPUN, FRENCH, "", None])]
+    f = UnspinFilter(batch_size=8)
+    batched = f.filter_batch(docs)
+    single = [Document(text=d.text, id=d.id) for d in docs]
+    assert batched == [UnspinFilter().filter(d) for d in single]
+    assert batched[1] == (False, "spun")
+    assert [d.metadata for d in docs] == [d.metadata for d in single]
+    # Through the executor, with batches that do not divide the input.
+    kept = _run([UnspinFilter(batch_size=3)], tmp_path / "logs")
+    assert [d.id for d in kept] == ["0", "2", "3"]
