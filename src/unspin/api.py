@@ -17,14 +17,14 @@ from .models import data_path, get_models
 from .report import Edit, Report, Restoration, Span
 from .tokens import (
     CODE_WORD,
+    NUMBER,
+    PUNCT,
     TOKEN_RE,
     WORD,
     Token,
     segment_ids,
-    segments,
     shape_codes,
     token_codes,
-    tokenize,
 )
 
 # `check` looks for spans only in documents scoring at least this: below it the document is
@@ -132,23 +132,61 @@ class _Analysis:
         self.features: dict[str, float] = {}
         self.p_spun = 0.0
         self.words = 0
-        self.sent_tokens: list[list[Token]] = []
         self.token_texts: list[str] = TOKEN_RE.findall(self.cleaned.text) if ok else []
+        # Filled in by `_score_all`: normalised tokens, segment numbers, shapes, codes.
+        self.norms: list[str] = []
+        self.seg = np.zeros(0, dtype=np.int64)
+        self.shape = np.zeros(0, dtype=np.int64)
+        self.codes = np.zeros(0, dtype=np.int64)
+        self._offsets: list[tuple[int, int]] | None = None
 
     def score(self) -> float:
         return self.p_spun if self.supported else 0.0
 
+    def segment_starts(self) -> list[int]:
+        """Index of the first token of each segment (the decoder's sentences)."""
+        seg = self.seg
+        if not len(seg):
+            return []
+        return np.flatnonzero(np.r_[True, seg[1:] != seg[:-1]]).tolist()
+
+    def sentences(self) -> tuple[list[list[str]], list[list[int]]]:
+        """Normalised tokens and shapes per segment, as the decoder takes them."""
+        starts = self.segment_starts()
+        bounds = list(zip(starts, [*starts[1:], len(self.norms)], strict=True))
+        shape = self.shape.tolist()
+        return [self.norms[a:b] for a, b in bounds], [shape[a:b] for a, b in bounds]
+
+    def tokens(self, first: int, stop: int) -> list[Token]:
+        """Tokens ``[first, stop)`` of the cleaned text, with offsets.
+
+        Offsets are found only when a decision needs them (one pass over the text, on
+        first use): clean documents, most of a crawl, never pay for them.
+        """
+        if self._offsets is None:
+            self._offsets = [m.span() for m in TOKEN_RE.finditer(self.cleaned.text)]
+        out = []
+        for k in range(first, stop):
+            text = self.token_texts[k]
+            kind = WORD if self.codes[k] & CODE_WORD else (
+                NUMBER if text[:1].isdecimal() else PUNCT)
+            start, end = self._offsets[k]
+            out.append(Token(start, end, text, self.norms[k], kind))
+        return out
+
     def located(self, min_confidence: float):
         """Decisions at or above a confidence, with input offsets and the replacement."""
+        starts = self.segment_starts() if self.decisions else []
         for d in self.decisions:
             if d.confidence < min_confidence:
                 continue
-            sent = self.sent_tokens[d.sentence]
-            toks = sent[d.start:d.end]
+            first = starts[d.sentence]
+            toks = self.tokens(first + d.start, first + d.end)
             if not toks:
                 continue
             replacement = _match_case(toks, d.original)
-            article = sent[d.start - 1] if d.start > 0 else None
+            article = self.tokens(first + d.start - 1, first + d.start)[0] \
+                if d.start > 0 else None
             if article is not None and article.norm in ("a", "an") and \
                     article.norm != _article_for(d.original[0]):
                 # The spinner fixed "a"/"an" for its word; fix it back for the original.
@@ -200,7 +238,9 @@ def _score_all(analyses: list[_Analysis], decoder) -> None:
             low = [t.replace("’", "'") for t in low]
         norms.extend(low)
         seg = segment_ids(texts, codes=codes)
-        shapes.append(shape_codes(texts, seg, codes=codes))
+        shape = shape_codes(texts, seg, codes=codes)
+        a.norms, a.seg, a.shape, a.codes = low, seg, shape, codes
+        shapes.append(shape)
         segs.append(seg + seg_base)
         if len(seg):
             seg_base += int(seg[-1]) + 1
@@ -225,14 +265,13 @@ def _decode_all(analyses: list[_Analysis], decoder, mode: str, min_confidence: f
     def rate(a: _Analysis) -> float:
         return a.p_spun * params.doc_spun_rate + (1 - a.p_spun) * params.doc_clean_rate
 
-    for a in analyses:
-        a.sent_tokens, a.shapes = segments(tokenize(a.cleaned.text))
     if mode == "restore":
         for a in analyses:
             r = rate(a)
+            sents, shapes = a.sentences()
             a.decisions, _, _ = decoder.decode(
-                [[t.norm for t in s] for s in a.sent_tokens], shapes=a.shapes,
-                prior=lambda local, states, r=r: r, min_confidence=min_confidence)
+                sents, shapes=shapes, prior=lambda local, states, r=r: r,
+                min_confidence=min_confidence)
         return
     sentences: list[list[str]] = []
     shapes: list[list[int]] = []
@@ -240,9 +279,10 @@ def _decode_all(analyses: list[_Analysis], decoder, mode: str, min_confidence: f
     first = []
     for a in analyses:
         first.append(len(sentences))
-        sentences.extend([t.norm for t in s] for s in a.sent_tokens)
-        shapes.extend(a.shapes)
-        rates.extend([rate(a)] * len(a.sent_tokens))
+        sents, sh = a.sentences()
+        sentences.extend(sents)
+        shapes.extend(sh)
+        rates.extend([rate(a)] * len(sents))
     rates_arr = np.asarray(rates, dtype=np.float64)
     decisions, _, _ = decoder.decode(
         sentences, fast=True, shapes=shapes, prior=lambda local, states: rates_arr,
