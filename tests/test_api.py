@@ -214,7 +214,7 @@ def test_check_many_gives_the_reports_check_gives_one_by_one():
 
 
 def test_check_many_names_the_bad_item():
-    with pytest.raises(TypeError, match="text 1 "):
+    with pytest.raises(TypeError, match=r"texts\[1\]: text must be str"):
         unspin.check_many([CLEAN, 42])
 
 

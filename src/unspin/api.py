@@ -347,7 +347,7 @@ def check(text: str, *, threshold: float | None = None, table: TableArg = None,
     Raises:
         TypeError: if ``text`` is not str or bytes.
     """
-    return check_many([text], threshold=threshold, table=table, spans=spans)[0]
+    return check_many([_as_text(text)], threshold=threshold, table=table, spans=spans)[0]
 
 
 def check_many(texts, *, threshold: float | None = None, table: TableArg = None,
@@ -374,7 +374,7 @@ def check_many(texts, *, threshold: float | None = None, table: TableArg = None,
     texts = list(texts)
     for k, t in enumerate(texts):
         if not isinstance(t, str | bytes | bytearray):
-            raise TypeError(f"text {k} must be str, not {type(t).__name__}")
+            raise TypeError(f"texts[{k}]: text must be str, not {type(t).__name__}")
     min_conf = _default_min_confidence()
     analyses = _analyse(texts, table, "check" if spans else "score", min_confidence=min_conf)
     return [a.report(threshold, min_conf) for a in analyses]
