@@ -98,8 +98,9 @@ def test_check_is_the_cli_record(client, tmp_path, capsys):
 
 def test_server_timing_says_where_the_time_went(client):
     got = client.post("/v1/check", json={"text": SPUN})
-    timing = {k.strip(): float(v) for k, _, v in
-              (p.partition(";dur=") for p in got.headers["server-timing"].split(","))}
+    parts = [p.strip() for p in got.headers["server-timing"].split(",")]
+    assert parts[-1] == 'batch;desc="1"'  # alone: nothing else was waiting
+    timing = {k: float(v) for k, _, v in (p.partition(";dur=") for p in parts[:-1])}
     assert set(timing) == {"total", "work", "cpu"}
     assert 0 < timing["work"] <= timing["total"]
     assert 0 < timing["cpu"] <= timing["work"] + 5  # CPU clocks tick coarser than wall
@@ -325,6 +326,69 @@ def test_process_pool_gives_the_same_records_and_survives_a_dead_worker():
     assert got == cli._check_dict(unspin.check(SPUN), {})
     assert restored == cli._restore_dict(unspin.restore(SPUN), {})
     assert procs and not any(p.is_alive() for p in procs)
+
+
+def test_concurrent_checks_are_batched_and_each_gets_its_own_record():
+    engine = Engine(ServerConfig(pool="thread", workers=1, warm=False))
+    engine.start()
+    texts = [SPUN, "The council met on Tuesday.", "", "Le conseil municipal a voté.",
+             SPUN.upper(), "Hello."]
+
+    async def many():
+        return await asyncio.gather(
+            *(engine.check(t, {}) for t in texts),
+            *(engine.check(t, {"threshold": 0.01}) for t in texts[:2]))
+
+    try:
+        got = asyncio.run(many())
+    finally:
+        engine.shutdown()
+    for (record, *_), text in zip(got, texts, strict=False):
+        assert record == cli._check_dict(unspin.check(text), {})
+    for (record, *_), text in zip(got[len(texts):], texts[:2], strict=True):
+        assert record == cli._check_dict(unspin.check(text, threshold=0.01), {})
+    sizes = [size for *_, size in got]
+    # The first went alone to the idle worker; the rest waited and went together, apart
+    # from the checks with other options, which never share a batch.
+    assert sizes[0] == 1 and max(sizes) == len(texts) - 1 and sizes[-1] == 2
+    assert engine.pending == 0
+
+
+def test_a_check_that_times_out_waiting_frees_its_slot(monkeypatch):
+    from unspin import server
+
+    release = threading.Event()
+    real = server.run_check_batch
+
+    def held(texts, options):
+        release.wait(5)
+        return real(texts, options)
+
+    monkeypatch.setattr(server, "run_check_batch", held)
+    engine = Engine(ServerConfig(pool="thread", workers=1, timeout_s=0.3, warm=False))
+    engine.start()
+
+    async def scenario():
+        first = asyncio.ensure_future(engine.check(SPUN, {}))  # holds the only worker
+        await asyncio.sleep(0.1)
+        with pytest.raises(ServerError) as late:
+            await engine.check(SPUN, {})  # waits for a worker, and times out waiting
+        pending_after_timeout = engine.pending
+        release.set()
+        await asyncio.gather(first, return_exceptions=True)
+        for _ in range(100):  # the first one's slot is freed when its batch really ends
+            if engine.pending == 0:
+                break
+            await asyncio.sleep(0.02)
+        return late.value, pending_after_timeout
+
+    try:
+        late, pending = asyncio.run(scenario())
+    finally:
+        engine.shutdown()
+    assert late.status == 504
+    assert pending == 1  # only the running batch: the timed-out check left the queue
+    assert engine.pending == 0
 
 
 def test_bad_config_is_refused():
