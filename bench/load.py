@@ -152,8 +152,7 @@ class _Connection:
             elif name.lower() == "connection" and "close" in value.lower():
                 close = True
             elif name.lower() == "server-timing":
-                self.timing = {k.strip(): float(v) for k, _, v in
-                               (part.partition(";dur=") for part in value.split(","))}
+                self.timing = _server_timing(value)
         data = await self.reader.readexactly(length)
         if close:
             self.close()
@@ -165,12 +164,28 @@ class _Connection:
         self.reader = self.writer = None
 
 
+def _server_timing(value: str) -> dict[str, float]:
+    """``total;dur=1.5, batch;desc="3"`` -> ``{"total": 1.5, "batch": 3.0}``."""
+    out: dict[str, float] = {}
+    for part in value.split(","):
+        name, *params = (x.strip() for x in part.split(";"))
+        for param in params:
+            key, _, v = param.partition("=")
+            if key in ("dur", "desc"):
+                try:
+                    out[name] = float(v.strip('"'))
+                except ValueError:
+                    pass
+    return out
+
+
 async def run_load(url: str, endpoint: str, texts: list[str], clients: int,
                    requests: int) -> dict:
     """Closed-loop load on one endpoint; latencies in milliseconds."""
     latencies: list[float] = []
     work: list[float] = []  # the model's wall time per request, from Server-Timing
     cpu: list[float] = []  # and its CPU time
+    batches: list[float] = []  # checks analysed together with this one (Server-Timing)
     errors: dict[str, int] = {}
     parsed = httpx.URL(url)
     bodies = [json.dumps({"text": t}).encode() for t in texts]
@@ -187,6 +202,8 @@ async def run_load(url: str, endpoint: str, texts: list[str], clients: int,
                     if "work" in conn.timing:
                         work.append(conn.timing["work"])
                         cpu.append(conn.timing.get("cpu", 0.0))
+                    if "batch" in conn.timing:
+                        batches.append(conn.timing["batch"])
                     ok = status == 200 and data.startswith(b"{") and b'"error"' not in data[:20]
                     key = None if ok else f"HTTP {status}"
                 except (OSError, ValueError, asyncio.IncompleteReadError, TimeoutError) as exc:
@@ -210,6 +227,8 @@ async def run_load(url: str, endpoint: str, texts: list[str], clients: int,
         "throughput_rps": round(len(latencies) / wall, 1),
         "model_wall_ms_mean": round(statistics.fmean(work), 1) if work else None,
         "model_cpu_ms_mean": round(statistics.fmean(cpu), 1) if cpu else None,
+        # Work and CPU times are those of the request's whole batch.
+        "batch_mean": round(statistics.fmean(batches), 1) if batches else None,
     }
 
 
@@ -270,12 +289,13 @@ def main(argv: list[str] | None = None) -> int:
           f"{args.clients} clients x {args.requests} requests; texts: {origin}, "
           f"mean {setup['mean_bytes']} bytes; load average before {load_before:.2f}\n")
     print("| endpoint | requests | errors | p50 ms | p95 ms | p99 ms | max ms | req/s "
-          "| model wall ms | model CPU ms |")
-    print("|---|---|---|---|---|---|---|---|---|---|")
+          "| model wall ms | model CPU ms | batch |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         print(f"| {r['endpoint']} | {r['requests']} | {r['errors']} | {r['p50_ms']} | "
               f"{r['p95_ms']} | {r['p99_ms']} | {r['max_ms']} | {r['throughput_rps']} | "
-              f"{r['model_wall_ms_mean']} | {r['model_cpu_ms_mean']} |")
+              f"{r['model_wall_ms_mean']} | {r['model_cpu_ms_mean']} | "
+              f"{r['batch_mean'] or 1} |")
     if args.json:
         print(json.dumps({"setup": setup, "results": results}, indent=2))
     return 1 if any(r["errors"] for r in results) else 0
