@@ -111,3 +111,19 @@ def test_bucketed_lookup_agrees_with_binary_search(tiny_lm):
         expected = np.isin(query, keys)
         assert np.array_equal(hit, expected)
         assert np.array_equal(keys[pos[hit]], query[hit])
+
+
+def test_sequence_scoring_agrees_with_window_scoring(tiny_lm):
+    rng = np.random.default_rng(3)
+    sentence = tiny_lm.ids("the committee approved the budget on monday .".split())
+    rows = np.concatenate([
+        np.tile(np.concatenate(([NONE, BOS], sentence, [EOS])), (2, 1)),
+        rng.integers(0, len(tiny_lm), (5, len(sentence) + 3)),  # mostly unseen n-grams
+    ])
+    got = tiny_lm.logprob_seq(rows)
+    assert got.shape == (len(rows), rows.shape[1] - 2)
+    for r, row in enumerate(rows):
+        expected = tiny_lm.logprob(row[:-2], row[1:-1], row[2:])
+        assert np.array_equal(got[r], expected)
+    # A seen sentence gets trigram probabilities, not only backed-off ones.
+    assert got[0].mean() > got[2:].mean()

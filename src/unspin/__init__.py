@@ -14,5 +14,5 @@ from .api import check, check_many, restore  # noqa: E402
 from .index import Index, Match  # noqa: E402
 from .report import Edit, Report, Restoration, Span  # noqa: E402
 
-__all__ = ["check", "check_many", "restore", "Index", "Match", "Report", "Restoration", "Span", "Edit",
-           "__version__"]
+__all__ = ["check", "check_many", "restore", "Index", "Match", "Report", "Restoration", "Span",
+           "Edit", "__version__"]

@@ -379,6 +379,21 @@ class Decoder:
             lp = lp - np.float32(self.params.unk_penalty) * (np.asarray(c) == UNK)
         return lp
 
+    def _logprob_seq(self, seq: np.ndarray) -> np.ndarray:
+        """`_logprob` of every window of three in each row of ``seq`` (``(n, m)`` ids):
+        ``(n, m - 2)``. Uses the model's `logprob_seq` when it has one (fewer lookups)."""
+        seq = np.asarray(seq, dtype=np.int64)
+        fast = getattr(self.lm, "logprob_seq", None)
+        if fast is not None:
+            lp = fast(seq)
+        else:
+            n, m = seq.shape
+            lp = self.lm.logprob(seq[:, :-2].ravel(), seq[:, 1:-1].ravel(),
+                                 seq[:, 2:].ravel()).reshape(n, m - 2)
+        if self.params.unk_penalty:
+            lp = lp - np.float32(self.params.unk_penalty) * (seq[:, 2:] == UNK)
+        return lp
+
     def channel(self, c: Candidate) -> float:
         """log P(observed | original) + log P(spun) - log P(kept), cached.
 
@@ -403,24 +418,19 @@ class Decoder:
                 acronym: never changed), else 0.
         """
         states = []
-        lens = []
-        a_all, b_all, c_all = [], [], []
         for k, norms in enumerate(sentences):
             ids = self.lm.ids(norms)
             padded = np.concatenate(([NONE, BOS], ids, [EOS])).astype(np.int64)
-            a_all.append(padded[:-2])
-            b_all.append(padded[1:-1])
-            c_all.append(padded[2:])
-            lens.append(len(padded) - 2)
             st = SentenceState(norms, ids, padded, np.empty(0))
             st.shapes = shapes[k] if shapes is not None else [0] * len(norms)
             states.append(st)
         if states:
-            lp = self._logprob(np.concatenate(a_all), np.concatenate(b_all),
-                                 np.concatenate(c_all))
+            # One pass over all sentences; windows across a sentence boundary are unused.
+            lp = self._logprob_seq(np.concatenate([st.padded for st in states])[None, :])[0]
             off = 0
-            for st, n in zip(states, lens, strict=True):
-                st.base = np.concatenate(([0.0, 0.0], lp[off:off + n]))
+            for st in states:
+                n = len(st.padded)
+                st.base = np.concatenate(([0.0, 0.0], lp[off:off + n - 2]))
                 off += n
         return states
 
@@ -565,12 +575,13 @@ class Decoder:
         j2 = np.minimum(J + 2, last)
         v1 = (J + 1) < end_of[J]
         v2 = (J + 2) < end_of[J]
-        a = np.concatenate((g[J - 2], g[J - 1], orig))
-        b = np.concatenate((g[J - 1], orig, g[j1]))
-        c = np.concatenate((orig, g[j1], g[j2]))
         n1 = len(J)
-        lp = self._logprob(a, b, c).astype(np.float64) if n1 else np.zeros(0)
-        new = lp[:n1] + np.where(v1, lp[n1:2 * n1], 0.0) + np.where(v2, lp[2 * n1:], 0.0)
+        if n1:
+            lp = self._logprob_seq(np.column_stack((g[J - 2], g[J - 1], orig, g[j1], g[j2])))
+            lp = lp.astype(np.float64)
+        else:
+            lp = np.zeros((0, 3))
+        new = lp[:, 0] + np.where(v1, lp[:, 1], 0.0) + np.where(v2, lp[:, 2], 0.0)
         old1 = base[J] + np.where(v1, base[j1], 0.0) + np.where(v2, base[j2], 0.0)
         S = (new - old1) * LN10 * p.lm_weight + CH
         return J, E, orig, CH, S
@@ -654,7 +665,7 @@ class Decoder:
         g[seg_start + 1] = BOS
         g[eos_at] = EOS
         base = np.zeros(size, dtype=np.float64)
-        lp = self._logprob(g[:-2], g[1:-1], g[2:]).astype(np.float64)
+        lp = self._logprob_seq(g[None, :])[0].astype(np.float64)
         base[2:] = lp
         base[seg_start] = 0.0
         base[seg_start + 1] = 0.0
@@ -714,8 +725,7 @@ class Decoder:
             valid = np.ones((len(sel), m + 2), dtype=bool)
             valid[:, m] = after1 < stop
             valid[:, m + 1] = after2 < stop
-            lp = self._logprob(seq[:, :-2].ravel(), seq[:, 1:-1].ravel(),
-                               seq[:, 2:].ravel()).astype(np.float64).reshape(len(sel), m + 2)
+            lp = self._logprob_seq(seq).astype(np.float64)
             new = np.where(valid, lp, 0.0).sum(axis=1)
             end = np.minimum(j + ln + 2, stop)
             old = cs[end] - cs[j]

@@ -246,6 +246,43 @@ class NGramLM:
             out[maybe[hit3]] = self._lp[self._p3[pos3[hit3]]]
         return out
 
+    def logprob_seq(self, seq: np.ndarray) -> np.ndarray:
+        """log10 P of every word of each row of ``seq`` from the third on, given the two
+        before it: ``out[r, t] = logprob(seq[r, t], seq[r, t + 1], seq[r, t + 2])``.
+
+        Same values as `logprob` on the windows, with fewer lookups: the bigram a window
+        ends with is the context of the next one, so each adjacent pair is looked up once
+        (``m - 1`` bigram probes a row of ``m`` words instead of ``2 (m - 2)``).
+
+        Args:
+            seq: ``(n, m)`` array of word ids, ``m >= 3``.
+
+        Returns:
+            ``(n, m - 2)`` float32 array.
+        """
+        seq = np.asarray(seq, dtype=np.uint64)
+        n, m = seq.shape
+        bits = np.uint64(BITS)
+        hit, pos = self._find("_k2", fingerprint((seq[:, :-1] << bits) | seq[:, 1:]).ravel())
+        hit = hit.reshape(n, m - 1)
+        pos = pos.reshape(n, m - 1)
+        hit2, pos2 = hit[:, 1:], pos[:, 1:]  # (b, c) of each window
+        hitc, posc = hit[:, :-1], pos[:, :-1]  # (a, b): its context
+        b = seq[:, 1:-1].astype(np.int64)
+        c = seq[:, 2:].astype(np.int64)
+        p1 = self._p1f[c]
+        p2 = np.where(hit2, self._lp[self._p2[pos2]], self._bow1f[b] + p1)
+        bow2 = np.where(hitc, self._bw[self._bow2[posc]], 0.0)
+        out = (bow2 + p2).astype(np.float32).ravel()
+        maybe = np.flatnonzero((hit2 & hitc).ravel())
+        if len(maybe):
+            a = seq[:, :-2].ravel()[maybe]
+            key3 = (a << np.uint64(2 * BITS)) | (b.ravel()[maybe].astype(np.uint64) << bits) \
+                | c.ravel()[maybe].astype(np.uint64)
+            hit3, pos3 = self._find("_k3", fingerprint(key3))
+            out[maybe[hit3]] = self._lp[self._p3[pos3[hit3]]]
+        return out.reshape(n, m - 2)
+
     def score_ids(self, ids: np.ndarray) -> np.ndarray:
         """Per-token log10 probabilities of a sentence of ids, with </s> appended.
 
