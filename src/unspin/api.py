@@ -11,7 +11,7 @@ import numpy as np
 
 from .candidates import LearnedTable
 from .clean import Cleaned, clean, is_english
-from .decode import Decision
+from .decode import EVIDENCE_CANDIDATES, EVIDENCE_SUSPICION, Decision, ScoredWords
 from .detect import Detector, features
 from .models import data_path, get_models
 from .report import Edit, Report, Restoration, Span
@@ -139,6 +139,7 @@ class _Analysis:
         self.shape = np.zeros(0, dtype=np.int64)
         self.codes = np.zeros(0, dtype=np.int64)
         self._offsets: list[tuple[int, int]] | None = None
+        self.scored: ScoredWords | None = None  # see `_score_all`
 
     def score(self) -> float:
         return self.p_spun if self.supported else 0.0
@@ -214,12 +215,18 @@ class _Analysis:
 
 
 
-def _score_all(analyses: list[_Analysis], decoder) -> None:
+def _score_all(analyses: list[_Analysis], decoder, keep_words: bool = False) -> None:
     """Fill in the detection features and score of every (supported) analysis, in one pass.
 
     The documents' tokens are concatenated (segment numbers offset so that no segment
     spans two documents) and `Decoder.evidence` runs once; its results are the same as
     per document, because the evidence never looks across a segment boundary.
+
+    Args:
+        analyses: The documents.
+        decoder: The decoder.
+        keep_words: Keep each document's scored single-word candidates (``scored``) for
+            the span search to reuse.
     """
     docs = [a for a in analyses if a.supported]
     if not docs:
@@ -246,14 +253,25 @@ def _score_all(analyses: list[_Analysis], decoder) -> None:
             seg_base += int(seg[-1]) + 1
         bounds.append(len(norms))
     seg_all = np.concatenate(segs)
-    lp, post, post_at = decoder.evidence(norms, decoder.lm.ids(norms), seg_all,
-                                         np.concatenate(shapes), positions=True)
+    found = decoder.evidence(norms, decoder.lm.ids(norms), seg_all, np.concatenate(shapes),
+                             positions=True, entries=keep_words)
+    lp, post, post_at = found[:3]
+    words = found[3] if keep_words else None
     cuts = np.searchsorted(post_at, bounds).tolist()
+    wcuts = np.searchsorted(words.tok, bounds).tolist() if words is not None else None
     det = detector()
     for k, a in enumerate(docs):
         lo, hi = bounds[k], bounds[k + 1]
         a.features = features(a.words, lp[lo:hi], post[cuts[k]:cuts[k + 1]])
         a.p_spun = det.probability(a.features) if a.words else 0.0
+        if wcuts is not None:
+            mine = words.take(slice(wcuts[k], wcuts[k + 1]))
+            # Segment and token numbers within the document's own segments.
+            sent = mine.sent - int(seg_all[lo]) if hi > lo else mine.sent
+            seg_first = np.asarray(a.segment_starts(), dtype=np.int64)
+            mine.tok = mine.tok - lo - seg_first[sent] if len(sent) else mine.tok
+            mine.sent = sent
+            a.scored = mine
 
 
 def _decode_all(analyses: list[_Analysis], decoder, mode: str, min_confidence: float) -> None:
@@ -277,16 +295,24 @@ def _decode_all(analyses: list[_Analysis], decoder, mode: str, min_confidence: f
     shapes: list[list[int]] = []
     rates: list[float] = []
     first = []
+    scored = []
     for a in analyses:
         first.append(len(sentences))
+        if a.scored is not None:
+            scored.append(a.scored.take(slice(None)))
+            scored[-1].sent = scored[-1].sent + len(sentences)
         sents, sh = a.sentences()
         sentences.extend(sents)
         shapes.extend(sh)
         rates.extend([rate(a)] * len(sents))
     rates_arr = np.asarray(rates, dtype=np.float64)
+    known = None
+    if scored and len(scored) == len(analyses):
+        known = ScoredWords(*(np.concatenate([getattr(w, f) for w in scored])
+                              for f in ScoredWords.__slots__))
     decisions, _, _ = decoder.decode(
         sentences, fast=True, shapes=shapes, prior=lambda local, states: rates_arr,
-        min_confidence=min_confidence, suspicion=CHECK_SUSPICION)
+        min_confidence=min_confidence, suspicion=CHECK_SUSPICION, known=known)
     starts = np.asarray(first, dtype=np.int64)
     for d in decisions:  # in sentence order
         k = int(np.searchsorted(starts, d.sentence, side="right")) - 1
@@ -309,7 +335,12 @@ def _analyse(texts, table: TableArg, mode: str, min_confidence: float = 0.0) -> 
     if not any(a.supported for a in analyses):
         return analyses
     decoder = get_models(table).decoder
-    _score_all(analyses, decoder)
+    # The span search can reuse the candidates the evidence scored when it would score
+    # them the same way: the same number per position, no learned pairs (they take those
+    # positions over), and only where it looks too (the evidence's threshold is stricter).
+    reuse = (mode == "check" and EVIDENCE_CANDIDATES == decoder.params.max_candidates
+             and not decoder.source._learned and EVIDENCE_SUSPICION <= CHECK_SUSPICION)
+    _score_all(analyses, decoder, keep_words=reuse)
     if mode == "score":
         return analyses
     todo = [a for a in analyses if a.supported and a.token_texts

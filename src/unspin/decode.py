@@ -132,6 +132,28 @@ class Decision:
 
 
 @dataclass(slots=True)
+class ScoredWords:
+    """Single-word candidates already scored in observed context, located by sentence and
+    token: what `Decoder.evidence` computed, handed to `Decoder.decode` so that `check`
+    does not score the same candidates twice. Entry ``n`` is table entry ``entry[n]``
+    (original ``orig[n]``) at token ``tok[n]`` of sentence ``sent[n]``, with channel
+    ``channel[n]`` and local log-odds ``score[n]``; every candidate of a position is there
+    or none is."""
+
+    sent: np.ndarray
+    tok: np.ndarray
+    entry: np.ndarray
+    orig: np.ndarray
+    channel: np.ndarray
+    score: np.ndarray
+
+    def take(self, keep: np.ndarray) -> ScoredWords:
+        """The entries selected by a mask or index array."""
+        return ScoredWords(self.sent[keep], self.tok[keep], self.entry[keep], self.orig[keep],
+                           self.channel[keep], self.score[keep])
+
+
+@dataclass(slots=True)
 class SentenceState:
     norms: list[str]
     ids: np.ndarray
@@ -587,7 +609,7 @@ class Decoder:
         return J, E, orig, CH, S
 
     def evidence(self, norms: list[str], ids: np.ndarray, seg: np.ndarray,
-                 shape: np.ndarray, positions: bool = False):
+                 shape: np.ndarray, positions: bool = False, entries: bool = False):
         """Detection evidence without decoding: the fast path behind `unspin.check`.
 
         Scores the single-word candidates of the shipped tables only (no phrases, no
@@ -599,14 +621,18 @@ class Decoder:
             seg: Their segment numbers (`unspin.tokens.segment_ids`).
             shape: Their `unspin.tokens.shape_codes`.
             positions: Also return the token index of each posterior.
+            entries: Also return the scored shipped-table candidates (`ScoredWords`, with
+                ``sent`` the segment number and ``tok`` the token index), which `decode`
+                can reuse.
 
         Returns:
             ``(token_logprobs, p_swapped)``: log10 P of every token in observed context, and
             for every position that has candidates (in token order) the posterior that it
-            was swapped; with ``positions``, a third array: those positions' token indices.
+            was swapped; with ``positions``, then those positions' token indices; with
+            ``entries``, then the `ScoredWords`.
         """
         n = len(ids)
-        lps, posts, ats = [], [], []
+        lps, posts, ats, found = [], [], [], []
         bounds = np.flatnonzero(np.r_[True, seg[1:] != seg[:-1]]) if n else np.zeros(0, int)
         k = 0
         while k < n:
@@ -614,17 +640,26 @@ class Decoder:
             stop = int(bounds[np.searchsorted(bounds, k + CHUNK_TOKENS)]) \
                 if k + CHUNK_TOKENS < int(bounds[-1]) else n
             stop = max(stop, k + 1)
-            lp, post, at = self._evidence_chunk(norms[k:stop], ids[k:stop],
-                                                seg[k:stop] - seg[k], shape[k:stop])
+            lp, post, at, words = self._evidence_chunk(norms[k:stop], ids[k:stop],
+                                                       seg[k:stop] - seg[k], shape[k:stop])
             lps.append(lp)
             posts.append(post)
             ats.append(at + k)
+            words.tok += k
+            words.sent += seg[k]
+            found.append(words)
             k = stop
-        if not lps:
-            empty = np.zeros(0, dtype=np.float64)
-            return (empty, empty, np.zeros(0, dtype=np.int64)) if positions else (empty, empty)
-        out = np.concatenate(lps), np.concatenate(posts)
-        return (*out, np.concatenate(ats)) if positions else out
+        e_i = np.zeros(0, dtype=np.int64)
+        e_f = np.zeros(0, dtype=np.float64)
+        out: tuple = (np.concatenate(lps), np.concatenate(posts)) if lps else (e_f, e_f)
+        if positions:
+            out = (*out, np.concatenate(ats) if ats else e_i)
+        if entries:
+            cat = np.concatenate
+            out = (*out, ScoredWords(*(cat([getattr(w, f) for w in found]) if found else
+                                       (e_f if f in ("channel", "score") else e_i)
+                                       for f in ScoredWords.__slots__)))
+        return out
 
     def _unknown_entries(self, norms, ids, tok_at, shape, eligible):
         """``(J, orig, CH)`` for words the LM does not know but the tables do.
@@ -676,11 +711,14 @@ class Decoder:
         eligible[tok_at] = True
         eligible &= self._suspicious(base, end_of, EVIDENCE_SUSPICION) & (shape_g != 2)
         extra = self._unknown_entries(norms, ids, tok_at, shape, eligible)
-        J, _, _, _, S = self._word_entries(g, base, end_of, shape_g, eligible, extra,
-                                           max_candidates=EVIDENCE_CANDIDATES)
+        J, E, orig, CH, S = self._word_entries(g, base, end_of, shape_g, eligible, extra,
+                                               max_candidates=EVIDENCE_CANDIDATES)
         zpos, zlse = _logsumexp_by(J, S)
+        table = E >= 0  # the unknown words' candidates (E = -1) take another path in decode
+        tok = np.searchsorted(tok_at, J[table])
+        words = ScoredWords(seg[tok], tok, E[table], orig[table], CH[table], S[table])
         return (base[tok_at], 1.0 / (1.0 + np.exp(-np.minimum(zlse, 50.0))),
-                np.searchsorted(tok_at, zpos))
+                np.searchsorted(tok_at, zpos), words)
 
     def _phrase_scores(self, g, base, end_of, shape, pj, plen, porig, pch):
         """Local log-odds of multi-token candidates, vectorised by original length.
@@ -733,7 +771,8 @@ class Decoder:
         return scores[keep], ch[keep], keep
 
     def local(self, states: list[SentenceState], *, g_offset: int = 0,
-              sent_offset: int = 0, suspicion: float | None = None) -> Local:
+              sent_offset: int = 0, suspicion: float | None = None,
+              known: ScoredWords | None = None) -> Local:
         """Score every candidate alone, in observed context (vectorised).
 
         Args:
@@ -742,6 +781,8 @@ class Decoder:
             sent_offset: Index of the chunk's first sentence in the document.
             suspicion: Score candidates only where the word or one of the next two has a
                 log10 probability below this (default `DecodeParams.suspicion`).
+            known: Single-word candidates already scored (sentences numbered within the
+                chunk); they are not scored again.
         """
         # Global arrays over all sentences, padded: [NONE, BOS, ids..., EOS] each.
         g = np.concatenate([st.padded for st in states]) if states else np.zeros(0, np.int64)
@@ -764,8 +805,17 @@ class Decoder:
                         learned_pos[s0 + 2 + i] = True
         is_tok = (tok_of >= 0) & (np.arange(len(g)) < end_of - 1)
         suspicious = self._suspicious(base, end_of, suspicion)
-        J, E, orig, CH, S1 = self._word_entries(
-            g, base, end_of, shape, is_tok & ~learned_pos & suspicious)
+        eligible = is_tok & ~learned_pos & suspicious
+        if known is not None and len(known.tok):
+            kpos = starts[known.sent] + 2 + known.tok
+            eligible[kpos] = False
+        J, E, orig, CH, S1 = self._word_entries(g, base, end_of, shape, eligible)
+        if known is not None and len(known.tok):
+            J = np.concatenate((kpos, J))
+            E = np.concatenate((known.entry, E))
+            orig = np.concatenate((known.orig, orig))
+            CH = np.concatenate((known.channel, CH))
+            S1 = np.concatenate((known.score, S1))
 
         # Phrase candidates (and learned pairs, and words the LM does not know): gathered
         # in Python, scored through explicit token windows in one vectorised pass.
@@ -997,7 +1047,8 @@ class Decoder:
 
     def decode(self, sentences: list[list[str]], *, fast: bool = False,
                shapes: list[list[int]] | None = None, prior=None,
-               min_confidence: float = 0.0, suspicion: float | None = None):
+               min_confidence: float = 0.0, suspicion: float | None = None,
+               known: ScoredWords | None = None):
         """Decode normalised sentences.
 
         Args:
@@ -1006,6 +1057,10 @@ class Decoder:
             min_confidence: With ``fast``, skip decisions below this confidence.
             suspicion: See `local` (default `DecodeParams.suspicion`).
             shapes: Token shapes, see `prepare`.
+            known: Single-word candidates `evidence` already scored on these sentences
+                (``sent`` numbering ``sentences``): reused, not scored again. Only valid for
+                candidates scored as `local` would (the same table, candidate limit and
+                context), and at positions that `local` looks at.
             prior: Optional callable ``(local, states) -> float`` (or an array of one rate
                 per sentence, when several documents are decoded together): the spin rate
                 judged from the local evidence (the detector). All candidates' prior
@@ -1032,8 +1087,13 @@ class Decoder:
                 n_tok += len(sentences[k2]) + 3
                 k2 += 1
             chunk = self.prepare(sentences[k:k2], shapes[k:k2] if shapes is not None else None)
+            part_known = None
+            if known is not None:
+                lo, hi = np.searchsorted(known.sent, [k, k2])
+                part_known = known.take(slice(lo, hi))
+                part_known.sent = part_known.sent - k
             parts.append(self.local(chunk, g_offset=g_offset, sent_offset=k,
-                                    suspicion=suspicion).compact(keep_floor))
+                                    suspicion=suspicion, known=part_known).compact(keep_floor))
             g_offset += sum(len(st.padded) for st in chunk)
             states.extend(chunk)
             k = k2
