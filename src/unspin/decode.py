@@ -352,6 +352,8 @@ class Decoder:
         self.params = params or DecodeParams()
         self._channel_cache: dict[tuple, float] = {}
         self._entry_cache: dict[tuple[str, bool], tuple] = {}
+        # word -> its trusted multiword originals' entries (or none): `_phrase_candidates`
+        self._multi_entry_cache: dict[str, tuple] = {}
         self._table: WordTable | None = None
         self._table_key: tuple | None = None
         self._multi: np.ndarray | None = None
@@ -370,6 +372,7 @@ class Decoder:
             self._table_key = key
             self._channel_cache.clear()
             self._entry_cache.clear()
+            self._multi_entry_cache.clear()
         return self._table
 
     def _multi_originals(self) -> np.ndarray:
@@ -493,46 +496,55 @@ class Decoder:
         self._entry_cache[ck] = hit
         return hit
 
-    def _phrase_candidates(self, st: SentenceState, suspicious: np.ndarray) -> list[tuple]:
+    def _phrase_candidates(self, flat: list[str | None], g: np.ndarray, at: list[int],
+                           end_of: np.ndarray) -> list[tuple]:
         """Candidates that the vectorised path does not cover: phrases and learned pairs.
 
-        Only positions where something is unlikely (``suspicious``) are looked at, except
-        for learned pairs, which are evidence of their own.
+        Args:
+            flat: The chunk's normalised tokens in the padded layout (None for padding).
+            g: Its padded ids.
+            at: Padded positions to look at: where something is unlikely, or with a
+                learned table every token (learned pairs are evidence of their own).
+                Acronyms are never changed and must not be among them.
+            end_of: Per padded position, one past its sentence's EOS.
 
         Returns:
-            ``(start, spec, original ids, channel)`` per candidate (see `_entries`).
+            ``(position, spec, original ids, channel)`` per candidate (see `_entries`).
         """
         src = self.source
         plen = src._phrase_len
         learned = src._learned
-        multi = self._multi_originals()
         index = src._index
-        norms = st.norms
-        shapes = st.shapes
-        unknown = (st.ids == UNK).tolist()
-        n = len(norms)
         entries = self._entries
+        single = self._multi_entry_cache
+        unknown = set(np.flatnonzero(g == UNK).tolist())
         out: list[tuple] = []
-        for i in np.flatnonzero(suspicious).tolist() if not learned else range(n):
-            w = norms[i]
-            if shapes[i] == 2:
-                continue
-            if w in learned or unknown[i]:
+        append = out.append
+        for j in at:
+            w = flat[j]
+            if w in learned or j in unknown:
                 # Learned pairs, and words the language model does not know (the word table
                 # is indexed by LM id, so rare spun words like "unexampled" come here).
                 found = entries(w, False)
             else:
-                r = index.get(w)
-                found = entries(w, True) if r is not None and multi[r] else ()
+                found = single.get(w)
+                if found is None:
+                    r = index.get(w)
+                    found = entries(w, True) if r is not None and self._multi_originals()[r] \
+                        else ()
+                    if len(single) > 200_000:
+                        single.clear()
+                    single[w] = found
             for e in found:
-                out.append((i, *e))
+                append((j, *e))
             longest = plen.get(w)
             if longest:
-                for ln in range(2, min(longest, n - i) + 1):
-                    key = " ".join(norms[i:i + ln])
+                key = w
+                for ln in range(2, min(longest, int(end_of[j]) - 1 - j) + 1):
+                    key = key + " " + flat[j + ln - 1]
                     if key in index or key in learned:
                         for e in entries(key, False):
-                            out.append((i, *e))
+                            append((j, *e))
         return out
 
     # ------------------------------------------------------------------ step 1
@@ -824,14 +836,20 @@ class Decoder:
         pch: list[float] = []
         plen: list[int] = []
         porig: list[tuple[int, ...]] = []
-        for st, s0 in zip(states, starts.tolist(), strict=True):
-            for i, spec, oids, ch in self._phrase_candidates(
-                    st, suspicious[s0 + 2:s0 + 2 + len(st.norms)]):
-                pc.append((i, spec))
-                pj.append(s0 + i + 2)
-                pch.append(ch)
-                plen.append(spec[0])
-                porig.append(oids)
+        flat: list[str | None] = []
+        for st in states:
+            flat += [None, None]
+            flat += st.norms
+            flat.append(None)
+        look = (is_tok if learned else is_tok & suspicious) & (shape != 2)
+        tok_list = tok_of.tolist()
+        for j, spec, oids, ch in self._phrase_candidates(flat, g, np.flatnonzero(look).tolist(),
+                                                          end_of):
+            pc.append((tok_list[j], spec))
+            pj.append(j)
+            pch.append(ch)
+            plen.append(spec[0])
+            porig.append(oids)
         n1 = len(J)
         S2, pch_arr, keep2 = self._phrase_scores(g, base, end_of, shape, pj, plen, porig, pch)
         if len(pc) and not keep2.all():
