@@ -514,3 +514,17 @@ def test_ascii_counts_agree_with_the_general_regular_expressions(text):
     assert bad == len(_BAD.findall(text))
     assert letters == len(_LETTER.findall(text)) == ascii_letters == latin
     assert ascii_letters == len(_ASCII_LETTER.findall(text))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet=st.one_of(
+    st.sampled_from(list("The cat sat. \n\t\x1c\x00\x7f_9")),
+    st.characters(max_codepoint=0x2FFF),
+    st.sampled_from(["\x85", "\x9f", "\ufffd", "\ue000", "\u0378", "\u00d7", "\u1e9e", "\u00a0",
+                     "\u2028", "½", "²", "٣", "\u0301", "\ud800"])), max_size=200))
+def test_language_gate_counts_agree_with_the_regular_expressions(text):
+    from unspin.clean import _counts, _regex_counts
+
+    assert _counts(text) == _regex_counts(text)
+    mostly_ascii = "An ordinary English sentence about the weather. " * 3 + text
+    assert _counts(mostly_ascii) == _regex_counts(mostly_ascii)
