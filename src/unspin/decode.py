@@ -404,12 +404,17 @@ class Decoder:
             lp = lp - np.float32(self.params.unk_penalty) * (np.asarray(c) == UNK)
         return lp
 
-    def _logprob_seq(self, seq: np.ndarray) -> np.ndarray:
+    def _logprob_seq(self, seq: np.ndarray, pairs=None) -> np.ndarray:
         """`_logprob` of every window of three in each row of ``seq`` (``(n, m)`` ids):
-        ``(n, m - 2)``. Uses the model's `logprob_seq` when it has one (fewer lookups)."""
+        ``(n, m - 2)``. Uses the model's `logprob_seq` when it has one (fewer lookups).
+
+        ``pairs``: the model's lookups of ``seq``'s adjacent pairs (see
+        `unspin.lm.NGramLM.logprob_pairs`), when the caller has them."""
         seq = np.asarray(seq, dtype=np.int64)
         fast = getattr(self.lm, "logprob_seq", None)
-        if fast is not None:
+        if pairs is not None:
+            lp = self.lm.logprob_pairs(seq, *pairs)
+        elif fast is not None:
             lp = fast(seq)
         else:
             n, m = seq.shape
@@ -610,7 +615,19 @@ class Decoder:
         v1 = (J + 1) < end_of[J]
         v2 = (J + 2) < end_of[J]
         n1 = len(J)
-        if n1:
+        if n1 and hasattr(self.lm, "pairs"):
+            # Of the four word pairs in a candidate's windows, the outer two are the text's
+            # own, shared by every candidate at the position: look those up once per token.
+            own_hit, own_pos = self.lm.pairs(g[:-1], g[1:])
+            last_pair = len(g) - 2
+            q1 = np.minimum(j1, last_pair)  # j1 == last only where window 3 is not used
+            new_hit, new_pos = self.lm.pairs(np.concatenate((g[J - 1], orig)),
+                                             np.concatenate((orig, g[j1])))
+            hit = np.column_stack((own_hit[J - 2], new_hit[:n1], new_hit[n1:], own_hit[q1]))
+            pos = np.column_stack((own_pos[J - 2], new_pos[:n1], new_pos[n1:], own_pos[q1]))
+            lp = self._logprob_seq(np.column_stack((g[J - 2], g[J - 1], orig, g[j1], g[j2])),
+                                   pairs=(hit, pos)).astype(np.float64)
+        elif n1:
             lp = self._logprob_seq(np.column_stack((g[J - 2], g[J - 1], orig, g[j1], g[j2])))
             lp = lp.astype(np.float64)
         else:

@@ -246,6 +246,13 @@ class NGramLM:
             out[maybe[hit3]] = self._lp[self._p3[pos3[hit3]]]
         return out
 
+    def pairs(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Look bigrams ``(x, y)`` up: whether each is stored, and where (for
+        `logprob_pairs`)."""
+        bits = np.uint64(BITS)
+        key = (np.asarray(x, dtype=np.uint64) << bits) | np.asarray(y, dtype=np.uint64)
+        return self._find("_k2", fingerprint(key))
+
     def logprob_seq(self, seq: np.ndarray) -> np.ndarray:
         """log10 P of every word of each row of ``seq`` from the third on, given the two
         before it: ``out[r, t] = logprob(seq[r, t], seq[r, t + 1], seq[r, t + 2])``.
@@ -260,23 +267,29 @@ class NGramLM:
         Returns:
             ``(n, m - 2)`` float32 array.
         """
-        seq = np.asarray(seq, dtype=np.uint64)
+        seq = np.asarray(seq, dtype=np.int64)
+        n, m = seq.shape
+        hit, pos = self.pairs(seq[:, :-1].ravel(), seq[:, 1:].ravel())
+        return self.logprob_pairs(seq, hit.reshape(n, m - 1), pos.reshape(n, m - 1))
+
+    def logprob_pairs(self, seq: np.ndarray, hit: np.ndarray, pos: np.ndarray) -> np.ndarray:
+        """`logprob_seq` with the lookups of the adjacent pairs already made (`pairs`):
+        ``hit`` and ``pos`` are ``(n, m - 1)``, column ``t`` for ``(seq[:, t], seq[:, t + 1])``.
+        Callers that score many variants of one text look its own pairs up once."""
+        seq = np.asarray(seq, dtype=np.int64)
         n, m = seq.shape
         bits = np.uint64(BITS)
-        hit, pos = self._find("_k2", fingerprint((seq[:, :-1] << bits) | seq[:, 1:]).ravel())
-        hit = hit.reshape(n, m - 1)
-        pos = pos.reshape(n, m - 1)
         hit2, pos2 = hit[:, 1:], pos[:, 1:]  # (b, c) of each window
         hitc, posc = hit[:, :-1], pos[:, :-1]  # (a, b): its context
-        b = seq[:, 1:-1].astype(np.int64)
-        c = seq[:, 2:].astype(np.int64)
+        b = seq[:, 1:-1]
+        c = seq[:, 2:]
         p1 = self._p1f[c]
         p2 = np.where(hit2, self._lp[self._p2[pos2]], self._bow1f[b] + p1)
         bow2 = np.where(hitc, self._bw[self._bow2[posc]], 0.0)
         out = (bow2 + p2).astype(np.float32).ravel()
         maybe = np.flatnonzero((hit2 & hitc).ravel())
         if len(maybe):
-            a = seq[:, :-2].ravel()[maybe]
+            a = seq[:, :-2].ravel()[maybe].astype(np.uint64)
             key3 = (a << np.uint64(2 * BITS)) | (b.ravel()[maybe].astype(np.uint64) << bits) \
                 | c.ravel()[maybe].astype(np.uint64)
             hit3, pos3 = self._find("_k3", fingerprint(key3))
