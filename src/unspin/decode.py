@@ -160,6 +160,8 @@ class SentenceState:
     padded: np.ndarray  # [NONE, BOS, ids..., EOS]
     base: np.ndarray  # log10 P of padded[t] for t >= 2, observed context
     shapes: list[int] | None = None  # per token: 0 plain, 1 capitalised inside a sentence
+    # The model's lookups of padded's adjacent pairs (`NGramLM.pairs`), when it has them.
+    pairs: tuple[np.ndarray, np.ndarray] | None = None
 
 
 # The table marks every pair that involves a multiword expression with FLAG_PHRASE; only
@@ -456,11 +458,16 @@ class Decoder:
             states.append(st)
         if states:
             # One pass over all sentences; windows across a sentence boundary are unused.
-            lp = self._logprob_seq(np.concatenate([st.padded for st in states])[None, :])[0]
+            g = np.concatenate([st.padded for st in states])
+            own = self.lm.pairs(g[:-1], g[1:]) if hasattr(self.lm, "pairs") else None
+            lp = self._logprob_seq(g[None, :], pairs=None if own is None else
+                                   (own[0][None, :], own[1][None, :]))[0]
             off = 0
             for st in states:
                 n = len(st.padded)
                 st.base = np.concatenate(([0.0, 0.0], lp[off:off + n - 2]))
+                if own is not None:
+                    st.pairs = (own[0][off:off + n - 1], own[1][off:off + n - 1])
                 off += n
         return states
 
@@ -570,7 +577,7 @@ class Decoder:
 
     def _word_entries(self, g: np.ndarray, base: np.ndarray, end_of: np.ndarray,
                       shape: np.ndarray, eligible: np.ndarray, extra=None,
-                      max_candidates: int | None = None):
+                      max_candidates: int | None = None, own_pairs=None):
         """Score every single-word candidate at the eligible positions (vectorised).
 
         Args:
@@ -582,6 +589,8 @@ class Decoder:
             extra: Optional ``(J, orig, CH)`` arrays of more single-word candidates (those
                 of words the language model does not know) to score alongside.
             max_candidates: Candidates per position (default `DecodeParams.max_candidates`).
+            own_pairs: The model's lookups of ``g``'s adjacent pairs (``lm.pairs(g[:-1],
+                g[1:])``), if the caller made them already.
 
         Returns:
             ``(J, E, orig, CH, S)``: per candidate its position in ``g``, table entry, LM id
@@ -618,7 +627,8 @@ class Decoder:
         if n1 and hasattr(self.lm, "pairs"):
             # Of the four word pairs in a candidate's windows, the outer two are the text's
             # own, shared by every candidate at the position: look those up once per token.
-            own_hit, own_pos = self.lm.pairs(g[:-1], g[1:])
+            own_hit, own_pos = own_pairs if own_pairs is not None else \
+                self.lm.pairs(g[:-1], g[1:])
             last_pair = len(g) - 2
             q1 = np.minimum(j1, last_pair)  # j1 == last only where window 3 is not used
             new_hit, new_pos = self.lm.pairs(np.concatenate((g[J - 1], orig)),
@@ -729,7 +739,9 @@ class Decoder:
         g[seg_start + 1] = BOS
         g[eos_at] = EOS
         base = np.zeros(size, dtype=np.float64)
-        lp = self._logprob_seq(g[None, :])[0].astype(np.float64)
+        own = self.lm.pairs(g[:-1], g[1:]) if hasattr(self.lm, "pairs") else None
+        lp = self._logprob_seq(g[None, :], pairs=None if own is None else
+                               (own[0][None, :], own[1][None, :]))[0].astype(np.float64)
         base[2:] = lp
         base[seg_start] = 0.0
         base[seg_start + 1] = 0.0
@@ -741,7 +753,8 @@ class Decoder:
         eligible &= self._suspicious(base, end_of, EVIDENCE_SUSPICION) & (shape_g != 2)
         extra = self._unknown_entries(norms, ids, tok_at, shape, eligible)
         J, E, orig, CH, S = self._word_entries(g, base, end_of, shape_g, eligible, extra,
-                                               max_candidates=EVIDENCE_CANDIDATES)
+                                               max_candidates=EVIDENCE_CANDIDATES,
+                                               own_pairs=own)
         zpos, zlse = _logsumexp_by(J, S)
         table = E >= 0  # the unknown words' candidates (E = -1) take another path in decode
         tok = np.searchsorted(tok_at, J[table])
@@ -838,7 +851,14 @@ class Decoder:
         if known is not None and len(known.tok):
             kpos = starts[known.sent] + 2 + known.tok
             eligible[kpos] = False
-        J, E, orig, CH, S1 = self._word_entries(g, base, end_of, shape, eligible)
+        own = None
+        if states and all(st.pairs is not None for st in states):
+            # The pair after each sentence's EOS crosses into the next: never used.
+            cut = (np.zeros(1, dtype=bool), np.zeros(1, dtype=np.int32))
+            own = tuple(np.concatenate([part for st in states for part in (st.pairs[k], cut[k])])
+                        [:-1] for k in (0, 1))
+        J, E, orig, CH, S1 = self._word_entries(g, base, end_of, shape, eligible,
+                                                own_pairs=own)
         if known is not None and len(known.tok):
             J = np.concatenate((kpos, J))
             E = np.concatenate((known.entry, E))
