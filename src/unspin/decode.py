@@ -978,8 +978,16 @@ class Decoder:
             opts.append((float(loc.score[n]), cand, float(loc.channel[n])))
         return by_pos
 
-    def joint(self, states, by_pos, bonus: dict[tuple[tuple[str, ...], tuple[str, ...]], float]):
-        """Decode clusters of nearby positions jointly; return decisions with posteriors."""
+    def joint(self, states, by_pos, bonus: dict[tuple[tuple[str, ...], tuple[str, ...]], float],
+              lm_cache: dict | None = None):
+        """Decode clusters of nearby positions jointly; return decisions with posteriors.
+
+        ``lm_cache`` keeps the language-model score of each combination between calls on
+        the same sentences: the second pass (with the document bonus) changes the channel
+        scores, not the words, so most of its combinations were scored by the first.
+        """
+        if lm_cache is None:
+            lm_cache = {}
         p = self.params
         # Group positions into clusters per sentence: positions whose windows interact.
         clusters: list[tuple[int, list[int]]] = []
@@ -1051,6 +1059,11 @@ class Decoder:
                     del combos[p.max_combinations:]
             end = min(hi + 2 + 2, n)
             for chosen, chscore, _ in combos:
+                key = (si, lo, end, tuple((i, cand.length, cand.original) for i, cand in chosen))
+                cached = lm_cache.get(key)
+                combos_all.append((ci, si, lo, chosen, chscore, key, cached))
+                if cached is not None:
+                    continue
                 seq = row[lo:lo + 2]
                 pos = lo
                 for i, cand in chosen:
@@ -1065,13 +1078,24 @@ class Decoder:
                 seg_b += seq[1:-1]
                 seg_c += seq[2:]
                 seg_len.append(len(seq) - 2)
-                combos_all.append((ci, si, lo, chosen, chscore))
         if not combos_all:
             return decisions
-        lp = self._logprob(np.array(seg_a), np.array(seg_b), np.array(seg_c))
-        starts = np.concatenate(([0], np.cumsum(seg_len)[:-1]))
-        lm_scores = np.add.reduceat(lp.astype(np.float64), starts) * LN10 * p.lm_weight
-        total = lm_scores + np.array([c[4] for c in combos_all])
+        if seg_len:
+            lp = self._logprob(np.array(seg_a), np.array(seg_b), np.array(seg_c))
+            starts = np.concatenate(([0], np.cumsum(seg_len)[:-1]))
+            fresh = (np.add.reduceat(lp.astype(np.float64), starts) * LN10).tolist()
+        else:
+            fresh = []
+        lm_scores = []
+        k = 0
+        for c in combos_all:
+            if c[6] is None:
+                lm_cache[c[5]] = fresh[k]
+                lm_scores.append(fresh[k])
+                k += 1
+            else:
+                lm_scores.append(c[6])
+        total = np.array(lm_scores) * p.lm_weight + np.array([c[4] for c in combos_all])
 
         k = 0
         while k < len(combos_all):
@@ -1164,7 +1188,8 @@ class Decoder:
         if fast:
             return self._local_decisions(loc, min_confidence), loc, states
         by_pos = self._options(loc, states)
-        decisions = self.joint(states, by_pos, {})
+        lm_cache: dict = {}
+        decisions = self.joint(states, by_pos, {}, lm_cache)
         if self.params.doc_bonus > 0 and decisions:
             counts = Counter(
                 (tuple(states[d.sentence].norms[d.start:d.end]), d.original)
@@ -1172,7 +1197,7 @@ class Decoder:
             )
             if counts:
                 bonus = {key: self.params.doc_bonus * math.log1p(n) for key, n in counts.items()}
-                decisions = self.joint(states, by_pos, bonus)
+                decisions = self.joint(states, by_pos, bonus, lm_cache)
         return decisions, loc, states
 
     def _local_decisions(self, loc: Local, floor: float = 0.0) -> list[Decision]:
