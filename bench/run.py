@@ -100,6 +100,34 @@ class Timer:
         return self.bytes / 1e6 / self.seconds if self.seconds else None
 
 
+BATCH = 32
+
+
+def batched_check_speed(clean: list[str], spun: list[str]) -> dict:
+    """MB per CPU second of `unspin.check_many` over batches of `BATCH` documents, the way
+    scan, the server and the datatrove filter call it (the same reports as `check`)."""
+    try:
+        from unspin import check_many
+    except ImportError:
+        return {}
+    out = {}
+    total_mb = total_s = 0.0
+    for name, texts in (("clean", clean), ("spun", spun)):
+        if not texts:
+            continue
+        t = time.process_time()
+        for k in range(0, len(texts), BATCH):
+            check_many(texts[k:k + BATCH])
+        seconds = time.process_time() - t
+        mb = sum(len(x.encode("utf-8")) for x in texts) / 1e6
+        out[f"check_many_{name}_mb_per_s"] = mb / seconds
+        total_mb += mb
+        total_s += seconds
+    if total_s:
+        out["check_many_mb_per_s"] = total_mb / total_s
+    return out
+
+
 def _combined(*timers: Timer) -> float | None:
     seconds = sum(t.seconds for t in timers)
     return sum(t.bytes for t in timers) / 1e6 / seconds if seconds else None
@@ -283,6 +311,7 @@ def run(args: argparse.Namespace) -> dict:
             "scores": clean_scores["unspin"],
         }
 
+    spun_texts: list[str] = []
     for name in (SEEN, UNSEEN):
         try:
             spinner = SPINNERS[name]()
@@ -293,6 +322,7 @@ def run(args: argparse.Namespace) -> dict:
         for rate in args.rates:
             log(f"{name} {rate:.0%} ...")
             spun = make_spun(spinner, docs, rate, args.seed)
+            spun_texts += [d.spun for d in spun]
             res = evaluate_condition(spun, clean_scores, check, restore, lm, timers)
             res["swapped_word_share"] = (
                 sum(M.n_words(s.orig_text) for d in spun for s in d.swaps) / n_words)
@@ -300,7 +330,9 @@ def run(args: argparse.Namespace) -> dict:
             results["conditions"][f"{name}@{rate:.2f}"] = res
 
     if check:
+        batched = batched_check_speed([d["text"] for d in clean_all], spun_texts)
         results["speed"] = {
+            **batched,
             "check_mb_per_s": _combined(timers["check"], timers["check_clean"]),
             "check_clean_mb_per_s": timers["check_clean"].mbps(),
             "check_spun_mb_per_s": timers["check"].mbps(),
@@ -397,6 +429,12 @@ def report_md(r: dict) -> str:
             f"| {_f(sp.get('restore_mb_per_s'), '{:.3f}')} "
             f"| {_f(sp.get('startup_s'), '{:.2f}')} / {_f(sp.get('startup_cpu_s'), '{:.2f}')} "
             f"| {_f(sp.get('peak_rss_mb'), '{:.0f}')} |",
+            "",
+            f"`check_many` in batches of {BATCH} (what scan, the server and the datatrove "
+            "filter use; the same reports): "
+            f"{_f(sp.get('check_many_mb_per_s'), '{:.3f}')} MB/s over all documents, "
+            f"{_f(sp.get('check_many_clean_mb_per_s'), '{:.3f}')} on clean ones, "
+            f"{_f(sp.get('check_many_spun_mb_per_s'), '{:.3f}')} on spun ones.",
             ""]
     if "robustness" in r:
         out += [r["robustness"]["markdown"]]
