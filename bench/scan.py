@@ -138,14 +138,16 @@ def bench_overhead(res: dict, n: int = 20000) -> None:
     with open(path, "w", encoding="utf-8") as fh:
         for i in range(n):
             fh.write(json.dumps({"id": i, "text": f"Document number {i} says hello."}) + "\n")
-    real = unspin.check
+    real = unspin.check, unspin.check_many
     unspin.check = lambda text, **kw: Report(score=0.1, spun=False, words=5)  # type: ignore
+    unspin.check_many = lambda texts, **kw: [  # type: ignore[assignment]
+        Report(score=0.1, spun=False, words=5) for _ in texts]
     try:
         t = time.perf_counter()
         scan_mod.scan([str(path)], str(OUT / "overhead.out.jsonl"), workers=1)
         dt = time.perf_counter() - t
     finally:
-        unspin.check = real
+        unspin.check, unspin.check_many = real
     res["overhead_us_per_doc"] = round(dt / n * 1e6, 1)
     print(f"scan pipeline overhead (stub analyser, workers=1): {dt / n * 1e6:.1f} us/doc")
 
@@ -167,8 +169,12 @@ def bench_parallel(res: dict, n: int = 400, sleep_s: float = 0.01) -> None:
         time.sleep(sleep_s)
         return Report(score=0.1, spun=False, words=5)
 
-    real = unspin.check
+    def sleepy_many(texts: list[str], **kw: object) -> list[Report]:
+        return [sleepy(t) for t in texts]
+
+    real = unspin.check, unspin.check_many
     unspin.check = sleepy  # type: ignore[assignment]  # forked workers inherit it
+    unspin.check_many = sleepy_many  # type: ignore[assignment]
     out: dict = {"docs": n, "ideal_1_worker_s": n * sleep_s}
     try:
         for w in (1, 2, 4):
@@ -176,7 +182,7 @@ def bench_parallel(res: dict, n: int = 400, sleep_s: float = 0.01) -> None:
             scan_mod.scan([str(path)], str(OUT / f"parallel{w}.jsonl"), workers=w)
             out[f"local_w{w}_s"] = round(time.perf_counter() - t, 2)
     finally:
-        unspin.check = real
+        unspin.check, unspin.check_many = real
     out["speedup_2_vs_1"] = round(out["local_w1_s"] / out["local_w2_s"], 2)
     out["speedup_4_vs_1"] = round(out["local_w1_s"] / out["local_w4_s"], 2)
     res["parallel_sleeping_analyser"] = out
