@@ -331,7 +331,7 @@ class LocalEngine:
     def __init__(self, cfg: ScanConfig, workers: int, in_flight: int | None = None) -> None:
         self.cfg = cfg
         self.workers = max(1, workers)
-        self.in_flight = in_flight or 2 * self.workers
+        self.in_flight = in_flight or 4 * self.workers
         self.pool: ProcessPoolExecutor | None = None
 
     def _new_pool(self) -> ProcessPoolExecutor:
