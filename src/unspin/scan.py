@@ -448,7 +448,7 @@ class RayEngine:
         self.cfg = cfg
         self.workers = max(1, workers)
         self.batch_size = batch_size
-        self.chunk_docs = chunk_docs or max(512, 16 * self.workers * batch_size)
+        self.chunk_docs = chunk_docs or max(2048, 64 * self.workers * batch_size)
 
     def _run_chunk(self, batches: list[Batch]) -> list[Result]:
         import ray.data
@@ -458,7 +458,10 @@ class RayEngine:
         ctx.enable_progress_bars = False
         rows = [{"meta": json.dumps(meta, ensure_ascii=False), "text": text, "error": error}
                 for batch in batches for meta, text, error in batch]
-        blocks = max(min(self.workers, len(rows)), -(-len(rows) // self.batch_size))
+        # A few blocks per worker, each of several batches: a block is one Ray task, and
+        # per-task overhead (scheduling, object transfers) on one block per batch cost more
+        # than a quarter of the analysis once check batches got fast.
+        blocks = max(min(self.workers, len(rows)), -(-len(rows) // (8 * self.batch_size)))
         ds = ray.data.from_items(rows, override_num_blocks=blocks)
         kwargs: dict[str, Any] = {}
         if hasattr(ray.data, "TaskPoolStrategy"):  # Ray >= 2.51 deprecates concurrency=
