@@ -21,6 +21,7 @@ from unspin.tokens import (
     sentences,
     shape_codes,
     token_codes,
+    token_starts,
     tokenize,
 )
 
@@ -219,3 +220,17 @@ def test_token_codes_say_what_tokenize_says(text: str) -> None:
     assert [bool(c & CODE_WORD) for c in codes.tolist()] == [t.kind == WORD for t in tokens]
     # Cached codes are the same on a second look.
     assert token_codes([t.text for t in tokens]).tolist() == codes.tolist()
+
+
+@given(st.one_of(st.text(), TRICKY, WORDY))
+@settings(max_examples=300)
+def test_token_starts_are_the_offsets_tokenize_gives(text: str) -> None:
+    tokens = tokenize(text)
+    starts = token_starts(text, [t.text for t in tokens])
+    assert starts.tolist() == [t.start for t in tokens]
+
+
+def test_token_starts_with_lone_surrogates_and_wide_characters() -> None:
+    text = "a \ud800 b\u3000c 𝔘𝔫 \U0001f600d"
+    tokens = tokenize(text)
+    assert token_starts(text, [t.text for t in tokens]).tolist() == [t.start for t in tokens]

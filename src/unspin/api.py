@@ -25,6 +25,7 @@ from .tokens import (
     segment_ids,
     shape_codes,
     token_codes,
+    token_starts,
 )
 
 # `check` looks for spans only in documents scoring at least this: below it the document is
@@ -138,7 +139,7 @@ class _Analysis:
         self.seg = np.zeros(0, dtype=np.int64)
         self.shape = np.zeros(0, dtype=np.int64)
         self.codes = np.zeros(0, dtype=np.int64)
-        self._offsets: list[tuple[int, int]] | None = None
+        self._starts: list[int] | None = None
         self.scored: ScoredWords | None = None  # see `_score_all`
 
     def score(self) -> float:
@@ -164,15 +165,15 @@ class _Analysis:
         Offsets are found only when a decision needs them (one pass over the text, on
         first use): clean documents, most of a crawl, never pay for them.
         """
-        if self._offsets is None:
-            self._offsets = [m.span() for m in TOKEN_RE.finditer(self.cleaned.text)]
+        if self._starts is None:
+            self._starts = token_starts(self.cleaned.text, self.token_texts).tolist()
         out = []
         for k in range(first, stop):
             text = self.token_texts[k]
             kind = WORD if self.codes[k] & CODE_WORD else (
                 NUMBER if text[:1].isdecimal() else PUNCT)
-            start, end = self._offsets[k]
-            out.append(Token(start, end, text, self.norms[k], kind))
+            start = self._starts[k]
+            out.append(Token(start, start + len(text), text, self.norms[k], kind))
         return out
 
     def located(self, min_confidence: float):

@@ -19,6 +19,7 @@ import sys
 import time
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
+from itertools import repeat
 from pathlib import Path
 from typing import Protocol
 
@@ -178,8 +179,10 @@ class NGramLM:
 
     def ids(self, words: Sequence[str]) -> np.ndarray:
         """Ids of normalised words as an int64 array."""
-        get = self.index.get
-        return np.fromiter((get(w, UNK) for w in words), dtype=np.int64, count=len(words))
+        # map() with two iterables calls dict.get(w, UNK) from C: twice as fast as a
+        # generator expression.
+        return np.fromiter(map(self.index.get, words, repeat(UNK)), dtype=np.int64,
+                           count=len(words))
 
     def _buckets(self, name: str) -> tuple[np.ndarray, np.ndarray, int, int]:
         """Sorted fingerprints, the start of each bucket of them, the shift and the depth.
