@@ -3,8 +3,11 @@
 Spins documents of the ``calib`` split (disjoint from the ``test`` split) with the WordNet
 spinner only, at rates drawn from {5, 10, 20, 35} %, and pairs each with its clean
 original. The Aiksaurus spinner is never used here: it must stay unseen for the benchmark.
-Writes ``calib.jsonl``: one line per document with ``id``, ``label`` (1 spun, 0 clean),
-``rate``, ``spinner`` and ``features`` from ``unspin.detect.document_features``.
+Each document also gives a short excerpt (its first one to three sentences, spun at the
+same rate or left clean), so that the detector is calibrated on pasted sentences too, not
+only on articles. Writes ``calib.jsonl``: one line per text with ``id``, ``label`` (1 spun,
+0 clean), ``rate``, ``spinner``, ``short`` and ``features`` from
+``unspin.detect.document_features``.
 """
 
 from __future__ import annotations
@@ -47,16 +50,29 @@ def main(argv: list[str] | None = None) -> int:
         for k, doc in enumerate(docs):
             rate = rng.choice(CALIB_RATES)
             spun = spinner.spin(doc["text"], rate, args.seed * 1_000_003 + k)
-            rows = [(0, 0.0, doc["text"]), (1, rate, spun.spun)]
-            for label, r, text in rows:
+            short = excerpt(doc["text"], rng.randint(1, 3))
+            spun_short = spinner.spin(short, rate, args.seed * 1_000_003 + k)
+            rows = [(0, 0.0, doc["text"], False), (1, rate, spun.spun, False),
+                    (0, 0.0, short, True), (1, rate, spun_short.spun, True)]
+            for label, r, text, is_short in rows:
                 rec = {"id": doc["id"], "source": doc["source"], "label": label, "rate": r,
-                       "spinner": spinner.name if label else None,
+                       "spinner": spinner.name if label else None, "short": is_short,
                        "features": document_features(text)}
                 fh.write(json.dumps(rec) + "\n")
             if (k + 1) % 50 == 0:
                 print(f"{k + 1}/{len(docs)}", file=sys.stderr)
-    print(f"wrote {2 * len(docs)} rows to {path}", file=sys.stderr)
+    print(f"wrote {4 * len(docs)} rows to {path}", file=sys.stderr)
     return 0
+
+
+def excerpt(text: str, sentences: int) -> str:
+    """The first ``sentences`` sentences of a text (what someone pastes to check a claim)."""
+    from unspin.tokens import sentences as split
+    from unspin.tokens import tokenize
+
+    first_line = text.split("\n", 1)[0]
+    sents = split(tokenize(first_line))[:sentences]
+    return first_line[sents[0][0].start:sents[-1][-1].end] if sents and sents[0] else first_line
 
 
 def fit_detector(path: Path) -> int:
@@ -65,6 +81,9 @@ def fit_detector(path: Path) -> int:
     from unspin.models import data_path
 
     rows = [(r["features"], r["label"]) for r in map(json.loads, open(path, encoding="utf-8"))]
+    # Texts the analyser does not judge (an excerpt too short to call English) have no
+    # features; they never get a verdict, so they play no part in the fit.
+    rows = [(f, label) for f, label in rows if f]
     det = fit(rows)
     save(det, data_path("detector.json"))
     print(json.dumps({"weights": det.weights, "bias": det.bias, "threshold": det.threshold}),

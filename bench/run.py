@@ -103,6 +103,36 @@ class Timer:
 BATCH = 32
 
 
+def short_texts(docs: list[dict], seed: int) -> dict:
+    """Detection on what people paste: the first one to three sentences of test documents,
+    left clean or spun at 20 % by each spinner. Texts too short to call English get no
+    verdict and are left out."""
+    import random
+
+    from unspin import check_many
+
+    from .calib import excerpt
+
+    rng = random.Random(seed + 5)
+    clean = [excerpt(d["text"], rng.randint(1, 3)) for d in docs]
+    rc = [r for r in check_many(clean) if r.supported]
+    out: dict = {"texts": len(rc), "mean_words": sum(r.words for r in rc) / max(len(rc), 1),
+                 "clean_flagged_share": sum(r.spun for r in rc) / max(len(rc), 1)}
+    for name in (SEEN, UNSEEN):
+        try:
+            spinner = SPINNERS[name]()
+        except FileNotFoundError:
+            continue
+        spun = [spinner.spin(t, 0.2, k).spun for k, t in enumerate(clean)]
+        rs = [r for r in check_many(spun) if r.supported]
+        labels = [0] * len(rc) + [1] * len(rs)
+        scores = [r.score for r in rc] + [r.score for r in rs]
+        out[name] = {"auc": M.roc_auc(labels, scores),
+                     "tpr_at_1pct_fpr": M.tpr_at_fpr(labels, scores, 0.01),
+                     "flagged_share": sum(r.spun for r in rs) / max(len(rs), 1)}
+    return out
+
+
 def batched_check_speed(clean: list[str], spun: list[str]) -> dict:
     """MB per CPU second of `unspin.check_many` over batches of `BATCH` documents, the way
     scan, the server and the datatrove filter call it (the same reports as `check`)."""
@@ -355,6 +385,9 @@ def run(args: argparse.Namespace) -> dict:
                        strict=True)),
             "peak_rss_mb": peak_rss_mb([d["text"] for d in docs[:5]]),
         }
+    if check:
+        log("short excerpts ...")
+        results["short"] = short_texts(clean_all[:400], args.seed)
     if getattr(args, "robustness", False):
         from . import robustness
 
@@ -450,6 +483,18 @@ def report_md(r: dict) -> str:
             f"{_f(sp.get('check_many_clean_mb_per_s'), '{:.3f}')} on clean ones, "
             f"{_f(sp.get('check_many_spun_mb_per_s'), '{:.3f}')} on spun ones.",
             ""]
+    sh = r.get("short")
+    if sh:
+        out += ["## Short texts (first 1-3 sentences of test documents)", "",
+                f"{sh['texts']} excerpts, {sh['mean_words']:.0f} words on average; clean ones "
+                f"flagged at the default threshold: {_pct(sh['clean_flagged_share'])}", "",
+                "| spinner at 20 % | AUC | TPR@1%FPR | flagged |", "|---|---|---|---|"]
+        for name in (SEEN, UNSEEN):
+            if name in sh:
+                c = sh[name]
+                out.append(f"| {name} | {_f(c['auc'])} | {_pct(c['tpr_at_1pct_fpr'])} "
+                           f"| {_pct(c['flagged_share'])} |")
+        out.append("")
     if "robustness" in r:
         out += [r["robustness"]["markdown"]]
     out += [f"Benchmark wall time: {r['wall_seconds']:.0f} s.", ""]

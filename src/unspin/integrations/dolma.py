@@ -15,7 +15,7 @@ For each document it emits (dolma attribute ``{experiment}__unspin__{type}``):
   prose, empty, or longer than ``MAX_CHARS`` (then no ``doc`` score is given: no verdict).
 
 A mixer can then drop spun documents, e.g. with the filter
-``$@.attributes[?(@.spin__unspin__doc && @.spin__unspin__doc[0][2] >= 0.82)]`` (0.82 is
+``$@.attributes[?(@.spin__unspin__doc && @.spin__unspin__doc[0][2] >= 0.95)]`` (0.95 is
 the shipped threshold; ``unspin.api.detector().threshold`` has the current one).
 
 Needs ``pip install dolma`` (dolma 1.x requires numpy<2 and Python <3.13).
