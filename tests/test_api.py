@@ -224,3 +224,16 @@ def test_check_many_names_the_bad_item():
 def test_check_many_never_mixes_documents_up(texts):
     assert [r.to_dict() for r in unspin.check_many(texts)] == \
         [unspin.check(t).to_dict() for t in texts]
+
+
+def test_one_suspicious_word_weighs_less_in_a_short_text():
+    from unspin.api import detector
+    from unspin.detect import features
+
+    det = detector()
+    # The same share of confident swaps (one word in ten) in a sentence and in an article.
+    short = features(10, np.full(12, -2.5), [0.99])
+    article = features(300, np.full(345, -2.5), [0.99] * 30)
+    assert det.probability(short) < det.threshold <= det.probability(article)
+    assert short["spun_mass"] < article["spun_mass"] < 0.1
+    assert features(0, np.zeros(0), [])["spun_mass"] >= 0  # no words: defined, no error
