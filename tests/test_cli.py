@@ -665,3 +665,27 @@ def test_shipped_model_end_to_end(stdin, capsys):
     doc = json.loads(out)
     assert doc["text"] == unspin.restore(SPUN).text
     assert 0.0 <= doc["score"] <= 1.0
+
+
+def test_jsonl_file_in_batches_gives_what_stdin_gives_one_by_one(tmp_path):
+    """Records from a file are checked in batches (check_many); from standard input one
+    at a time. Same records, same order, errors included."""
+    spun = ("The metropolis council accredited a brand new finances on Tuesday after a "
+            "protracted debate about faculty funding.")
+    lines = [json.dumps({"id": i, "text": spun if i % 3 else "The council met on Monday."})
+             for i in range(40)]
+    lines[5] = "{not json"
+    lines[7] = json.dumps({"id": 7, "body": "no text field"})
+    lines[9] = json.dumps({"id": 9, "text": "Le conseil municipal a voté le budget."})
+    path = tmp_path / "in.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    cmd = [sys.executable, "-m", "unspin", "check"]
+    from_file = subprocess.run([*cmd, str(path)], capture_output=True, text=True)
+    with open(path, "rb") as fh:
+        from_stdin = subprocess.run([*cmd, "-", "--format", "jsonl"], stdin=fh,
+                                    capture_output=True, text=True)
+    assert from_file.returncode == from_stdin.returncode == 0
+    assert from_file.stdout == from_stdin.stdout
+    records = [json.loads(x) for x in from_file.stdout.splitlines()]
+    assert len(records) == 40 and "error" in records[5] and "error" in records[7]
+    assert records[1]["spun"] is True and records[0]["spun"] is False

@@ -767,11 +767,34 @@ def _api_kwargs(args: argparse.Namespace, *names: str) -> dict[str, Any]:
     return kwargs
 
 
+# JSONL records analysed together by a `run_many` (files only, see `_process`).
+BATCH_RECORDS = 32
+BATCH_CHARS = 200_000
+
+
+def _results(run: Any, run_many: Any, texts: list[str]) -> list[tuple[Any, str | None]]:
+    """``(result, error)`` per text: all at once with ``run_many`` when given, else (or
+    when the batch call fails) one by one, so that only a failing text gets an error."""
+    if run_many is not None and len(texts) > 1:
+        try:
+            return [(r, None) for r in run_many(texts)]
+        except Exception:  # noqa: BLE001 - retried one by one below
+            pass
+    out: list[tuple[Any, str | None]] = []
+    for text in texts:
+        try:
+            out.append((run(text), None))
+        except Exception as exc:  # noqa: BLE001 - one bad record, not the run
+            out.append((None, f"{type(exc).__name__}: {exc}"))
+    return out
+
+
 def _process(
     args: argparse.Namespace,
     run: Any,
     render_one: Any,
     render_record: Any,
+    run_many: Any = None,
 ) -> int:
     """Shared driver of check and restore: read, run on each document, render.
 
@@ -780,6 +803,10 @@ def _process(
         run: ``text -> result`` (check or restore with the options bound).
         render_one: ``(source, result, fmt) -> str`` for a single document.
         render_record: ``(source, result | None, meta, error, fmt, lineno) -> str``.
+        run_many: ``texts -> results``, the same results for many texts at once. JSONL
+            read from a file goes through it in batches (`BATCH_RECORDS`); standard input
+            stays one record at a time, so that a pipe gets each answer as soon as its
+            line arrives.
 
     Returns:
         Exit status: 1 when ``--fail-on-spun`` and something was spun, else 0.
@@ -796,18 +823,33 @@ def _process(
             _write(render_one(data.text, result, fmt))
         else:
             fmt = args.format or "jsonl"
+            from_file = fh is not getattr(sys.stdin, "buffer", None)
+            size = BATCH_RECORDS if run_many is not None and from_file else 1
+            batch: list[tuple[int, dict[str, Any], Any, str | None]] = []
+            chars = 0
+
+            def flush() -> None:
+                nonlocal spun, chars
+                good = [k for k, (_, _, _, error) in enumerate(batch) if error is None]
+                found = _results(run, run_many, [batch[k][2] for k in good])
+                results: dict[int, tuple[Any, str | None]] = dict(zip(good, found, strict=True))
+                for k, (lineno, meta, text, error) in enumerate(batch):
+                    result, failure = results.get(k, (None, error))
+                    if result is not None:
+                        spun = spun or _is_spun(result)
+                    _write(render_record(text, result, meta, failure, fmt, lineno))
+                sys.stdout.flush()
+                batch.clear()
+                chars = 0
+
             for lineno, raw in enumerate(data.lines or (), start=1):
                 meta, text, error = _parse_record(raw, args, decode)
-                result = None
-                if error is None:
-                    try:
-                        result = run(text)
-                    except Exception as exc:  # noqa: BLE001 - one bad record, not the run
-                        error = f"{type(exc).__name__}: {exc}"
-                if result is not None:
-                    spun = spun or _is_spun(result)
-                _write(render_record(text, result, meta, error, fmt, lineno))
-                sys.stdout.flush()
+                batch.append((lineno, meta, text, error))
+                chars += len(text) if isinstance(text, str) else 0
+                if len(batch) >= size or chars >= BATCH_CHARS:
+                    flush()
+            if batch:
+                flush()
     finally:
         if fh is not getattr(sys.stdin, "buffer", None):
             fh.close()
@@ -827,6 +869,9 @@ def _cmd_check(args: argparse.Namespace) -> int:
 
     def run(text: str) -> Any:
         return unspin.check(text, **kwargs)
+
+    def run_many(texts: list[str]) -> list[Any]:
+        return unspin.check_many(texts, **kwargs)
 
     def render_one(source: str, report: Any, fmt: str) -> str:
         if fmt == "json":
@@ -850,7 +895,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
             return _json_line({**meta, "error": error})
         return _json_line(_check_dict(report, meta))
 
-    return _process(args, run, render_one, render_record)
+    return _process(args, run, render_one, render_record, run_many)
 
 
 def _cmd_restore(args: argparse.Namespace) -> int:
