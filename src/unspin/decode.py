@@ -261,7 +261,9 @@ class WordTable:
         chan = chan[order]
         offsets = np.zeros(len(lm) + 1, dtype=np.int64)
         offsets[1:] = np.cumsum(np.bincount(obs, minlength=len(lm)))
-        return cls(offsets, org.astype(np.int64), flags.astype(np.int64), cos, fan, chan)
+        # Compact types (ids fit 21 bits, flags 7): each worker process holds its own
+        # table, and two workers share one L3 cache.
+        return cls(offsets, org.astype(np.int32), flags.astype(np.int16), cos, fan, chan)
 
 
 @dataclass(slots=True)
