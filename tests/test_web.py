@@ -127,6 +127,15 @@ def test_highlights_restore_and_diff(page, base_url, tmp_path):
         assert mark.get_attribute("data-suggestion") == span["suggestion"]
     court = page.locator("#doc mark.spun", has_text="Courtroom")
     assert court.get_attribute("data-suggestion") == "Court"
+    # Each highlight says what the restored text did with it.
+    spin_edits = [e for e in restored["edits"] if e["kind"] != "cleanup"]
+    for k, span in enumerate(expected["spans"]):
+        edit = next((e for e in spin_edits
+                     if e["start"] < span["end"] and span["start"] < e["end"]), None)
+        state = "kept" if edit is None else (
+            "same" if span["suggestion"].lower() in edit["replacement"].lower() else "different")
+        assert marks.nth(k).get_attribute("data-restored") == state
+    assert court.get_attribute("data-restored") == "same"
     assert "c-high" in court.get_attribute("class")
     assert page.get_attribute("#verdict", "data-verdict") == "spun"
     assert f"{expected['score']:.2f}" in page.text_content("#verdict")
@@ -134,6 +143,7 @@ def test_highlights_restore_and_diff(page, base_url, tmp_path):
     # Hover shows the likely original; so does keyboard focus (Tab from the view buttons).
     court.hover()
     assert "Court" in page.text_content("#span-detail")
+    assert "restored text: the same" in page.text_content("#span-detail")
     page.focus(".view-button[data-view=diff]")
     page.keyboard.press("Tab")
     assert page.evaluate("document.activeElement.classList.contains('spun')")

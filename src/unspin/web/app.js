@@ -79,9 +79,36 @@
 
   // ------------------------------------------------------------------ highlighted view
 
-  function showSpanDetail(span, text) {
+  function showSpanDetail(span, text, mark) {
+    const restored = mark && mark.dataset.restoredNote ? ` · ${mark.dataset.restoredNote}` : "";
     $("span-detail").textContent =
-      `“${text}” was likely “${span.suggestion}” (confidence ${fmt(span.confidence)})`;
+      `“${text}” was likely “${span.suggestion}” (confidence ${fmt(span.confidence)})` +
+      restored;
+  }
+
+  // The highlights come from the quick check (each span judged alone); the restored text
+  // from the full decode (spans judged together, a stricter bar). Say on each highlight
+  // what the restored text did with it, so that the two views never seem to disagree.
+  function annotateHighlights(restore) {
+    const edits = (restore.edits || []).filter((e) => e.kind !== "cleanup");
+    document.querySelectorAll("#doc mark.spun").forEach((mark) => {
+      const start = Number(mark.dataset.start);
+      const end = Number(mark.dataset.end);
+      const edit = edits.find((e) => e.start < end && start < e.end);
+      let state = "kept";
+      let note = "left as it is in the restored text (not sure enough)";
+      if (edit && edit.replacement.toLowerCase().includes(mark.dataset.suggestion.toLowerCase())) {
+        state = "same";
+        note = "restored text: the same";
+      } else if (edit) {
+        state = "different";
+        note = `restored text: “${edit.replacement}” instead`;
+      }
+      mark.dataset.restored = state;
+      mark.dataset.restoredNote = note;
+      mark.title = `${mark.dataset.tip}; ${note}`;
+      mark.setAttribute("aria-label", `${mark.textContent}, ${mark.dataset.tip}; ${note}`);
+    });
   }
 
   function renderHighlights(chars, spans) {
@@ -103,7 +130,9 @@
       mark.dataset.tip = tip;
       mark.dataset.suggestion = span.suggestion;
       mark.dataset.confidence = fmt(span.confidence);
-      const show = () => showSpanDetail(span, text);
+      mark.dataset.start = String(span.start);
+      mark.dataset.end = String(span.end);
+      const show = () => showSpanDetail(span, text, mark);
       mark.addEventListener("focus", show);
       mark.addEventListener("mouseenter", show);
       mark.addEventListener("click", show);
@@ -298,6 +327,7 @@
       if (my !== generation) return;
       current.restore = restore;
       renderRestore(chars, restore);
+      annotateHighlights(restore);
       $("results").dataset.state = "done";
       const secs = ((performance.now() - started) / 1000).toFixed(1);
       setStatus(`Done in ${secs} s.`);
