@@ -2,6 +2,7 @@
 
     python -m bench.load                              # 50 clients x 20 requests, check+restore
     python -m bench.load --pool thread --workers 2    # compare worker kinds
+    python -m bench.load --clean | --mix              # clean texts, or half spun
     python -m bench.load --url http://host:8000       # an already running server
 
 Starts a local server (``python -m unspin serve``) on a free port unless ``--url`` is given,
@@ -52,8 +53,13 @@ def _cut(text: str, chars: int) -> str:
     return head[: end + 1] if end > chars // 2 else text[:chars]
 
 
-def load_texts(n: int, chars: int, clean: bool = False) -> tuple[list[str], str]:
-    """``n`` distinct-ish texts of about ``chars`` characters, and where they came from."""
+def load_texts(n: int, chars: int, clean: bool = False,
+               mix: bool = False) -> tuple[list[str], str]:
+    """``n`` distinct-ish texts of about ``chars`` characters, and where they came from.
+
+    ``mix``: every other document spun (as in a crawl that is being screened), else all
+    spun, or all clean with ``clean``.
+    """
     try:
         from .data import load_clean_docs, make_spun
         from .spinners import WordNetSpinner
@@ -63,6 +69,12 @@ def load_texts(n: int, chars: int, clean: bool = False) -> tuple[list[str], str]
             if clean:
                 texts = [_cut(d["text"], chars) for d in docs]
                 return texts, f"{len(texts)} clean held-out documents"
+            if mix:
+                spun = make_spun(WordNetSpinner(), docs, 0.2, seed=0)
+                texts = [_cut(d.spun if k % 2 else d.original, chars)
+                         for k, d in enumerate(spun)]
+                return texts, (f"{len(texts)} held-out documents, every other one spun by "
+                               "WordNetSpinner at 20 %")
             spun = make_spun(WordNetSpinner(), docs, 0.2, seed=0)
             texts = [_cut(d.spun, chars) for d in spun]
             return texts, f"{len(texts)} held-out documents spun by WordNetSpinner at 20 %"
@@ -246,6 +258,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workers", type=int, default=None)
     parser.add_argument("--clean", action="store_true",
                         help="clean held-out texts instead of spun ones")
+    parser.add_argument("--mix", action="store_true",
+                        help="every other text spun, the others clean")
     parser.add_argument("--null-model", action="store_true",
                         help="a server whose model does nothing: the HTTP stack's own cost")
     parser.add_argument("--serve-null", type=int, metavar="PORT", help=argparse.SUPPRESS)
@@ -255,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         serve_null(args.serve_null, args.workers or os.cpu_count() or 1)
         return 0
 
-    texts, origin = load_texts(args.texts, args.chars, clean=args.clean)
+    texts, origin = load_texts(args.texts, args.chars, clean=args.clean, mix=args.mix)
     sizes = [len(t.encode("utf-8")) for t in texts]
     load_before = os.getloadavg()[0]  # the machine may be shared: say how busy it was
     proc = None
