@@ -308,9 +308,19 @@ def _worker_batch(items: list[tuple[dict[str, Any], str | None, str | None]]) ->
     return analyse_batch(items, _worker_cfg)
 
 
+# A spun text: the span search and the decoder build their tables too (the multiword
+# originals, the word table), not only the detection evidence.
+_WARM_TEXT = ("The metropolis council accredited a brand new finances on Tuesday after a "
+              "protracted debate about faculty funding. The mayor stated the plan would rent "
+              "three hundred academics.")
+
+
 def warm_up(cfg: ScanConfig) -> None:
-    """Load the models (and the detector) in this process, so forked workers share them."""
+    """Load the models (and the detector) and build their lazy tables in this process, so
+    forked workers share those pages (copy on write, never written) instead of each
+    building its own copy: less memory, and less competition for the shared L3 cache."""
     analyse_one({}, "The council approved the budget on Tuesday.", None, cfg)
+    analyse_one({}, _WARM_TEXT, None, cfg)
 
 
 # --------------------------------------------------------------------------- engines
