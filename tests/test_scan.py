@@ -430,3 +430,14 @@ def test_check_batches_are_checked_together_and_fall_back_one_by_one(tmp_path, m
     monkeypatch.setattr(unspin, "check_many", real)
     assert _read_out(alone) == _read_out(together)
     assert [r["id"] for r in _read_out(alone)] == [d["id"] for d in docs]
+
+
+def test_resume_with_nothing_to_resume_says_so_and_scans(tmp_path, capsys):
+    path = _write_jsonl(tmp_path / "in.jsonl", _docs(3))
+    out = tmp_path / "out.jsonl"
+    scan([str(path)], str(out), workers=1)
+    first = out.read_bytes()
+    capsys.readouterr()
+    scan([str(path)], str(out), workers=1, resume=True)  # the first run finished
+    assert "no interrupted scan to resume" in capsys.readouterr().err
+    assert out.read_bytes() == first

@@ -575,6 +575,10 @@ class _State:
                 elif state.bytes[i]:
                     raise ScanError(f"cannot resume: {shard} is missing")
         else:
+            if resume:
+                # A finished scan leaves no state behind: say why everything runs again.
+                print(f"unspin scan: no interrupted scan to resume ({path} not found); "
+                      "scanning from the start", file=sys.stderr)
             if os.path.isdir(parts):
                 shutil.rmtree(parts)
             os.makedirs(parts)
