@@ -255,3 +255,14 @@ def test_ordinary_short_sentences_are_not_called_spun():
     reports = unspin.check_many(SHORT_CLEAN)
     assert [r.spun for r in reports] == [False] * len(SHORT_CLEAN)
     assert all(r.supported for r in reports)
+
+
+def test_results_serialise_as_asdict_would():
+    from dataclasses import asdict
+
+    report = unspin.check(SPUN)
+    assert report.spans
+    assert report.to_dict() == asdict(report)
+    assert list(report.to_dict()) == list(asdict(report))  # same key order in JSON
+    restoration = unspin.restore(SPUN)
+    assert [e.to_dict() for e in restoration.edits] == [asdict(e) for e in restoration.edits]

@@ -20,7 +20,6 @@ import os
 import re
 import sys
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import asdict
 from typing import IO, Any, NoReturn
 
 from . import __version__
@@ -620,7 +619,7 @@ def _restore_dict(result: Any, meta: dict[str, Any]) -> dict[str, Any]:
     report = result.report
     out = dict(meta)
     out["text"] = result.text
-    out["edits"] = [asdict(e) for e in result.edits]
+    out["edits"] = [e.to_dict() for e in result.edits]
     out["score"] = report.score
     out["spun"] = report.spun
     out["supported"] = report.supported

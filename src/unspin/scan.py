@@ -213,7 +213,7 @@ def _record(meta: dict[str, Any], result: Any, cfg: ScanConfig) -> Result:
             meta, _UNSUPPORTED.get(report.language, f"not analysed ({report.language})"))
     if cfg.mode == "restore":
         rec = _restore_dict(result, meta)
-        rec["spans"] = [asdict(s) for s in report.spans]
+        rec["spans"] = [s.to_dict() for s in report.spans]
         return _dumps(rec), bool(report.spun)
     return _dumps(_check_dict(report, meta)), bool(report.spun)
 

@@ -24,7 +24,6 @@ Needs ``pip install 'unspin[datatrove]'``.
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -46,7 +45,7 @@ def _annotate(doc: Document, report: Any, key: str) -> None:
     doc.metadata[f"{key}_score"] = report.score
     doc.metadata[f"{key}_spun"] = bool(report.spun)
     doc.metadata[f"{key}_supported"] = bool(report.supported)
-    doc.metadata[f"{key}_spans"] = [asdict(s) for s in report.spans]
+    doc.metadata[f"{key}_spans"] = [s.to_dict() for s in report.spans]
 
 
 class UnspinFilter(BaseFilter):
