@@ -1041,7 +1041,10 @@ class Decoder:
             lo = positions[0]
             hi = max(i + max(c.length for _, c, _ in by_pos[(si, i)]) for i in positions)
             # Enumerate non-overlapping choices; when too many, keep the best by local score.
-            combos: list[tuple[list[tuple[int, Candidate]], float, float]] = [([], 0.0, 0.0)]
+            # Each combination carries the ids of its candidates: the key of its LM score in
+            # `lm_cache` (the candidate objects live as long as `by_pos`).
+            combos: list[tuple[list[tuple[int, Candidate]], float, float, tuple]] = [
+                ([], 0.0, 0.0, ())]
             for i in positions:
                 opts = by_pos[(si, i)]
                 if bonus:
@@ -1049,19 +1052,20 @@ class Decoder:
                             for b in (bonus.get((tuple(st.norms[i:i + cand.length]),
                                                  cand.original), 0.0),)]
                 new_combos = []
-                for chosen, chscore, lscore in combos:
-                    new_combos.append((chosen, chscore, lscore))
+                for chosen, chscore, lscore, ckey in combos:
+                    new_combos.append((chosen, chscore, lscore, ckey))
                     if chosen and chosen[-1][0] + chosen[-1][1].length > i:
                         continue
                     for s, cand, ch in opts:
-                        new_combos.append((chosen + [(i, cand)], chscore + ch, lscore + s))
+                        new_combos.append((chosen + [(i, cand)], chscore + ch, lscore + s,
+                                           ckey + (id(cand),)))
                 combos = new_combos
                 if len(combos) > p.max_combinations:
                     combos.sort(key=lambda t: -t[2])
                     del combos[p.max_combinations:]
             end = min(hi + 2 + 2, n)
-            for chosen, chscore, _ in combos:
-                key = (si, lo, end, tuple((i, cand.length, cand.original) for i, cand in chosen))
+            for chosen, chscore, _, ckey in combos:
+                key = (si, lo, end, ckey)
                 cached = lm_cache.get(key)
                 combos_all.append((ci, si, lo, chosen, chscore, key, cached))
                 if cached is not None:
@@ -1110,15 +1114,14 @@ class Decoder:
             post /= post.sum()
             best = int(np.argmax(scores)) + k
             si = combos_all[best][1]
-            # Confidence: posterior mass of the combinations that make the same choice.
-            mass: dict[tuple, float] = {}
-            for j in range(k, k2):
-                pj = float(post[j - k])
-                for i2, c2 in combos_all[j][3]:
-                    key = (i2, c2.length, c2.original)
-                    mass[key] = mass.get(key, 0.0) + pj
+            # Confidence: posterior mass of the combinations that make the same choice (one
+            # candidate object per choice: `_options` keeps one per effect and position).
+            mass: dict[int, float] = {}
+            for j, pj in zip(range(k, k2), post.tolist(), strict=True):
+                for cid in combos_all[j][5][3]:
+                    mass[cid] = mass.get(cid, 0.0) + pj
             for i, cand in combos_all[best][3]:
-                conf = mass[(i, cand.length, cand.original)]
+                conf = mass[id(cand)]
                 decisions.append(Decision(si, i, i + cand.length, cand.original, conf,
                                           cand.flags))
             k = k2
