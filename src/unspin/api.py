@@ -217,7 +217,6 @@ class _Analysis:
                       language="en", supported=True, words=self.words)
 
 
-
 def _score_all(analyses: list[_Analysis], decoder, keep_words: bool = False) -> None:
     """Fill in the detection features and score of every (supported) analysis, in one pass.
 
