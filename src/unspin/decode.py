@@ -408,6 +408,15 @@ class Decoder:
             lp = lp - np.float32(self.params.unk_penalty) * (np.asarray(c) == UNK)
         return lp
 
+    def _score_padded(self, g: np.ndarray):
+        """log10 P of every id of a padded sequence from the third on (`_logprob_seq`), and
+        the model's lookups of its adjacent pairs (None if the model cannot share them),
+        which the candidates' windows reuse."""
+        own = self.lm.pairs(g[:-1], g[1:]) if hasattr(self.lm, "pairs") else None
+        lp = self._logprob_seq(g[None, :], pairs=None if own is None else
+                               (own[0][None, :], own[1][None, :]))[0]
+        return lp, own
+
     def _logprob_seq(self, seq: np.ndarray, pairs=None) -> np.ndarray:
         """`_logprob` of every window of three in each row of ``seq`` (``(n, m)`` ids):
         ``(n, m - 2)``. Uses the model's `logprob_seq` when it has one (fewer lookups).
@@ -460,10 +469,7 @@ class Decoder:
             states.append(st)
         if states:
             # One pass over all sentences; windows across a sentence boundary are unused.
-            g = np.concatenate([st.padded for st in states])
-            own = self.lm.pairs(g[:-1], g[1:]) if hasattr(self.lm, "pairs") else None
-            lp = self._logprob_seq(g[None, :], pairs=None if own is None else
-                                   (own[0][None, :], own[1][None, :]))[0]
+            lp, own = self._score_padded(np.concatenate([st.padded for st in states]))
             off = 0
             for st in states:
                 n = len(st.padded)
@@ -626,22 +632,21 @@ class Decoder:
         v1 = (J + 1) < end_of[J]
         v2 = (J + 2) < end_of[J]
         n1 = len(J)
-        if n1 and hasattr(self.lm, "pairs"):
-            # Of the four word pairs in a candidate's windows, the outer two are the text's
-            # own, shared by every candidate at the position: look those up once per token.
-            own_hit, own_pos = own_pairs if own_pairs is not None else \
-                self.lm.pairs(g[:-1], g[1:])
-            last_pair = len(g) - 2
-            q1 = np.minimum(j1, last_pair)  # j1 == last only where window 3 is not used
-            new_hit, new_pos = self.lm.pairs(np.concatenate((g[J - 1], orig)),
-                                             np.concatenate((orig, g[j1])))
-            hit = np.column_stack((own_hit[J - 2], new_hit[:n1], new_hit[n1:], own_hit[q1]))
-            pos = np.column_stack((own_pos[J - 2], new_pos[:n1], new_pos[n1:], own_pos[q1]))
-            lp = self._logprob_seq(np.column_stack((g[J - 2], g[J - 1], orig, g[j1], g[j2])),
-                                   pairs=(hit, pos)).astype(np.float64)
-        elif n1:
-            lp = self._logprob_seq(np.column_stack((g[J - 2], g[J - 1], orig, g[j1], g[j2])))
-            lp = lp.astype(np.float64)
+        if n1:
+            pairs = None
+            if hasattr(self.lm, "pairs"):
+                # Of the four word pairs in a candidate's windows, the outer two are the
+                # text's own, shared by every candidate at the position: looked up once.
+                own_hit, own_pos = own_pairs if own_pairs is not None else \
+                    self.lm.pairs(g[:-1], g[1:])
+                q1 = np.minimum(j1, len(g) - 2)  # j1 == last only where window 3 is unused
+                new_hit, new_pos = self.lm.pairs(np.concatenate((g[J - 1], orig)),
+                                                 np.concatenate((orig, g[j1])))
+                pairs = (
+                    np.column_stack((own_hit[J - 2], new_hit[:n1], new_hit[n1:], own_hit[q1])),
+                    np.column_stack((own_pos[J - 2], new_pos[:n1], new_pos[n1:], own_pos[q1])))
+            seq = np.column_stack((g[J - 2], g[J - 1], orig, g[j1], g[j2]))
+            lp = self._logprob_seq(seq, pairs=pairs).astype(np.float64)
         else:
             lp = np.zeros((0, 3))
         new = lp[:, 0] + np.where(v1, lp[:, 1], 0.0) + np.where(v2, lp[:, 2], 0.0)
@@ -741,10 +746,8 @@ class Decoder:
         g[seg_start + 1] = BOS
         g[eos_at] = EOS
         base = np.zeros(size, dtype=np.float64)
-        own = self.lm.pairs(g[:-1], g[1:]) if hasattr(self.lm, "pairs") else None
-        lp = self._logprob_seq(g[None, :], pairs=None if own is None else
-                               (own[0][None, :], own[1][None, :]))[0].astype(np.float64)
-        base[2:] = lp
+        lp, own = self._score_padded(g)
+        base[2:] = lp.astype(np.float64)
         base[seg_start] = 0.0
         base[seg_start + 1] = 0.0
         end_of = np.repeat(eos_at + 1, np.diff(np.r_[seg_start, size]))
