@@ -394,6 +394,8 @@ class Engine:
         try:
             return await asyncio.wait_for(asyncio.shield(job.future), self.config.timeout_s)
         except TimeoutError:
+            # Nobody waits for the answer now (and an unread exception would be logged).
+            job.future.cancel()
             if not job.sent:  # still waiting: drop it and free its slot now
                 job.dropped = True
                 with self._lock:
