@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import pickle
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
+import unspin.lm as lm_module
 from unspin.lm import BOS, EOS, NONE, UNK, ArrayFile, NGramLM, build_lm, fingerprint
 
 CORPUS = [
@@ -127,3 +131,81 @@ def test_sequence_scoring_agrees_with_window_scoring(tiny_lm):
         assert np.array_equal(got[r], expected)
     # A seen sentence gets trigram probabilities, not only backed-off ones.
     assert got[0].mean() > got[2:].mean()
+
+
+# ---------------------------------------------------------------- compiled lookups
+
+native = pytest.mark.skipif(not lm_module.native_available(),
+                            reason="unspin._native not built (no C compiler at install)")
+
+
+def _both(model: NGramLM, method: str, *args):
+    """The same call through the compiled helper and through numpy."""
+    model.native = True
+    try:
+        fast = getattr(model, method)(*args)
+    finally:
+        model.native = False
+    try:
+        slow = getattr(model, method)(*args)
+    finally:
+        model.native = lm_module.native_available()
+    return fast, slow
+
+
+@native
+@settings(max_examples=60, deadline=None)
+@given(rows=st.integers(1, 6), width=st.integers(3, 9), seed=st.integers(0, 2**32 - 1),
+       seen=st.booleans())
+def test_compiled_lookups_give_the_numpy_values_bit_for_bit(tiny_lm, rows, width, seed, seen):
+    rng = np.random.default_rng(seed)
+    if seen:  # windows of the training text: trigram and bigram hits
+        text = tiny_lm.ids("the committee met on monday . the council approved the plan".split())
+        starts = rng.integers(0, len(text) - width + 1, rows) if len(text) >= width else [0]
+        seq = np.array([np.resize(text[s:], width) for s in starts], dtype=np.int64)
+    else:
+        seq = rng.integers(0, len(tiny_lm), (rows, width)).astype(np.int64)
+    fast, slow = _both(tiny_lm, "logprob_seq", seq)
+    assert fast.dtype == slow.dtype == np.float32
+    assert np.array_equal(fast, slow)
+    a, b, c = seq[:, 0], seq[:, 1], seq[:, 2]
+    fast, slow = _both(tiny_lm, "logprob", a, b, c)
+    assert np.array_equal(fast, slow)
+    (fh, fp), (sh, sp) = _both(tiny_lm, "pairs", seq[:, 0], seq[:, 1])
+    assert np.array_equal(fh, sh) and np.array_equal(fp[fh], sp[sh])
+    hit, pos = tiny_lm.pairs(seq[:, :-1].ravel(), seq[:, 1:].ravel())
+    fast, slow = _both(tiny_lm, "logprob_pairs", seq, hit.reshape(rows, width - 1),
+                       pos.reshape(rows, width - 1))
+    assert np.array_equal(fast, slow)
+
+
+@native
+def test_compiled_lookups_on_the_shipped_model_match_numpy():
+    from unspin.models import get_models
+
+    model = get_models().lm
+    rng = np.random.default_rng(11)
+    words = "the court said on monday that the new law would come into force next year".split()
+    ids = model.ids(words)
+    seq = np.concatenate([np.lib.stride_tricks.sliding_window_view(ids, 5),
+                          rng.integers(0, len(model), (200, 5))]).astype(np.int64)
+    fast, slow = _both(model, "logprob_seq", seq)
+    assert np.array_equal(fast, slow)
+    assert (fast[:5] > -3).mean() > 0.5  # real text gets real probabilities
+
+
+@native
+def test_compiled_lookups_reject_bad_input_clearly(tiny_lm):
+    with pytest.raises(IndexError):
+        tiny_lm.logprob(np.array([0]), np.array([1]), np.array([len(tiny_lm)]))
+    with pytest.raises(IndexError):
+        tiny_lm.logprob_seq(np.array([[0, 1, -5]]))
+    with pytest.raises(ValueError):  # output buffer of the wrong size
+        tiny_lm._nat().logprob(np.zeros(3, np.int64), np.zeros(3, np.int64),
+                               np.zeros(3, np.int64), 3, np.zeros(2, np.float32))
+
+
+def test_a_model_pickles_without_its_compiled_view(tiny_lm):
+    before = tiny_lm.logprob_seq(np.array([[NONE, BOS, 5, 6, 7]]))
+    copy = pickle.loads(pickle.dumps(tiny_lm))
+    assert np.array_equal(copy.logprob_seq(np.array([[NONE, BOS, 5, 6, 7]])), before)

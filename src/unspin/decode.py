@@ -31,6 +31,8 @@ import json
 import math
 from collections import Counter
 from dataclasses import dataclass
+from itertools import chain, compress
+from typing import NamedTuple
 
 import numpy as np
 
@@ -266,6 +268,17 @@ class WordTable:
         return cls(offsets, org.astype(np.int32), flags.astype(np.int16), cos, fan, chan)
 
 
+class PhraseCandidates(NamedTuple):
+    """Phrase candidates of a chunk as parallel lists (see `Decoder._phrase_candidates`)."""
+
+    pos: list[int]  # padded index of the first observed token
+    specs: list[tuple]  # `CandidateSource.specs` tuple: a Candidate without its start
+    oids: list[tuple[int, ...]]  # LM ids of the original words
+    channels: list[float]  # channel log-odds before position-dependent adjustments
+    lens: list[int]  # observed tokens replaced
+    mlens: list[int]  # original words
+
+
 @dataclass(slots=True)
 class Local:
     """Local scores of candidates (step 1), as flat arrays over entries and positions.
@@ -358,6 +371,7 @@ class Decoder:
         self._entry_cache: dict[tuple[str, bool], tuple] = {}
         # word -> its trusted multiword originals' entries (or none): `_phrase_candidates`
         self._multi_entry_cache: dict[str, tuple] = {}
+        self._column_cache: dict[tuple[str, bool], tuple] = {}
         self._table: WordTable | None = None
         self._table_key: tuple | None = None
         self._multi: np.ndarray | None = None
@@ -377,6 +391,7 @@ class Decoder:
             self._channel_cache.clear()
             self._entry_cache.clear()
             self._multi_entry_cache.clear()
+            self._column_cache.clear()
         return self._table
 
     def _multi_originals(self) -> np.ndarray:
@@ -516,8 +531,24 @@ class Decoder:
         self._entry_cache[ck] = hit
         return hit
 
+    def _entry_columns(self, key: str, multi_only: bool) -> tuple:
+        """`_entries` of a key as columns: ``(specs, original ids, channels, observed
+        lengths, original lengths)``, each a tuple, or ``()`` when it has none; cached
+        with them, so a position's candidates join the chunk's lists by ``extend``."""
+        ck = (key, multi_only)
+        hit = self._column_cache.get(ck)
+        if hit is None:
+            found = self._entries(key, multi_only)
+            hit = (tuple(e[0] for e in found), tuple(e[1] for e in found),
+                   tuple(e[2] for e in found), tuple(e[0][0] for e in found),
+                   tuple(len(e[1]) for e in found)) if found else ()
+            if len(self._column_cache) > 200_000:  # bounded like `_entries`
+                self._column_cache.clear()
+            self._column_cache[ck] = hit
+        return hit
+
     def _phrase_candidates(self, flat: list[str | None], g: np.ndarray, at: list[int],
-                           end_of: np.ndarray) -> list[tuple]:
+                           end_of: np.ndarray) -> PhraseCandidates:
         """Candidates that the vectorised path does not cover: phrases and learned pairs.
 
         Args:
@@ -529,42 +560,53 @@ class Decoder:
             end_of: Per padded position, one past its sentence's EOS.
 
         Returns:
-            ``(position, spec, original ids, channel)`` per candidate (see `_entries`).
+            The candidates as columns (`PhraseCandidates`).
         """
         src = self.source
         plen = src._phrase_len
         learned = src._learned
         index = src._index
-        entries = self._entries
+        columns = self._entry_columns
         single = self._multi_entry_cache
         unknown = set(np.flatnonzero(g == UNK).tolist())
-        out: list[tuple] = []
-        append = out.append
+        out = PhraseCandidates([], [], [], [], [], [])
+        pos, specs, oids, chs, lens, mlens = out
         for j in at:
             w = flat[j]
             if w in learned or j in unknown:
                 # Learned pairs, and words the language model does not know (the word table
                 # is indexed by LM id, so rare spun words like "unexampled" come here).
-                found = entries(w, False)
+                found = columns(w, False)
             else:
                 found = single.get(w)
                 if found is None:
                     r = index.get(w)
-                    found = entries(w, True) if r is not None and self._multi_originals()[r] \
+                    found = columns(w, True) if r is not None and self._multi_originals()[r] \
                         else ()
                     if len(single) > 200_000:
                         single.clear()
                     single[w] = found
-            for e in found:
-                append((j, *e))
+            if found:
+                pos += [j] * len(found[0])
+                specs += found[0]
+                oids += found[1]
+                chs += found[2]
+                lens += found[3]
+                mlens += found[4]
             longest = plen.get(w)
             if longest:
                 key = w
                 for ln in range(2, min(longest, int(end_of[j]) - 1 - j) + 1):
                     key = key + " " + flat[j + ln - 1]
                     if key in index or key in learned:
-                        for e in entries(key, False):
-                            append((j, *e))
+                        found = columns(key, False)
+                        if found:
+                            pos += [j] * len(found[0])
+                            specs += found[0]
+                            oids += found[1]
+                            chs += found[2]
+                            lens += found[3]
+                            mlens += found[4]
         return out
 
     # ------------------------------------------------------------------ step 1
@@ -767,31 +809,35 @@ class Decoder:
         return (base[tok_at], 1.0 / (1.0 + np.exp(-np.minimum(zlse, 50.0))),
                 np.searchsorted(tok_at, zpos), words)
 
-    def _phrase_scores(self, g, base, end_of, shape, pj, plen, porig, pch):
+    def _phrase_scores(self, g, base, end_of, shape, phr: PhraseCandidates):
         """Local log-odds of multi-token candidates, vectorised by original length.
 
         Args:
             g, base, end_of, shape: The chunk's padded arrays (see `_word_entries`).
-            pj: Per candidate, the padded index of its first observed token.
-            plen: Observed tokens it replaces.
-            porig: LM ids of its original words.
-            pch: Its channel log-odds before position-dependent adjustments.
+            phr: The candidates (`_phrase_candidates`): per candidate the padded index of
+                its first observed token, the observed tokens it replaces, the LM ids of
+                its original words and its channel log-odds before position-dependent
+                adjustments.
 
         Returns:
             ``(scores, channel, keep)``: scores and adjusted channels of the kept candidates,
             and the mask of candidates kept (channel above the floor).
         """
         p = self.params
-        n = len(pj)
+        n = len(phr.pos)
         if n == 0:
             return np.zeros(0), np.zeros(0), np.zeros(0, dtype=bool)
-        J = np.asarray(pj, dtype=np.int64)
-        L = np.asarray(plen, dtype=np.int64)
-        M = np.fromiter((len(o) for o in porig), dtype=np.int64, count=n)
+        J = np.asarray(phr.pos, dtype=np.int64)
+        L = np.asarray(phr.lens, dtype=np.int64)
+        M = np.asarray(phr.mlens, dtype=np.int64)
+        # All original ids in one flat array; candidate k's are flat[first[k]:first[k] + M[k]].
+        flat = np.fromiter(chain.from_iterable(phr.oids), dtype=np.int64, count=int(M.sum()))
+        first = np.concatenate(([0], np.cumsum(M)[:-1]))
         # Length balance, and caution over capitalised or acronym tokens (`adjust`).
         marked = np.concatenate(([0], np.cumsum(shape != 0)))
         named = (marked[J + L] - marked[J]) > 0
-        ch = np.asarray(pch, dtype=np.float64) + p.length_bonus * (M - L) - p.name_penalty * named
+        ch = np.asarray(phr.channels, dtype=np.float64) + p.length_bonus * (M - L) \
+            - p.name_penalty * named
         keep = ch > p.channel_floor
         cs = np.concatenate(([0.0], np.cumsum(base)))
         scores = np.zeros(n, dtype=np.float64)
@@ -800,7 +846,7 @@ class Decoder:
             sel = np.flatnonzero(keep & (M == m))
             j, ln = J[sel], L[sel]
             stop = end_of[j]
-            orig = np.array([porig[k] for k in sel.tolist()], dtype=np.int64).reshape(len(sel), m)
+            orig = flat[first[sel][:, None] + np.arange(m)]
             # Window: two context words, the original, then up to two observed words after
             # the span (inside the segment; its EOS included).
             after1 = j + ln
@@ -873,31 +919,22 @@ class Decoder:
 
         # Phrase candidates (and learned pairs, and words the LM does not know): gathered
         # in Python, scored through explicit token windows in one vectorised pass.
-        pc: list[tuple] = []  # (start, spec): a Candidate is built only when asked for
-        pj: list[int] = []
-        pch: list[float] = []
-        plen: list[int] = []
-        porig: list[tuple[int, ...]] = []
         flat: list[str | None] = []
         for st in states:
             flat += [None, None]
             flat += st.norms
             flat.append(None)
         look = (is_tok if learned else is_tok & suspicious) & (shape != 2)
-        tok_list = tok_of.tolist()
-        for j, spec, oids, ch in self._phrase_candidates(flat, g, np.flatnonzero(look).tolist(),
-                                                          end_of):
-            pc.append((tok_list[j], spec))
-            pj.append(j)
-            pch.append(ch)
-            plen.append(spec[0])
-            porig.append(oids)
+        phr = self._phrase_candidates(flat, g, np.flatnonzero(look).tolist(), end_of)
         n1 = len(J)
-        S2, pch_arr, keep2 = self._phrase_scores(g, base, end_of, shape, pj, plen, porig, pch)
-        if len(pc) and not keep2.all():
-            pc = [cd for cd, k in zip(pc, keep2.tolist(), strict=True) if k]
-        pj = np.asarray(pj, dtype=np.int64)[keep2] if len(pj) else np.zeros(0, np.int64)
-        pch = pch_arr
+        S2, pch, keep2 = self._phrase_scores(g, base, end_of, shape, phr)
+        pj = np.asarray(phr.pos, dtype=np.int64)
+        specs = phr.specs
+        if len(pj) and not keep2.all():
+            pj = pj[keep2]
+            specs = list(compress(specs, keep2.tolist()))
+        # (start, spec) per kept phrase entry: a Candidate is built only when asked for.
+        pc = list(zip(tok_of[pj].tolist(), specs, strict=True))
         n2 = len(pc)
         pos = np.concatenate((J, np.array(pj, dtype=np.int64))) + g_offset
         score = np.concatenate((S1, S2))

@@ -15,6 +15,7 @@ Scorers implement `Scorer` (one method), so a neural scorer can replace this mod
 from __future__ import annotations
 
 import json
+import os
 import sys
 import time
 from array import array
@@ -26,6 +27,11 @@ from typing import Protocol
 import numpy as np
 
 from .corpus import iter_documents, open_text, training_fragments
+
+try:  # The optional compiled lookups (setup.py); the numpy code below gives the same values.
+    from . import _native
+except ImportError:  # pragma: no cover - depends on the build
+    _native = None
 
 UNK, BOS, EOS, NONE = 0, 1, 2, 3
 SPECIALS = ["<unk>", "<s>", "</s>", "<none>"]
@@ -141,6 +147,11 @@ def _dequantise_table(lo: float, hi: float) -> np.ndarray:
 # ---------------------------------------------------------------------------- model
 
 
+def native_available() -> bool:
+    """Whether the compiled lookups are built and not switched off (``UNSPIN_NATIVE=0``)."""
+    return _native is not None and os.environ.get("UNSPIN_NATIVE", "1") != "0"
+
+
 class NGramLM:
     """A trigram language model loaded from an `ArrayFile`.
 
@@ -169,6 +180,25 @@ class NGramLM:
         # Unigram arrays are small and hit on every query: keep them dequantised in memory.
         self._p1f = self._lp[np.asarray(self._p1)]
         self._bow1f = self._bw[np.asarray(self._bow1)]
+        self._compiled: object | None = None
+        self.native = native_available()
+
+    def __getstate__(self) -> dict:
+        # The compiled view holds buffers, not picklable; it is rebuilt on first use.
+        state = dict(self.__dict__)
+        state["_compiled"] = None
+        return state
+
+    def _nat(self):
+        """The compiled view of the arrays (`unspin._native.Model`), built on first use."""
+        m = self._compiled
+        if m is None:
+            k2, s2, sh2, _ = self._buckets("_k2")
+            k3, s3, sh3, _ = self._buckets("_k3")
+            m = _native.Model(k2, s2, sh2, k3, s3, sh3, self._p1f, self._bow1f, self._lp,
+                              self._bw, self._p2, self._bow2, self._p3)
+            self._compiled = m
+        return m
 
     def __len__(self) -> int:
         return len(self.words)
@@ -230,6 +260,13 @@ class NGramLM:
 
     def logprob(self, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
         """log10 P(c | a b), vectorised; use `NONE` for a missing context word."""
+        if self.native:
+            a = np.ascontiguousarray(a, dtype=np.int64)
+            b = np.ascontiguousarray(b, dtype=np.int64)
+            c = np.ascontiguousarray(c, dtype=np.int64)
+            out = np.empty(len(a), dtype=np.float32)
+            self._nat().logprob(a, b, c, len(a), out)
+            return out
         a = np.asarray(a, dtype=np.uint64)
         b = np.asarray(b, dtype=np.uint64)
         c = np.asarray(c, dtype=np.uint64)
@@ -252,6 +289,13 @@ class NGramLM:
     def pairs(self, x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Look bigrams ``(x, y)`` up: whether each is stored, and where (for
         `logprob_pairs`)."""
+        if self.native:
+            x = np.ascontiguousarray(x, dtype=np.int64)
+            y = np.ascontiguousarray(y, dtype=np.int64)
+            hit = np.empty(len(x), dtype=bool)
+            pos = np.empty(len(x), dtype=np.int32)
+            self._nat().pairs(x, y, len(x), hit, pos)
+            return hit, pos
         bits = np.uint64(BITS)
         key = (np.asarray(x, dtype=np.uint64) << bits) | np.asarray(y, dtype=np.uint64)
         return self._find("_k2", fingerprint(key))
@@ -272,6 +316,11 @@ class NGramLM:
         """
         seq = np.asarray(seq, dtype=np.int64)
         n, m = seq.shape
+        if self.native:
+            seq = np.ascontiguousarray(seq)
+            out = np.empty((n, m - 2), dtype=np.float32)
+            self._nat().logprob_seq(seq, n, m, out)
+            return out
         hit, pos = self.pairs(seq[:, :-1].ravel(), seq[:, 1:].ravel())
         return self.logprob_pairs(seq, hit.reshape(n, m - 1), pos.reshape(n, m - 1))
 
@@ -281,6 +330,12 @@ class NGramLM:
         Callers that score many variants of one text look its own pairs up once."""
         seq = np.asarray(seq, dtype=np.int64)
         n, m = seq.shape
+        if self.native:
+            out = np.empty((n, m - 2), dtype=np.float32)
+            self._nat().logprob_pairs(np.ascontiguousarray(seq), n, m,
+                                      np.ascontiguousarray(hit, dtype=bool),
+                                      np.ascontiguousarray(pos, dtype=np.int32), out)
+            return out
         bits = np.uint64(BITS)
         hit2, pos2 = hit[:, 1:], pos[:, 1:]  # (b, c) of each window
         hitc, posc = hit[:, :-1], pos[:, :-1]  # (a, b): its context

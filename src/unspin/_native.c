@@ -1,0 +1,350 @@
+/* Optional compiled helper for unspin.lm.NGramLM: n-gram lookups and log-probabilities.
+ *
+ * Why: the language-model probes were 35-40 % of a `check` on spun text. In numpy, one
+ * batch of lookups is a branch-free binary search of five passes over the whole query
+ * array, each pass a few temporaries; here each query is one short loop inside a bucket
+ * of the sorted fingerprints. The results are the same values, bit for bit, as the numpy
+ * code in lm.py (float32 arithmetic in the same order), which stays the reference and the
+ * fallback when this module is not built (no C compiler at install time) or when
+ * UNSPIN_NATIVE=0.
+ *
+ * Arrays come in through the buffer protocol (no numpy headers needed to build). The
+ * caller (lm.py) checks dtypes and shapes; this code checks lengths and id ranges so that
+ * a wrong call raises instead of reading out of bounds.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+#include <string.h>
+
+#define BITS 21
+#define MIX 0xBF58476D1CE4E5B9ULL
+
+typedef struct {
+    const uint32_t *keys;
+    const int32_t *starts;
+    Py_ssize_t n;        /* number of keys */
+    Py_ssize_t nstarts;  /* number of bucket starts (buckets + 1) */
+    int shift;
+} Table;
+
+typedef struct {
+    PyObject_HEAD
+    Py_buffer bufs[11];
+    int nbufs;
+    Table t2, t3;
+    const float *p1f, *bow1f, *lp, *bw;
+    const uint8_t *p2, *bow2, *p3;
+    Py_ssize_t vocab;
+} Model;
+
+static inline uint32_t fingerprint(uint64_t k) {
+    k = (k ^ (k >> 29)) * MIX;
+    return (uint32_t)(k >> 32);
+}
+
+/* Lower bound of q inside its bucket; 1 if q is stored there. `pos` is the position
+ * (clamped to the last key, as in lm.py; it only matters where the key is stored). */
+static inline int find(const Table *t, uint32_t q, int32_t *pos) {
+    if (t->n == 0) {
+        *pos = 0;
+        return 0;
+    }
+    uint32_t b = q >> t->shift;
+    int32_t lo = t->starts[b], hi = t->starts[b + 1];
+    while (lo < hi) {
+        int32_t mid = (int32_t)(((uint32_t)lo + (uint32_t)hi) >> 1);
+        if (t->keys[mid] < q)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    int32_t last = (int32_t)(t->n - 1);
+    if (lo > last) lo = last;
+    *pos = lo;
+    return t->keys[lo] == q;
+}
+
+static inline uint32_t pair_fp(uint64_t x, uint64_t y) {
+    return fingerprint((x << BITS) | y);
+}
+
+static inline uint32_t tri_fp(uint64_t a, uint64_t b, uint64_t c) {
+    return fingerprint((a << (2 * BITS)) | (b << BITS) | c);
+}
+
+/* log10 P(c | a b) from the bigram lookups (b, c) and (a, b): see NGramLM.logprob. */
+static inline float combine(const Model *m, int64_t a, int64_t b, int64_t c, int hit2,
+                            int32_t pos2, int hitc, int32_t posc) {
+    float p2 = hit2 ? m->lp[m->p2[pos2]] : m->bow1f[b] + m->p1f[c];
+    float bow2 = hitc ? m->bw[m->bow2[posc]] : 0.0f;
+    float out = bow2 + p2;
+    if (hit2 && hitc) {
+        int32_t pos3;
+        if (find(&m->t3, tri_fp((uint64_t)a, (uint64_t)b, (uint64_t)c), &pos3))
+            out = m->lp[m->p3[pos3]];
+    }
+    return out;
+}
+
+static void Model_dealloc(Model *self) {
+    for (int i = 0; i < self->nbufs; i++) PyBuffer_Release(&self->bufs[i]);
+    Py_TYPE(self)->tp_free((PyObject *)self);
+}
+
+static int take(Model *self, PyObject *obj, Py_ssize_t itemsize, const char *name) {
+    Py_buffer *b = &self->bufs[self->nbufs];
+    if (PyObject_GetBuffer(obj, b, PyBUF_C_CONTIGUOUS) < 0) return -1;
+    self->nbufs++;
+    if (b->len % itemsize != 0) {
+        PyErr_Format(PyExc_ValueError, "%s: %zd bytes is not a whole number of items",
+                     name, b->len);
+        return -1;
+    }
+    return 0;
+}
+
+#define NITEMS(i, size) (self->bufs[i].len / (size))
+
+static PyObject *Model_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
+    PyObject *k2, *s2, *k3, *s3, *p1f, *bow1f, *lp, *bw, *p2, *bow2, *p3;
+    int shift2, shift3;
+    if (!PyArg_ParseTuple(args, "OOiOOiOOOOOOO", &k2, &s2, &shift2, &k3, &s3, &shift3, &p1f,
+                          &bow1f, &lp, &bw, &p2, &bow2, &p3))
+        return NULL;
+    Model *self = (Model *)type->tp_alloc(type, 0);
+    if (!self) return NULL;
+    self->nbufs = 0;
+    if (take(self, k2, 4, "k2") || take(self, s2, 4, "starts2") || take(self, k3, 4, "k3") ||
+        take(self, s3, 4, "starts3") || take(self, p1f, 4, "p1f") ||
+        take(self, bow1f, 4, "bow1f") || take(self, lp, 4, "lp") || take(self, bw, 4, "bw") ||
+        take(self, p2, 1, "p2") || take(self, bow2, 1, "bow2") || take(self, p3, 1, "p3")) {
+        Py_DECREF(self);
+        return NULL;
+    }
+    self->t2 = (Table){self->bufs[0].buf, self->bufs[1].buf, NITEMS(0, 4), NITEMS(1, 4), shift2};
+    self->t3 = (Table){self->bufs[2].buf, self->bufs[3].buf, NITEMS(2, 4), NITEMS(3, 4), shift3};
+    self->p1f = self->bufs[4].buf;
+    self->bow1f = self->bufs[5].buf;
+    self->lp = self->bufs[6].buf;
+    self->bw = self->bufs[7].buf;
+    self->p2 = self->bufs[8].buf;
+    self->bow2 = self->bufs[9].buf;
+    self->p3 = self->bufs[10].buf;
+    self->vocab = NITEMS(4, 4);
+    const Table *ts[2] = {&self->t2, &self->t3};
+    for (int i = 0; i < 2; i++) {
+        const Table *t = ts[i];
+        /* Every bucket index q >> shift must have a start and an end. */
+        if (t->shift < 1 || t->shift > 31 || t->nstarts != ((Py_ssize_t)1 << (32 - t->shift)) + 1 ||
+            (t->n > 0 && t->starts[t->nstarts - 1] != t->n)) {
+            PyErr_SetString(PyExc_ValueError, "bucket starts do not match the keys");
+            Py_DECREF(self);
+            return NULL;
+        }
+    }
+    if (NITEMS(5, 4) != self->vocab || NITEMS(6, 4) != 256 || NITEMS(7, 4) != 256 ||
+        NITEMS(8, 1) != self->t2.n || NITEMS(9, 1) != self->t2.n || NITEMS(10, 1) != self->t3.n) {
+        PyErr_SetString(PyExc_ValueError, "model arrays have inconsistent lengths");
+        Py_DECREF(self);
+        return NULL;
+    }
+    return (PyObject *)self;
+}
+
+/* Buffers of one call; released by release_all. */
+typedef struct {
+    Py_buffer b[8];
+    int n;
+} Bufs;
+
+static void release_all(Bufs *bs) {
+    for (int i = 0; i < bs->n; i++) PyBuffer_Release(&bs->b[i]);
+    bs->n = 0;
+}
+
+static void *get(Bufs *bs, PyObject *obj, Py_ssize_t itemsize, Py_ssize_t count, int writable,
+                 const char *name) {
+    Py_buffer *b = &bs->b[bs->n];
+    int flags = PyBUF_C_CONTIGUOUS | (writable ? PyBUF_WRITABLE : 0);
+    if (PyObject_GetBuffer(obj, b, flags) < 0) return NULL;
+    bs->n++;
+    if (b->len != itemsize * count) {
+        PyErr_Format(PyExc_ValueError, "%s: expected %zd items of %zd bytes, got %zd bytes",
+                     name, count, itemsize, b->len);
+        return NULL;
+    }
+    return b->buf;
+}
+
+static int check_ids(const Model *m, const int64_t *ids, Py_ssize_t n) {
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (ids[i] < 0 || ids[i] >= m->vocab) {
+            PyErr_Format(PyExc_IndexError, "word id %lld out of range", (long long)ids[i]);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* pairs(x, y, n, hit, pos): look the bigrams (x[i], y[i]) up. */
+static PyObject *Model_pairs(Model *self, PyObject *args) {
+    PyObject *ox, *oy, *ohit, *opos;
+    Py_ssize_t n;
+    if (!PyArg_ParseTuple(args, "OOnOO", &ox, &oy, &n, &ohit, &opos)) return NULL;
+    Bufs bs = {.n = 0};
+    const int64_t *x = get(&bs, ox, 8, n, 0, "x");
+    const int64_t *y = x ? get(&bs, oy, 8, n, 0, "y") : NULL;
+    uint8_t *hit = y ? get(&bs, ohit, 1, n, 1, "hit") : NULL;
+    int32_t *pos = hit ? get(&bs, opos, 4, n, 1, "pos") : NULL;
+    if (!pos || check_ids(self, x, n) || check_ids(self, y, n)) {
+        release_all(&bs);
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++)
+        hit[i] = (uint8_t)find(&self->t2, pair_fp((uint64_t)x[i], (uint64_t)y[i]), &pos[i]);
+    Py_END_ALLOW_THREADS
+    release_all(&bs);
+    Py_RETURN_NONE;
+}
+
+/* logprob(a, b, c, n, out): log10 P(c[i] | a[i] b[i]). */
+static PyObject *Model_logprob(Model *self, PyObject *args) {
+    PyObject *oa, *ob, *oc, *oout;
+    Py_ssize_t n;
+    if (!PyArg_ParseTuple(args, "OOOnO", &oa, &ob, &oc, &n, &oout)) return NULL;
+    Bufs bs = {.n = 0};
+    const int64_t *a = get(&bs, oa, 8, n, 0, "a");
+    const int64_t *b = a ? get(&bs, ob, 8, n, 0, "b") : NULL;
+    const int64_t *c = b ? get(&bs, oc, 8, n, 0, "c") : NULL;
+    float *out = c ? get(&bs, oout, 4, n, 1, "out") : NULL;
+    if (!out || check_ids(self, a, n) || check_ids(self, b, n) || check_ids(self, c, n)) {
+        release_all(&bs);
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t i = 0; i < n; i++) {
+        int32_t pos2, posc;
+        int hit2 = find(&self->t2, pair_fp((uint64_t)b[i], (uint64_t)c[i]), &pos2);
+        int hitc = find(&self->t2, pair_fp((uint64_t)a[i], (uint64_t)b[i]), &posc);
+        out[i] = combine(self, a[i], b[i], c[i], hit2, pos2, hitc, posc);
+    }
+    Py_END_ALLOW_THREADS
+    release_all(&bs);
+    Py_RETURN_NONE;
+}
+
+/* logprob_seq(seq, n, m, out): every window of three of each row of an (n, m) id array;
+ * each adjacent pair is looked up once (it is the (b, c) of one window and the context of
+ * the next). */
+static PyObject *Model_logprob_seq(Model *self, PyObject *args) {
+    PyObject *oseq, *oout;
+    Py_ssize_t n, m;
+    if (!PyArg_ParseTuple(args, "OnnO", &oseq, &n, &m, &oout)) return NULL;
+    if (m < 3 || n < 0) {
+        PyErr_SetString(PyExc_ValueError, "logprob_seq needs rows of at least three ids");
+        return NULL;
+    }
+    Bufs bs = {.n = 0};
+    const int64_t *seq = get(&bs, oseq, 8, n * m, 0, "seq");
+    float *out = seq ? get(&bs, oout, 4, n * (m - 2), 1, "out") : NULL;
+    if (!out || check_ids(self, seq, n * m)) {
+        release_all(&bs);
+        return NULL;
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t r = 0; r < n; r++) {
+        const int64_t *s = seq + r * m;
+        float *o = out + r * (m - 2);
+        int32_t posc;
+        int hitc = find(&self->t2, pair_fp((uint64_t)s[0], (uint64_t)s[1]), &posc);
+        for (Py_ssize_t t = 0; t < m - 2; t++) {
+            int32_t pos2;
+            int hit2 = find(&self->t2, pair_fp((uint64_t)s[t + 1], (uint64_t)s[t + 2]), &pos2);
+            o[t] = combine(self, s[t], s[t + 1], s[t + 2], hit2, pos2, hitc, posc);
+            hitc = hit2;
+            posc = pos2;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    release_all(&bs);
+    Py_RETURN_NONE;
+}
+
+/* logprob_pairs(seq, n, m, hit, pos, out): logprob_seq with the pair lookups given
+ * ((n, m - 1) each, from `pairs`). */
+static PyObject *Model_logprob_pairs(Model *self, PyObject *args) {
+    PyObject *oseq, *ohit, *opos, *oout;
+    Py_ssize_t n, m;
+    if (!PyArg_ParseTuple(args, "OnnOOO", &oseq, &n, &m, &ohit, &opos, &oout)) return NULL;
+    if (m < 3 || n < 0) {
+        PyErr_SetString(PyExc_ValueError, "logprob_pairs needs rows of at least three ids");
+        return NULL;
+    }
+    Bufs bs = {.n = 0};
+    const int64_t *seq = get(&bs, oseq, 8, n * m, 0, "seq");
+    const uint8_t *hit = seq ? get(&bs, ohit, 1, n * (m - 1), 0, "hit") : NULL;
+    const int32_t *pos = hit ? get(&bs, opos, 4, n * (m - 1), 0, "pos") : NULL;
+    float *out = pos ? get(&bs, oout, 4, n * (m - 2), 1, "out") : NULL;
+    if (!out || check_ids(self, seq, n * m)) {
+        release_all(&bs);
+        return NULL;
+    }
+    for (Py_ssize_t i = 0; i < n * (m - 1); i++) {
+        if (hit[i] && (pos[i] < 0 || pos[i] >= self->t2.n)) {
+            release_all(&bs);
+            PyErr_SetString(PyExc_IndexError, "pair position out of range");
+            return NULL;
+        }
+    }
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t r = 0; r < n; r++) {
+        const int64_t *s = seq + r * m;
+        const uint8_t *h = hit + r * (m - 1);
+        const int32_t *p = pos + r * (m - 1);
+        float *o = out + r * (m - 2);
+        for (Py_ssize_t t = 0; t < m - 2; t++)
+            o[t] = combine(self, s[t], s[t + 1], s[t + 2], h[t + 1], p[t + 1], h[t], p[t]);
+    }
+    Py_END_ALLOW_THREADS
+    release_all(&bs);
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef Model_methods[] = {
+    {"pairs", (PyCFunction)Model_pairs, METH_VARARGS, "pairs(x, y, n, hit, pos)"},
+    {"logprob", (PyCFunction)Model_logprob, METH_VARARGS, "logprob(a, b, c, n, out)"},
+    {"logprob_seq", (PyCFunction)Model_logprob_seq, METH_VARARGS, "logprob_seq(seq, n, m, out)"},
+    {"logprob_pairs", (PyCFunction)Model_logprob_pairs, METH_VARARGS,
+     "logprob_pairs(seq, n, m, hit, pos, out)"},
+    {NULL, NULL, 0, NULL},
+};
+
+static PyTypeObject ModelType = {
+    PyVarObject_HEAD_INIT(NULL, 0)
+    .tp_name = "unspin._native.Model",
+    .tp_basicsize = sizeof(Model),
+    .tp_dealloc = (destructor)Model_dealloc,
+    .tp_flags = Py_TPFLAGS_DEFAULT,
+    .tp_doc = "An n-gram model's arrays, for compiled lookups (see unspin.lm).",
+    .tp_methods = Model_methods,
+    .tp_new = Model_new,
+};
+
+static struct PyModuleDef native_module = {
+    PyModuleDef_HEAD_INIT, "_native", "Compiled n-gram lookups for unspin.lm.", -1, NULL,
+};
+
+PyMODINIT_FUNC PyInit__native(void) {
+    if (PyType_Ready(&ModelType) < 0) return NULL;
+    PyObject *mod = PyModule_Create(&native_module);
+    if (!mod) return NULL;
+    Py_INCREF(&ModelType);
+    if (PyModule_AddObject(mod, "Model", (PyObject *)&ModelType) < 0) {
+        Py_DECREF(&ModelType);
+        Py_DECREF(mod);
+        return NULL;
+    }
+    return mod;
+}
