@@ -152,7 +152,7 @@ class _Analysis:
         seg = self.seg
         if not len(seg):
             return []
-        return np.flatnonzero(np.r_[True, seg[1:] != seg[:-1]]).tolist()
+        return np.flatnonzero(np.concatenate(([True], seg[1:] != seg[:-1]))).tolist()
 
     def sentences(self) -> tuple[list[list[str]], list[list[int]]]:
         """Normalised tokens and shapes per segment, as the decoder takes them."""

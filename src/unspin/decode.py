@@ -348,9 +348,10 @@ def _logsumexp_by(pos: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.nd
         return pos, score
     order = np.argsort(pos, kind="stable")
     ps, ss = pos[order], score[order]
-    starts = np.flatnonzero(np.r_[True, ps[1:] != ps[:-1]])
+    starts = np.flatnonzero(np.concatenate(([True], ps[1:] != ps[:-1])))
     mx = np.maximum.reduceat(ss, starts)
-    sums = np.add.reduceat(np.exp(ss - np.repeat(mx, np.diff(np.r_[starts, len(ss)]))), starts)
+    sizes = np.diff(np.concatenate((starts, [len(ss)])))
+    sums = np.add.reduceat(np.exp(ss - np.repeat(mx, sizes)), starts)
     return ps[starts], mx + np.log(sums)
 
 
@@ -372,6 +373,8 @@ class Decoder:
         # word -> its trusted multiword originals' entries (or none): `_phrase_candidates`
         self._multi_entry_cache: dict[str, tuple] = {}
         self._column_cache: dict[tuple[str, bool], tuple] = {}
+        # Per LM id: 0 not known yet, 1 no phrase candidates, 2 maybe (`_may_start_phrase`).
+        self._phrase_flags: np.ndarray | None = None
         self._table: WordTable | None = None
         self._table_key: tuple | None = None
         self._multi: np.ndarray | None = None
@@ -392,6 +395,7 @@ class Decoder:
             self._entry_cache.clear()
             self._multi_entry_cache.clear()
             self._column_cache.clear()
+            self._phrase_flags = None
         return self._table
 
     def _multi_originals(self) -> np.ndarray:
@@ -547,6 +551,31 @@ class Decoder:
             self._column_cache[ck] = hit
         return hit
 
+    def _may_start_phrase(self, ids: np.ndarray, flat: list[str | None],
+                          at: np.ndarray) -> np.ndarray:
+        """Per position (LM ids ``ids`` of the words ``flat[at]``): can
+        `_phrase_candidates` find anything there? Words the LM does not know always can.
+
+        A known word's answer depends only on the word (its id), so it is worked out once
+        per id and kept in an array over the vocabulary.
+        """
+        flags = self._phrase_flags
+        if flags is None:
+            flags = self._phrase_flags = np.zeros(len(self.lm.words), dtype=np.int8)
+        f = flags[ids]
+        todo = np.flatnonzero(f == 0)
+        if len(todo):
+            src = self.source
+            multi = self._multi_originals()
+            for k in todo.tolist():
+                w = flat[int(at[k])]
+                r = src._index.get(w)
+                has = bool(src._phrase_len.get(w)) or (r is not None and bool(multi[r]) and
+                                                       bool(self._entry_columns(w, True)))
+                flags[ids[k]] = 2 if has else 1
+            f = flags[ids]
+        return (f == 2) | (ids == UNK)
+
     def _phrase_candidates(self, flat: list[str | None], g: np.ndarray, at: list[int],
                            end_of: np.ndarray) -> PhraseCandidates:
         """Candidates that the vectorised path does not cover: phrases and learned pairs.
@@ -564,6 +593,7 @@ class Decoder:
         """
         src = self.source
         plen = src._phrase_len
+        heads = src._phrase_heads
         learned = src._learned
         index = src._index
         columns = self._entry_columns
@@ -571,6 +601,10 @@ class Decoder:
         unknown = set(np.flatnonzero(g == UNK).tolist())
         out = PhraseCandidates([], [], [], [], [], [])
         pos, specs, oids, chs, lens, mlens = out
+        if not learned and len(at):
+            # Most words have no multiword original and start no phrase: skip them by id.
+            at = np.asarray(at, dtype=np.int64)
+            at = at[self._may_start_phrase(g[at], flat, at)].tolist()
         for j in at:
             w = flat[j]
             if w in learned or j in unknown:
@@ -607,6 +641,8 @@ class Decoder:
                             chs += found[2]
                             lens += found[3]
                             mlens += found[4]
+                    if ln == 2 and key not in heads:
+                        break  # no longer phrase starts with these two tokens
         return out
 
     # ------------------------------------------------------------------ step 1
@@ -721,7 +757,8 @@ class Decoder:
         """
         n = len(ids)
         lps, posts, ats, found = [], [], [], []
-        bounds = np.flatnonzero(np.r_[True, seg[1:] != seg[:-1]]) if n else np.zeros(0, int)
+        bounds = np.flatnonzero(np.concatenate(([True], seg[1:] != seg[:-1]))) if n \
+            else np.zeros(0, int)
         k = 0
         while k < n:
             # Whole segments, about CHUNK_TOKENS tokens a chunk.
@@ -778,9 +815,9 @@ class Decoder:
         n_seg = int(seg[-1]) + 1
         # Padded layout as `prepare` builds it: [NONE, BOS, ids..., EOS] per segment.
         tok_at = np.arange(n) + 3 * seg + 2
-        first = np.flatnonzero(np.r_[True, seg[1:] != seg[:-1]])
+        first = np.flatnonzero(np.concatenate(([True], seg[1:] != seg[:-1])))
         seg_start = tok_at[first] - 2
-        eos_at = np.r_[seg_start[1:], n + 3 * n_seg] - 1
+        eos_at = np.concatenate((seg_start[1:], [n + 3 * n_seg])) - 1
         size = n + 3 * n_seg
         g = np.empty(size, dtype=np.int64)
         g[tok_at] = ids
@@ -792,7 +829,7 @@ class Decoder:
         base[2:] = lp.astype(np.float64)
         base[seg_start] = 0.0
         base[seg_start + 1] = 0.0
-        end_of = np.repeat(eos_at + 1, np.diff(np.r_[seg_start, size]))
+        end_of = np.repeat(eos_at + 1, np.diff(np.concatenate((seg_start, [size]))))
         shape_g = np.zeros(size, dtype=np.int64)
         shape_g[tok_at] = shape
         eligible = np.zeros(size, dtype=bool)
@@ -978,7 +1015,7 @@ class Decoder:
             return p_swap, e, np.zeros(0), e
         order = np.lexsort((-loc.score, loc.pos))
         pos_sorted = loc.pos[order]
-        group_start = np.flatnonzero(np.r_[True, pos_sorted[1:] != pos_sorted[:-1]])
+        group_start = np.flatnonzero(np.concatenate(([True], pos_sorted[1:] != pos_sorted[:-1])))
         positions = pos_sorted[group_start]
         best = order[group_start]
         zl = loc.zlse[np.searchsorted(loc.zpos, positions)]

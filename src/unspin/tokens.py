@@ -201,8 +201,8 @@ def segment_ids(texts: list[str], max_len: int = MAX_SENTENCE_TOKENS,
     ends = is_end.copy()
     ends[:-1] &= ~lower[1:]
     sent = np.concatenate(([0], np.cumsum(ends[:-1])))
-    starts = np.flatnonzero(np.r_[True, sent[1:] != sent[:-1]])
-    within = np.arange(n) - np.repeat(starts, np.diff(np.r_[starts, n]))
+    starts = np.flatnonzero(np.concatenate(([True], sent[1:] != sent[:-1])))
+    within = np.arange(n) - np.repeat(starts, np.diff(np.concatenate((starts, [n]))))
     piece = np.concatenate(([True], (sent[1:] != sent[:-1]) | (within[1:] % max_len == 0)))
     return np.cumsum(piece) - 1
 
@@ -231,7 +231,7 @@ def shape_codes(texts: list[str], seg: np.ndarray,
         return out
     acronym = (codes & CODE_ACRONYM) != 0
     opener = (codes & CODE_OPENER) != 0
-    after_start = np.r_[False, (seg[1:] == seg[:-1]) & ~opener[:-1]]
+    after_start = np.concatenate(([False], (seg[1:] == seg[:-1]) & ~opener[:-1]))
     out[upper & after_start] = 1
     out[acronym & upper] = 2
     return out
@@ -253,7 +253,7 @@ def segments(tokens: list[Token]) -> tuple[list[list[Token]], list[list[int]]]:
     shape = shape_codes(texts, seg).tolist()
     groups: list[list[Token]] = []
     shapes: list[list[int]] = []
-    starts = np.flatnonzero(np.r_[True, seg[1:] != seg[:-1]]).tolist()
+    starts = np.flatnonzero(np.concatenate(([True], seg[1:] != seg[:-1]))).tolist()
     for a, b in zip(starts, [*starts[1:], len(tokens)], strict=True):
         groups.append(tokens[a:b])
         shapes.append(shape[a:b])
