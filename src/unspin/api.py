@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from bisect import bisect_left
-from dataclasses import replace
+from bisect import bisect_left, bisect_right
 from functools import lru_cache
 from pathlib import Path
 
@@ -142,6 +141,7 @@ class _Analysis:
         self.shape = np.zeros(0, dtype=np.int64)
         self.codes = np.zeros(0, dtype=np.int64)
         self._starts: list[int] | None = None
+        self._is_word: list[bool] = []
         self.scored: ScoredWords | None = None  # see `_score_all`
 
     def score(self) -> float:
@@ -169,11 +169,11 @@ class _Analysis:
         """
         if self._starts is None:
             self._starts = token_starts(self.cleaned.text, self.token_texts).tolist()
+            self._is_word = (self.codes & CODE_WORD).astype(bool).tolist()
         out = []
         for k in range(first, stop):
             text = self.token_texts[k]
-            kind = WORD if self.codes[k] & CODE_WORD else (
-                NUMBER if text[:1].isdecimal() else PUNCT)
+            kind = WORD if self._is_word[k] else (NUMBER if text[:1].isdecimal() else PUNCT)
             start = self._starts[k]
             out.append(Token(start, start + len(text), text, self.norms[k], kind))
         return out
@@ -315,11 +315,10 @@ def _decode_all(analyses: list[_Analysis], decoder, mode: str, min_confidence: f
     decisions, _, _ = decoder.decode(
         sentences, fast=True, shapes=shapes, prior=lambda local, states: rates_arr,
         min_confidence=min_confidence, suspicion=CHECK_SUSPICION, known=known)
-    starts = np.asarray(first, dtype=np.int64)
     for d in decisions:  # in sentence order
-        k = int(np.searchsorted(starts, d.sentence, side="right")) - 1
-        a = analyses[k]
-        a.decisions.append(replace(d, sentence=d.sentence - first[k]))
+        k = bisect_right(first, d.sentence) - 1
+        d.sentence -= first[k]
+        analyses[k].decisions.append(d)
 
 
 def _analyse(texts, table: TableArg, mode: str, min_confidence: float = 0.0) -> list[_Analysis]:

@@ -1288,12 +1288,26 @@ class Decoder:
         _, best, conf, positions = self.posteriors(loc)
         keep = conf >= floor
         best, conf, positions = best[keep], conf[keep], positions[keep]
+        # What `candidate` gives, without building Candidates: a phrase entry's spec is
+        # (length, original, flags, ...); a single-word entry replaces its own token.
+        pref = loc.pref[best]
+        single = pref < 0
+        tok = loc.tok_of[positions]
+        orig = loc.orig[best]
+        flags = np.zeros(len(best), dtype=np.int64)
+        if single.any():
+            flags[single] = self._table.flags[loc.entry[best[single]]]
+        words = self.lm.words
+        phrases = loc.phrase_cands
         found = []
-        for n, cf, j in zip(best.tolist(), conf.tolist(), positions.tolist(), strict=True):
-            cand = self.candidate(loc, n)
-            si = int(loc.sent_of[j])
-            found.append(Decision(si, cand.start, cand.start + cand.length, cand.original, cf,
-                                  cand.flags))
+        for r, t, o, fl, cf, si in zip(pref.tolist(), tok.tolist(), orig.tolist(),
+                                       flags.tolist(), conf.tolist(),
+                                       loc.sent_of[positions].tolist(), strict=True):
+            if r >= 0:
+                start, spec = phrases[r]
+                found.append(Decision(si, start, start + spec[0], spec[1], cf, spec[2]))
+            else:
+                found.append(Decision(si, t, t + 1, (words[o],), cf, fl))
         taken: dict[int, set[int]] = {}
         out = []
         for d in sorted(found, key=lambda d: -d.confidence):
