@@ -6,6 +6,8 @@ import json
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import unspin.decode as decode_mod
 from unspin.candidates import FLAG_MYTHES, FLAG_PHRASE, FLAG_WN_LOOSE, FLAG_WN_SYN, Candidate
@@ -87,3 +89,42 @@ def test_fast_path_gives_disjoint_decisions_above_the_floor():
         span = {(d.sentence, i) for i in range(d.start, d.end)}
         assert not span & used
         used |= span
+
+
+# Words that start phrases of the shipped table ("as a result of", "in order to"), words
+# with multiword originals, plain words, and words no model knows.
+_PHRASE_WORDS = ("as a result of in order to because also however the court said on monday "
+                 "for the reason that as well as qwzxv blorft , .").split()
+
+
+def _padded_chunk(sentences: list[list[str]]):
+    dec = get_models().decoder
+    states = dec.prepare(sentences)
+    g = np.concatenate([st.padded for st in states])
+    flat: list[str | None] = []
+    end_of = []
+    for st in states:
+        flat += [None, None, *st.norms, None]
+        end_of += [len(flat)] * len(st.padded)
+    return dec, flat, g, np.asarray(end_of)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(_PHRASE_WORDS), min_size=1, max_size=14),
+                min_size=1, max_size=4))
+def test_phrase_lookup_by_packed_ids_finds_what_the_word_lookup_finds(sentences):
+    dec, flat, g, end_of = _padded_chunk(sentences)
+    at = [j for j, w in enumerate(flat) if w is not None]
+    fast = dec._phrase_candidates(flat, g, at, end_of)
+    slow = dec._phrase_candidates_by_words(flat, g, at, end_of)
+    assert fast == slow
+
+
+def test_phrase_lookup_finds_phrases_and_unknown_words():
+    sentences = [["it", "fell", "as", "a", "result", "of", "the", "qwzxv", "storm", "."]]
+    dec, flat, g, end_of = _padded_chunk(sentences)
+    at = [j for j, w in enumerate(flat) if w is not None]
+    found = dec._phrase_candidates(flat, g, at, end_of)
+    starts = {(flat[j], n) for j, n in zip(found.pos, found.lens, strict=True)}
+    assert ("as", 4) in starts  # "as a result of" -> "because"
+    assert len(found.pos) == len(found.specs) == len(found.oids) == len(found.mlens)

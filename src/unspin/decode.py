@@ -31,7 +31,7 @@ import json
 import math
 from collections import Counter
 from dataclasses import dataclass
-from itertools import chain, compress
+from itertools import chain, compress, repeat
 from typing import NamedTuple
 
 import numpy as np
@@ -44,6 +44,7 @@ from .candidates import (
     FLAG_VECTOR,
     FLAG_WN_LOOSE,
     FLAG_WN_SYN,
+    MAX_PHRASE,
     Candidate,
     CandidateSource,
 )
@@ -342,6 +343,20 @@ class Local:
                      cat([q.zpos for q in parts]), cat([q.zlse for q in parts]))
 
 
+_PACK_MIX = np.uint64(0x9E3779B97F4A7C15)
+
+
+def _pack_ids(cols: list[np.ndarray]) -> np.ndarray:
+    """One uint64 per row of word ids (columns ``cols``, ids below 2**21): exact for up to
+    three words, a hash for four (a match is always checked by the words)."""
+    b = np.uint64(21)
+    out = np.asarray(cols[0], dtype=np.uint64)
+    for k, c in enumerate(cols[1:], start=1):
+        c = np.asarray(c, dtype=np.uint64)
+        out = (out << b) | c if k < 3 else (out * _PACK_MIX) ^ c
+    return out
+
+
 def _logsumexp_by(pos: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per distinct position: log(sum(exp(score)))."""
     if len(pos) == 0:
@@ -373,8 +388,9 @@ class Decoder:
         # word -> its trusted multiword originals' entries (or none): `_phrase_candidates`
         self._multi_entry_cache: dict[str, tuple] = {}
         self._column_cache: dict[tuple[str, bool], tuple] = {}
-        # Per LM id: 0 not known yet, 1 no phrase candidates, 2 maybe (`_may_start_phrase`).
-        self._phrase_flags: np.ndarray | None = None
+        # Per LM id: 0 not known yet, 1 no multiword originals, 2 some (`_has_multi`).
+        self._multi_flags: np.ndarray | None = None
+        self._phrase_packed: dict[int, np.ndarray] | None = None
         self._table: WordTable | None = None
         self._table_key: tuple | None = None
         self._multi: np.ndarray | None = None
@@ -395,7 +411,7 @@ class Decoder:
             self._entry_cache.clear()
             self._multi_entry_cache.clear()
             self._column_cache.clear()
-            self._phrase_flags = None
+            self._multi_flags = None
         return self._table
 
     def _multi_originals(self) -> np.ndarray:
@@ -551,30 +567,74 @@ class Decoder:
             self._column_cache[ck] = hit
         return hit
 
-    def _may_start_phrase(self, ids: np.ndarray, flat: list[str | None],
-                          at: np.ndarray) -> np.ndarray:
-        """Per position (LM ids ``ids`` of the words ``flat[at]``): can
-        `_phrase_candidates` find anything there? Words the LM does not know always can.
+    def _has_multi(self, ids: np.ndarray, flat: list[str | None], at: np.ndarray) -> np.ndarray:
+        """Per position (LM ids ``ids`` of the words ``flat[at]``): does the word have
+        trusted multiword originals (`_entry_columns` with ``multi_only``)? Words the LM
+        does not know are marked too (they take the full lookup).
 
         A known word's answer depends only on the word (its id), so it is worked out once
         per id and kept in an array over the vocabulary.
         """
-        flags = self._phrase_flags
+        flags = self._multi_flags
         if flags is None:
-            flags = self._phrase_flags = np.zeros(len(self.lm.words), dtype=np.int8)
+            flags = self._multi_flags = np.zeros(len(self.lm.words), dtype=np.int8)
         f = flags[ids]
         todo = np.flatnonzero(f == 0)
         if len(todo):
-            src = self.source
+            index = self.source._index
             multi = self._multi_originals()
             for k in todo.tolist():
                 w = flat[int(at[k])]
-                r = src._index.get(w)
-                has = bool(src._phrase_len.get(w)) or (r is not None and bool(multi[r]) and
-                                                       bool(self._entry_columns(w, True)))
+                r = index.get(w)
+                has = r is not None and bool(multi[r]) and bool(self._entry_columns(w, True))
                 flags[ids[k]] = 2 if has else 1
             f = flags[ids]
         return (f == 2) | (ids == UNK)
+
+    def _phrase_keys(self) -> dict[int, np.ndarray]:
+        """Per phrase length (2 to `MAX_PHRASE` tokens): the sorted packed LM ids
+        (`_pack_ids`) of the table's phrase keys, words the LM does not know as `UNK`.
+
+        A window of the text whose packed ids are not among them is no phrase key; one
+        that is is checked by its words (an `UNK` stands for any unknown word). Built on
+        first use (about 40 ms).
+        """
+        if self._phrase_packed is None:
+            keys = list(self.source._index)
+            phrases = list(compress(keys, map(str.__contains__, keys, repeat(" "))))
+            lens = np.fromiter(map(str.count, phrases, repeat(" ")), dtype=np.int64,
+                               count=len(phrases)) + 1
+            words = " ".join(phrases).split(" ")
+            ids = np.fromiter(map(self.lm.index.get, words, repeat(UNK)), dtype=np.int64,
+                              count=len(words))
+            first = np.concatenate(([0], np.cumsum(lens)[:-1]))
+            out = {}
+            for ln in range(2, MAX_PHRASE + 1):
+                at = first[lens == ln]
+                out[ln] = np.unique(_pack_ids([ids[at + k] for k in range(ln)]))
+            self._phrase_packed = out
+        return self._phrase_packed
+
+    def _phrase_hits(self, g: np.ndarray, at: np.ndarray,
+                     end_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Positions among ``at`` where a window of the text may be a phrase key, and the
+        window's length; ordered by position, then length."""
+        js, lns = [], []
+        for ln, packed in self._phrase_keys().items():
+            j = at[at + ln - 1 <= end_of[at] - 2]  # the window ends before the EOS
+            if not len(j) or not len(packed):
+                continue
+            key = _pack_ids([g[j + k] for k in range(ln)])
+            where = np.minimum(np.searchsorted(packed, key), len(packed) - 1)
+            hit = packed[where] == key
+            js.append(j[hit])
+            lns.append(np.full(int(hit.sum()), ln, dtype=np.int64))
+        if not js:
+            e = np.zeros(0, dtype=np.int64)
+            return e, e
+        j, ln = np.concatenate(js), np.concatenate(lns)
+        order = np.lexsort((ln, j))
+        return j[order], ln[order]
 
     def _phrase_candidates(self, flat: list[str | None], g: np.ndarray, at: list[int],
                            end_of: np.ndarray) -> PhraseCandidates:
@@ -589,8 +649,66 @@ class Decoder:
             end_of: Per padded position, one past its sentence's EOS.
 
         Returns:
-            The candidates as columns (`PhraseCandidates`).
+            The candidates as columns (`PhraseCandidates`), by position; at a position,
+            the word's own multiword originals first, then its phrases by length.
         """
+        src = self.source
+        if src._learned:
+            return self._phrase_candidates_by_words(flat, g, at, end_of)
+        index = src._index
+        columns = self._entry_columns
+        single = self._multi_entry_cache
+        out = PhraseCandidates([], [], [], [], [], [])
+        if not len(at):
+            return out
+        pos, specs, oids, chs, lens, mlens = out
+        at = np.asarray(at, dtype=np.int64)
+        hit_j, hit_ln = self._phrase_hits(g, at, end_of)
+        phrases_at: dict[int, list[int]] = {}
+        for j, ln in zip(hit_j.tolist(), hit_ln.tolist(), strict=True):
+            phrases_at.setdefault(j, []).append(ln)
+        # Most words have no multiword original and start no phrase: only the rest are
+        # looked at one by one.
+        look = np.union1d(at[self._has_multi(g[at], flat, at)], hit_j).tolist()
+        for j in look:
+            w = flat[j]
+            if g[j] == UNK:
+                # Words the language model does not know: the word table is indexed by LM
+                # id, so rare spun words like "unexampled" come here.
+                found = columns(w, False)
+            else:
+                found = single.get(w)
+                if found is None:
+                    r = index.get(w)
+                    found = columns(w, True) if r is not None and self._multi_originals()[r] \
+                        else ()
+                    if len(single) > 200_000:
+                        single.clear()
+                    single[w] = found
+            if found:
+                pos += [j] * len(found[0])
+                specs += found[0]
+                oids += found[1]
+                chs += found[2]
+                lens += found[3]
+                mlens += found[4]
+            for ln in phrases_at.get(j, ()):
+                key = " ".join(flat[j:j + ln])
+                if key in index:
+                    found = columns(key, False)
+                    if found:
+                        pos += [j] * len(found[0])
+                        specs += found[0]
+                        oids += found[1]
+                        chs += found[2]
+                        lens += found[3]
+                        mlens += found[4]
+        return out
+
+    def _phrase_candidates_by_words(self, flat: list[str | None], g: np.ndarray,
+                                    at: list[int], end_of: np.ndarray) -> PhraseCandidates:
+        """`_phrase_candidates` with a learned table: every position and phrase is looked
+        up by its words (learned pairs are not in the packed phrase keys)."""
         src = self.source
         plen = src._phrase_len
         heads = src._phrase_heads
@@ -601,15 +719,9 @@ class Decoder:
         unknown = set(np.flatnonzero(g == UNK).tolist())
         out = PhraseCandidates([], [], [], [], [], [])
         pos, specs, oids, chs, lens, mlens = out
-        if not learned and len(at):
-            # Most words have no multiword original and start no phrase: skip them by id.
-            at = np.asarray(at, dtype=np.int64)
-            at = at[self._may_start_phrase(g[at], flat, at)].tolist()
         for j in at:
             w = flat[j]
             if w in learned or j in unknown:
-                # Learned pairs, and words the language model does not know (the word table
-                # is indexed by LM id, so rare spun words like "unexampled" come here).
                 found = columns(w, False)
             else:
                 found = single.get(w)
