@@ -103,9 +103,9 @@ def _padded_chunk(sentences: list[list[str]]):
     g = np.concatenate([st.padded for st in states])
     flat: list[str | None] = []
     end_of = []
-    for st in states:
-        flat += [None, None, *st.norms, None]
-        end_of += [len(flat)] * len(st.padded)
+    for state in states:
+        flat += [None, None, *state.norms, None]
+        end_of += [len(flat)] * len(state.padded)
     return dec, flat, g, np.asarray(end_of)
 
 
