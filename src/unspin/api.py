@@ -16,11 +16,7 @@ from .models import data_path, get_models
 from .report import Edit, Report, Restoration, Span
 from .tokens import (
     CODE_WORD,
-    NUMBER,
-    PUNCT,
     TOKEN_RE,
-    WORD,
-    Token,
     segment_ids,
     shape_codes,
     token_codes,
@@ -73,10 +69,11 @@ def _as_text(text) -> str:
     return text
 
 
-def _match_case(observed: list[Token], original: tuple[str, ...]) -> str:
-    """Carry the observed capitalisation over to the original words."""
+def _match_case(observed: list[str], original: tuple[str, ...]) -> str:
+    """Carry the observed capitalisation (of the observed words' texts) over to the
+    original words."""
     words = list(original)
-    texts = [t.text for t in observed if t.kind == WORD]
+    texts = observed
     if texts and all(t.isupper() and len(t) > 1 for t in texts):
         words = [w.upper() for w in words]
     elif texts and texts[0][:1].isupper():
@@ -161,44 +158,41 @@ class _Analysis:
         shape = self.shape.tolist()
         return [self.norms[a:b] for a, b in bounds], [shape[a:b] for a, b in bounds]
 
-    def tokens(self, first: int, stop: int) -> list[Token]:
-        """Tokens ``[first, stop)`` of the cleaned text, with offsets.
+    def _offsets(self) -> list[int]:
+        """Start offset of every token in the cleaned text.
 
-        Offsets are found only when a decision needs them (one pass over the text, on
-        first use): clean documents, most of a crawl, never pay for them.
+        Found only when a decision needs them (one pass over the text, on first use):
+        clean documents, most of a crawl, never pay for them.
         """
         if self._starts is None:
             self._starts = token_starts(self.cleaned.text, self.token_texts).tolist()
             self._is_word = (self.codes & CODE_WORD).astype(bool).tolist()
-        out = []
-        for k in range(first, stop):
-            text = self.token_texts[k]
-            kind = WORD if self._is_word[k] else (NUMBER if text[:1].isdecimal() else PUNCT)
-            start = self._starts[k]
-            out.append(Token(start, start + len(text), text, self.norms[k], kind))
-        return out
+        return self._starts
 
     def located(self, min_confidence: float):
         """Decisions at or above a confidence, with input offsets and the replacement."""
         starts = self.segment_starts() if self.decisions else []
+        texts = self.token_texts
         for d in self.decisions:
             if d.confidence < min_confidence:
                 continue
             first = starts[d.sentence]
-            toks = self.tokens(first + d.start, first + d.end)
-            if not toks:
+            lo, hi = first + d.start, first + d.end
+            if hi <= lo:
                 continue
-            replacement = _match_case(toks, d.original)
-            article = self.tokens(first + d.start - 1, first + d.start)[0] \
-                if d.start > 0 else None
-            if article is not None and article.norm in ("a", "an") and \
-                    article.norm != _article_for(d.original[0]):
+            offsets = self._offsets()
+            is_word = self._is_word
+            replacement = _match_case([texts[k] for k in range(lo, hi) if is_word[k]],
+                                      d.original)
+            begin, stop = offsets[lo], offsets[hi - 1] + len(texts[hi - 1])
+            if d.start > 0 and self.norms[lo - 1] in ("a", "an") and \
+                    self.norms[lo - 1] != _article_for(d.original[0]):
                 # The spinner fixed "a"/"an" for its word; fix it back for the original.
                 fixed = _article_for(d.original[0])
-                fixed = fixed.capitalize() if article.text[0].isupper() else fixed
-                toks = [article, *toks]
+                fixed = fixed.capitalize() if texts[lo - 1][0].isupper() else fixed
+                begin = offsets[lo - 1]
                 replacement = fixed + " " + replacement
-            start, end = self.cleaned.span_to_input(toks[0].start, toks[-1].end)
+            start, end = self.cleaned.span_to_input(begin, stop)
             if replacement == self.input[start:end]:
                 continue
             yield d, start, end, replacement
