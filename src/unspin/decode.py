@@ -495,23 +495,32 @@ class Decoder:
                 name: changing it needs more evidence), 2 when it is in capitals (an
                 acronym: never changed), else 0.
         """
+        if not sentences:
+            return []
+        # All sentences in one padded array (one id lookup, one LM pass); each state holds
+        # views of its part. Windows across a sentence boundary are unused.
+        lens = np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences))
+        ids = self.lm.ids(list(chain.from_iterable(sentences)))
+        ends = np.cumsum(lens + 3)
+        starts = ends - lens - 3
+        g = np.empty(int(ends[-1]), dtype=np.int64)
+        tok = np.ones(len(g), dtype=bool)
+        tok[starts] = tok[starts + 1] = tok[ends - 1] = False
+        g[tok] = ids
+        g[starts] = NONE
+        g[starts + 1] = BOS
+        g[ends - 1] = EOS
+        lp, own = self._score_padded(g)
+        base = np.concatenate(([0.0, 0.0], lp))
+        base[starts] = base[starts + 1] = 0.0  # the padding before each sentence
         states = []
-        for k, norms in enumerate(sentences):
-            ids = self.lm.ids(norms)
-            padded = np.concatenate(([NONE, BOS], ids, [EOS])).astype(np.int64)
-            st = SentenceState(norms, ids, padded, np.empty(0))
+        for k, (s0, s1) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
+            norms = sentences[k]
+            st = SentenceState(norms, g[s0 + 2:s1 - 1], g[s0:s1], base[s0:s1])
             st.shapes = shapes[k] if shapes is not None else [0] * len(norms)
+            if own is not None:
+                st.pairs = (own[0][s0:s1 - 1], own[1][s0:s1 - 1])
             states.append(st)
-        if states:
-            # One pass over all sentences; windows across a sentence boundary are unused.
-            lp, own = self._score_padded(np.concatenate([st.padded for st in states]))
-            off = 0
-            for st in states:
-                n = len(st.padded)
-                st.base = np.concatenate(([0.0, 0.0], lp[off:off + n - 2]))
-                if own is not None:
-                    st.pairs = (own[0][off:off + n - 1], own[1][off:off + n - 1])
-                off += n
         return states
 
     def adjust(self, st: SentenceState, i: int, cand: Candidate) -> float:
