@@ -15,6 +15,7 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #define BITS 21
@@ -73,18 +74,78 @@ static inline uint32_t tri_fp(uint64_t a, uint64_t b, uint64_t c) {
     return fingerprint((a << (2 * BITS)) | (b << BITS) | c);
 }
 
-/* log10 P(c | a b) from the bigram lookups (b, c) and (a, b): see NGramLM.logprob. */
-static inline float combine(const Model *m, int64_t a, int64_t b, int64_t c, int hit2,
-                            int32_t pos2, int hitc, int32_t posc) {
-    float p2 = hit2 ? m->lp[m->p2[pos2]] : m->bow1f[b] + m->p1f[c];
-    float bow2 = hitc ? m->bw[m->bow2[posc]] : 0.0f;
-    float out = bow2 + p2;
-    if (hit2 && hitc) {
-        int32_t pos3;
-        if (find(&m->t3, tri_fp((uint64_t)a, (uint64_t)b, (uint64_t)c), &pos3))
-            out = m->lp[m->p3[pos3]];
+/* Look many fingerprints up. The lookups are independent and each misses the CPU cache
+ * twice (bucket start, then keys), so the loop runs ahead: it prefetches the bucket start
+ * of query i + 2 AHEAD and the keys of query i + AHEAD while it finishes query i. */
+#define AHEAD 8
+static void find_many(const Table *t, const uint32_t *q, Py_ssize_t n, uint8_t *hit,
+                      int32_t *pos) {
+    if (t->n == 0) {
+        memset(hit, 0, (size_t)n);
+        memset(pos, 0, (size_t)n * sizeof(int32_t));
+        return;
     }
-    return out;
+    for (Py_ssize_t i = 0; i < n + 2 * AHEAD; i++) {
+        if (i < n) __builtin_prefetch(&t->starts[q[i] >> t->shift]);
+        Py_ssize_t j = i - AHEAD;
+        if (j >= 0 && j < n) __builtin_prefetch(&t->keys[t->starts[q[j] >> t->shift]]);
+        Py_ssize_t k = i - 2 * AHEAD;
+        if (k >= 0 && k < n) hit[k] = (uint8_t)find(t, q[k], &pos[k]);
+    }
+}
+
+/* Every window of three of each row of an (n, m) id array, from the lookups of its
+ * adjacent pairs ((n, m - 1) each). The trigram lookups are gathered and made together.
+ * Returns -1 (MemoryError set, GIL needed) if a buffer cannot be allocated. */
+static int windows(const Model *md, const int64_t *seq, Py_ssize_t n, Py_ssize_t m,
+                   const uint8_t *hit, const int32_t *pos, float *out) {
+    Py_ssize_t w = n * (m - 2);
+    uint32_t *q3 = malloc((size_t)(w ? w : 1) * sizeof(uint32_t));
+    Py_ssize_t *at3 = malloc((size_t)(w ? w : 1) * sizeof(Py_ssize_t));
+    uint8_t *h3 = malloc((size_t)(w ? w : 1));
+    int32_t *p3 = malloc((size_t)(w ? w : 1) * sizeof(int32_t));
+    if (!q3 || !at3 || !h3 || !p3) {
+        free(q3); free(at3); free(h3); free(p3);
+        return -1;
+    }
+    Py_ssize_t n3 = 0;
+    for (Py_ssize_t r = 0; r < n; r++) {
+        const int64_t *s = seq + r * m;
+        const uint8_t *h = hit + r * (m - 1);
+        const int32_t *p = pos + r * (m - 1);
+        float *o = out + r * (m - 2);
+        for (Py_ssize_t t = 0; t < m - 2; t++) {
+            int64_t b = s[t + 1], c = s[t + 2];
+            int hit2 = h[t + 1], hitc = h[t];
+            float p2 = hit2 ? md->lp[md->p2[p[t + 1]]] : md->bow1f[b] + md->p1f[c];
+            float bow2 = hitc ? md->bw[md->bow2[p[t]]] : 0.0f;
+            o[t] = bow2 + p2;
+            /* A trigram is stored only if both its bigrams are: probe only there. */
+            if (hit2 && hitc) {
+                q3[n3] = tri_fp((uint64_t)s[t], (uint64_t)b, (uint64_t)c);
+                at3[n3++] = r * (m - 2) + t;
+            }
+        }
+    }
+    find_many(&md->t3, q3, n3, h3, p3);
+    for (Py_ssize_t k = 0; k < n3; k++)
+        if (h3[k]) out[at3[k]] = md->lp[md->p3[p3[k]]];
+    free(q3); free(at3); free(h3); free(p3);
+    return 0;
+}
+
+/* The lookups of every adjacent pair of each row of an (n, m) id array. */
+static int row_pairs(const Model *md, const int64_t *seq, Py_ssize_t n, Py_ssize_t m,
+                     uint8_t *hit, int32_t *pos) {
+    Py_ssize_t np_ = n * (m - 1);
+    uint32_t *q = malloc((size_t)(np_ ? np_ : 1) * sizeof(uint32_t));
+    if (!q) return -1;
+    for (Py_ssize_t r = 0; r < n; r++)
+        for (Py_ssize_t t = 0; t < m - 1; t++)
+            q[r * (m - 1) + t] = pair_fp((uint64_t)seq[r * m + t], (uint64_t)seq[r * m + t + 1]);
+    find_many(&md->t2, q, np_, hit, pos);
+    free(q);
+    return 0;
 }
 
 static void Model_dealloc(Model *self) {
@@ -201,10 +262,16 @@ static PyObject *Model_pairs(Model *self, PyObject *args) {
         release_all(&bs);
         return NULL;
     }
+    uint32_t *q = malloc((size_t)(n ? n : 1) * sizeof(uint32_t));
+    if (!q) {
+        release_all(&bs);
+        return PyErr_NoMemory();
+    }
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i < n; i++)
-        hit[i] = (uint8_t)find(&self->t2, pair_fp((uint64_t)x[i], (uint64_t)y[i]), &pos[i]);
+    for (Py_ssize_t i = 0; i < n; i++) q[i] = pair_fp((uint64_t)x[i], (uint64_t)y[i]);
+    find_many(&self->t2, q, n, hit, pos);
     Py_END_ALLOW_THREADS
+    free(q);
     release_all(&bs);
     Py_RETURN_NONE;
 }
@@ -223,14 +290,26 @@ static PyObject *Model_logprob(Model *self, PyObject *args) {
         release_all(&bs);
         return NULL;
     }
-    Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i < n; i++) {
-        int32_t pos2, posc;
-        int hit2 = find(&self->t2, pair_fp((uint64_t)b[i], (uint64_t)c[i]), &pos2);
-        int hitc = find(&self->t2, pair_fp((uint64_t)a[i], (uint64_t)b[i]), &posc);
-        out[i] = combine(self, a[i], b[i], c[i], hit2, pos2, hitc, posc);
+    int64_t *seq = malloc((size_t)(n ? n : 1) * 3 * sizeof(int64_t));
+    uint8_t *hit = malloc((size_t)(n ? n : 1) * 2);
+    int32_t *pos = malloc((size_t)(n ? n : 1) * 2 * sizeof(int32_t));
+    int rc = (seq && hit && pos) ? 0 : -1;
+    if (!rc) {
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t i = 0; i < n; i++) {
+            seq[3 * i] = a[i];
+            seq[3 * i + 1] = b[i];
+            seq[3 * i + 2] = c[i];
+        }
+        rc = row_pairs(self, seq, n, 3, hit, pos);
+        if (!rc) rc = windows(self, seq, n, 3, hit, pos, out);
+        Py_END_ALLOW_THREADS
     }
-    Py_END_ALLOW_THREADS
+    free(seq); free(hit); free(pos);
+    if (rc) {
+        release_all(&bs);
+        return PyErr_NoMemory();
+    }
     release_all(&bs);
     Py_RETURN_NONE;
 }
@@ -253,21 +332,21 @@ static PyObject *Model_logprob_seq(Model *self, PyObject *args) {
         release_all(&bs);
         return NULL;
     }
-    Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t r = 0; r < n; r++) {
-        const int64_t *s = seq + r * m;
-        float *o = out + r * (m - 2);
-        int32_t posc;
-        int hitc = find(&self->t2, pair_fp((uint64_t)s[0], (uint64_t)s[1]), &posc);
-        for (Py_ssize_t t = 0; t < m - 2; t++) {
-            int32_t pos2;
-            int hit2 = find(&self->t2, pair_fp((uint64_t)s[t + 1], (uint64_t)s[t + 2]), &pos2);
-            o[t] = combine(self, s[t], s[t + 1], s[t + 2], hit2, pos2, hitc, posc);
-            hitc = hit2;
-            posc = pos2;
-        }
+    size_t npairs = (size_t)(n * (m - 1)) + 1;
+    uint8_t *hit = malloc(npairs);
+    int32_t *pos = malloc(npairs * sizeof(int32_t));
+    int rc = (hit && pos) ? 0 : -1;
+    if (!rc) {
+        Py_BEGIN_ALLOW_THREADS
+        rc = row_pairs(self, seq, n, m, hit, pos);
+        if (!rc) rc = windows(self, seq, n, m, hit, pos, out);
+        Py_END_ALLOW_THREADS
     }
-    Py_END_ALLOW_THREADS
+    free(hit); free(pos);
+    if (rc) {
+        release_all(&bs);
+        return PyErr_NoMemory();
+    }
     release_all(&bs);
     Py_RETURN_NONE;
 }
@@ -298,16 +377,14 @@ static PyObject *Model_logprob_pairs(Model *self, PyObject *args) {
             return NULL;
         }
     }
+    int rc;
     Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t r = 0; r < n; r++) {
-        const int64_t *s = seq + r * m;
-        const uint8_t *h = hit + r * (m - 1);
-        const int32_t *p = pos + r * (m - 1);
-        float *o = out + r * (m - 2);
-        for (Py_ssize_t t = 0; t < m - 2; t++)
-            o[t] = combine(self, s[t], s[t + 1], s[t + 2], h[t + 1], p[t + 1], h[t], p[t]);
-    }
+    rc = windows(self, seq, n, m, hit, pos, out);
     Py_END_ALLOW_THREADS
+    if (rc) {
+        release_all(&bs);
+        return PyErr_NoMemory();
+    }
     release_all(&bs);
     Py_RETURN_NONE;
 }
