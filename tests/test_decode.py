@@ -115,16 +115,33 @@ def _padded_chunk(sentences: list[list[str]]):
 def test_phrase_lookup_by_packed_ids_finds_what_the_word_lookup_finds(sentences):
     dec, flat, g, end_of = _padded_chunk(sentences)
     at = [j for j, w in enumerate(flat) if w is not None]
-    fast = dec._phrase_candidates(flat, g, at, end_of)
-    slow = dec._phrase_candidates_by_words(flat, g, at, end_of)
-    assert fast == slow
+    fast_pos, fast_entry = dec._phrase_candidates(flat, g, at, end_of)
+    slow_pos, slow_entry = dec._phrase_candidates_by_words(flat, g, at, end_of)
+    assert np.array_equal(fast_pos, slow_pos)
+    assert np.array_equal(fast_entry, slow_entry)
 
 
 def test_phrase_lookup_finds_phrases_and_unknown_words():
     sentences = [["it", "fell", "as", "a", "result", "of", "the", "qwzxv", "storm", "."]]
     dec, flat, g, end_of = _padded_chunk(sentences)
     at = [j for j, w in enumerate(flat) if w is not None]
-    found = dec._phrase_candidates(flat, g, at, end_of)
-    starts = {(flat[j], n) for j, n in zip(found.pos, found.lens, strict=True)}
-    assert ("as", 4) in starts  # "as a result of" -> "because"
-    assert len(found.pos) == len(found.specs) == len(found.oids) == len(found.mlens)
+    pos, entry = dec._phrase_candidates(flat, g, at, end_of)
+    specs = dec._phrases.specs
+    found = {(flat[j], specs[e][0], specs[e][1]) for j, e in zip(pos, entry, strict=True)}
+    assert ("as", 4, ("because",)) in found  # "as a result of" -> "because"
+    assert np.all(np.diff(pos) >= 0)  # by position
+    _, length, mlength, originals = dec._phrases.arrays()
+    for e in entry.tolist():  # the arrays agree with the specs
+        assert length[e] == specs[e][0] and mlength[e] == len(specs[e][1])
+        assert [dec.lm.words[i] for i in originals[e, :mlength[e]]] == list(specs[e][1])
+
+
+def test_phrase_numbers_start_afresh_past_the_limit_with_the_same_result(monkeypatch):
+    dec = get_models().decoder
+    sents, shapes = prepared(TEXT)
+    first, _, _ = dec.decode(sents, shapes=shapes)
+    monkeypatch.setattr(decode_mod.PhraseEntries, "LIMIT", 0)
+    old = dec._phrases
+    again, _, _ = dec.decode(sents, shapes=shapes)
+    assert dec._phrases is not old
+    assert again == first

@@ -32,7 +32,6 @@ import math
 from collections import Counter
 from dataclasses import dataclass
 from itertools import chain, compress, repeat
-from typing import NamedTuple
 
 import numpy as np
 
@@ -269,15 +268,51 @@ class WordTable:
         return cls(offsets, org.astype(np.int32), flags.astype(np.int16), cos, fan, chan)
 
 
-class PhraseCandidates(NamedTuple):
-    """Phrase candidates of a chunk as parallel lists (see `Decoder._phrase_candidates`)."""
+class PhraseEntries:
+    """Every phrase candidate the decoder has met, numbered (position-free, see
+    `Decoder._entries`).
 
-    pos: list[int]  # padded index of the first observed token
-    specs: list[tuple]  # `CandidateSource.specs` tuple: a Candidate without its start
-    oids: list[tuple[int, ...]]  # LM ids of the original words
-    channels: list[float]  # channel log-odds before position-dependent adjustments
-    lens: list[int]  # observed tokens replaced
-    mlens: list[int]  # original words
+    Chunks hold entry numbers in int arrays and scoring gathers the entries' facts by
+    number: a candidate at a position costs no Python object. Append-only; the decoder
+    starts a new one when it grows past `LIMIT` (between decodes).
+    """
+
+    LIMIT = 2_000_000
+
+    def __init__(self) -> None:
+        self.specs: list[tuple] = []  # `CandidateSource.specs` tuple: a Candidate sans start
+        self.ranges: dict[tuple[str, bool], tuple[int, int]] = {}  # key -> its numbers
+        self._new: list[tuple] = []  # (channel, observed length, original ids) not in arrays
+        self._channel = np.zeros(0, dtype=np.float64)
+        self._length = np.zeros(0, dtype=np.int64)
+        self._mlength = np.zeros(0, dtype=np.int64)
+        self._orig = np.zeros((0, MAX_PHRASE), dtype=np.int64)
+
+    def add(self, found: tuple) -> tuple[int, int]:
+        """Number ``(spec, original ids, channel)`` entries; their range."""
+        lo = len(self.specs)
+        for spec, oids, ch in found:
+            self.specs.append(spec)
+            self._new.append((ch, spec[0], oids))
+        return lo, len(self.specs)
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per entry: channel log-odds before position-dependent adjustments, observed
+        tokens replaced, original words, and the original ids (padded with `UNK`)."""
+        if self._new:
+            n = len(self._new)
+            orig = np.zeros((n, MAX_PHRASE), dtype=np.int64)
+            mlen = np.fromiter((len(e[2]) for e in self._new), dtype=np.int64, count=n)
+            for k, e in enumerate(self._new):
+                orig[k, :len(e[2])] = e[2]
+            self._channel = np.concatenate(
+                (self._channel, np.fromiter((e[0] for e in self._new), np.float64, n)))
+            self._length = np.concatenate(
+                (self._length, np.fromiter((e[1] for e in self._new), np.int64, n)))
+            self._mlength = np.concatenate((self._mlength, mlen))
+            self._orig = np.concatenate((self._orig, orig))
+            self._new = []
+        return self._channel, self._length, self._mlength, self._orig
 
 
 @dataclass(slots=True)
@@ -287,7 +322,8 @@ class Local:
     Entry ``n`` is a candidate at global padded index ``pos[n]`` with natural log-odds
     ``score[n]`` against keeping the observed words, channel part ``channel[n]``; a
     single-word entry has the LM id of its original in ``orig[n]`` and its table entry in
-    ``entry[n]``, a phrase entry indexes ``phrase_cands`` with ``pref[n]``. Low-scoring
+    ``entry[n]``, a phrase entry has its index ``pref[n]`` into ``phrase_start`` (its first
+    token) and ``phrase_entry`` (its number in ``phrase_specs``). Low-scoring
     entries are dropped after scoring (`compact`), but ``zpos``/``zlse`` keep, for every
     position that had candidates, the log of the summed odds of all of them, which is what
     the posteriors need.
@@ -299,7 +335,9 @@ class Local:
     orig: np.ndarray
     entry: np.ndarray
     pref: np.ndarray
-    phrase_cands: list[tuple]  # (start, spec) per phrase entry, see Decoder._entries
+    phrase_start: np.ndarray
+    phrase_entry: np.ndarray
+    phrase_specs: list[tuple]  # `PhraseEntries.specs`, shared by the chunks of a decode
     sent_of: np.ndarray
     tok_of: np.ndarray
     zpos: np.ndarray
@@ -322,25 +360,39 @@ class Local:
         """Drop entries scoring below ``floor`` (the per-position sums stay exact)."""
         keep = self.score >= floor
         return Local(self.pos[keep], self.score[keep], self.channel[keep], self.orig[keep],
-                     self.entry[keep], self.pref[keep], self.phrase_cands, self.sent_of,
-                     self.tok_of, self.zpos, self.zlse)
+                     self.entry[keep], self.pref[keep], self.phrase_start,
+                     self.phrase_entry, self.phrase_specs, self.sent_of, self.tok_of,
+                     self.zpos, self.zlse)
 
     @staticmethod
     def merge(parts: list[Local]) -> Local:
         """Concatenate chunks (their indices are already global)."""
         if len(parts) == 1:
             return parts[0]
-        cands: list[Candidate] = []
         prefs = []
+        n = 0
         for part in parts:
-            prefs.append(np.where(part.pref >= 0, part.pref + len(cands), -1))
-            cands.extend(part.phrase_cands)
+            prefs.append(np.where(part.pref >= 0, part.pref + n, -1))
+            n += len(part.phrase_start)
         cat = np.concatenate
         return Local(cat([q.pos for q in parts]), cat([q.score for q in parts]),
                      cat([q.channel for q in parts]), cat([q.orig for q in parts]),
-                     cat([q.entry for q in parts]), cat(prefs), cands,
+                     cat([q.entry for q in parts]), cat(prefs),
+                     cat([q.phrase_start for q in parts]), cat([q.phrase_entry for q in parts]),
+                     parts[0].phrase_specs,
                      cat([q.sent_of for q in parts]), cat([q.tok_of for q in parts]),
                      cat([q.zpos for q in parts]), cat([q.zlse for q in parts]))
+
+
+def _expand_blocks(pos: np.ndarray, lo: np.ndarray,
+                   hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Blocks of consecutive numbers ``[lo, hi)`` at positions: one (position, number) pair
+    per number, in block order."""
+    cnt = (hi - lo).astype(np.int64)
+    total = int(cnt.sum())
+    start = np.concatenate(([0], np.cumsum(cnt)[:-1]))
+    number = np.repeat(lo - start, cnt) + np.arange(total)
+    return np.repeat(pos, cnt).astype(np.int64), number.astype(np.int64)
 
 
 _PACK_MIX = np.uint64(0x9E3779B97F4A7C15)
@@ -385,11 +437,11 @@ class Decoder:
         self.params = params or DecodeParams()
         self._channel_cache: dict[tuple, float] = {}
         self._entry_cache: dict[tuple[str, bool], tuple] = {}
-        # word -> its trusted multiword originals' entries (or none): `_phrase_candidates`
-        self._multi_entry_cache: dict[str, tuple] = {}
-        self._column_cache: dict[tuple[str, bool], tuple] = {}
-        # Per LM id: 0 not known yet, 1 no multiword originals, 2 some (`_has_multi`).
-        self._multi_flags: np.ndarray | None = None
+        self._phrases = PhraseEntries()
+        # Per LM id: the range of its word's trusted multiword originals in `_phrases`
+        # (`_multi_ranges`); -1 where not worked out yet.
+        self._multi_lo: np.ndarray | None = None
+        self._multi_hi: np.ndarray | None = None
         self._phrase_packed: dict[int, np.ndarray] | None = None
         self._table: WordTable | None = None
         self._table_key: tuple | None = None
@@ -409,10 +461,12 @@ class Decoder:
             self._table_key = key
             self._channel_cache.clear()
             self._entry_cache.clear()
-            self._multi_entry_cache.clear()
-            self._column_cache.clear()
-            self._multi_flags = None
+            self._reset_phrases()
         return self._table
+
+    def _reset_phrases(self) -> None:
+        self._phrases = PhraseEntries()
+        self._multi_lo = self._multi_hi = None
 
     def _multi_originals(self) -> np.ndarray:
         """Per table row: does the observed word have phrase originals (few do)."""
@@ -560,45 +614,44 @@ class Decoder:
         self._entry_cache[ck] = hit
         return hit
 
-    def _entry_columns(self, key: str, multi_only: bool) -> tuple:
-        """`_entries` of a key as columns: ``(specs, original ids, channels, observed
-        lengths, original lengths)``, each a tuple, or ``()`` when it has none; cached
-        with them, so a position's candidates join the chunk's lists by ``extend``."""
+    def _entry_range(self, key: str, multi_only: bool) -> tuple[int, int]:
+        """`_entries` of a key, numbered in `_phrases`: the range of their numbers."""
         ck = (key, multi_only)
-        hit = self._column_cache.get(ck)
-        if hit is None:
-            found = self._entries(key, multi_only)
-            hit = (tuple(e[0] for e in found), tuple(e[1] for e in found),
-                   tuple(e[2] for e in found), tuple(e[0][0] for e in found),
-                   tuple(len(e[1]) for e in found)) if found else ()
-            if len(self._column_cache) > 200_000:  # bounded like `_entries`
-                self._column_cache.clear()
-            self._column_cache[ck] = hit
-        return hit
+        r = self._phrases.ranges.get(ck)
+        if r is None:
+            r = self._phrases.add(self._entries(key, multi_only))
+            self._phrases.ranges[ck] = r
+        return r
 
-    def _has_multi(self, ids: np.ndarray, flat: list[str | None], at: np.ndarray) -> np.ndarray:
-        """Per position (LM ids ``ids`` of the words ``flat[at]``): does the word have
-        trusted multiword originals (`_entry_columns` with ``multi_only``)? Words the LM
-        does not know are marked too (they take the full lookup).
+    def _multi_range(self, w: str) -> tuple[int, int]:
+        """Range of the trusted multiword originals of one known word (maybe empty)."""
+        r = self.source._index.get(w)
+        if r is not None and self._multi_originals()[r]:
+            return self._entry_range(w, True)
+        return (0, 0)
+
+    def _multi_ranges(self, ids: np.ndarray, flat: list[str | None],
+                      at: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Per position (LM ids ``ids`` of the words ``flat[at]``): the range of the word's
+        trusted multiword originals; empty for words the LM does not know.
 
         A known word's answer depends only on the word (its id), so it is worked out once
-        per id and kept in an array over the vocabulary.
+        per id and kept in arrays over the vocabulary.
         """
-        flags = self._multi_flags
-        if flags is None:
-            flags = self._multi_flags = np.zeros(len(self.lm.words), dtype=np.int8)
-        f = flags[ids]
-        todo = np.flatnonzero(f == 0)
+        if self._multi_lo is None:
+            self._multi_lo = np.full(len(self.lm.words), -1, dtype=np.int64)
+            self._multi_hi = np.zeros(len(self.lm.words), dtype=np.int64)
+            self._multi_lo[UNK] = 0
+        lo_of, hi_of = self._multi_lo, self._multi_hi
+        lo = lo_of[ids]
+        todo = np.flatnonzero(lo < 0)
         if len(todo):
-            index = self.source._index
-            multi = self._multi_originals()
             for k in todo.tolist():
-                w = flat[int(at[k])]
-                r = index.get(w)
-                has = r is not None and bool(multi[r]) and bool(self._entry_columns(w, True))
-                flags[ids[k]] = 2 if has else 1
-            f = flags[ids]
-        return (f == 2) | (ids == UNK)
+                i = int(ids[k])
+                if lo_of[i] < 0:
+                    lo_of[i], hi_of[i] = self._multi_range(flat[int(at[k])])
+            lo = lo_of[ids]
+        return lo, hi_of[ids]
 
     def _phrase_keys(self) -> dict[int, np.ndarray]:
         """Per phrase length (2 to `MAX_PHRASE` tokens): the sorted packed LM ids
@@ -646,7 +699,7 @@ class Decoder:
         return j[order], ln[order]
 
     def _phrase_candidates(self, flat: list[str | None], g: np.ndarray, at: list[int],
-                           end_of: np.ndarray) -> PhraseCandidates:
+                           end_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Candidates that the vectorised path does not cover: phrases and learned pairs.
 
         Args:
@@ -658,64 +711,52 @@ class Decoder:
             end_of: Per padded position, one past its sentence's EOS.
 
         Returns:
-            The candidates as columns (`PhraseCandidates`), by position; at a position,
-            the word's own multiword originals first, then its phrases by length.
+            ``(pos, entry)``: per candidate its padded position and its number in
+            `_phrases`; by position, and at a position the word's own entries (its
+            multiword originals, or all of a word the LM does not know) first, then its
+            phrases by length.
         """
         src = self.source
         if src._learned:
             return self._phrase_candidates_by_words(flat, g, at, end_of)
-        index = src._index
-        columns = self._entry_columns
-        single = self._multi_entry_cache
-        out = PhraseCandidates([], [], [], [], [], [])
-        if not len(at):
-            return out
-        pos, specs, oids, chs, lens, mlens = out
         at = np.asarray(at, dtype=np.int64)
+        if not len(at):
+            e = np.zeros(0, dtype=np.int64)
+            return e, e
+        ids = g[at]
+        lo, hi = self._multi_ranges(ids, flat, at)
+        has = hi > lo
+        # Blocks of consecutive entry numbers: position, rank at the position, range.
+        b_pos, b_rank, b_lo, b_hi = [at[has]], [np.zeros(int(has.sum()), np.int64)], \
+            [lo[has]], [hi[has]]
+        more: list[tuple[int, int, int, int]] = []
+        for j in at[ids == UNK].tolist():
+            # Words the language model does not know: the word table is indexed by LM id,
+            # so rare spun words like "unexampled" come here.
+            r = self._entry_range(flat[j], False)
+            if r[1] > r[0]:
+                more.append((j, 0, *r))
+        index = src._index
         hit_j, hit_ln = self._phrase_hits(g, at, end_of)
-        phrases_at: dict[int, list[int]] = {}
         for j, ln in zip(hit_j.tolist(), hit_ln.tolist(), strict=True):
-            phrases_at.setdefault(j, []).append(ln)
-        # Most words have no multiword original and start no phrase: only the rest are
-        # looked at one by one.
-        look = np.union1d(at[self._has_multi(g[at], flat, at)], hit_j).tolist()
-        for j in look:
-            w = flat[j]
-            if g[j] == UNK:
-                # Words the language model does not know: the word table is indexed by LM
-                # id, so rare spun words like "unexampled" come here.
-                found = columns(w, False)
-            else:
-                found = single.get(w)
-                if found is None:
-                    r = index.get(w)
-                    found = columns(w, True) if r is not None and self._multi_originals()[r] \
-                        else ()
-                    if len(single) > 200_000:
-                        single.clear()
-                    single[w] = found
-            if found:
-                pos += [j] * len(found[0])
-                specs += found[0]
-                oids += found[1]
-                chs += found[2]
-                lens += found[3]
-                mlens += found[4]
-            for ln in phrases_at.get(j, ()):
-                key = " ".join(flat[j:j + ln])
-                if key in index:
-                    found = columns(key, False)
-                    if found:
-                        pos += [j] * len(found[0])
-                        specs += found[0]
-                        oids += found[1]
-                        chs += found[2]
-                        lens += found[3]
-                        mlens += found[4]
-        return out
+            key = " ".join(flat[j:j + ln])
+            if key in index:
+                r = self._entry_range(key, False)
+                if r[1] > r[0]:
+                    more.append((j, ln, *r))
+        if more:
+            extra = np.array(more, dtype=np.int64)
+            b_pos.append(extra[:, 0])
+            b_rank.append(extra[:, 1])
+            b_lo.append(extra[:, 2])
+            b_hi.append(extra[:, 3])
+        pos, rank = np.concatenate(b_pos), np.concatenate(b_rank)
+        order = np.lexsort((rank, pos))
+        return _expand_blocks(pos[order], np.concatenate(b_lo)[order],
+                              np.concatenate(b_hi)[order])
 
     def _phrase_candidates_by_words(self, flat: list[str | None], g: np.ndarray,
-                                    at: list[int], end_of: np.ndarray) -> PhraseCandidates:
+                                    at: list[int], end_of: np.ndarray):
         """`_phrase_candidates` with a learned table: every position and phrase is looked
         up by its words (learned pairs are not in the packed phrase keys)."""
         src = self.source
@@ -723,48 +764,29 @@ class Decoder:
         heads = src._phrase_heads
         learned = src._learned
         index = src._index
-        columns = self._entry_columns
-        single = self._multi_entry_cache
         unknown = set(np.flatnonzero(g == UNK).tolist())
-        out = PhraseCandidates([], [], [], [], [], [])
-        pos, specs, oids, chs, lens, mlens = out
+        blocks: list[tuple[int, int, int]] = []
         for j in at:
             w = flat[j]
             if w in learned or j in unknown:
-                found = columns(w, False)
+                r = self._entry_range(w, False)
             else:
-                found = single.get(w)
-                if found is None:
-                    r = index.get(w)
-                    found = columns(w, True) if r is not None and self._multi_originals()[r] \
-                        else ()
-                    if len(single) > 200_000:
-                        single.clear()
-                    single[w] = found
-            if found:
-                pos += [j] * len(found[0])
-                specs += found[0]
-                oids += found[1]
-                chs += found[2]
-                lens += found[3]
-                mlens += found[4]
+                r = self._multi_range(w)
+            if r[1] > r[0]:
+                blocks.append((j, *r))
             longest = plen.get(w)
             if longest:
                 key = w
                 for ln in range(2, min(longest, int(end_of[j]) - 1 - j) + 1):
                     key = key + " " + flat[j + ln - 1]
                     if key in index or key in learned:
-                        found = columns(key, False)
-                        if found:
-                            pos += [j] * len(found[0])
-                            specs += found[0]
-                            oids += found[1]
-                            chs += found[2]
-                            lens += found[3]
-                            mlens += found[4]
+                        r = self._entry_range(key, False)
+                        if r[1] > r[0]:
+                            blocks.append((j, *r))
                     if ln == 2 and key not in heads:
                         break  # no longer phrase starts with these two tokens
-        return out
+        b = np.array(blocks, dtype=np.int64).reshape(-1, 3)
+        return _expand_blocks(b[:, 0], b[:, 1], b[:, 2])
 
     # ------------------------------------------------------------------ step 1
 
@@ -967,35 +989,31 @@ class Decoder:
         return (base[tok_at], 1.0 / (1.0 + np.exp(-np.minimum(zlse, 50.0))),
                 np.searchsorted(tok_at, zpos), words)
 
-    def _phrase_scores(self, g, base, end_of, shape, phr: PhraseCandidates):
+    def _phrase_scores(self, g, base, end_of, shape, pos, entry):
         """Local log-odds of multi-token candidates, vectorised by original length.
 
         Args:
             g, base, end_of, shape: The chunk's padded arrays (see `_word_entries`).
-            phr: The candidates (`_phrase_candidates`): per candidate the padded index of
-                its first observed token, the observed tokens it replaces, the LM ids of
-                its original words and its channel log-odds before position-dependent
-                adjustments.
+            pos: Per candidate, the padded index of its first observed token.
+            entry: Its number in `_phrases` (observed tokens replaced, original ids and
+                channel log-odds before position-dependent adjustments).
 
         Returns:
             ``(scores, channel, keep)``: scores and adjusted channels of the kept candidates,
             and the mask of candidates kept (channel above the floor).
         """
         p = self.params
-        n = len(phr.pos)
+        n = len(pos)
         if n == 0:
             return np.zeros(0), np.zeros(0), np.zeros(0, dtype=bool)
-        J = np.asarray(phr.pos, dtype=np.int64)
-        L = np.asarray(phr.lens, dtype=np.int64)
-        M = np.asarray(phr.mlens, dtype=np.int64)
-        # All original ids in one flat array; candidate k's are flat[first[k]:first[k] + M[k]].
-        flat = np.fromiter(chain.from_iterable(phr.oids), dtype=np.int64, count=int(M.sum()))
-        first = np.concatenate(([0], np.cumsum(M)[:-1]))
+        channel, length, mlength, originals = self._phrases.arrays()
+        J = pos
+        L = length[entry]
+        M = mlength[entry]
         # Length balance, and caution over capitalised or acronym tokens (`adjust`).
         marked = np.concatenate(([0], np.cumsum(shape != 0)))
         named = (marked[J + L] - marked[J]) > 0
-        ch = np.asarray(phr.channels, dtype=np.float64) + p.length_bonus * (M - L) \
-            - p.name_penalty * named
+        ch = channel[entry] + p.length_bonus * (M - L) - p.name_penalty * named
         keep = ch > p.channel_floor
         cs = np.concatenate(([0.0], np.cumsum(base)))
         scores = np.zeros(n, dtype=np.float64)
@@ -1004,7 +1022,7 @@ class Decoder:
             sel = np.flatnonzero(keep & (M == m))
             j, ln = J[sel], L[sel]
             stop = end_of[j]
-            orig = flat[first[sel][:, None] + np.arange(m)]
+            orig = originals[entry[sel], :m]
             # Window: two context words, the original, then up to two observed words after
             # the span (inside the segment; its EOS included).
             after1 = j + ln
@@ -1083,28 +1101,24 @@ class Decoder:
             flat += st.norms
             flat.append(None)
         look = (is_tok if learned else is_tok & suspicious) & (shape != 2)
-        phr = self._phrase_candidates(flat, g, np.flatnonzero(look).tolist(), end_of)
+        pj, pe = self._phrase_candidates(flat, g, np.flatnonzero(look).tolist(), end_of)
         n1 = len(J)
-        S2, pch, keep2 = self._phrase_scores(g, base, end_of, shape, phr)
-        pj = np.asarray(phr.pos, dtype=np.int64)
-        specs = phr.specs
-        if len(pj) and not keep2.all():
-            pj = pj[keep2]
-            specs = list(compress(specs, keep2.tolist()))
-        # (start, spec) per kept phrase entry: a Candidate is built only when asked for.
-        pc = list(zip(tok_of[pj].tolist(), specs, strict=True))
-        n2 = len(pc)
-        pos = np.concatenate((J, np.array(pj, dtype=np.int64))) + g_offset
+        S2, pch, keep2 = self._phrase_scores(g, base, end_of, shape, pj, pe)
+        pj, pe = pj[keep2], pe[keep2]
+        n2 = len(pj)
+        pos = np.concatenate((J, pj)) + g_offset
         score = np.concatenate((S1, S2))
         zpos, zlse = _logsumexp_by(pos, score)
         return Local(
             pos=pos,
             score=score,
-            channel=np.concatenate((CH, np.array(pch))),
+            channel=np.concatenate((CH, pch)),
             orig=np.concatenate((orig, np.full(n2, -1, dtype=np.int64))),
             entry=np.concatenate((E, np.full(n2, -1, dtype=np.int64))),
             pref=np.concatenate((np.full(n1, -1, dtype=np.int64), np.arange(n2))),
-            phrase_cands=pc,
+            phrase_start=tok_of[pj],
+            phrase_entry=pe,
+            phrase_specs=self._phrases.specs,
             sent_of=sent_of + sent_offset,
             tok_of=tok_of,
             zpos=zpos,
@@ -1115,8 +1129,8 @@ class Decoder:
         """The Candidate behind local entry ``n``."""
         r = int(loc.pref[n])
         if r >= 0:
-            start, spec = loc.phrase_cands[r]
-            return Candidate(start, *spec)
+            spec = loc.phrase_specs[int(loc.phrase_entry[r])]
+            return Candidate(int(loc.phrase_start[r]), *spec)
         t = self._table
         e = int(loc.entry[n])
         return Candidate(int(loc.tok_of[loc.pos[n]]), 1, (self.lm.words[int(loc.orig[n])],),
@@ -1355,6 +1369,8 @@ class Decoder:
             them, including low-confidence ones), the local scores and sentence states.
         """
         p = self.params
+        if len(self._phrases.specs) > PhraseEntries.LIMIT:  # bounded however much is decoded
+            self._reset_phrases()
         # Chunks bound memory on huge documents: only the sentence states and the entries
         # that can still matter (`compact`) are kept from each chunk.
         states: list[SentenceState] = []
@@ -1415,18 +1431,23 @@ class Decoder:
         single = pref < 0
         tok = loc.tok_of[positions]
         orig = loc.orig[best]
-        flags = np.zeros(len(best), dtype=np.int64)
+        flags = np.zeros(len(best), dtype=np.int64)  # single words: from the table
+        number = np.zeros(len(best), dtype=np.int64)  # phrases: the spec's number
         if single.any():
             flags[single] = self._table.flags[loc.entry[best[single]]]
+        if not single.all():
+            r = pref[~single]
+            tok[~single] = loc.phrase_start[r]
+            number[~single] = loc.phrase_entry[r]
         words = self.lm.words
-        phrases = loc.phrase_cands
+        specs = loc.phrase_specs
         found = []
-        for r, t, o, fl, cf, si in zip(pref.tolist(), tok.tolist(), orig.tolist(),
-                                       flags.tolist(), conf.tolist(),
-                                       loc.sent_of[positions].tolist(), strict=True):
-            if r >= 0:
-                start, spec = phrases[r]
-                found.append(Decision(si, start, start + spec[0], spec[1], cf, spec[2]))
+        for ph, t, o, fl, e, cf, si in zip((~single).tolist(), tok.tolist(), orig.tolist(),
+                                           flags.tolist(), number.tolist(), conf.tolist(),
+                                           loc.sent_of[positions].tolist(), strict=True):
+            if ph:
+                spec = specs[e]
+                found.append(Decision(si, t, t + spec[0], spec[1], cf, spec[2]))
             else:
                 found.append(Decision(si, t, t + 1, (words[o],), cf, fl))
         taken: dict[int, set[int]] = {}
