@@ -72,6 +72,11 @@ def _as_text(text) -> str:
 def _match_case(observed: list[str], original: tuple[str, ...]) -> str:
     """Carry the observed capitalisation (of the observed words' texts) over to the
     original words."""
+    if len(original) == 1 and len(observed) == 1:  # most spans: one word for one word
+        t, w = observed[0], original[0]
+        if t.isupper() and len(t) > 1:
+            return w.upper()
+        return w[:1].upper() + w[1:] if t[:1].isupper() else w
     words = list(original)
     texts = observed
     if texts and all(t.isupper() and len(t) > 1 for t in texts):
@@ -138,18 +143,21 @@ class _Analysis:
         self.shape = np.zeros(0, dtype=np.int64)
         self.codes = np.zeros(0, dtype=np.int64)
         self._starts: list[int] | None = None
+        self._seg_starts: list[int] | None = None  # `segment_starts`, once `seg` is set
         self._is_word: list[bool] = []
         self.scored: ScoredWords | None = None  # see `_score_all`
+        self.ids: np.ndarray | None = None  # LM ids of the tokens, from `_score_all`
 
     def score(self) -> float:
         return self.p_spun if self.supported else 0.0
 
     def segment_starts(self) -> list[int]:
         """Index of the first token of each segment (the decoder's sentences)."""
-        seg = self.seg
-        if not len(seg):
-            return []
-        return np.flatnonzero(np.concatenate(([True], seg[1:] != seg[:-1]))).tolist()
+        if self._seg_starts is None:
+            seg = self.seg
+            self._seg_starts = np.flatnonzero(
+                np.concatenate(([True], seg[1:] != seg[:-1]))).tolist() if len(seg) else []
+        return self._seg_starts
 
     def sentences(self) -> tuple[list[list[str]], list[list[int]]]:
         """Normalised tokens and shapes per segment, as the decoder takes them."""
@@ -243,13 +251,15 @@ def _score_all(analyses: list[_Analysis], decoder, keep_words: bool = False) -> 
         seg = segment_ids(texts, codes=codes)
         shape = shape_codes(texts, seg, codes=codes)
         a.norms, a.seg, a.shape, a.codes = low, seg, shape, codes
+        a._seg_starts = None
         shapes.append(shape)
         segs.append(seg + seg_base)
         if len(seg):
             seg_base += int(seg[-1]) + 1
         bounds.append(len(norms))
     seg_all = np.concatenate(segs)
-    found = decoder.evidence(norms, decoder.lm.ids(norms), seg_all, np.concatenate(shapes),
+    ids = decoder.lm.ids(norms)
+    found = decoder.evidence(norms, ids, seg_all, np.concatenate(shapes),
                              positions=True, entries=keep_words)
     lp, post, post_at = found[:3]
     words = found[3] if keep_words else None
@@ -260,6 +270,7 @@ def _score_all(analyses: list[_Analysis], decoder, keep_words: bool = False) -> 
         lo, hi = bounds[k], bounds[k + 1]
         a.features = features(a.words, lp[lo:hi], post[cuts[k]:cuts[k + 1]])
         a.p_spun = det.probability(a.features) if a.words else 0.0
+        a.ids = ids[lo:hi]
         if wcuts is not None:
             mine = words.take(slice(wcuts[k], wcuts[k + 1]))
             # Segment and token numbers within the document's own segments.
@@ -306,9 +317,12 @@ def _decode_all(analyses: list[_Analysis], decoder, mode: str, min_confidence: f
     if scored and len(scored) == len(analyses):
         known = ScoredWords(*(np.concatenate([getattr(w, f) for w in scored])
                               for f in ScoredWords.__slots__))
+    ids = None
+    if all(a.ids is not None for a in analyses):
+        ids = np.concatenate([a.ids for a in analyses]) if analyses else None
     decisions, _, _ = decoder.decode(
         sentences, fast=True, shapes=shapes, prior=lambda local, states: rates_arr,
-        min_confidence=min_confidence, suspicion=CHECK_SUSPICION, known=known)
+        min_confidence=min_confidence, suspicion=CHECK_SUSPICION, known=known, ids=ids)
     for d in decisions:  # in sentence order
         k = bisect_right(first, d.sentence) - 1
         d.sentence -= first[k]

@@ -539,8 +539,8 @@ class Decoder:
             self._channel_cache[key] = v
         return v
 
-    def prepare(self, sentences: list[list[str]],
-                shapes: list[list[int]] | None = None) -> list[SentenceState]:
+    def prepare(self, sentences: list[list[str]], shapes: list[list[int]] | None = None,
+                ids: np.ndarray | None = None) -> list[SentenceState]:
         """Ids and observed-context LM scores for each sentence.
 
         Args:
@@ -548,13 +548,15 @@ class Decoder:
             shapes: Per token, 1 when it is capitalised inside a sentence (likely part of a
                 name: changing it needs more evidence), 2 when it is in capitals (an
                 acronym: never changed), else 0.
+            ids: The LM ids of all their tokens, in order, if the caller has them.
         """
         if not sentences:
             return []
         # All sentences in one padded array (one id lookup, one LM pass); each state holds
         # views of its part. Windows across a sentence boundary are unused.
         lens = np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences))
-        ids = self.lm.ids(list(chain.from_iterable(sentences)))
+        if ids is None:
+            ids = self.lm.ids(list(chain.from_iterable(sentences)))
         ends = np.cumsum(lens + 3)
         starts = ends - lens - 3
         g = np.empty(int(ends[-1]), dtype=np.int64)
@@ -1344,7 +1346,7 @@ class Decoder:
     def decode(self, sentences: list[list[str]], *, fast: bool = False,
                shapes: list[list[int]] | None = None, prior=None,
                min_confidence: float = 0.0, suspicion: float | None = None,
-               known: ScoredWords | None = None):
+               known: ScoredWords | None = None, ids: np.ndarray | None = None):
         """Decode normalised sentences.
 
         Args:
@@ -1357,6 +1359,7 @@ class Decoder:
                 (``sent`` numbering ``sentences``): reused, not scored again. Only valid for
                 candidates scored as `local` would (the same table, candidate limit and
                 context), and at positions that `local` looks at.
+            ids: The LM ids of all the sentences' tokens, in order, if the caller has them.
             prior: Optional callable ``(local, states) -> float`` (or an array of one rate
                 per sentence, when several documents are decoded together): the spin rate
                 judged from the local evidence (the detector). All candidates' prior
@@ -1377,6 +1380,7 @@ class Decoder:
         parts: list[Local] = []
         keep_floor = p.local_floor - 4.0
         g_offset = 0
+        t0 = 0  # tokens of the sentences before the chunk
         k = 0
         while k < len(sentences):
             n_tok = 0
@@ -1384,7 +1388,9 @@ class Decoder:
             while k2 < len(sentences) and (k2 == k or n_tok < CHUNK_TOKENS):
                 n_tok += len(sentences[k2]) + 3
                 k2 += 1
-            chunk = self.prepare(sentences[k:k2], shapes[k:k2] if shapes is not None else None)
+            chunk = self.prepare(sentences[k:k2], shapes[k:k2] if shapes is not None else None,
+                                 ids=None if ids is None else ids[t0:t0 + n_tok - 3 * (k2 - k)])
+            t0 += n_tok - 3 * (k2 - k)
             part_known = None
             if known is not None:
                 lo, hi = np.searchsorted(known.sent, [k, k2])
