@@ -200,7 +200,8 @@ class _Analysis:
                 fixed = fixed.capitalize() if texts[lo - 1][0].isupper() else fixed
                 begin = offsets[lo - 1]
                 replacement = fixed + " " + replacement
-            start, end = self.cleaned.span_to_input(begin, stop)
+            start, end = self.cleaned.span_to_input(begin, stop) if self.cleaned.edits \
+                else (begin, stop)
             if replacement == self.input[start:end]:
                 continue
             yield d, start, end, replacement
