@@ -171,12 +171,12 @@ class CandidateSource:
         # first token -> longest observed phrase starting with it
         self._phrase_len: dict[str, int] = {}
         plen = self._phrase_len
-        # Only the phrases (a third of the keys) are looked at one by one: finding them is
-        # a C-speed filter, and a Python loop over every key cost a third of the start-up.
         # the first two tokens of every phrase of three or more: a longer key is looked up
         # only after such a start (most two-token starts have none)
         self._phrase_heads: set[str] = set()
         heads = self._phrase_heads
+        # Only the phrases (a third of the keys) are looked at one by one: finding them is
+        # a C-speed filter, and a Python loop over every key cost a third of the start-up.
         for phrase in compress(words, map(str.__contains__, words, repeat(" "))):
             first, _, rest = phrase.partition(" ")
             ln = rest.count(" ") + 2

@@ -241,7 +241,7 @@ class WordTable:
     def build(cls, lm, source: CandidateSource, params: DecodeParams) -> WordTable:
         words = source._words
         get = lm.index.get  # phrases hold a space, which no LM word does: they map to UNK
-        lm_of = np.array([get(w, UNK) for w in words], dtype=np.int32)
+        lm_of = np.fromiter(map(get, words, repeat(UNK)), dtype=np.int32, count=len(words))
         offs = np.asarray(source._offsets, dtype=np.int64)
         rows = np.repeat(np.arange(len(offs) - 1, dtype=np.int32), np.diff(offs))
         orig_row = np.asarray(source._orig)
