@@ -528,3 +528,11 @@ def test_language_gate_counts_agree_with_the_regular_expressions(text):
     assert _counts(text) == _regex_counts(text)
     mostly_ascii = "An ordinary English sentence about the weather. " * 3 + text
     assert _counts(mostly_ascii) == _regex_counts(mostly_ascii)
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=300))
+def test_ascii_word_pattern_finds_the_unicode_words(text):
+    from unspin.clean import _WORD, _WORD_LOWER_ASCII
+
+    low = text.lower()
+    assert _WORD_LOWER_ASCII.findall(low) == _WORD.findall(low)

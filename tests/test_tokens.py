@@ -14,6 +14,8 @@ from unspin.tokens import (
     PUNCT,
     TOKEN_RE,
     WORD,
+    find_tokens,
+    lower_tokens,
     norm_sentences,
     normalise,
     segment_ids,
@@ -234,3 +236,20 @@ def test_token_starts_with_lone_surrogates_and_wide_characters() -> None:
     text = "a \ud800 b\u3000c 𝔘𝔫 \U0001f600d"
     tokens = tokenize(text)
     assert token_starts(text, [t.text for t in tokens]).tolist() == [t.start for t in tokens]
+
+
+@given(st.text(alphabet=st.characters(max_codepoint=127), max_size=300))
+def test_ascii_token_finder_gives_the_unicode_tokens(text):
+    assert find_tokens(text) == TOKEN_RE.findall(text)
+
+
+@given(st.text(max_size=300))
+def test_token_finder_and_lowering_match_the_plain_versions(text):
+    toks = find_tokens(text)
+    assert toks == TOKEN_RE.findall(text)
+    assert lower_tokens(toks) == [t.lower() for t in toks]
+
+
+def test_lowering_keeps_greek_final_sigma_per_token():
+    toks = ["ΟΔΟΣ", "Σ", "ΣΑΣ", "it's", "İstanbul"]
+    assert lower_tokens(toks) == [t.lower() for t in toks]

@@ -16,7 +16,8 @@ from .models import data_path, get_models
 from .report import Edit, Report, Restoration, Span
 from .tokens import (
     CODE_WORD,
-    TOKEN_RE,
+    find_tokens,
+    lower_tokens,
     segment_ids,
     shape_codes,
     token_codes,
@@ -136,7 +137,7 @@ class _Analysis:
         self.features: dict[str, float] = {}
         self.p_spun = 0.0
         self.words = 0
-        self.token_texts: list[str] = TOKEN_RE.findall(self.cleaned.text) if ok else []
+        self.token_texts: list[str] = find_tokens(self.cleaned.text) if ok else []
         # Filled in by `_score_all`: normalised tokens, segment numbers, shapes, codes.
         self.norms: list[str] = []
         self.seg = np.zeros(0, dtype=np.int64)
@@ -245,7 +246,7 @@ def _score_all(analyses: list[_Analysis], decoder, keep_words: bool = False) -> 
         texts = a.token_texts
         codes = token_codes(texts)
         a.words = int(np.count_nonzero(codes & CODE_WORD))
-        low = [t.lower() for t in texts]
+        low = lower_tokens(texts)
         if "’" in a.cleaned.text:
             low = [t.replace("’", "'") for t in low]
         norms.extend(low)

@@ -666,6 +666,7 @@ _FOREIGN_STOP = (
     - frozenset("war hat man son come sin dove era per con dan men ben van er hem want".split())
 )
 _WORD = re.compile(r"[^\W\d_]+")
+_WORD_LOWER_ASCII = re.compile(r"[a-z]+")  # _WORD on lower-cased ASCII text, faster
 _SPACE = re.compile(r"\s")
 _BAD = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\ufffd]")
 _NON_ASCII = re.compile(r"[^\x00-\x7f]")
@@ -764,7 +765,7 @@ def is_english(text: str) -> tuple[bool, str]:
     if latin / n_letters < 0.5:
         return False, "unsupported"  # Cyrillic, CJK, Arabic, ... scripts
     ascii_share = n_ascii / n_letters
-    words = _WORD.findall(sample.lower()) if sample.isascii() else [
+    words = _WORD_LOWER_ASCII.findall(sample.lower()) if sample.isascii() else [
         w.lower() for w in _WORD.findall(sample)]
     n = len(words)
     en = sum(map(_EN_STOP.__contains__, words))

@@ -24,6 +24,15 @@ TOKEN_RE = re.compile(
     r"|[^\w\s]|_",
     re.UNICODE,
 )
+# TOKEN_RE for text that is all ASCII, with ASCII classes: the same tokens (Unicode ``\s``
+# also matches \x1c-\x1f, hence the class), about 2.5 times faster (`find_tokens`).
+_TOKEN_RE_ASCII = re.compile(
+    r"[A-Za-z]+(?:[-'](?![sS]\b)[A-Za-z]+)*"
+    r"|'[sS]\b"
+    r"|\d+(?:[.,:]\d+)*"
+    r"|[^\w\s\x1c-\x1f]|_",
+    re.ASCII,
+)
 # The same alternatives with named groups, so that a match says its kind.
 _KIND_RE = re.compile(
     r"(?P<word>[^\W\d_]+(?:[-'’](?![sS]\b)[^\W\d_]+)*|['’][sS]\b)"
@@ -58,6 +67,16 @@ class Token(NamedTuple):
 # Which code points are white space (str.isspace, what the tokenizer's \\s means): none above
 # U+3000, so a table up to there answers for every character.
 _SPACE_TABLE = np.array([chr(i).isspace() for i in range(0x3002)], dtype=bool)
+
+
+def find_tokens(text: str) -> list[str]:
+    """The token strings of a text: ``TOKEN_RE.findall(text)``, faster on ASCII text."""
+    return (_TOKEN_RE_ASCII if text.isascii() else TOKEN_RE).findall(text)
+
+
+def lower_tokens(texts: list[str]) -> list[str]:
+    """``[t.lower() for t in texts]`` in one call (tokens hold no newline)."""
+    return "\n".join(texts).lower().split("\n") if texts else []
 
 
 def token_starts(text: str, texts: list[str]) -> np.ndarray:
