@@ -145,3 +145,18 @@ def test_phrase_numbers_start_afresh_past_the_limit_with_the_same_result(monkeyp
     again, _, _ = dec.decode(sents, shapes=shapes)
     assert dec._phrases is not old
     assert again == first
+
+
+def test_multiword_originals_built_alone_match_the_filtered_full_candidates():
+    from unspin.decode import FLAG_NUMBER, FLAG_WN_SYN, _hand_phrase
+
+    dec = get_models().decoder
+    src = dec.source
+    rows = np.flatnonzero(dec._multi_originals())
+    assert len(rows) > 100
+    for r in rows[:: max(1, len(rows) // 400)].tolist():
+        word = src._words[r]
+        want = tuple(sp for sp in src.specs(word) if len(sp[1]) > 1 and (
+            _hand_phrase(sp[2]) or sp[2] & (FLAG_WN_SYN | FLAG_NUMBER)))
+        assert dec._multiword_specs(word) == want
+    assert dec._multiword_specs("qwzxv") == ()

@@ -446,6 +446,8 @@ class Decoder:
         self._table: WordTable | None = None
         self._table_key: tuple | None = None
         self._multi: np.ndarray | None = None
+        self._is_phrase: np.ndarray | None = None
+        self._trusted_multi: np.ndarray | None = None
 
     # ------------------------------------------------------------------ helpers
 
@@ -474,11 +476,13 @@ class Decoder:
             src = self.source
             words = src._words
             offs = np.asarray(src._offsets, dtype=np.int64)
-            is_phrase = np.fromiter((" " in w for w in words), dtype=bool, count=len(words))
+            is_phrase = self._phrase_rows()
             flags = np.asarray(src._flags, dtype=np.int64)
             hand = ((flags & FLAG_PHRASE) != 0) & ((flags & LEXICAL) == 0)
             trusted = hand | ((flags & (FLAG_WN_SYN | FLAG_NUMBER)) != 0)
-            entries = np.flatnonzero(is_phrase[np.asarray(src._orig, dtype=np.int64)] & trusted)
+            # per table entry: a trusted multiword original (`_multiword_specs`)
+            self._trusted_multi = is_phrase[np.asarray(src._orig, dtype=np.int64)] & trusted
+            entries = np.flatnonzero(self._trusted_multi)
             rows = np.searchsorted(offs, entries, side="right") - 1
             has = np.zeros(len(words), dtype=bool)
             has[rows] = True
@@ -601,7 +605,9 @@ class Decoder:
             return hit
         lm_id = self.lm.id
         out = []
-        for spec in self.source.specs(key):
+        specs = self._multiword_specs(key) if multi_only and not self.source._learned \
+            else self.source.specs(key)
+        for spec in specs:
             original, flags = spec[1], spec[2]
             if multi_only and not (len(original) > 1 and (
                     _hand_phrase(flags) or flags & (FLAG_WN_SYN | FLAG_NUMBER))):
@@ -654,6 +660,44 @@ class Decoder:
                     lo_of[i], hi_of[i] = self._multi_range(flat[int(at[k])])
             lo = lo_of[ids]
         return lo, hi_of[ids]
+
+    def _multiword_specs(self, key: str) -> tuple:
+        """The specs of `CandidateSource.specs` (shipped table only) whose original has
+        several words and a trusted source, in the same order, without building the
+        others: a common word has hundreds of candidates and few multiword ones, and a scan
+        meets tens of thousands of words."""
+        src = self.source
+        i = src._index.get(key)
+        if i is None:
+            return ()
+        a, b = src._offsets[i:i + 2].tolist()
+        if b <= a:
+            return ()
+        self._multi_originals()
+        sel = np.flatnonzero(self._trusted_multi[a:b]) + a
+        if not len(sel):
+            return ()
+        origs = src._orig[sel]
+        # As `specs` builds them: cosine rounded in float64, fanout at least 1; one entry
+        # per original (a later duplicate replaces an earlier one's values in its place).
+        coss = np.round(src._cos[sel].astype(np.float64), 4).tolist()
+        fans = np.maximum(src._fanout[origs], 1).tolist()
+        length = key.count(" ") + 1
+        words = src._words
+        merged: dict[tuple[str, ...], tuple] = {}
+        for o, f, c, fn in zip(origs.tolist(), src._flags[sel].tolist(), coss, fans,
+                               strict=True):
+            orig = tuple(words[o].split(" "))
+            merged[orig] = (length, orig, f, c, fn, 0)
+        return tuple(merged.values())
+
+    def _phrase_rows(self) -> np.ndarray:
+        """Per table row: is its word a phrase (holds a space)?"""
+        if self._is_phrase is None:
+            words = self.source._words
+            self._is_phrase = np.fromiter(map(str.__contains__, words, repeat(" ")),
+                                          dtype=bool, count=len(words))
+        return self._is_phrase
 
     def _phrase_keys(self) -> dict[int, np.ndarray]:
         """Per phrase length (2 to `MAX_PHRASE` tokens): the sorted packed LM ids
