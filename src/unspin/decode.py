@@ -437,6 +437,7 @@ class Decoder:
         self.params = params or DecodeParams()
         self._channel_cache: dict[tuple, float] = {}
         self._entry_cache: dict[tuple[str, bool], tuple] = {}
+        self._unknown_cache: dict[str, list[tuple[int, float]]] = {}
         self._phrases = PhraseEntries()
         # Per LM id: the range of its word's trusted multiword originals in `_phrases`
         # (`_multi_ranges`); -1 where not worked out yet.
@@ -463,6 +464,7 @@ class Decoder:
             self._table_key = key
             self._channel_cache.clear()
             self._entry_cache.clear()
+            self._unknown_cache.clear()
             self._reset_phrases()
         return self._table
 
@@ -997,7 +999,13 @@ class Decoder:
 
     def _unknown_originals(self, word: str) -> list[tuple[int, float]]:
         """``(LM id, channel)`` of the single-word originals of a word the LM lacks."""
-        return [(oids[0], ch) for _, oids, ch in self._entries(word, False) if len(oids) == 1]
+        hit = self._unknown_cache.get(word)
+        if hit is None:
+            hit = [(oids[0], ch) for _, oids, ch in self._entries(word, False) if len(oids) == 1]
+            if len(self._unknown_cache) > 200_000:  # bounded like `_entries`
+                self._unknown_cache.clear()
+            self._unknown_cache[word] = hit
+        return hit
 
     def _evidence_chunk(self, norms, ids, seg, shape):
         n = len(ids)
