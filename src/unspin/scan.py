@@ -21,6 +21,7 @@ or Ray Data) -> JSON lines -> one shard per input file -> the output file.
 from __future__ import annotations
 
 import collections
+import gc
 import gzip
 import hashlib
 import json
@@ -321,6 +322,9 @@ def warm_up(cfg: ScanConfig) -> None:
     building its own copy: less memory, and less competition for the shared L3 cache."""
     analyse_one({}, "The council approved the budget on Tuesday.", None, cfg)
     analyse_one({}, _WARM_TEXT, None, cfg)
+    # The models live as long as the process: keep them out of the cyclic collector's full
+    # passes, here and in the forked workers (which would also write to the shared pages).
+    gc.freeze()
 
 
 # --------------------------------------------------------------------------- engines
