@@ -34,6 +34,8 @@ from pathlib import Path
 
 import httpx
 
+from unspin.lm import native_available
+
 REPO = Path(__file__).resolve().parents[1]
 
 
@@ -291,7 +293,8 @@ def main(argv: list[str] | None = None) -> int:
     setup = {
         "date": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M UTC"),
         "machine": f"{platform.machine()}, {os.cpu_count()} CPUs, Python "
-                   f"{platform.python_version()}",
+                   f"{platform.python_version()}, compiled LM lookups "
+                   f"{'on' if native_available() else 'off'}",
         "server": "external" if args.url else "null model (HTTP stack only), thread pool"
                   if args.null_model else f"{args.pool} pool, "
                   f"{args.workers or os.cpu_count()} workers",

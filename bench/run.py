@@ -184,6 +184,9 @@ def machine() -> dict:
                 info["ram_gb"] = round(int(line.split()[1]) / 1024**2, 1)
     except OSError:
         pass
+    from unspin.lm import native_available
+
+    info["compiled_lookups"] = native_available()
     return info
 
 
@@ -417,7 +420,8 @@ def report_md(r: dict) -> str:
         "",
         f"- date: {r['date']}",
         f"- machine: {m.get('cpu', '?')}, {m.get('nproc')} CPUs, {m.get('ram_gb', '?')} GB RAM,"
-        f" Python {m.get('python')}",
+        f" Python {m.get('python')}; compiled LM lookups"
+        f" {'on' if m.get('compiled_lookups') else 'off (numpy)'}",
         f"- command: `{r['command']}`",
         f"- {s['docs']} held-out test documents ({s['words']} words), half Wikipedia, half"
         f" Wikinews; {s['pairing']}; {s['clean_docs']} clean documents for the flagged share",

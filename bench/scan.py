@@ -405,7 +405,11 @@ def main(argv: list[str] | None = None) -> int:
     mb = nbytes / 1e6
     res: dict = {"docs": args.docs, "mb": round(mb, 3), "cpus": os.cpu_count(),
                  "load_at_start": _load(), "python": sys.version.split()[0]}
-    print(f"{args.docs} documents, {mb:.2f} MB of text; load {res['load_at_start']}", flush=True)
+    from unspin.lm import native_available
+
+    res["compiled_lookups"] = native_available()
+    print(f"{args.docs} documents, {mb:.2f} MB of text; load {res['load_at_start']}; compiled "
+          f"LM lookups {'on' if res['compiled_lookups'] else 'off'}", flush=True)
     if "throughput" not in args.skip:
         bench_throughput(docs, mb, res)
     if "overhead" not in args.skip:
