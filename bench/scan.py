@@ -73,7 +73,16 @@ def make_docs(n: int, path: Path, spin: bool = True) -> int:
     total = 0
     with open(path, "w", encoding="utf-8") as out:
         for i in range(n):
-            rec = json.loads(readers[i % len(readers)].readline())
+            line = ""
+            while readers and not line.strip():
+                r = readers[i % len(readers)]
+                line = r.readline()
+                if not line:  # this corpus is used up: go on with the others
+                    readers.remove(r)
+                    r.close()
+            if not line.strip():
+                raise SystemExit(f"the held-out corpus has only {i} documents, not {n}")
+            rec = json.loads(line)
             text = rec["text"]
             if spinner is not None and i % 2:
                 text = spinner.spin(text, 0.15, seed=i).spun
