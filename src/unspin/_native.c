@@ -148,6 +148,21 @@ static int row_pairs(const Model *md, const int64_t *seq, Py_ssize_t n, Py_ssize
     return 0;
 }
 
+/* Every window of three of each row of an (n, m) id array, pairs looked up here.
+ * Returns -1 if a buffer cannot be allocated (runs without the GIL). */
+static int score_rows(const Model *md, const int64_t *seq, Py_ssize_t n, Py_ssize_t m,
+                      float *out) {
+    size_t npairs = (size_t)(n * (m - 1)) + 1;
+    uint8_t *hit = malloc(npairs);
+    int32_t *pos = malloc(npairs * sizeof(int32_t));
+    int rc = (hit && pos) ? 0 : -1;
+    if (!rc) rc = row_pairs(md, seq, n, m, hit, pos);
+    if (!rc) rc = windows(md, seq, n, m, hit, pos, out);
+    free(hit);
+    free(pos);
+    return rc;
+}
+
 static void Model_dealloc(Model *self) {
     for (int i = 0; i < self->nbufs; i++) PyBuffer_Release(&self->bufs[i]);
     Py_TYPE(self)->tp_free((PyObject *)self);
@@ -224,6 +239,13 @@ static void release_all(Bufs *bs) {
     bs->n = 0;
 }
 
+/* End of a call: release its buffers; None, or MemoryError when rc says so. */
+static PyObject *finish(Bufs *bs, int rc) {
+    release_all(bs);
+    if (rc) return PyErr_NoMemory();
+    Py_RETURN_NONE;
+}
+
 static void *get(Bufs *bs, PyObject *obj, Py_ssize_t itemsize, Py_ssize_t count, int writable,
                  const char *name) {
     Py_buffer *b = &bs->b[bs->n];
@@ -263,17 +285,15 @@ static PyObject *Model_pairs(Model *self, PyObject *args) {
         return NULL;
     }
     uint32_t *q = malloc((size_t)(n ? n : 1) * sizeof(uint32_t));
-    if (!q) {
-        release_all(&bs);
-        return PyErr_NoMemory();
+    int rc = q ? 0 : -1;
+    if (!rc) {
+        Py_BEGIN_ALLOW_THREADS
+        for (Py_ssize_t i = 0; i < n; i++) q[i] = pair_fp((uint64_t)x[i], (uint64_t)y[i]);
+        find_many(&self->t2, q, n, hit, pos);
+        Py_END_ALLOW_THREADS
     }
-    Py_BEGIN_ALLOW_THREADS
-    for (Py_ssize_t i = 0; i < n; i++) q[i] = pair_fp((uint64_t)x[i], (uint64_t)y[i]);
-    find_many(&self->t2, q, n, hit, pos);
-    Py_END_ALLOW_THREADS
     free(q);
-    release_all(&bs);
-    Py_RETURN_NONE;
+    return finish(&bs, rc);
 }
 
 /* logprob(a, b, c, n, out): log10 P(c[i] | a[i] b[i]). */
@@ -291,9 +311,7 @@ static PyObject *Model_logprob(Model *self, PyObject *args) {
         return NULL;
     }
     int64_t *seq = malloc((size_t)(n ? n : 1) * 3 * sizeof(int64_t));
-    uint8_t *hit = malloc((size_t)(n ? n : 1) * 2);
-    int32_t *pos = malloc((size_t)(n ? n : 1) * 2 * sizeof(int32_t));
-    int rc = (seq && hit && pos) ? 0 : -1;
+    int rc = seq ? 0 : -1;
     if (!rc) {
         Py_BEGIN_ALLOW_THREADS
         for (Py_ssize_t i = 0; i < n; i++) {
@@ -301,17 +319,11 @@ static PyObject *Model_logprob(Model *self, PyObject *args) {
             seq[3 * i + 1] = b[i];
             seq[3 * i + 2] = c[i];
         }
-        rc = row_pairs(self, seq, n, 3, hit, pos);
-        if (!rc) rc = windows(self, seq, n, 3, hit, pos, out);
+        rc = score_rows(self, seq, n, 3, out);
         Py_END_ALLOW_THREADS
     }
-    free(seq); free(hit); free(pos);
-    if (rc) {
-        release_all(&bs);
-        return PyErr_NoMemory();
-    }
-    release_all(&bs);
-    Py_RETURN_NONE;
+    free(seq);
+    return finish(&bs, rc);
 }
 
 /* logprob_seq(seq, n, m, out): every window of three of each row of an (n, m) id array;
@@ -332,23 +344,11 @@ static PyObject *Model_logprob_seq(Model *self, PyObject *args) {
         release_all(&bs);
         return NULL;
     }
-    size_t npairs = (size_t)(n * (m - 1)) + 1;
-    uint8_t *hit = malloc(npairs);
-    int32_t *pos = malloc(npairs * sizeof(int32_t));
-    int rc = (hit && pos) ? 0 : -1;
-    if (!rc) {
-        Py_BEGIN_ALLOW_THREADS
-        rc = row_pairs(self, seq, n, m, hit, pos);
-        if (!rc) rc = windows(self, seq, n, m, hit, pos, out);
-        Py_END_ALLOW_THREADS
-    }
-    free(hit); free(pos);
-    if (rc) {
-        release_all(&bs);
-        return PyErr_NoMemory();
-    }
-    release_all(&bs);
-    Py_RETURN_NONE;
+    int rc;
+    Py_BEGIN_ALLOW_THREADS
+    rc = score_rows(self, seq, n, m, out);
+    Py_END_ALLOW_THREADS
+    return finish(&bs, rc);
 }
 
 /* logprob_pairs(seq, n, m, hit, pos, out): logprob_seq with the pair lookups given
@@ -381,12 +381,7 @@ static PyObject *Model_logprob_pairs(Model *self, PyObject *args) {
     Py_BEGIN_ALLOW_THREADS
     rc = windows(self, seq, n, m, hit, pos, out);
     Py_END_ALLOW_THREADS
-    if (rc) {
-        release_all(&bs);
-        return PyErr_NoMemory();
-    }
-    release_all(&bs);
-    Py_RETURN_NONE;
+    return finish(&bs, rc);
 }
 
 static PyMethodDef Model_methods[] = {
