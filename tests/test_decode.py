@@ -160,3 +160,21 @@ def test_multiword_originals_built_alone_match_the_filtered_full_candidates():
             _hand_phrase(sp[2]) or sp[2] & (FLAG_WN_SYN | FLAG_NUMBER)))
         assert dec._multiword_specs(word) == want
     assert dec._multiword_specs("qwzxv") == ()
+
+
+def test_bonus_pass_keeps_untouched_clusters_exactly_as_decoding_them_again(monkeypatch):
+    dec = get_models().decoder
+    text = TEXT + " The metropolis council additionally declared that the metropolis will vote."
+    sents, shapes = prepared(text)
+    calls = []
+    joint = decode_mod.Decoder.joint
+
+    def full(self, states, by_pos, bonus, lm_cache=None, clusters_seen=None):
+        calls.append(bool(bonus))
+        return joint(self, states, by_pos, bonus, lm_cache)  # every cluster decoded
+
+    kept, _, _ = dec.decode(sents, shapes=shapes, prior=lambda local, states: 0.3)
+    monkeypatch.setattr(decode_mod.Decoder, "joint", full)
+    again, _, _ = dec.decode(sents, shapes=shapes, prior=lambda local, states: 0.3)
+    assert calls == [False, True]  # the bonus pass ran
+    assert kept == again and kept

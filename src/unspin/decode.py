@@ -1247,15 +1247,20 @@ class Decoder:
         return by_pos
 
     def joint(self, states, by_pos, bonus: dict[tuple[tuple[str, ...], tuple[str, ...]], float],
-              lm_cache: dict | None = None):
+              lm_cache: dict | None = None, clusters_seen: dict | None = None):
         """Decode clusters of nearby positions jointly; return decisions with posteriors.
 
         ``lm_cache`` keeps the language-model score of each combination between calls on
         the same sentences: the second pass (with the document bonus) changes the channel
         scores, not the words, so most of its combinations were scored by the first.
+        ``clusters_seen`` maps each cluster (sentence, positions) to its decisions: filled
+        by a pass without bonus, and read by the next pass, which keeps them for clusters
+        where no option has a bonus (their scores are the same; most clusters).
         """
         if lm_cache is None:
             lm_cache = {}
+        reuse = clusters_seen is not None and bool(bonus)
+        record = clusters_seen is not None and not bonus
         p = self.params
         # Group positions into clusters per sentence: positions whose windows interact.
         clusters: list[tuple[int, list[int]]] = []
@@ -1284,8 +1289,20 @@ class Decoder:
         rows: dict[int, list[int]] = {}
         oids: dict[tuple[str, ...], list[int]] = {}
         decisions: list[Decision] = []
+        # Per cluster of several positions, in order: its number, and its decisions when
+        # they are kept from the previous pass (else None: decoded below).
+        multi: list[tuple[int, list[Decision] | None]] = []
         for ci, (si, positions) in enumerate(clusters):
             st = states[si]
+            ckey = (si, tuple(positions))
+            if reuse and ckey in clusters_seen and not any(
+                    (tuple(st.norms[i:i + c.length]), c.original) in bonus
+                    for i in positions for _, c, _ in by_pos[(si, i)]):
+                if len(positions) == 1:
+                    decisions.extend(clusters_seen[ckey])
+                else:
+                    multi.append((ci, clusters_seen[ckey]))
+                continue
             if len(positions) == 1:
                 # A lone position: its joint window is the local one, so the local scores
                 # (plus any document bonus) already give the posterior.
@@ -1295,11 +1312,16 @@ class Decoder:
                     [(sc, c) for sc, c, _ in by_pos[(si, i)]]
                 top = max(sc for sc, _ in opts)
                 z = math.exp(-top) + sum(math.exp(sc - top) for sc, _ in opts)
+                made = []
                 if top > 0.0:
                     sc, cand = max(opts, key=lambda t: t[0])
-                    decisions.append(Decision(si, i, i + cand.length, cand.original,
-                                              1.0 / z, cand.flags))
+                    made.append(Decision(si, i, i + cand.length, cand.original, 1.0 / z,
+                                         cand.flags))
+                decisions.extend(made)
+                if record:
+                    clusters_seen[ckey] = made
                 continue
+            multi.append((ci, None))
             row = rows.get(si)
             if row is None:
                 row = rows[si] = st.padded.tolist()  # list slicing beats numpy scalars here
@@ -1351,6 +1373,8 @@ class Decoder:
                 seg_c += seq[2:]
                 seg_len.append(len(seq) - 2)
         if not combos_all:
+            for _, kept in multi:  # every cluster of several kept from the previous pass
+                decisions.extend(kept)
             return decisions
         if seg_len:
             lp = self._logprob(np.array(seg_a), np.array(seg_b), np.array(seg_c))
@@ -1369,9 +1393,11 @@ class Decoder:
                 lm_scores.append(c[6])
         total = np.array(lm_scores) * p.lm_weight + np.array([c[4] for c in combos_all])
 
+        decoded: dict[int, list[Decision]] = {}
         k = 0
         while k < len(combos_all):
             ci = combos_all[k][0]
+            made = decoded[ci] = []
             k2 = k
             while k2 < len(combos_all) and combos_all[k2][0] == ci:
                 k2 += 1
@@ -1388,9 +1414,12 @@ class Decoder:
                     mass[cid] = mass.get(cid, 0.0) + pj
             for i, cand in combos_all[best][3]:
                 conf = mass[id(cand)]
-                decisions.append(Decision(si, i, i + cand.length, cand.original, conf,
-                                          cand.flags))
+                made.append(Decision(si, i, i + cand.length, cand.original, conf, cand.flags))
+            if record:
+                clusters_seen[(si, tuple(clusters[ci][1]))] = made
             k = k2
+        for ci, kept in multi:
+            decisions.extend(kept if kept is not None else decoded[ci])
         return decisions
 
     # ------------------------------------------------------------------ public
@@ -1466,7 +1495,8 @@ class Decoder:
             return self._local_decisions(loc, min_confidence), loc, states
         by_pos = self._options(loc, states)
         lm_cache: dict = {}
-        decisions = self.joint(states, by_pos, {}, lm_cache)
+        seen: dict = {}
+        decisions = self.joint(states, by_pos, {}, lm_cache, seen)
         if self.params.doc_bonus > 0 and decisions:
             counts = Counter(
                 (tuple(states[d.sentence].norms[d.start:d.end]), d.original)
@@ -1474,7 +1504,7 @@ class Decoder:
             )
             if counts:
                 bonus = {key: self.params.doc_bonus * math.log1p(n) for key, n in counts.items()}
-                decisions = self.joint(states, by_pos, bonus, lm_cache)
+                decisions = self.joint(states, by_pos, bonus, lm_cache, seen)
         return decisions, loc, states
 
     def _local_decisions(self, loc: Local, floor: float = 0.0) -> list[Decision]:
