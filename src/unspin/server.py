@@ -738,6 +738,10 @@ def create_app(config: ServerConfig | None = None) -> Any:
     @asynccontextmanager
     async def lifespan(_app: Any):
         await asyncio.get_running_loop().run_in_executor(None, engine.start)
+        # What is loaded now (the app; with thread workers, the models too) stays for the
+        # server's life: keep it out of the cyclic collector's full passes, which would
+        # pause every request in flight.
+        gc.freeze()
         log.info("unspin server ready: %d %s worker(s)", cfg.workers, cfg.pool)
         try:
             yield
