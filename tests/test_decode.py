@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 
 import numpy as np
@@ -94,11 +95,25 @@ def test_fast_path_gives_disjoint_decisions_above_the_floor():
 # Words that start phrases of the shipped table ("as a result of", "in order to"), words
 # with multiword originals, plain words, and words no model knows.
 _PHRASE_WORDS = ("as a result of in order to because also however the court said on monday "
-                 "for the reason that as well as qwzxv blorft , .").split()
+                 "for the reason that as well as qwzxv blorft metropolis , .").split()
 
 
-def _padded_chunk(sentences: list[list[str]]):
-    dec = get_models().decoder
+@functools.cache
+def _learned_decoder():
+    from unspin.candidates import LearnedTable
+
+    table = LearnedTable()
+    table.add(("metropolis",), ("city",), 3)
+    table.add(("court",), ("tribunal",), 1)
+    table.add(("qwzxv",), ("storm",), 1)
+    table.add(("as", "well", "as"), ("and",), 2)
+    table.add(("the", "court", "said"), ("the", "judge", "said"), 1)
+    table.add(("qwzxv", "blorft"), ("heavy", "rain"), 1)
+    return get_models(table).decoder
+
+
+def _padded_chunk(sentences: list[list[str]], dec=None):
+    dec = dec or get_models().decoder
     states = dec.prepare(sentences)
     g = np.concatenate([st.padded for st in states])
     flat: list[str | None] = []
@@ -109,16 +124,38 @@ def _padded_chunk(sentences: list[list[str]]):
     return dec, flat, g, np.asarray(end_of)
 
 
+def _phrase_candidates_by_words(dec, flat, g, at, end_of):
+    """Reference for `Decoder._phrase_candidates`: every position, and every phrase
+    starting there, looked up by its words."""
+    src = dec.source
+    blocks = []
+    for j in at:
+        w = flat[j]
+        if w in src._learned or g[j] == decode_mod.UNK:
+            r = dec._entry_range(w, False)
+        else:
+            r = dec._multi_range(w)
+        blocks.append((j, *r))
+        key = w
+        for ln in range(2, min(src._phrase_len.get(w, 0), int(end_of[j]) - 1 - j) + 1):
+            key = key + " " + flat[j + ln - 1]
+            if key in src._index or key in src._learned:
+                blocks.append((j, *dec._entry_range(key, False)))
+    pos = [j for j, lo, hi in blocks for _ in range(lo, hi)]
+    entry = [e for _, lo, hi in blocks for e in range(lo, hi)]
+    return pos, entry
+
+
 @settings(max_examples=40, deadline=None)
 @given(st.lists(st.lists(st.sampled_from(_PHRASE_WORDS), min_size=1, max_size=14),
-                min_size=1, max_size=4))
-def test_phrase_lookup_by_packed_ids_finds_what_the_word_lookup_finds(sentences):
-    dec, flat, g, end_of = _padded_chunk(sentences)
+                min_size=1, max_size=4), st.booleans())
+def test_phrase_lookup_by_packed_ids_finds_what_the_word_lookup_finds(sentences, learned):
+    dec, flat, g, end_of = _padded_chunk(sentences, _learned_decoder() if learned else None)
     at = [j for j, w in enumerate(flat) if w is not None]
-    fast_pos, fast_entry = dec._phrase_candidates(flat, g, at, end_of)
-    slow_pos, slow_entry = dec._phrase_candidates_by_words(flat, g, at, end_of)
-    assert np.array_equal(fast_pos, slow_pos)
-    assert np.array_equal(fast_entry, slow_entry)
+    pos, entry = dec._phrase_candidates(flat, g, at, end_of)
+    want_pos, want_entry = _phrase_candidates_by_words(dec, flat, g, at, end_of)
+    assert pos.tolist() == want_pos
+    assert entry.tolist() == want_entry
 
 
 def test_phrase_lookup_finds_phrases_and_unknown_words():
@@ -178,3 +215,15 @@ def test_bonus_pass_keeps_untouched_clusters_exactly_as_decoding_them_again(monk
     again, _, _ = dec.decode(sents, shapes=shapes, prior=lambda local, states: 0.3)
     assert calls == [False, True]  # the bonus pass ran
     assert kept == again and kept
+
+
+def test_phrase_lookup_finds_learned_phrases_and_words():
+    sentences = [["the", "court", "said", "the", "metropolis", "saw", "qwzxv", "blorft", "."]]
+    dec, flat, g, end_of = _padded_chunk(sentences, _learned_decoder())
+    at = [j for j, w in enumerate(flat) if w is not None]
+    pos, entry = dec._phrase_candidates(flat, g, at, end_of)
+    specs = dec._phrases.specs
+    found = {(flat[j], specs[e][0], specs[e][1]) for j, e in zip(pos, entry, strict=True)}
+    assert ("the", 3, ("the", "judge", "said")) in found
+    assert ("qwzxv", 2, ("heavy", "rain")) in found
+    assert ("metropolis", 1, ("city",)) in found  # a learned single word: all its originals

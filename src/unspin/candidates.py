@@ -171,21 +171,13 @@ class CandidateSource:
         # first token -> longest observed phrase starting with it
         self._phrase_len: dict[str, int] = {}
         plen = self._phrase_len
-        # the first two tokens of every phrase of three or more: a longer key is looked up
-        # only after such a start (most two-token starts have none)
-        self._phrase_heads: set[str] = set()
-        heads = self._phrase_heads
         # Only the phrases (a third of the keys) are looked at one by one: finding them is
         # a C-speed filter, and a Python loop over every key cost a third of the start-up.
         for phrase in compress(words, map(str.__contains__, words, repeat(" "))):
             first, _, rest = phrase.partition(" ")
             ln = rest.count(" ") + 2
-            if ln > MAX_PHRASE:
-                continue
-            if plen.get(first, 0) < ln:
+            if plen.get(first, 0) < ln <= MAX_PHRASE:
                 plen[first] = ln
-            if ln > 2:
-                heads.add(first + " " + rest.partition(" ")[0])
         self._learned: dict[str, dict[tuple[str, ...], int]] = {}
         if table is not None:
             learned = table if isinstance(table, LearnedTable) else LearnedTable.load(table)
@@ -196,8 +188,6 @@ class CandidateSource:
                 if len(obs) > 1:
                     if self._phrase_len.get(obs[0], 0) < len(obs):
                         self._phrase_len[obs[0]] = len(obs)
-                    if len(obs) > 2:
-                        heads.add(obs[0] + " " + obs[1])
         self._specs: dict[str, tuple[_Spec, ...]] = {}
         self._cands: dict[tuple[str, int], tuple[Candidate, ...]] = {}
         self._n_cached = 0

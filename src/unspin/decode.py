@@ -444,6 +444,7 @@ class Decoder:
         self._multi_lo: np.ndarray | None = None
         self._multi_hi: np.ndarray | None = None
         self._phrase_packed: dict[int, np.ndarray] | None = None
+        self._learned_mask: np.ndarray | None = None
         self._table: WordTable | None = None
         self._table_key: tuple | None = None
         self._multi: np.ndarray | None = None
@@ -701,16 +702,30 @@ class Decoder:
                                           dtype=bool, count=len(words))
         return self._is_phrase
 
+    def _learned_words(self) -> np.ndarray:
+        """Per LM id: is the word a key of the learned table?"""
+        if self._learned_mask is None:
+            mask = np.zeros(len(self.lm.words), dtype=bool)
+            get = self.lm.index.get
+            for key in self.source._learned:
+                i = get(key)  # phrases hold a space, which no LM word does
+                if i is not None:
+                    mask[i] = True
+            mask[UNK] = False
+            self._learned_mask = mask
+        return self._learned_mask
+
     def _phrase_keys(self) -> dict[int, np.ndarray]:
         """Per phrase length (2 to `MAX_PHRASE` tokens): the sorted packed LM ids
-        (`_pack_ids`) of the table's phrase keys, words the LM does not know as `UNK`.
+        (`_pack_ids`) of the tables' phrase keys (shipped and learned), words the LM does
+        not know as `UNK`.
 
         A window of the text whose packed ids are not among them is no phrase key; one
         that is is checked by its words (an `UNK` stands for any unknown word). Built on
         first use (about 40 ms).
         """
         if self._phrase_packed is None:
-            keys = list(self.source._index)
+            keys = [*self.source._index, *self.source._learned]
             phrases = list(compress(keys, map(str.__contains__, keys, repeat(" "))))
             lens = np.fromiter(map(str.count, phrases, repeat(" ")), dtype=np.int64,
                                count=len(phrases)) + 1
@@ -765,22 +780,27 @@ class Decoder:
             phrases by length.
         """
         src = self.source
-        if src._learned:
-            return self._phrase_candidates_by_words(flat, g, at, end_of)
+        learned = src._learned
         at = np.asarray(at, dtype=np.int64)
         if not len(at):
             e = np.zeros(0, dtype=np.int64)
             return e, e
         ids = g[at]
         lo, hi = self._multi_ranges(ids, flat, at)
-        has = hi > lo
+        # Words the language model does not know, and words a learned table holds, take
+        # all their candidates (looked up by the word); the others only their multiword
+        # originals (by LM id).
+        full = ids == UNK
+        if learned:
+            full |= self._learned_words()[ids]
+        has = (hi > lo) & ~full
         # Blocks of consecutive entry numbers: position, rank at the position, range.
         b_pos, b_rank, b_lo, b_hi = [at[has]], [np.zeros(int(has.sum()), np.int64)], \
             [lo[has]], [hi[has]]
         more: list[tuple[int, int, int, int]] = []
-        for j in at[ids == UNK].tolist():
-            # Words the language model does not know: the word table is indexed by LM id,
-            # so rare spun words like "unexampled" come here.
+        for j in at[full].tolist():
+            # (The word table is indexed by LM id, so rare spun words like "unexampled"
+            # come here.)
             r = self._entry_range(flat[j], False)
             if r[1] > r[0]:
                 more.append((j, 0, *r))
@@ -788,7 +808,7 @@ class Decoder:
         hit_j, hit_ln = self._phrase_hits(g, at, end_of)
         for j, ln in zip(hit_j.tolist(), hit_ln.tolist(), strict=True):
             key = " ".join(flat[j:j + ln])
-            if key in index:
+            if key in index or key in learned:
                 r = self._entry_range(key, False)
                 if r[1] > r[0]:
                     more.append((j, ln, *r))
@@ -802,39 +822,6 @@ class Decoder:
         order = np.lexsort((rank, pos))
         return _expand_blocks(pos[order], np.concatenate(b_lo)[order],
                               np.concatenate(b_hi)[order])
-
-    def _phrase_candidates_by_words(self, flat: list[str | None], g: np.ndarray,
-                                    at: list[int], end_of: np.ndarray):
-        """`_phrase_candidates` with a learned table: every position and phrase is looked
-        up by its words (learned pairs are not in the packed phrase keys)."""
-        src = self.source
-        plen = src._phrase_len
-        heads = src._phrase_heads
-        learned = src._learned
-        index = src._index
-        unknown = set(np.flatnonzero(g == UNK).tolist())
-        blocks: list[tuple[int, int, int]] = []
-        for j in at:
-            w = flat[j]
-            if w in learned or j in unknown:
-                r = self._entry_range(w, False)
-            else:
-                r = self._multi_range(w)
-            if r[1] > r[0]:
-                blocks.append((j, *r))
-            longest = plen.get(w)
-            if longest:
-                key = w
-                for ln in range(2, min(longest, int(end_of[j]) - 1 - j) + 1):
-                    key = key + " " + flat[j + ln - 1]
-                    if key in index or key in learned:
-                        r = self._entry_range(key, False)
-                        if r[1] > r[0]:
-                            blocks.append((j, *r))
-                    if ln == 2 and key not in heads:
-                        break  # no longer phrase starts with these two tokens
-        b = np.array(blocks, dtype=np.int64).reshape(-1, 3)
-        return _expand_blocks(b[:, 0], b[:, 1], b[:, 2])
 
     # ------------------------------------------------------------------ step 1
 
