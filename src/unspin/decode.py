@@ -277,16 +277,17 @@ class PhraseEntries:
     starts a new one when it grows past `LIMIT` (between decodes).
     """
 
-    LIMIT = 2_000_000
+    # About 40 bytes of arrays an entry (plus the shared spec tuples): at most ~40 MB.
+    LIMIT = 1_000_000
 
     def __init__(self) -> None:
         self.specs: list[tuple] = []  # `CandidateSource.specs` tuple: a Candidate sans start
         self.ranges: dict[tuple[str, bool], tuple[int, int]] = {}  # key -> its numbers
         self._new: list[tuple] = []  # (channel, observed length, original ids) not in arrays
         self._channel = np.zeros(0, dtype=np.float64)
-        self._length = np.zeros(0, dtype=np.int64)
-        self._mlength = np.zeros(0, dtype=np.int64)
-        self._orig = np.zeros((0, MAX_PHRASE), dtype=np.int64)
+        self._length = np.zeros(0, dtype=np.int16)
+        self._mlength = np.zeros(0, dtype=np.int16)
+        self._orig = np.zeros((0, MAX_PHRASE), dtype=np.int32)  # LM ids fit 21 bits
 
     def add(self, found: tuple) -> tuple[int, int]:
         """Number ``(spec, original ids, channel)`` entries; their range."""
@@ -297,18 +298,19 @@ class PhraseEntries:
         return lo, len(self.specs)
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Per entry: channel log-odds before position-dependent adjustments, observed
-        tokens replaced, original words, and the original ids (padded with `UNK`)."""
+        """Per entry: channel log-odds before position-dependent adjustments, the number
+        of observed tokens replaced, the number of original words, and the original ids
+        (padded with `UNK`)."""
         if self._new:
             n = len(self._new)
-            orig = np.zeros((n, MAX_PHRASE), dtype=np.int64)
-            mlen = np.fromiter((len(e[2]) for e in self._new), dtype=np.int64, count=n)
+            orig = np.zeros((n, MAX_PHRASE), dtype=np.int32)
+            mlen = np.fromiter((len(e[2]) for e in self._new), dtype=np.int16, count=n)
             for k, e in enumerate(self._new):
                 orig[k, :len(e[2])] = e[2]
             self._channel = np.concatenate(
                 (self._channel, np.fromiter((e[0] for e in self._new), np.float64, n)))
             self._length = np.concatenate(
-                (self._length, np.fromiter((e[1] for e in self._new), np.int64, n)))
+                (self._length, np.fromiter((e[1] for e in self._new), np.int16, n)))
             self._mlength = np.concatenate((self._mlength, mlen))
             self._orig = np.concatenate((self._orig, orig))
             self._new = []
@@ -1049,8 +1051,8 @@ class Decoder:
             return np.zeros(0), np.zeros(0), np.zeros(0, dtype=bool)
         channel, length, mlength, originals = self._phrases.arrays()
         J = pos
-        L = length[entry]
-        M = mlength[entry]
+        L = length[entry].astype(np.int64)
+        M = mlength[entry].astype(np.int64)
         # Length balance, and caution over capitalised or acronym tokens (`adjust`).
         marked = np.concatenate(([0], np.cumsum(shape != 0)))
         named = (marked[J + L] - marked[J]) > 0
