@@ -452,6 +452,7 @@ class Decoder:
         self._multi: np.ndarray | None = None
         self._is_phrase: np.ndarray | None = None
         self._trusted_multi: np.ndarray | None = None
+        self._multi_rows: set[int] = set()  # rows of `_multi_originals`, for lookups by row
 
     # ------------------------------------------------------------------ helpers
 
@@ -492,6 +493,7 @@ class Decoder:
             has = np.zeros(len(words), dtype=bool)
             has[rows] = True
             self._multi = has & ~is_phrase
+            self._multi_rows = set(np.flatnonzero(self._multi).tolist())
         return self._multi
 
     def _logprob(self, a, b, c) -> np.ndarray:
@@ -547,6 +549,13 @@ class Decoder:
             v = _channel(c, self.params) + self._priors()
             self._channel_cache[key] = v
         return v
+
+    def _spec_channel(self, spec: tuple) -> float:
+        """`channel` of a spec ``(length, original, flags, cosine, fanout, count)``, with no
+        `Candidate` built unless the cache misses."""
+        length, original, flags, cosine, fanout, count = spec
+        v = self._channel_cache.get((flags, cosine, fanout, count, length, len(original)))
+        return self.channel(Candidate(0, *spec)) if v is None else v
 
     def prepare(self, sentences: list[list[str]], shapes: list[list[int]] | None = None,
                 ids: np.ndarray | None = None) -> list[SentenceState]:
@@ -608,7 +617,7 @@ class Decoder:
         hit = self._entry_cache.get(ck)
         if hit is not None:
             return hit
-        lm_id = self.lm.id
+        lm_get = self.lm.index.get
         out = []
         specs = self._multiword_specs(key) if multi_only and not self.source._learned \
             else self.source.specs(key)
@@ -617,10 +626,10 @@ class Decoder:
             if multi_only and not (len(original) > 1 and (
                     _hand_phrase(flags) or flags & (FLAG_WN_SYN | FLAG_NUMBER))):
                 continue
-            oids = tuple(lm_id(w) for w in original)
+            oids = tuple(map(lm_get, original, repeat(UNK)))
             if UNK in oids:
                 continue
-            out.append((spec, oids, self.channel(Candidate(0, *spec))))
+            out.append((spec, oids, self._spec_channel(spec)))
         hit = tuple(out)
         if len(self._entry_cache) > 200_000:  # bounded however many documents pass
             self._entry_cache.clear()
@@ -638,8 +647,8 @@ class Decoder:
 
     def _multi_range(self, w: str) -> tuple[int, int]:
         """Range of the trusted multiword originals of one known word (maybe empty)."""
-        r = self.source._index.get(w)
-        if r is not None and self._multi_originals()[r]:
+        self._multi_originals()
+        if self.source._index.get(w) in self._multi_rows:
             return self._entry_range(w, True)
         return (0, 0)
 
