@@ -227,3 +227,18 @@ def test_phrase_lookup_finds_learned_phrases_and_words():
     assert ("the", 3, ("the", "judge", "said")) in found
     assert ("qwzxv", 2, ("heavy", "rain")) in found
     assert ("metropolis", 1, ("city",)) in found  # a learned single word: all its originals
+
+
+@settings(max_examples=30, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(_PHRASE_WORDS), min_size=1, max_size=14),
+                min_size=1, max_size=4), st.booleans())
+def test_packed_phrase_keys_find_the_phrases_the_words_find(sentences, learned):
+    dec, flat, g, end_of = _padded_chunk(sentences, _learned_decoder() if learned else None)
+    dec.build_tables()
+    at = np.array([j for j, w in enumerate(flat) if w is not None], dtype=np.int64)
+    src = dec.source
+    j, ln = dec._phrase_hits(flat, g, at, end_of)  # packed (built), a superset
+    found = [(a, b) for a, b in zip(j.tolist(), ln.tolist(), strict=True)
+             if " ".join(flat[a:a + b]) in src._index or " ".join(flat[a:a + b]) in src._learned]
+    wj, wln = dec._phrase_hits_by_words(flat, at, end_of)
+    assert found == list(zip(wj.tolist(), wln.tolist(), strict=True))

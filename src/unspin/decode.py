@@ -397,6 +397,10 @@ def _expand_blocks(pos: np.ndarray, lo: np.ndarray,
     return np.repeat(pos, cnt).astype(np.int64), number.astype(np.int64)
 
 
+# Fewer positions than this to look up before the packed phrase keys exist: look them up
+# word by word (`Decoder._phrase_hits`; building the keys costs about 0.1 s).
+PACKED_LOOKUP_MIN = 2000
+
 _PACK_MIX = np.uint64(0x9E3779B97F4A7C15)
 
 
@@ -751,10 +755,17 @@ class Decoder:
             self._phrase_packed = out
         return self._phrase_packed
 
-    def _phrase_hits(self, g: np.ndarray, at: np.ndarray,
+    def _phrase_hits(self, flat: list[str | None], g: np.ndarray, at: np.ndarray,
                      end_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Positions among ``at`` where a window of the text may be a phrase key, and the
-        window's length; ordered by position, then length."""
+        window's length; ordered by position, then length.
+
+        Uses the packed phrase keys (`_phrase_keys`); until they are built, a short text
+        is looked up word by word instead, so that checking one paragraph does not pay
+        for building them (`build_tables` builds them ahead).
+        """
+        if self._phrase_packed is None and len(at) < PACKED_LOOKUP_MIN:
+            return self._phrase_hits_by_words(flat, at, end_of)
         js, lns = [], []
         for ln, packed in self._phrase_keys().items():
             j = at[at + ln - 1 <= end_of[at] - 2]  # the window ends before the EOS
@@ -771,6 +782,31 @@ class Decoder:
         j, ln = np.concatenate(js), np.concatenate(lns)
         order = np.lexsort((ln, j))
         return j[order], ln[order]
+
+    def _phrase_hits_by_words(self, flat: list[str | None], at: np.ndarray,
+                              end_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """`_phrase_hits` by the words: the phrase keys starting at each position."""
+        src = self.source
+        plen, index, learned = src._phrase_len, src._index, src._learned
+        js: list[int] = []
+        lns: list[int] = []
+        for j in at.tolist():
+            w = flat[j]
+            key = w
+            for ln in range(2, min(plen.get(w, 0), int(end_of[j]) - 1 - j) + 1):
+                key = key + " " + flat[j + ln - 1]
+                if key in index or key in learned:
+                    js.append(j)
+                    lns.append(ln)
+        return np.array(js, dtype=np.int64), np.array(lns, dtype=np.int64)
+
+    def build_tables(self) -> None:
+        """Build the lazily made lookup tables now (the word table, the multiword
+        originals, the packed phrase keys): before worker processes fork, so that they
+        share them, or before timing."""
+        self.table()
+        self._multi_originals()
+        self._phrase_keys()
 
     def _phrase_candidates(self, flat: list[str | None], g: np.ndarray, at: list[int],
                            end_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -816,7 +852,7 @@ class Decoder:
             if r[1] > r[0]:
                 more.append((j, 0, *r))
         index = src._index
-        hit_j, hit_ln = self._phrase_hits(g, at, end_of)
+        hit_j, hit_ln = self._phrase_hits(flat, g, at, end_of)
         for j, ln in zip(hit_j.tolist(), hit_ln.tolist(), strict=True):
             key = " ".join(flat[j:j + ln])
             if key in index or key in learned:

@@ -322,6 +322,9 @@ def warm_up(cfg: ScanConfig) -> None:
     building its own copy: less memory, and less competition for the shared L3 cache."""
     analyse_one({}, "The council approved the budget on Tuesday.", None, cfg)
     analyse_one({}, _WARM_TEXT, None, cfg)
+    from .models import get_models
+
+    get_models(cfg.table).decoder.build_tables()
     # The models live as long as the process: keep them out of the cyclic collector's full
     # passes, here and in the forked workers (which would also write to the shared pages).
     gc.freeze()

@@ -184,9 +184,12 @@ def _warm(table: str | None) -> None:
     """Load every model a request can touch (first calls memory-map and build caches)."""
     import unspin
 
+    from .models import get_models
+
     kwargs = {"table": table} if table is not None else {}
     unspin.check(_WARM_TEXT, **kwargs)
     unspin.restore(_WARM_TEXT, **kwargs)
+    get_models(table).decoder.build_tables()
 
 
 def _worker_ready() -> int:
