@@ -400,6 +400,7 @@ def _expand_blocks(pos: np.ndarray, lo: np.ndarray,
 # Fewer positions than this to look up before the packed phrase keys exist: look them up
 # word by word (`Decoder._phrase_hits`; building the keys costs about 0.1 s).
 PACKED_LOOKUP_MIN = 2000
+PACKED_LOOKUP_AFTER = 100_000  # positions looked up word by word, in all
 
 _PACK_MIX = np.uint64(0x9E3779B97F4A7C15)
 
@@ -451,6 +452,7 @@ class Decoder:
         self._multi_hi: np.ndarray | None = None
         self._phrase_packed: dict[int, np.ndarray] | None = None
         self._learned_mask: np.ndarray | None = None
+        self._looked_up_by_words = 0  # positions, see `_phrase_hits`
         self._table: WordTable | None = None
         self._table_key: tuple | None = None
         self._multi: np.ndarray | None = None
@@ -762,9 +764,12 @@ class Decoder:
 
         Uses the packed phrase keys (`_phrase_keys`); until they are built, a short text
         is looked up word by word instead, so that checking one paragraph does not pay
-        for building them (`build_tables` builds them ahead).
+        for building them (`build_tables` builds them ahead, and a process that has looked
+        up many positions word by word builds them too).
         """
-        if self._phrase_packed is None and len(at) < PACKED_LOOKUP_MIN:
+        if self._phrase_packed is None and len(at) < PACKED_LOOKUP_MIN and \
+                self._looked_up_by_words < PACKED_LOOKUP_AFTER:
+            self._looked_up_by_words += len(at)
             return self._phrase_hits_by_words(flat, at, end_of)
         js, lns = [], []
         for ln, packed in self._phrase_keys().items():
