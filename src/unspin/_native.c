@@ -18,6 +18,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#if defined(__GNUC__) || defined(__clang__)
+#define PREFETCH(p) __builtin_prefetch(p)
+#else
+#define PREFETCH(p) ((void)(p))
+#endif
+
 #define BITS 21
 #define MIX 0xBF58476D1CE4E5B9ULL
 
@@ -86,9 +92,9 @@ static void find_many(const Table *t, const uint32_t *q, Py_ssize_t n, uint8_t *
         return;
     }
     for (Py_ssize_t i = 0; i < n + 2 * AHEAD; i++) {
-        if (i < n) __builtin_prefetch(&t->starts[q[i] >> t->shift]);
+        if (i < n) PREFETCH(&t->starts[q[i] >> t->shift]);
         Py_ssize_t j = i - AHEAD;
-        if (j >= 0 && j < n) __builtin_prefetch(&t->keys[t->starts[q[j] >> t->shift]]);
+        if (j >= 0 && j < n) PREFETCH(&t->keys[t->starts[q[j] >> t->shift]]);
         Py_ssize_t k = i - 2 * AHEAD;
         if (k >= 0 && k < n) hit[k] = (uint8_t)find(t, q[k], &pos[k]);
     }
