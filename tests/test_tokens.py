@@ -253,3 +253,18 @@ def test_token_finder_and_lowering_match_the_plain_versions(text):
 def test_lowering_keeps_greek_final_sigma_per_token():
     toks = ["ΟΔΟΣ", "Σ", "ΣΑΣ", "it's", "İstanbul"]
     assert lower_tokens(toks) == [t.lower() for t in toks]
+
+
+@given(st.lists(st.text(alphabet="Ab c.!?\"'( )-:", max_size=60), max_size=5),
+       st.integers(2, 6))
+def test_segments_of_documents_together_are_their_segments_alone(docs, max_len):
+    toks = [TOKEN_RE.findall(d) for d in docs]
+    flat = [t for ts in toks for t in ts]
+    starts = np.array([sum(map(len, toks[:k])) for k in range(len(toks))], dtype=np.int64)
+    together = segment_ids(flat, max_len=max_len, doc_starts=starts)
+    shapes = shape_codes(flat, together)
+    for ts, lo in zip(toks, starts.tolist(), strict=True):
+        alone = segment_ids(ts, max_len=max_len)
+        part = together[lo:lo + len(ts)]
+        assert np.array_equal(part - (part[0] if len(part) else 0), alone)
+        assert np.array_equal(shapes[lo:lo + len(ts)], shape_codes(ts, alone))

@@ -237,32 +237,30 @@ def _score_all(analyses: list[_Analysis], decoder, keep_words: bool = False) -> 
     docs = [a for a in analyses if a.supported]
     if not docs:
         return
-    norms: list[str] = []
-    segs: list[np.ndarray] = []
-    shapes: list[np.ndarray] = []
+    texts: list[str] = []
     bounds = [0]
-    seg_base = 0
     for a in docs:
-        texts = a.token_texts
-        codes = token_codes(texts)
-        a.words = int(np.count_nonzero(codes & CODE_WORD))
-        low = lower_tokens(texts)
-        if "’" in a.cleaned.text:
-            low = [t.replace("’", "'") for t in low]
-        norms.extend(low)
-        seg = segment_ids(texts, codes=codes)
-        shape = shape_codes(texts, seg, codes=codes)
-        a.norms, a.seg, a.shape, a.codes = low, seg, shape, codes
+        texts += a.token_texts
+        bounds.append(len(texts))
+    # Token facts for the whole batch at once (numpy's cost per call is paid once, not per
+    # document); each document starts a segment of its own, as when analysed alone.
+    codes = token_codes(texts)
+    norms = lower_tokens(texts)
+    if any("’" in a.cleaned.text for a in docs):
+        norms = [t.replace("’", "'") for t in norms]
+    seg_all = segment_ids(texts, codes=codes,
+                          doc_starts=np.asarray(bounds[:-1], dtype=np.int64))
+    shape_all = shape_codes(texts, seg_all, codes=codes)
+    words_before = np.concatenate(([0], np.cumsum((codes & CODE_WORD) != 0))).tolist()
+    for k, a in enumerate(docs):
+        lo, hi = bounds[k], bounds[k + 1]
+        a.words = words_before[hi] - words_before[lo]
+        a.norms, a.codes, a.shape = norms[lo:hi], codes[lo:hi], shape_all[lo:hi]
+        a.seg = seg_all[lo:hi] - seg_all[lo] if hi > lo else seg_all[lo:hi]
         a._seg_starts = None
-        shapes.append(shape)
-        segs.append(seg + seg_base)
-        if len(seg):
-            seg_base += int(seg[-1]) + 1
-        bounds.append(len(norms))
-    seg_all = np.concatenate(segs)
     ids = decoder.lm.ids(norms)
-    found = decoder.evidence(norms, ids, seg_all, np.concatenate(shapes),
-                             positions=True, entries=keep_words)
+    found = decoder.evidence(norms, ids, seg_all, shape_all, positions=True,
+                             entries=keep_words)
     lp, post, post_at = found[:3]
     words = found[3] if keep_words else None
     cuts = np.searchsorted(post_at, bounds).tolist()

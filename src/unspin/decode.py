@@ -1028,9 +1028,13 @@ class Decoder:
         orig: list[int] = []
         CH: list[float] = []
         floor = self.params.channel_floor
+        index, learned = self.source._index, self.source._learned
         for i in np.flatnonzero((ids == UNK) & eligible[tok_at]).tolist():
+            word = norms[i]
+            if word not in index and word not in learned:  # most: names, rare words
+                continue
             name = self.params.name_penalty * (shape[i] == 1)
-            for o, ch in self._unknown_originals(norms[i]):
+            for o, ch in self._unknown_originals(word):
                 if ch - name > floor:
                     J.append(int(tok_at[i]))
                     orig.append(o)

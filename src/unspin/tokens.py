@@ -194,7 +194,8 @@ def token_codes(texts: list[str]) -> np.ndarray:
 
 
 def segment_ids(texts: list[str], max_len: int = MAX_SENTENCE_TOKENS,
-                codes: np.ndarray | None = None) -> np.ndarray:
+                codes: np.ndarray | None = None,
+                doc_starts: np.ndarray | None = None) -> np.ndarray:
     """Segment number of every token: sentences as `sentences` cuts them, in pieces of at
     most ``max_len`` tokens.
 
@@ -205,6 +206,8 @@ def segment_ids(texts: list[str], max_len: int = MAX_SENTENCE_TOKENS,
         texts: Token strings in order.
         max_len: Longest piece.
         codes: Their `token_codes`, if already computed.
+        doc_starts: Token indices where a new segment starts whatever the text says: the
+            first tokens of documents analysed together.
 
     Returns:
         Non-decreasing int64 array, one entry per token, starting at 0.
@@ -219,6 +222,9 @@ def segment_ids(texts: list[str], max_len: int = MAX_SENTENCE_TOKENS,
     lower = (codes & CODE_LOWER) != 0
     ends = is_end.copy()
     ends[:-1] &= ~lower[1:]
+    if doc_starts is not None:
+        b = doc_starts[(doc_starts > 0) & (doc_starts < n)]
+        ends[b - 1] = True  # the token before a document's first one ends a segment
     sent = np.concatenate(([0], np.cumsum(ends[:-1])))
     starts = np.flatnonzero(np.concatenate(([True], sent[1:] != sent[:-1])))
     within = np.arange(n) - np.repeat(starts, np.diff(np.concatenate((starts, [n]))))
