@@ -248,6 +248,7 @@ def test_token_finder_and_lowering_match_the_plain_versions(text):
     toks = find_tokens(text)
     assert toks == TOKEN_RE.findall(text)
     assert lower_tokens(toks) == [t.lower() for t in toks]
+    assert lower_tokens(toks, straight_quotes=True) == [normalise(t) for t in toks]
 
 
 def test_lowering_keeps_greek_final_sigma_per_token():

@@ -245,9 +245,7 @@ def _score_all(analyses: list[_Analysis], decoder, keep_words: bool = False) -> 
     # Token facts for the whole batch at once (numpy's cost per call is paid once, not per
     # document); each document starts a segment of its own, as when analysed alone.
     codes = token_codes(texts)
-    norms = lower_tokens(texts)
-    if any("’" in a.cleaned.text for a in docs):
-        norms = [t.replace("’", "'") for t in norms]
+    norms = lower_tokens(texts, straight_quotes=True)
     seg_all = segment_ids(texts, codes=codes,
                           doc_starts=np.asarray(bounds[:-1], dtype=np.int64))
     shape_all = shape_codes(texts, seg_all, codes=codes)

@@ -74,9 +74,15 @@ def find_tokens(text: str) -> list[str]:
     return (_TOKEN_RE_ASCII if text.isascii() else TOKEN_RE).findall(text)
 
 
-def lower_tokens(texts: list[str]) -> list[str]:
-    """``[t.lower() for t in texts]`` in one call (tokens hold no newline)."""
-    return "\n".join(texts).lower().split("\n") if texts else []
+def lower_tokens(texts: list[str], straight_quotes: bool = False) -> list[str]:
+    """``[t.lower() for t in texts]`` in one call (tokens hold no newline); with
+    ``straight_quotes``, curly apostrophes become straight ones as well (`normalise`)."""
+    if not texts:
+        return []
+    joined = "\n".join(texts).lower()
+    if straight_quotes and "’" in joined:
+        joined = joined.replace("’", "'")
+    return joined.split("\n")
 
 
 def token_starts(text: str, texts: list[str]) -> np.ndarray:
