@@ -536,3 +536,12 @@ def test_ascii_word_pattern_finds_the_unicode_words(text):
 
     low = text.lower()
     assert _WORD_LOWER_ASCII.findall(low) == _WORD.findall(low)
+
+
+@given(st.text(max_size=300))
+def test_language_gate_words_are_lowered_one_by_one(text):
+    from unspin.clean import _WORD
+
+    found = _WORD.findall(text)
+    joined = "\n".join(found).lower().split("\n") if found else []
+    assert joined == [w.lower() for w in found]

@@ -765,8 +765,11 @@ def is_english(text: str) -> tuple[bool, str]:
     if latin / n_letters < 0.5:
         return False, "unsupported"  # Cyrillic, CJK, Arabic, ... scripts
     ascii_share = n_ascii / n_letters
-    words = _WORD_LOWER_ASCII.findall(sample.lower()) if sample.isascii() else [
-        w.lower() for w in _WORD.findall(sample)]
+    if sample.isascii():
+        words = _WORD_LOWER_ASCII.findall(sample.lower())
+    else:  # each word lowered alone ("İ" lowers to two characters), in one call
+        found = _WORD.findall(sample)
+        words = "\n".join(found).lower().split("\n") if found else []
     n = len(words)
     en = sum(map(_EN_STOP.__contains__, words))
     foreign = sum(map(_FOREIGN_STOP.__contains__, words))
