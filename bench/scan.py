@@ -134,6 +134,28 @@ def bench_throughput(docs: Path, mb: float, res: dict) -> None:
     same = (OUT / "w1.jsonl").read_bytes() == (OUT / "w2.jsonl").read_bytes()
     res["w2_output_equals_w1"] = same
     print(f"2 vs 1 worker speed-up: {res['speedup_2_vs_1']}x; same output: {same}")
+    # The same two scans in one process whose models are loaded and caches warm (a scan of
+    # the same documents first): the scaling of a long job, without start-up.
+    code = f"""
+import json, sys, time
+sys.path.insert(0, {str(SRC)!r})
+from unspin.scan import scan
+scan([{str(docs)!r}], {str(OUT / 'warm0.jsonl')!r}, workers=1)
+took = {{}}
+for w in (1, 2):
+    t = time.perf_counter()
+    scan([{str(docs)!r}], {str(OUT)!r} + f'/warm{{w}}.jsonl', workers=w)
+    took[w] = time.perf_counter() - t
+print(json.dumps(took))
+"""
+    out = subprocess.run([sys.executable, "-c", code], env=_env(), check=True,
+                         capture_output=True, text=True).stdout
+    took = json.loads(out.strip().splitlines()[-1])
+    w1, w2 = took["1"], took["2"]
+    res["warm_scaling"] = {"w1_seconds": round(w1, 2), "w2_seconds": round(w2, 2),
+                           "speedup_2_vs_1": round(w1 / w2, 3)}
+    print(f"warm (models loaded, caches warm): workers=1 {w1:.1f} s, workers=2 {w2:.1f} s, "
+          f"speed-up {w1 / w2:.3f}x", flush=True)
 
 
 def bench_overhead(res: dict, n: int = 20000) -> None:
