@@ -327,6 +327,7 @@ def warm_up(cfg: ScanConfig) -> None:
     get_models(cfg.table).decoder.build_tables()
     # The models live as long as the process: keep them out of the cyclic collector's full
     # passes, here and in the forked workers (which would also write to the shared pages).
+    gc.collect()  # nothing unreachable is frozen for good
     gc.freeze()
 
 

@@ -177,6 +177,7 @@ def _init_worker(lm: str | None, table: str | None, warm: bool) -> None:
         _warm(table)
         # The models live as long as the process: keep them out of the cyclic collector's
         # full passes (tens of milliseconds each, a pause in some request's latency).
+        gc.collect()  # nothing unreachable is frozen for good
         gc.freeze()
 
 
@@ -744,6 +745,7 @@ def create_app(config: ServerConfig | None = None) -> Any:
         # What is loaded now (the app; with thread workers, the models too) stays for the
         # server's life: keep it out of the cyclic collector's full passes, which would
         # pause every request in flight.
+        gc.collect()  # nothing unreachable is frozen for good
         gc.freeze()
         log.info("unspin server ready: %d %s worker(s)", cfg.workers, cfg.pool)
         try:
