@@ -12,7 +12,7 @@ setup(
         Extension(
             "unspin._native",
             sources=["src/unspin/_native.c"],
-            extra_compile_args=["-O2"],
+            extra_compile_args=["-O2", "-ffp-contract=off"],
             optional=True,
         )
     ]

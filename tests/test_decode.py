@@ -242,3 +242,80 @@ def test_packed_phrase_keys_find_the_phrases_the_words_find(sentences, learned):
              if " ".join(flat[a:a + b]) in src._index or " ".join(flat[a:a + b]) in src._learned]
     wj, wln = dec._phrase_hits_by_words(flat, at, end_of)
     assert found == list(zip(wj.tolist(), wln.tolist(), strict=True))
+
+
+# ------------------------------------------------- compiled joint decoding (unspin._native)
+
+_native_joint = pytest.mark.skipif(
+    get_models().lm.compiled() is None,
+    reason="unspin._native not built (no C compiler at install) or switched off")
+
+_SPUN_WORDS = (TEXT.lower().replace(".", " .").replace(",", " ,").split()
+               + "metropolis courtroom additionally finances identified moreover".split())
+
+
+def _decode_both(dec, sentences, rate, **params):
+    """Decisions of the compiled joint step and of the Python one, on the same input."""
+    with pytest.MonkeyPatch.context() as m:
+        for name, value in params.items():
+            m.setattr(dec.params, name, value)
+        compiled, _, _ = dec.decode(sentences, prior=lambda local, states: rate)
+        m.setattr(dec.lm, "compiled", lambda: None)
+        python, _, _ = dec.decode(sentences, prior=lambda local, states: rate)
+    return compiled, python
+
+
+@_native_joint
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(_SPUN_WORDS), min_size=2, max_size=24),
+                min_size=1, max_size=4),
+       st.sampled_from([0.02, 0.2, 0.6]), st.sampled_from([64, 5, 2]))
+def test_compiled_joint_gives_the_python_decisions_bit_for_bit(sentences, rate, combinations):
+    # Few combinations make the pruning (a stable sort by local score) run often.
+    dec = get_models().decoder
+    compiled, python = _decode_both(dec, sentences, rate, max_combinations=combinations)
+    assert compiled == python  # Decisions compare their float confidences exactly
+
+
+@_native_joint
+def test_compiled_joint_decodes_the_clusters_of_a_spun_text(monkeypatch):
+    dec = get_models().decoder
+    text = TEXT + " The metropolis council additionally declared that the metropolis will vote."
+    sents, _ = prepared(text)
+    clusters = []
+    run = decode_mod._NativeJoint.run
+
+    def spy(self):
+        clusters.extend(self.cluster_ids)
+        return run(self)
+
+    monkeypatch.setattr(decode_mod._NativeJoint, "run", spy)
+    compiled, python = _decode_both(dec, sents, 0.3)
+    assert len(clusters) >= 5  # clusters of several positions went to the compiled code
+    assert compiled == python
+    assert any(d.original == ("city",) for d in compiled)  # the bonus pass ran on real work
+
+
+@_native_joint
+def test_compiled_joint_rejects_inconsistent_arrays():
+    model = get_models().lm.compiled()
+    i64 = functools.partial(np.array, dtype=np.int64)
+    f64 = functools.partial(np.array, dtype=np.float64)
+    row = i64([3, 1, 10, 11, 12, 2])
+
+    def call(p_i=(0, 1), o_len=(1, 1), orig=(20, 21), rows=row, mass=2):
+        o_i = list(p_i)
+        model.joint(rows, i64([0]), i64([len(rows)]), i64([0]), i64([2]), i64(p_i), i64([0, 1]),
+                    i64([1, 1]), i64(o_i), i64(o_len), i64([0, 1]), i64([1, 1]), i64(orig),
+                    f64([1.0, 1.0]), f64([0.5, 0.5]), 64, 0.6, 2.3, 0, 5.5,
+                    np.zeros(mass), np.zeros(2, dtype=np.uint8))
+
+    call()  # consistent: runs
+    with pytest.raises(ValueError, match="position out of range"):
+        call(p_i=(1, 0))  # positions must be in order
+    with pytest.raises(ValueError, match="option out of range"):
+        call(o_len=(1, 9))  # an option running past the sentence
+    with pytest.raises(IndexError):
+        call(orig=(20, 10**9))  # an id the model does not have
+    with pytest.raises(ValueError, match="mass"):
+        call(mass=3)  # an output of the wrong size

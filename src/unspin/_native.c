@@ -14,6 +14,7 @@
  */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -169,6 +170,210 @@ static int score_rows(const Model *md, const int64_t *seq, Py_ssize_t n, Py_ssiz
     return rc;
 }
 
+
+/* numpy's summation order for float64 (`pairwise_sum` in its loops): blocks of eight
+ * partial sums, halves above 128 items. `joint` sums in this order so that its results are
+ * those of the numpy code in decode.py to the last bit. */
+static double pairwise(const double *a, Py_ssize_t n) {
+    if (n < 8) {
+        double res = 0.0;
+        for (Py_ssize_t i = 0; i < n; i++) res += a[i];
+        return res;
+    }
+    if (n <= 128) {
+        double r[8];
+        for (int j = 0; j < 8; j++) r[j] = a[j];
+        Py_ssize_t i;
+        for (i = 8; i < n - (n % 8); i += 8)
+            for (int j = 0; j < 8; j++) r[j] += a[i + j];
+        double res = ((r[0] + r[1]) + (r[2] + r[3])) + ((r[4] + r[5]) + (r[6] + r[7]));
+        for (; i < n; i++) res += a[i];
+        return res;
+    }
+    Py_ssize_t n2 = n / 2;
+    n2 -= n2 % 8;
+    return pairwise(a, n2) + pairwise(a + n2, n - n2);
+}
+
+/* Work space of `joint_cluster`, grown as needed. */
+typedef struct {
+    double *ch, *ls, *ch2, *ls2, *lm, *dbl;
+    int32_t *chosen, *chosen2, *nch, *nch2, *order;
+    int64_t *seq;
+    float *lpf;
+    Py_ssize_t cap_combos, cap_stride, cap_seq;
+} Work;
+
+static void work_free(Work *w) {
+    free(w->ch); free(w->ls); free(w->ch2); free(w->ls2); free(w->lm); free(w->dbl);
+    free(w->chosen); free(w->chosen2); free(w->nch); free(w->nch2); free(w->order);
+    free(w->seq); free(w->lpf);
+    memset(w, 0, sizeof(*w));
+}
+
+static int work_fit(Work *w, Py_ssize_t combos, Py_ssize_t stride, Py_ssize_t seq) {
+    if (combos > w->cap_combos || stride > w->cap_stride) {
+        Py_ssize_t c = combos > w->cap_combos ? combos : w->cap_combos;
+        Py_ssize_t s = stride > w->cap_stride ? stride : w->cap_stride;
+        free(w->ch); free(w->ls); free(w->ch2); free(w->ls2); free(w->lm);
+        free(w->chosen); free(w->chosen2); free(w->nch); free(w->nch2); free(w->order);
+        w->ch = malloc(c * sizeof(double)); w->ls = malloc(c * sizeof(double));
+        w->ch2 = malloc(c * sizeof(double)); w->ls2 = malloc(c * sizeof(double));
+        w->lm = malloc(c * sizeof(double));
+        w->chosen = malloc(c * s * sizeof(int32_t)); w->chosen2 = malloc(c * s * sizeof(int32_t));
+        w->nch = malloc(c * sizeof(int32_t)); w->nch2 = malloc(c * sizeof(int32_t));
+        w->order = malloc(c * sizeof(int32_t));
+        w->cap_combos = c;
+        w->cap_stride = s;
+        if (!w->ch || !w->ls || !w->ch2 || !w->ls2 || !w->lm || !w->chosen || !w->chosen2 ||
+            !w->nch || !w->nch2 || !w->order)
+            return -1;
+    }
+    if (seq > w->cap_seq) {
+        free(w->seq); free(w->lpf); free(w->dbl);
+        w->seq = malloc(seq * sizeof(int64_t));
+        w->lpf = malloc(seq * sizeof(float));
+        w->dbl = malloc(seq * sizeof(double));
+        w->cap_seq = seq;
+        if (!w->seq || !w->lpf || !w->dbl) return -1;
+    }
+    return 0;
+}
+
+/* Arrays describing the clusters of one `joint` call (see decode.Decoder.joint). */
+typedef struct {
+    const int64_t *rows, *c_row, *c_rowlen, *c_pos0, *c_npos, *p_i, *p_opt0, *p_nopt;
+    const int64_t *o_i, *o_len, *o_orig0, *o_norig, *orig;
+    const double *o_s, *o_ch;
+    Py_ssize_t max_combinations;
+    double lm_weight, ln10;
+    int64_t unk;        /* the id of <unk>, charged `unk_penalty` decades (Decoder._logprob) */
+    float unk_penalty;
+} Clusters;
+
+/* One cluster: enumerate the non-overlapping choices of its positions' options as
+ * Decoder.joint does (keeping the best `max_combinations` by local score after each
+ * position, stable order), score each choice's window with the model, and give every option
+ * the posterior mass of the choices that take it and `chosen` = 1 for the best choice's. */
+static int joint_cluster(const Model *md, const Clusters *cl, Py_ssize_t c, Work *w,
+                         double *mass, uint8_t *chosen_out) {
+    Py_ssize_t npos = cl->c_npos[c], p0 = cl->c_pos0[c];
+    const int64_t *row = cl->rows + cl->c_row[c];
+    Py_ssize_t n = cl->c_rowlen[c];
+    Py_ssize_t maxc = cl->max_combinations, maxopt = 0, hi = 0, orig_len = 0;
+    for (Py_ssize_t k = 0; k < npos; k++) {
+        Py_ssize_t p = p0 + k, i = cl->p_i[p], longest = 0;
+        if (cl->p_nopt[p] > maxopt) maxopt = cl->p_nopt[p];
+        for (Py_ssize_t j = 0; j < cl->p_nopt[p]; j++) {
+            Py_ssize_t o = cl->p_opt0[p] + j;
+            if (cl->o_len[o] > longest) longest = cl->o_len[o];
+            if (cl->o_norig[o] > orig_len) orig_len = cl->o_norig[o];
+        }
+        if (i + longest > hi) hi = i + longest;
+    }
+    Py_ssize_t lo = cl->p_i[p0];
+    Py_ssize_t end = hi + 4 < n ? hi + 4 : n;
+    Py_ssize_t cap = (maxc + 1) * (1 + maxopt) + 1;
+    if (work_fit(w, cap, npos + 1, (end - lo) + npos * orig_len + 4)) return -1;
+    Py_ssize_t stride = w->cap_stride;
+    /* combos: chosen options (global numbers), channel and local score sums */
+    Py_ssize_t nc = 1;
+    w->nch[0] = 0;
+    w->ch[0] = 0.0;
+    w->ls[0] = 0.0;
+    for (Py_ssize_t k = 0; k < npos; k++) {
+        Py_ssize_t p = p0 + k, i = cl->p_i[p];
+        Py_ssize_t nn = 0;
+        for (Py_ssize_t a = 0; a < nc; a++) {
+            int32_t na = w->nch[a];
+            const int32_t *ca = w->chosen + a * stride;
+            w->nch2[nn] = na;
+            memcpy(w->chosen2 + nn * stride, ca, na * sizeof(int32_t));
+            w->ch2[nn] = w->ch[a];
+            w->ls2[nn] = w->ls[a];
+            nn++;
+            if (na) {
+                int32_t last = ca[na - 1];
+                if (cl->o_i[last] + cl->o_len[last] > i) continue;
+            }
+            for (Py_ssize_t j = 0; j < cl->p_nopt[p]; j++) {
+                Py_ssize_t o = cl->p_opt0[p] + j;
+                w->nch2[nn] = na + 1;
+                memcpy(w->chosen2 + nn * stride, ca, na * sizeof(int32_t));
+                w->chosen2[nn * stride + na] = (int32_t)o;
+                w->ch2[nn] = w->ch[a] + cl->o_ch[o];
+                w->ls2[nn] = w->ls[a] + cl->o_s[o];
+                nn++;
+            }
+        }
+        if (nn > maxc) {
+            /* stable sort by descending local score (Python's list.sort on -score) */
+            for (Py_ssize_t a = 0; a < nn; a++) {
+                int32_t v = (int32_t)a;
+                Py_ssize_t b = a;
+                while (b > 0 && -w->ls2[w->order[b - 1]] > -w->ls2[v]) {
+                    w->order[b] = w->order[b - 1];
+                    b--;
+                }
+                w->order[b] = v;
+            }
+            nn = maxc;
+        } else {
+            for (Py_ssize_t a = 0; a < nn; a++) w->order[a] = (int32_t)a;
+        }
+        for (Py_ssize_t a = 0; a < nn; a++) {
+            int32_t s = w->order[a];
+            w->nch[a] = w->nch2[s];
+            memcpy(w->chosen + a * stride, w->chosen2 + s * stride, w->nch2[s] * sizeof(int32_t));
+            w->ch[a] = w->ch2[s];
+            w->ls[a] = w->ls2[s];
+        }
+        nc = nn;
+    }
+    /* language-model score of each choice's window */
+    for (Py_ssize_t a = 0; a < nc; a++) {
+        Py_ssize_t m = 0, pos = lo;
+        w->seq[m++] = row[lo];
+        w->seq[m++] = row[lo + 1];
+        const int32_t *ca = w->chosen + a * stride;
+        for (int32_t t = 0; t < w->nch[a]; t++) {
+            int32_t o = ca[t];
+            Py_ssize_t i = cl->o_i[o];
+            for (Py_ssize_t x = pos + 2; x < i + 2 && x < n; x++) w->seq[m++] = row[x];
+            for (Py_ssize_t x = 0; x < cl->o_norig[o]; x++) w->seq[m++] = cl->orig[cl->o_orig0[o] + x];
+            pos = i + cl->o_len[o];
+        }
+        for (Py_ssize_t x = pos + 2; x < end; x++) w->seq[m++] = row[x];
+        Py_ssize_t nw = m - 2;
+        /* every window of three: the values of NGramLM.logprob on each (a, b, c) */
+        if (score_rows(md, w->seq, 1, m, w->lpf)) return -1;
+        if (cl->unk_penalty != 0.0f)
+            for (Py_ssize_t t = 0; t < nw; t++)
+                if (w->seq[t + 2] == cl->unk) w->lpf[t] = w->lpf[t] - cl->unk_penalty;
+        for (Py_ssize_t t = 0; t < nw; t++) w->dbl[t] = (double)w->lpf[t];
+        /* np.add.reduceat: the first item, then the pairwise sum of the rest */
+        double sum = nw > 1 ? w->dbl[0] + pairwise(w->dbl + 1, nw - 1) : w->dbl[0];
+        w->lm[a] = sum * cl->ln10;
+    }
+    /* posteriors; the best choice; every option's mass */
+    Py_ssize_t best = 0;
+    for (Py_ssize_t a = 0; a < nc; a++) {
+        w->ls2[a] = w->lm[a] * cl->lm_weight + w->ch[a];  /* reuse ls2 for the totals */
+        if (w->ls2[a] > w->ls2[best]) best = a;
+    }
+    double top = w->ls2[best];
+    for (Py_ssize_t a = 0; a < nc; a++) w->ch2[a] = exp(w->ls2[a] - top);
+    double z = pairwise(w->ch2, nc);
+    for (Py_ssize_t a = 0; a < nc; a++) {
+        double pa = w->ch2[a] / z;
+        const int32_t *ca = w->chosen + a * stride;
+        for (int32_t t = 0; t < w->nch[a]; t++) mass[ca[t]] += pa;
+    }
+    const int32_t *cb = w->chosen + best * stride;
+    for (int32_t t = 0; t < w->nch[best]; t++) chosen_out[cb[t]] = 1;
+    return 0;
+}
+
 static void Model_dealloc(Model *self) {
     for (int i = 0; i < self->nbufs; i++) PyBuffer_Release(&self->bufs[i]);
     Py_TYPE(self)->tp_free((PyObject *)self);
@@ -236,7 +441,7 @@ static PyObject *Model_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
 
 /* Buffers of one call; released by release_all. */
 typedef struct {
-    Py_buffer b[8];
+    Py_buffer b[20];
     int n;
 } Bufs;
 
@@ -390,12 +595,114 @@ static PyObject *Model_logprob_pairs(Model *self, PyObject *args) {
     return finish(&bs, rc);
 }
 
+
+/* joint(rows, c_row, c_rowlen, c_pos0, c_npos, p_i, p_opt0, p_nopt, o_i, o_len, o_orig0,
+ *       o_norig, orig, o_s, o_ch, max_combinations, lm_weight, ln10, unk, unk_penalty,
+ *       mass, chosen):
+ * Decoder.joint's clusters of several positions (see joint_cluster). Int arrays are
+ * int64, scores float64; `mass` (float64, zeroed) and `chosen` (uint8, zeroed) have one
+ * item per option. */
+static PyObject *Model_joint(Model *self, PyObject *args) {
+    PyObject *o[20];
+    Py_ssize_t maxc, unk;
+    double lm_weight, ln10;
+    float unk_penalty;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOOOOOnddnfOO", &o[0], &o[1], &o[2], &o[3], &o[4],
+                          &o[5], &o[6], &o[7], &o[8], &o[9], &o[10], &o[11], &o[12], &o[13],
+                          &o[14], &maxc, &lm_weight, &ln10, &unk, &unk_penalty, &o[15], &o[16]))
+        return NULL;
+    if (maxc < 1) {
+        PyErr_SetString(PyExc_ValueError, "max_combinations must be at least 1");
+        return NULL;
+    }
+    Bufs bs = {.n = 0};
+    Py_buffer view;
+    Py_ssize_t lens[17];
+    /* lengths first: every array of a kind has the length of its first one */
+    for (int k = 0; k < 17; k++) {
+        if (PyObject_GetBuffer(o[k], &view, PyBUF_C_CONTIGUOUS) < 0) return NULL;
+        lens[k] = view.len;
+        PyBuffer_Release(&view);
+    }
+    Py_ssize_t nrows = lens[0] / 8, nc = lens[1] / 8, np_ = lens[5] / 8, no = lens[8] / 8;
+    Py_ssize_t norig = lens[12] / 8;
+    Clusters cl;
+    cl.rows = get(&bs, o[0], 8, nrows, 0, "rows");
+    cl.c_row = cl.rows ? get(&bs, o[1], 8, nc, 0, "c_row") : NULL;
+    cl.c_rowlen = cl.c_row ? get(&bs, o[2], 8, nc, 0, "c_rowlen") : NULL;
+    cl.c_pos0 = cl.c_rowlen ? get(&bs, o[3], 8, nc, 0, "c_pos0") : NULL;
+    cl.c_npos = cl.c_pos0 ? get(&bs, o[4], 8, nc, 0, "c_npos") : NULL;
+    cl.p_i = cl.c_npos ? get(&bs, o[5], 8, np_, 0, "p_i") : NULL;
+    cl.p_opt0 = cl.p_i ? get(&bs, o[6], 8, np_, 0, "p_opt0") : NULL;
+    cl.p_nopt = cl.p_opt0 ? get(&bs, o[7], 8, np_, 0, "p_nopt") : NULL;
+    cl.o_i = cl.p_nopt ? get(&bs, o[8], 8, no, 0, "o_i") : NULL;
+    cl.o_len = cl.o_i ? get(&bs, o[9], 8, no, 0, "o_len") : NULL;
+    cl.o_orig0 = cl.o_len ? get(&bs, o[10], 8, no, 0, "o_orig0") : NULL;
+    cl.o_norig = cl.o_orig0 ? get(&bs, o[11], 8, no, 0, "o_norig") : NULL;
+    cl.orig = cl.o_norig ? get(&bs, o[12], 8, norig, 0, "orig") : NULL;
+    cl.o_s = cl.orig ? get(&bs, o[13], 8, no, 0, "o_s") : NULL;
+    cl.o_ch = cl.o_s ? get(&bs, o[14], 8, no, 0, "o_ch") : NULL;
+    double *mass = cl.o_ch ? get(&bs, o[15], 8, no, 1, "mass") : NULL;
+    uint8_t *chosen = mass ? get(&bs, o[16], 1, no, 1, "chosen") : NULL;
+    if (!chosen || check_ids(self, cl.rows, nrows) || check_ids(self, cl.orig, norig)) {
+        release_all(&bs);
+        return NULL;
+    }
+    cl.max_combinations = maxc;
+    cl.lm_weight = lm_weight;
+    cl.ln10 = ln10;
+    cl.unk = unk;
+    cl.unk_penalty = unk_penalty;
+    /* Every index must stay inside its array: clusters cover positions, positions options,
+     * options ids, and each cluster's window lies inside its row. */
+    const char *bad = NULL;
+    for (Py_ssize_t c = 0; c < nc && !bad; c++) {
+        if (cl.c_npos[c] < 1 || cl.c_pos0[c] < 0 || cl.c_pos0[c] + cl.c_npos[c] > np_ ||
+            cl.c_row[c] < 0 || cl.c_rowlen[c] < 3 || cl.c_row[c] + cl.c_rowlen[c] > nrows) {
+            bad = "cluster out of range";
+            break;
+        }
+        Py_ssize_t prev = -1;
+        for (Py_ssize_t p = cl.c_pos0[c]; p < cl.c_pos0[c] + cl.c_npos[c]; p++) {
+            Py_ssize_t i = cl.p_i[p];
+            if (i <= prev || i < 0 || i + 3 > cl.c_rowlen[c] || cl.p_nopt[p] < 1 ||
+                cl.p_opt0[p] < 0 || cl.p_opt0[p] + cl.p_nopt[p] > no) {
+                bad = "position out of range";
+                break;
+            }
+            prev = i;
+            for (Py_ssize_t q = cl.p_opt0[p]; q < cl.p_opt0[p] + cl.p_nopt[p]; q++) {
+                if (cl.o_i[q] != i || cl.o_len[q] < 1 || i + cl.o_len[q] + 2 > cl.c_rowlen[c] ||
+                    cl.o_norig[q] < 1 || cl.o_orig0[q] < 0 || cl.o_orig0[q] + cl.o_norig[q] > norig) {
+                    bad = "option out of range";
+                    break;
+                }
+            }
+            if (bad) break;
+        }
+    }
+    if (bad) {
+        release_all(&bs);
+        PyErr_SetString(PyExc_ValueError, bad);
+        return NULL;
+    }
+    Work w;
+    memset(&w, 0, sizeof(w));
+    int rc = 0;
+    Py_BEGIN_ALLOW_THREADS
+    for (Py_ssize_t c = 0; c < nc && !rc; c++) rc = joint_cluster(self, &cl, c, &w, mass, chosen);
+    Py_END_ALLOW_THREADS
+    work_free(&w);
+    return finish(&bs, rc);
+}
+
 static PyMethodDef Model_methods[] = {
     {"pairs", (PyCFunction)Model_pairs, METH_VARARGS, "pairs(x, y, n, hit, pos)"},
     {"logprob", (PyCFunction)Model_logprob, METH_VARARGS, "logprob(a, b, c, n, out)"},
     {"logprob_seq", (PyCFunction)Model_logprob_seq, METH_VARARGS, "logprob_seq(seq, n, m, out)"},
     {"logprob_pairs", (PyCFunction)Model_logprob_pairs, METH_VARARGS,
      "logprob_pairs(seq, n, m, hit, pos, out)"},
+    {"joint", (PyCFunction)Model_joint, METH_VARARGS, "joint(rows, ..., mass, chosen): see decode.py"},
     {NULL, NULL, 0, NULL},
 };
 

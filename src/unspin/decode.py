@@ -431,6 +431,92 @@ def _logsumexp_by(pos: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.nd
     return ps[starts], mx + np.log(sums)
 
 
+class _NativeJoint:
+    """`Decoder.joint`'s clusters of several positions, decoded by the compiled helper.
+
+    The clusters are gathered as flat arrays (`add`), then `unspin._native.Model.joint`
+    enumerates each cluster's combinations, scores their windows with the language model and
+    sums the posteriors exactly as the Python code of `Decoder.joint` does, in the same
+    order of floating-point operations (numpy's pairwise sums included), so the decisions
+    and confidences are the same to the last bit. No `lm_cache` is needed: the compiled
+    scoring is cheaper than the cache's keys.
+    """
+
+    def __init__(self, model, lm_id, params: DecodeParams, oids: dict):
+        self.model = model
+        self.lm_id = lm_id
+        self.params = params
+        self.oids = oids
+        self.rows: list[np.ndarray] = []
+        self.row_of: dict[int, tuple[int, int]] = {}
+        self.n_rows = 0
+        self.cluster_ids: list[int] = []
+        self.c = ([], [], [], [])  # row offset, row length, first position, positions
+        self.p = ([], [], [])  # token index, first option, options
+        self.o = ([], [], [], [], [], [])  # token index, length, first id, ids, score, channel
+        self.orig: list[int] = []
+        self.made: list[tuple[int, int, Candidate]] = []  # (cluster, option number, candidate)
+
+    def add(self, ci: int, si: int, st: SentenceState, positions: list[int],
+            opts_per_pos: list[list[tuple[float, Candidate, float]]]) -> None:
+        hit = self.row_of.get(si)
+        if hit is None:
+            hit = self.row_of[si] = (self.n_rows, len(st.padded))
+            self.rows.append(st.padded)
+            self.n_rows += len(st.padded)
+        c_row, c_len, c_p0, c_np = self.c
+        c_row.append(hit[0])
+        c_len.append(hit[1])
+        c_p0.append(len(self.p[0]))
+        c_np.append(len(positions))
+        self.cluster_ids.append(ci)
+        p_i, p_o0, p_no = self.p
+        o_i, o_len, o_0, o_n, o_s, o_ch = self.o
+        orig, oids, lm_id = self.orig, self.oids, self.lm_id
+        for i, opts in zip(positions, opts_per_pos, strict=True):
+            p_i.append(i)
+            p_o0.append(len(o_i))
+            p_no.append(len(opts))
+            for s, cand, ch in opts:
+                ids = oids.get(cand.original)
+                if ids is None:
+                    ids = oids[cand.original] = [lm_id(w) for w in cand.original]
+                o_i.append(i)
+                o_len.append(cand.length)
+                o_0.append(len(orig))
+                o_n.append(len(ids))
+                orig.extend(ids)
+                o_s.append(s)
+                o_ch.append(ch)
+                self.made.append((len(self.cluster_ids) - 1, i, cand))
+
+    def run(self) -> dict[int, list[Decision]]:
+        """Each cluster's decisions, by cluster number."""
+        out: dict[int, list[Decision]] = {ci: [] for ci in self.cluster_ids}
+        if not self.cluster_ids:
+            return out
+        p = self.params
+        n_opt = len(self.o[0])
+        mass = np.zeros(n_opt, dtype=np.float64)
+        chosen = np.zeros(n_opt, dtype=np.uint8)
+        i64 = np.int64
+        self.model.joint(
+            np.concatenate(self.rows).astype(i64, copy=False),
+            *(np.asarray(x, dtype=i64) for x in (*self.c, *self.p, *self.o[:4])),
+            np.asarray(self.orig, dtype=i64),
+            np.asarray(self.o[4], dtype=np.float64), np.asarray(self.o[5], dtype=np.float64),
+            int(p.max_combinations), float(p.lm_weight), LN10, UNK, float(p.unk_penalty),
+            mass, chosen)
+        row_si = {off: si for si, (off, _) in self.row_of.items()}
+        c_row = self.c[0]
+        for k in np.flatnonzero(chosen).tolist():
+            c, i, cand = self.made[k]
+            out[self.cluster_ids[c]].append(
+                Decision(row_si[c_row[c]], i, i + cand.length, cand.original, float(mass[k]),
+                         cand.flags))
+        return out
+
+
 class Decoder:
     """Decodes tokenised sentences with a language model and candidate sources.
 
@@ -1334,6 +1420,9 @@ class Decoder:
         rows: dict[int, list[int]] = {}
         oids: dict[tuple[str, ...], list[int]] = {}
         decisions: list[Decision] = []
+        compiled = getattr(self.lm, "compiled", None)
+        model = compiled() if compiled is not None else None
+        native = _NativeJoint(model, self.lm.id, p, oids) if model is not None else None
         # Per cluster of several positions, in order: its number, and its decisions when
         # they are kept from the previous pass (else None: decoded below).
         multi: list[tuple[int, list[Decision] | None]] = []
@@ -1367,6 +1456,14 @@ class Decoder:
                     clusters_seen[ckey] = made
                 continue
             multi.append((ci, None))
+            if native is not None:
+                native.add(ci, si, st, positions,
+                           [by_pos[(si, i)] if not bonus else
+                            [(s + b, cand, ch + b) for s, cand, ch in by_pos[(si, i)]
+                             for b in (bonus.get((tuple(st.norms[i:i + cand.length]),
+                                                  cand.original), 0.0),)]
+                            for i in positions])
+                continue
             row = rows.get(si)
             if row is None:
                 row = rows[si] = st.padded.tolist()  # list slicing beats numpy scalars here
@@ -1417,6 +1514,14 @@ class Decoder:
                 seg_b += seq[1:-1]
                 seg_c += seq[2:]
                 seg_len.append(len(seq) - 2)
+        if native is not None:
+            decoded = native.run()
+            for ci, kept in multi:
+                decisions.extend(kept if kept is not None else decoded[ci])
+                if record and kept is None:
+                    si, positions = clusters[ci]
+                    clusters_seen[(si, tuple(positions))] = decoded[ci]
+            return decisions
         if not combos_all:
             for _, kept in multi:  # every cluster of several kept from the previous pass
                 decisions.extend(kept)

@@ -200,6 +200,11 @@ class NGramLM:
             self._compiled = m
         return m
 
+    def compiled(self):
+        """The compiled helper's view of this model (`unspin._native.Model`), or None when
+        the helper is not built or is switched off (``UNSPIN_NATIVE=0``)."""
+        return self._nat() if self.native else None
+
     def __len__(self) -> int:
         return len(self.words)
 
