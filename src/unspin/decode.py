@@ -36,6 +36,7 @@ from itertools import chain, compress, repeat
 import numpy as np
 
 from .candidates import (
+    _SET,
     FLAG_LEARNED,
     FLAG_MYTHES,
     FLAG_NUMBER,
@@ -46,6 +47,7 @@ from .candidates import (
     MAX_PHRASE,
     Candidate,
     CandidateSource,
+    _new,
 )
 from .lm import BOS, EOS, NONE, UNK
 
@@ -1356,25 +1358,60 @@ class Decoder:
         if len(good) == 0:
             return by_pos
         order = good[np.lexsort((-loc.score[good], loc.pos[good]))]
+        # Everything `candidate` reads, gathered for the entries in order (lists: one numpy
+        # scalar per entry would cost more than the rest of the loop).
+        pos = loc.pos[order]
+        pref = loc.pref[order]
+        single = pref < 0
+        e = np.where(single, loc.entry[order], 0)
+        table = self._table
+        cols = zip(loc.sent_of[pos].tolist(), loc.tok_of[pos].tolist(),
+                   pref.tolist(), loc.orig[order].tolist(), table.flags[e].tolist(),
+                   table.cosine[e].tolist(), table.fanout[e].tolist(),
+                   loc.score[order].tolist(), loc.channel[order].tolist(), strict=True)
+        r_ok = np.maximum(pref, 0)
+        phrase_start = loc.phrase_start[r_ok].tolist() if len(loc.phrase_start) else None
+        phrase_entry = loc.phrase_entry[r_ok].tolist() if len(loc.phrase_entry) else None
+        specs = loc.phrase_specs
+        words = self.lm.words
+        keep = p.keep_per_position
         seen: dict[tuple[int, int], set] = {}
-        for n in order.tolist():
-            j = int(loc.pos[n])
-            key = (int(loc.sent_of[j]), int(loc.tok_of[j]))
-            opts = by_pos.setdefault(key, [])
-            if len(opts) >= p.keep_per_position:
+        new = _new
+        s0, s1, s2, s3, s4, s5, s6 = _SET
+        for k, (si, ti, r, o, fl, co, fa, sc, ch) in enumerate(cols):
+            key = (si, ti)
+            opts = by_pos.get(key)
+            if opts is None:
+                opts = by_pos[key] = []
+            elif len(opts) >= keep:
                 continue
-            cand = self.candidate(loc, n)
-            obs = states[key[0]].norms[cand.start:cand.start + cand.length]
-            orig = list(cand.original)
+            cand = new(Candidate)
+            if r >= 0:
+                start = phrase_start[k]
+                length, original, flags, cosine, fanout, count = specs[phrase_entry[k]]
+            else:
+                start, length, original = ti, 1, (words[o],)
+                flags, cosine, fanout, count = fl, round(co, 4), fa, 0
+            s0(cand, start)
+            s1(cand, length)
+            s2(cand, original)
+            s3(cand, flags)
+            s4(cand, cosine)
+            s5(cand, fanout)
+            s6(cand, count)
+            obs = states[si].norms[start:start + length]
+            orig = list(original)
             while obs and orig and obs[-1] == orig[-1]:
                 obs = obs[:-1]
                 orig.pop()
             effect = (len(obs), tuple(orig))
-            done = seen.setdefault(key, set())
+            done = seen.get(key)
+            if done is None:
+                done = seen[key] = set()
             if effect in done:
                 continue
             done.add(effect)
-            opts.append((float(loc.score[n]), cand, float(loc.channel[n])))
+            opts.append((sc, cand, ch))
         return by_pos
 
     def joint(self, states, by_pos, bonus: dict[tuple[tuple[str, ...], tuple[str, ...]], float],
