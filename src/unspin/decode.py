@@ -460,7 +460,10 @@ class _NativeJoint:
         self.made: list[tuple[int, int, Candidate]] = []  # (cluster, option number, candidate)
 
     def add(self, ci: int, si: int, st: SentenceState, positions: list[int],
-            opts_per_pos: list[list[tuple[float, Candidate, float]]]) -> None:
+            opts_per_pos: list[list[tuple[float, Candidate, float]]],
+            extra: list[list[float | None]] | None) -> None:
+        """One cluster: its sentence, positions, their options and (``extra``, None when
+        there is no bonus) each option's document bonus or None."""
         hit = self.row_of.get(si)
         if hit is None:
             hit = self.row_of[si] = (self.n_rows, len(st.padded))
@@ -475,14 +478,22 @@ class _NativeJoint:
         p_i, p_o0, p_no = self.p
         o_i, o_len, o_0, o_n, o_s, o_ch = self.o
         orig, oids, lm_id = self.orig, self.oids, self.lm_id
-        for i, opts in zip(positions, opts_per_pos, strict=True):
+        c = len(self.cluster_ids) - 1
+        made = self.made
+        for k, (i, opts) in enumerate(zip(positions, opts_per_pos, strict=True)):
             p_i.append(i)
             p_o0.append(len(o_i))
             p_no.append(len(opts))
-            for s, cand, ch in opts:
+            for m, (s, cand, ch) in enumerate(opts):
                 ids = oids.get(cand.original)
                 if ids is None:
+                    if len(oids) > 200_000:  # bounded, like the other caches
+                        oids.clear()
                     ids = oids[cand.original] = [lm_id(w) for w in cand.original]
+                if extra is not None:
+                    b = extra[k][m]
+                    b = 0.0 if b is None else b
+                    s, ch = s + b, ch + b
                 o_i.append(i)
                 o_len.append(cand.length)
                 o_0.append(len(orig))
@@ -490,7 +501,7 @@ class _NativeJoint:
                 orig.extend(ids)
                 o_s.append(s)
                 o_ch.append(ch)
-                self.made.append((len(self.cluster_ids) - 1, i, cand))
+                made.append((c, i, cand))
 
     def run(self) -> dict[int, list[Decision]]:
         """Each cluster's decisions, by cluster number."""
@@ -535,6 +546,7 @@ class Decoder:
         self._channel_cache: dict[tuple, float] = {}
         self._entry_cache: dict[tuple[str, bool], tuple] = {}
         self._unknown_cache: dict[str, list[tuple[int, float]]] = {}
+        self._orig_ids: dict[tuple[str, ...], list[int]] = {}  # originals' LM ids (joint)
         self._phrases = PhraseEntries()
         # Per LM id: the range of its word's trusted multiword originals in `_phrases`
         # (`_multi_ranges`); -1 where not worked out yet.
@@ -1433,19 +1445,21 @@ class Decoder:
         # Group positions into clusters per sentence: positions whose windows interact.
         clusters: list[tuple[int, list[int]]] = []
         per_sent: dict[int, list[int]] = {}
-        for si, i in by_pos:
-            per_sent.setdefault(si, []).append(i)
+        longest: dict[tuple[int, int], int] = {}  # per position, its longest option
+        for key, opts in by_pos.items():
+            per_sent.setdefault(key[0], []).append(key[1])
+            longest[key] = max([c.length for _, c, _ in opts])
         for si, positions in per_sent.items():
             positions.sort()
             cur = [positions[0]]
-            reach = positions[0] + max(c.length for _, c, _ in by_pos[(si, positions[0])]) + 1
+            reach = positions[0] + longest[(si, positions[0])] + 1
             for i in positions[1:]:
                 if i <= reach:
                     cur.append(i)
                 else:
                     clusters.append((si, cur))
                     cur = [i]
-                reach = max(reach, i + max(c.length for _, c, _ in by_pos[(si, i)]) + 1)
+                reach = max(reach, i + longest[(si, i)] + 1)
             clusters.append((si, cur))
 
         combos_all: list[tuple[int, int, int, list[tuple[int, Candidate]], float]] = []
@@ -1459,16 +1473,19 @@ class Decoder:
         decisions: list[Decision] = []
         compiled = getattr(self.lm, "compiled", None)
         model = compiled() if compiled is not None else None
-        native = _NativeJoint(model, self.lm.id, p, oids) if model is not None else None
+        native = _NativeJoint(model, self.lm.id, p, self._orig_ids) if model is not None \
+            else None
         # Per cluster of several positions, in order: its number, and its decisions when
         # they are kept from the previous pass (else None: decoded below).
         multi: list[tuple[int, list[Decision] | None]] = []
         for ci, (si, positions) in enumerate(clusters):
             st = states[si]
             ckey = (si, tuple(positions))
+            # The document bonus of each option (None: none), when there is a bonus.
+            extra = [[bonus.get((tuple(st.norms[i:i + c.length]), c.original))
+                      for _, c, _ in by_pos[(si, i)]] for i in positions] if bonus else None
             if reuse and ckey in clusters_seen and not any(
-                    (tuple(st.norms[i:i + c.length]), c.original) in bonus
-                    for i in positions for _, c, _ in by_pos[(si, i)]):
+                    b is not None for bs in extra for b in bs):
                 if len(positions) == 1:
                     decisions.extend(clusters_seen[ckey])
                 else:
@@ -1494,12 +1511,7 @@ class Decoder:
                 continue
             multi.append((ci, None))
             if native is not None:
-                native.add(ci, si, st, positions,
-                           [by_pos[(si, i)] if not bonus else
-                            [(s + b, cand, ch + b) for s, cand, ch in by_pos[(si, i)]
-                             for b in (bonus.get((tuple(st.norms[i:i + cand.length]),
-                                                  cand.original), 0.0),)]
-                            for i in positions])
+                native.add(ci, si, st, positions, [by_pos[(si, i)] for i in positions], extra)
                 continue
             row = rows.get(si)
             if row is None:
