@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from functools import cache
 from importlib import resources
 from pathlib import Path
 
@@ -20,6 +21,7 @@ _default_lm_path: Path | None = None
 _cache: dict[tuple, Models] = {}
 
 
+@cache  # every `check` asks for the default model's path: importlib's lookup costs 0.1 ms
 def data_path(name: str) -> Path:
     """Path of a file shipped in ``unspin/data``."""
     return Path(str(resources.files("unspin") / "data" / name))
