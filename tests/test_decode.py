@@ -210,6 +210,7 @@ def test_bonus_pass_keeps_untouched_clusters_exactly_as_decoding_them_again(monk
         calls.append(bool(bonus))
         return joint(self, states, by_pos, bonus, lm_cache)  # every cluster decoded
 
+    monkeypatch.setattr(dec.lm, "compiled", lambda: None)  # the Python joint step
     kept, _, _ = dec.decode(sents, shapes=shapes, prior=lambda local, states: 0.3)
     monkeypatch.setattr(decode_mod.Decoder, "joint", full)
     again, _, _ = dec.decode(sents, shapes=shapes, prior=lambda local, states: 0.3)
@@ -251,7 +252,8 @@ _native_joint = pytest.mark.skipif(
     reason="unspin._native not built (no C compiler at install) or switched off")
 
 _SPUN_WORDS = (TEXT.lower().replace(".", " .").replace(",", " ,").split()
-               + "metropolis courtroom additionally finances identified moreover".split())
+               + "metropolis courtroom additionally finances identified moreover".split()
+               + list(_PHRASE_WORDS))
 
 
 def _decode_both(dec, sentences, rate, **params):
@@ -266,13 +268,15 @@ def _decode_both(dec, sentences, rate, **params):
 
 
 @_native_joint
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=80, deadline=None)
 @given(st.lists(st.lists(st.sampled_from(_SPUN_WORDS), min_size=2, max_size=24),
                 min_size=1, max_size=4),
-       st.sampled_from([0.02, 0.2, 0.6]), st.sampled_from([64, 5, 2]))
-def test_compiled_joint_gives_the_python_decisions_bit_for_bit(sentences, rate, combinations):
-    # Few combinations make the pruning (a stable sort by local score) run often.
-    dec = get_models().decoder
+       st.sampled_from([0.02, 0.2, 0.6]), st.sampled_from([64, 5, 2]), st.booleans())
+def test_compiled_joint_gives_the_python_decisions_bit_for_bit(sentences, rate, combinations,
+                                                               learned):
+    # Few combinations make the pruning (a stable sort by local score) run often; phrases
+    # and learned pairs make options whose effects repeat (the Python loop of `_rows`).
+    dec = _learned_decoder() if learned else get_models().decoder
     compiled, python = _decode_both(dec, sentences, rate, max_combinations=combinations)
     assert compiled == python  # Decisions compare their float confidences exactly
 
@@ -282,16 +286,18 @@ def test_compiled_joint_decodes_the_clusters_of_a_spun_text(monkeypatch):
     dec = get_models().decoder
     text = TEXT + " The metropolis council additionally declared that the metropolis will vote."
     sents, _ = prepared(text)
-    clusters = []
-    run = decode_mod._NativeJoint.run
+    runs = []
+    run = decode_mod._CompiledJoint._run
 
-    def spy(self):
-        clusters.extend(self.cluster_ids)
-        return run(self)
+    def spy(self, clusters, *args):
+        runs.append((len(clusters), int((self.c_npos[clusters] > 1).sum())))
+        return run(self, clusters, *args)
 
-    monkeypatch.setattr(decode_mod._NativeJoint, "run", spy)
+    monkeypatch.setattr(decode_mod._CompiledJoint, "_run", spy)
     compiled, python = _decode_both(dec, sents, 0.3)
-    assert len(clusters) >= 5  # clusters of several positions went to the compiled code
+    assert len(runs) == 2  # without, then with the document bonus
+    assert runs[0][1] >= 3  # clusters of several positions went to the compiled code
+    assert 0 < runs[1][0] < runs[0][0]  # the bonus pass redid only the clusters it touched
     assert compiled == python
     assert any(d.original == ("city",) for d in compiled)  # the bonus pass ran on real work
 

@@ -258,6 +258,21 @@ typedef struct {
 static int joint_cluster(const Model *md, const Clusters *cl, Py_ssize_t c, Work *w,
                          double *mass, uint8_t *chosen_out) {
     Py_ssize_t npos = cl->c_npos[c], p0 = cl->c_pos0[c];
+    if (npos == 1) {
+        /* A lone position: its joint window is the local one, so the local scores give the
+         * posterior (Decoder.joint's lone-position branch, in its order of operations). */
+        Py_ssize_t o0 = cl->p_opt0[p0], no = cl->p_nopt[p0], best = o0;
+        for (Py_ssize_t o = o0 + 1; o < o0 + no; o++)
+            if (cl->o_s[o] > cl->o_s[best]) best = o;
+        double top = cl->o_s[best], acc = 0.0;
+        for (Py_ssize_t o = o0; o < o0 + no; o++) acc += exp(cl->o_s[o] - top);
+        double z = exp(-top) + acc;
+        if (top > 0.0) {
+            chosen_out[best] = 1;
+            mass[best] = 1.0 / z;
+        }
+        return 0;
+    }
     const int64_t *row = cl->rows + cl->c_row[c];
     Py_ssize_t n = cl->c_rowlen[c];
     Py_ssize_t maxc = cl->max_combinations, maxopt = 0, hi = 0, orig_len = 0;

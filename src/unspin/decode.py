@@ -433,102 +433,267 @@ def _logsumexp_by(pos: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.nd
     return ps[starts], mx + np.log(sums)
 
 
-class _NativeJoint:
-    """`Decoder.joint`'s clusters of several positions, decoded by the compiled helper.
+class _CompiledJoint:
+    """The joint step of `Decoder.decode` (`_options`, then `joint` twice, without and with
+    the document bonus) over flat arrays, with the clusters decoded by the compiled helper.
 
-    The clusters are gathered as flat arrays (`add`), then `unspin._native.Model.joint`
-    enumerates each cluster's combinations, scores their windows with the language model and
-    sums the posteriors exactly as the Python code of `Decoder.joint` does, in the same
-    order of floating-point operations (numpy's pairwise sums included), so the decisions
-    and confidences are the same to the last bit. No `lm_cache` is needed: the compiled
-    scoring is cheaper than the cache's keys.
+    Gives the decisions of the Python code, in the same order and with the same
+    confidences to the last bit: the options are the same rows in the same order, and
+    `unspin._native.Model.joint` enumerates, scores and sums in the Python code's order of
+    floating-point operations (numpy's pairwise sums included). The Python code stays the
+    reference (tests compare the two) and runs when the helper is not built.
     """
 
-    def __init__(self, model, lm_id, params: DecodeParams, oids: dict):
+    def __init__(self, dec: Decoder, model, loc: Local, states: list[SentenceState]):
+        self.dec = dec
         self.model = model
-        self.lm_id = lm_id
-        self.params = params
-        self.oids = oids
-        self.rows: list[np.ndarray] = []
-        self.row_of: dict[int, tuple[int, int]] = {}
-        self.n_rows = 0
-        self.cluster_ids: list[int] = []
-        self.c = ([], [], [], [])  # row offset, row length, first position, positions
-        self.p = ([], [], [])  # token index, first option, options
-        self.o = ([], [], [], [], [], [])  # token index, length, first id, ids, score, channel
-        self.orig: list[int] = []
-        self.made: list[tuple[int, int, Candidate]] = []  # (cluster, option number, candidate)
+        self.states = states
+        self._rows(loc)
 
-    def add(self, ci: int, si: int, st: SentenceState, positions: list[int],
-            opts_per_pos: list[list[tuple[float, Candidate, float]]],
-            extra: list[list[float | None]] | None) -> None:
-        """One cluster: its sentence, positions, their options and (``extra``, None when
-        there is no bonus) each option's document bonus or None."""
-        hit = self.row_of.get(si)
-        if hit is None:
-            hit = self.row_of[si] = (self.n_rows, len(st.padded))
-            self.rows.append(st.padded)
-            self.n_rows += len(st.padded)
-        c_row, c_len, c_p0, c_np = self.c
-        c_row.append(hit[0])
-        c_len.append(hit[1])
-        c_p0.append(len(self.p[0]))
-        c_np.append(len(positions))
-        self.cluster_ids.append(ci)
-        p_i, p_o0, p_no = self.p
-        o_i, o_len, o_0, o_n, o_s, o_ch = self.o
-        orig, oids, lm_id = self.orig, self.oids, self.lm_id
-        c = len(self.cluster_ids) - 1
-        made = self.made
-        for k, (i, opts) in enumerate(zip(positions, opts_per_pos, strict=True)):
-            p_i.append(i)
-            p_o0.append(len(o_i))
-            p_no.append(len(opts))
-            for m, (s, cand, ch) in enumerate(opts):
-                ids = oids.get(cand.original)
-                if ids is None:
-                    if len(oids) > 200_000:  # bounded, like the other caches
-                        oids.clear()
-                    ids = oids[cand.original] = [lm_id(w) for w in cand.original]
-                if extra is not None:
-                    b = extra[k][m]
-                    b = 0.0 if b is None else b
-                    s, ch = s + b, ch + b
-                o_i.append(i)
-                o_len.append(cand.length)
-                o_0.append(len(orig))
-                o_n.append(len(ids))
-                orig.extend(ids)
-                o_s.append(s)
-                o_ch.append(ch)
-                made.append((c, i, cand))
+    # ---------------------------------------------------------------- options
+    def _rows(self, loc: Local) -> None:
+        """`Decoder._options` as rows: position group, token, length, scores, flags, and
+        the original (LM ids; words on demand)."""
+        dec, p, states = self.dec, self.dec.params, self.states
+        good = np.flatnonzero(loc.score >= p.local_floor)
+        order = good[np.lexsort((-loc.score[good], loc.pos[good]))]
+        n = len(order)
+        pos = loc.pos[order]
+        first = np.ones(n, dtype=bool)
+        first[1:] = pos[1:] != pos[:-1]
+        gid = np.cumsum(first) - 1
+        gstart = np.flatnonzero(first)
+        rank = np.arange(n) - gstart[gid] if n else gid
+        pref = loc.pref[order]
+        orig = loc.orig[order]
+        keep = p.keep_per_position
+        top = rank < keep
+        # `_options` drops a candidate whose effect repeats one kept at its position. Only
+        # phrases can do that, or a word equal to the observed one or to another candidate:
+        # such positions take the Python loop; at all others the first `keep` are the options.
+        g_all = np.concatenate([st.padded for st in states]) if states else np.zeros(0, np.int64)
+        slow = np.zeros(len(gstart), dtype=bool)
+        slow[gid[pref >= 0]] = True
+        slow[gid[top & (orig == g_all[pos])]] = True
+        t = np.flatnonzero(top)
+        pair = gid[t] * np.int64(len(dec.lm) + 1) + orig[t]
+        pair.sort()
+        dup = np.flatnonzero(pair[1:] == pair[:-1])
+        slow[pair[dup] // np.int64(len(dec.lm) + 1)] = True
+        fast = np.flatnonzero(top & ~slow[gid])
+        table = dec._table
+        self.sent_of = loc.sent_of
+        si_all = loc.sent_of[pos]
+        ti_all = loc.tok_of[pos]
+        # Rows of the Python loop, in the order it keeps them.
+        s_idx: list[int] = []
+        s_len: list[int] = []
+        s_orig: list[tuple[str, ...]] = []
+        s_flags: list[int] = []
+        words = dec.lm.words
+        specs = loc.phrase_specs
+        slow_entries = np.flatnonzero(slow[gid])
+        if len(slow_entries):
+            e_pref = pref[slow_entries].tolist()
+            e_orig = orig[slow_entries].tolist()
+            e_flags = table.flags[np.where(pref[slow_entries] < 0,
+                                           loc.entry[order[slow_entries]], 0)].tolist()
+            r_ok = np.maximum(pref[slow_entries], 0)
+            e_pstart = loc.phrase_start[r_ok].tolist() if len(loc.phrase_start) else None
+            e_pentry = loc.phrase_entry[r_ok].tolist() if len(loc.phrase_entry) else None
+            e_si = si_all[slow_entries].tolist()
+            e_ti = ti_all[slow_entries].tolist()
+            e_gid = gid[slow_entries].tolist()
+            kept: dict[int, list] = {}
+            for k, idx in enumerate(slow_entries.tolist()):
+                g = e_gid[k]
+                done = kept.get(g)
+                if done is None:
+                    done = kept[g] = []
+                elif len(done) >= keep:
+                    continue
+                r = e_pref[k]
+                if r >= 0:
+                    start = e_pstart[k]
+                    length, original, flags = specs[e_pentry[k]][:3]
+                else:
+                    start, length, original, flags = e_ti[k], 1, (words[e_orig[k]],), e_flags[k]
+                obs = states[e_si[k]].norms[start:start + length]
+                o = list(original)
+                while obs and o and obs[-1] == o[-1]:
+                    obs = obs[:-1]
+                    o.pop()
+                effect = (len(obs), tuple(o))
+                if effect in done:
+                    continue
+                done.append(effect)
+                s_idx.append(idx)
+                s_len.append(length)
+                s_orig.append(original)
+                s_flags.append(flags)
+        # All rows, by position group (then in the order kept).
+        idx = np.concatenate((fast, np.asarray(s_idx, dtype=np.int64)))
+        seq = np.concatenate((rank[fast], np.arange(len(s_idx), dtype=np.int64)))
+        by = np.lexsort((seq, gid[idx]))
+        idx = idx[by]
+        n_fast = len(fast)
+        self.src = by  # < n_fast: a fast row (its words from `orig`); else a Python row
+        self.n_fast = n_fast
+        self.s_orig = s_orig
+        self.idx = idx
+        self.gid = gid[idx]
+        self.si = si_all[idx]
+        self.ti = ti_all[idx]
+        self.length = np.concatenate((np.ones(n_fast, dtype=np.int64),
+                                      np.asarray(s_len, dtype=np.int64)))[by]
+        fast_flags = table.flags[loc.entry[order[fast]]].astype(np.int64)
+        self.flags = np.concatenate((fast_flags, np.asarray(s_flags, dtype=np.int64)))[by]
+        self.score = loc.score[order[idx]]
+        self.channel = loc.channel[order[idx]]
+        self.orig_id = orig[idx]  # LM id of a single-word original (-1 for a phrase)
+        self.g_all = g_all
 
-    def run(self) -> dict[int, list[Decision]]:
-        """Each cluster's decisions, by cluster number."""
-        out: dict[int, list[Decision]] = {ci: [] for ci in self.cluster_ids}
-        if not self.cluster_ids:
-            return out
-        p = self.params
-        n_opt = len(self.o[0])
-        mass = np.zeros(n_opt, dtype=np.float64)
-        chosen = np.zeros(n_opt, dtype=np.uint8)
+    def original(self, r: int) -> tuple[str, ...]:
+        k = int(self.src[r])
+        if k < self.n_fast:
+            return (self.dec.lm.words[int(self.orig_id[r])],)
+        return self.s_orig[k - self.n_fast]
+
+    # ---------------------------------------------------------------- clusters
+    def _clusters(self) -> None:
+        """Clusters of nearby positions, as `Decoder.joint` groups them."""
+        gid, si, ti = self.gid, self.si, self.ti
+        n = len(gid)
+        if n == 0:
+            self.c_first = np.zeros(0, dtype=np.int64)
+            return
+        g_first = np.flatnonzero(np.concatenate(([True], gid[1:] != gid[:-1])))
+        g_n = np.diff(np.concatenate((g_first, [n])))
+        g_si, g_ti = si[g_first], ti[g_first]
+        g_long = np.maximum.reduceat(self.length, g_first)
+        # A position joins the cluster before it when it is within the reach (its end + 1)
+        # of an earlier position of the same sentence.
+        big = np.int64(1) << 40
+        reach = np.maximum.accumulate(g_ti + g_long + 1 + g_si * big)
+        new_sent = np.concatenate(([True], g_si[1:] != g_si[:-1]))
+        new = new_sent.copy()
+        new[1:] |= g_ti[1:] > reach[:-1] - g_si[1:] * big
+        c_first = np.flatnonzero(new)  # first position group of each cluster
+        self.g_first, self.g_n, self.g_ti, self.g_si = g_first, g_n, g_ti, g_si
+        self.c_first = c_first
+        self.c_npos = np.diff(np.concatenate((c_first, [len(g_first)])))
+        # Each cluster's sentence row in the concatenated padded arrays.
+        lens = np.array([len(st.padded) for st in self.states], dtype=np.int64)
+        starts = np.concatenate(([0], np.cumsum(lens)[:-1]))
+        c_si = g_si[c_first]
+        self.c_row, self.c_rowlen = starts[c_si], lens[c_si]
+        # Every row's cluster.
+        g_cluster = np.repeat(np.arange(len(c_first)), self.c_npos)
+        self.r_cluster = np.repeat(g_cluster, g_n)
+
+    def _ids(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Each row's original as LM ids: offsets into the flat ids, counts, flat ids."""
+        n_orig = np.ones(len(self.gid), dtype=np.int64)
+        cache, lm_id = self.dec._orig_ids, self.dec.lm.id
+        parts: dict[int, list[int]] = {}
+        for r in np.flatnonzero(self.orig_id < 0).tolist():  # phrases
+            original = self.original(r)
+            got = cache.get(original)
+            if got is None:
+                if len(cache) > 200_000:  # bounded, like the other caches
+                    cache.clear()
+                got = cache[original] = [lm_id(w) for w in original]
+            parts[r] = got
+            n_orig[r] = len(got)
+        offsets = np.concatenate(([0], np.cumsum(n_orig)[:-1])).astype(np.int64)
+        flat = np.repeat(self.orig_id.astype(np.int64), n_orig)
+        for r, got in parts.items():
+            flat[offsets[r]:offsets[r] + len(got)] = got
+        return offsets, n_orig, flat
+
+    def _run(self, clusters: np.ndarray, score: np.ndarray, channel: np.ndarray,
+             mass: np.ndarray, chosen: np.ndarray) -> None:
+        """Decode the given clusters (numbers) into ``mass`` and ``chosen`` (their rows)."""
+        if len(clusters) == 0:
+            return
+        p = self.dec.params
+        c_g0 = self.c_first[clusters]
+        c_np = self.c_npos[clusters]
+        # Position groups and rows of these clusters, renumbered from 0.
+        g_sel = np.repeat(c_g0, c_np) + (np.arange(int(c_np.sum())) -
+                                          np.repeat(np.cumsum(c_np) - c_np, c_np))
+        r_first = self.g_first[g_sel]
+        r_n = self.g_n[g_sel]
+        rows = np.repeat(r_first, r_n) + (np.arange(int(r_n.sum())) -
+                                          np.repeat(np.cumsum(r_n) - r_n, r_n))
+        c_pos0 = np.cumsum(c_np) - c_np
+        p_opt0 = np.cumsum(r_n) - r_n
+        m = np.zeros(len(rows), dtype=np.float64)
+        ch = np.zeros(len(rows), dtype=np.uint8)
         i64 = np.int64
         self.model.joint(
-            np.concatenate(self.rows).astype(i64, copy=False),
-            *(np.asarray(x, dtype=i64) for x in (*self.c, *self.p, *self.o[:4])),
-            np.asarray(self.orig, dtype=i64),
-            np.asarray(self.o[4], dtype=np.float64), np.asarray(self.o[5], dtype=np.float64),
-            int(p.max_combinations), float(p.lm_weight), LN10, UNK, float(p.unk_penalty),
-            mass, chosen)
-        row_si = {off: si for si, (off, _) in self.row_of.items()}
-        c_row = self.c[0]
-        for k in np.flatnonzero(chosen).tolist():
-            c, i, cand = self.made[k]
-            out[self.cluster_ids[c]].append(
-                Decision(row_si[c_row[c]], i, i + cand.length, cand.original, float(mass[k]),
-                         cand.flags))
-        return out
+            self.g_all, self.c_row[clusters].astype(i64), self.c_rowlen[clusters].astype(i64),
+            c_pos0.astype(i64), c_np.astype(i64), self.g_ti[g_sel].astype(i64),
+            p_opt0.astype(i64), r_n.astype(i64), self.ti[rows].astype(i64),
+            self.length[rows], self.o_off[rows].astype(i64), self.o_n[rows].astype(i64),
+            self.o_flat, np.ascontiguousarray(score[rows], dtype=np.float64),
+            np.ascontiguousarray(channel[rows], dtype=np.float64),
+            int(p.max_combinations), float(p.lm_weight), LN10, UNK, float(p.unk_penalty), m, ch)
+        mass[rows] = m
+        chosen[rows] = ch
 
+    def _made(self, mass: np.ndarray, chosen: np.ndarray) -> list[Decision]:
+        """Decisions of the chosen rows, in `Decoder.joint`'s order: lone positions first,
+        then clusters of several, each in order."""
+        rows = np.flatnonzero(chosen)
+        multi = self.c_npos[self.r_cluster[rows]] > 1
+        rows = rows[np.argsort(multi, kind="stable")]
+        si, ti, ln, fl = (x[rows].tolist() for x in (self.si, self.ti, self.length, self.flags))
+        conf = mass[rows].tolist()
+        return [Decision(s, t, t + n, self.original(r), c, f)
+                for r, s, t, n, c, f in zip(rows.tolist(), si, ti, ln, conf, fl, strict=True)]
+
+    def decisions(self) -> list[Decision]:
+        if len(self.gid) == 0:
+            return []
+        p = self.dec.params
+        self._clusters()
+        self.o_off, self.o_n, self.o_flat = self._ids()
+        n = len(self.gid)
+        mass = np.zeros(n, dtype=np.float64)
+        chosen = np.zeros(n, dtype=np.uint8)
+        all_clusters = np.arange(len(self.c_first))
+        self._run(all_clusters, self.score, self.channel, mass, chosen)
+        made = self._made(mass, chosen)
+        if not (p.doc_bonus > 0 and made):
+            return made
+        counts = Counter(
+            (tuple(self.states[d.sentence].norms[d.start:d.end]), d.original)
+            for d in made if d.confidence >= p.min_confidence)
+        if not counts:
+            return made
+        bonus = {key: p.doc_bonus * math.log1p(k) for key, k in counts.items()}
+        # Each row's bonus: rows whose (observed words, original) pair was decided.
+        b = np.zeros(n, dtype=np.float64)
+        has = np.zeros(n, dtype=bool)
+        wanted = {key[0] for key in bonus}
+        norms = [st.norms for st in self.states]
+        for r, (s, t, ln) in enumerate(zip(self.si.tolist(), self.ti.tolist(),
+                                           self.length.tolist(), strict=True)):
+            obs = tuple(norms[s][t:t + ln])
+            if obs in wanted:
+                v = bonus.get((obs, self.original(r)))
+                if v is not None:
+                    b[r] = v
+                    has[r] = True
+        redo = np.unique(self.r_cluster[has])
+        if len(redo) == 0:
+            return made
+        redo_rows = np.isin(self.r_cluster, redo)
+        mass[redo_rows] = 0.0
+        chosen[redo_rows] = 0
+        self._run(redo, self.score + b, self.channel + b, mass, chosen)
+        return self._made(mass, chosen)
 
 class Decoder:
     """Decodes tokenised sentences with a language model and candidate sources.
@@ -1471,10 +1636,6 @@ class Decoder:
         rows: dict[int, list[int]] = {}
         oids: dict[tuple[str, ...], list[int]] = {}
         decisions: list[Decision] = []
-        compiled = getattr(self.lm, "compiled", None)
-        model = compiled() if compiled is not None else None
-        native = _NativeJoint(model, self.lm.id, p, self._orig_ids) if model is not None \
-            else None
         # Per cluster of several positions, in order: its number, and its decisions when
         # they are kept from the previous pass (else None: decoded below).
         multi: list[tuple[int, list[Decision] | None]] = []
@@ -1499,7 +1660,10 @@ class Decoder:
                         for sc, c, _ in by_pos[(si, i)]] if bonus else \
                     [(sc, c) for sc, c, _ in by_pos[(si, i)]]
                 top = max(sc for sc, _ in opts)
-                z = math.exp(-top) + sum(math.exp(sc - top) for sc, _ in opts)
+                acc = 0.0  # summed in order (not sum(): its rounding differs across versions)
+                for sc, _ in opts:
+                    acc += math.exp(sc - top)
+                z = math.exp(-top) + acc
                 made = []
                 if top > 0.0:
                     sc, cand = max(opts, key=lambda t: t[0])
@@ -1510,9 +1674,6 @@ class Decoder:
                     clusters_seen[ckey] = made
                 continue
             multi.append((ci, None))
-            if native is not None:
-                native.add(ci, si, st, positions, [by_pos[(si, i)] for i in positions], extra)
-                continue
             row = rows.get(si)
             if row is None:
                 row = rows[si] = st.padded.tolist()  # list slicing beats numpy scalars here
@@ -1563,14 +1724,6 @@ class Decoder:
                 seg_b += seq[1:-1]
                 seg_c += seq[2:]
                 seg_len.append(len(seq) - 2)
-        if native is not None:
-            decoded = native.run()
-            for ci, kept in multi:
-                decisions.extend(kept if kept is not None else decoded[ci])
-                if record and kept is None:
-                    si, positions = clusters[ci]
-                    clusters_seen[(si, tuple(positions))] = decoded[ci]
-            return decisions
         if not combos_all:
             for _, kept in multi:  # every cluster of several kept from the previous pass
                 decisions.extend(kept)
@@ -1692,6 +1845,10 @@ class Decoder:
                 loc.shift(math.log(rate / (1 - rate)) - self._priors())
         if fast:
             return self._local_decisions(loc, min_confidence), loc, states
+        compiled = getattr(self.lm, "compiled", None)
+        model = compiled() if compiled is not None else None
+        if model is not None:
+            return _CompiledJoint(self, model, loc, states).decisions(), loc, states
         by_pos = self._options(loc, states)
         lm_cache: dict = {}
         seen: dict = {}
