@@ -171,6 +171,26 @@ static int score_rows(const Model *md, const int64_t *seq, Py_ssize_t n, Py_ssiz
 }
 
 
+/* Every window of three of one row of m ids, looked up one at a time: the values of
+ * `windows`. For the joint step's short rows, whose n-grams the other combinations of the
+ * cluster share (in cache), without `score_rows`' buffers. */
+static void score_row_direct(const Model *md, const int64_t *s, Py_ssize_t m, float *out) {
+    int32_t pos_ab = 0, pos_bc = 0, pos3 = 0;
+    int hit_ab = find(&md->t2, pair_fp((uint64_t)s[0], (uint64_t)s[1]), &pos_ab);
+    for (Py_ssize_t t = 0; t + 2 < m; t++) {
+        int64_t b = s[t + 1], c = s[t + 2];
+        int hit_bc = find(&md->t2, pair_fp((uint64_t)b, (uint64_t)c), &pos_bc);
+        float p2 = hit_bc ? md->lp[md->p2[pos_bc]] : md->bow1f[b] + md->p1f[c];
+        float bow2 = hit_ab ? md->bw[md->bow2[pos_ab]] : 0.0f;
+        float o = bow2 + p2;
+        if (hit_bc && hit_ab && find(&md->t3, tri_fp((uint64_t)s[t], (uint64_t)b, (uint64_t)c), &pos3))
+            o = md->lp[md->p3[pos3]];
+        out[t] = o;
+        hit_ab = hit_bc;
+        pos_ab = pos_bc;
+    }
+}
+
 /* numpy's summation order for float64 (`pairwise_sum` in its loops): blocks of eight
  * partial sums, halves above 128 items. `joint` sums in this order so that its results are
  * those of the numpy code in decode.py to the last bit. */
@@ -361,7 +381,7 @@ static int joint_cluster(const Model *md, const Clusters *cl, Py_ssize_t c, Work
         for (Py_ssize_t x = pos + 2; x < end; x++) w->seq[m++] = row[x];
         Py_ssize_t nw = m - 2;
         /* every window of three: the values of NGramLM.logprob on each (a, b, c) */
-        if (score_rows(md, w->seq, 1, m, w->lpf)) return -1;
+        score_row_direct(md, w->seq, m, w->lpf);
         if (cl->unk_penalty != 0.0f)
             for (Py_ssize_t t = 0; t < nw; t++)
                 if (w->seq[t + 2] == cl->unk) w->lpf[t] = w->lpf[t] - cl->unk_penalty;
