@@ -294,7 +294,7 @@ def _decode_all(analyses: list[_Analysis], decoder, mode: str, min_confidence: f
             sents, shapes = a.sentences()
             a.decisions, _, _ = decoder.decode(
                 sents, shapes=shapes, prior=lambda local, states, r=r: r,
-                min_confidence=min_confidence)
+                min_confidence=min_confidence, known=a.scored, ids=a.ids)
         return
     sentences: list[list[str]] = []
     shapes: list[list[int]] = []
@@ -345,8 +345,9 @@ def _analyse(texts, table: TableArg, mode: str, min_confidence: float = 0.0) -> 
     # The span search can reuse the candidates the evidence scored when it would score
     # them the same way: the same number per position, no learned pairs (they take those
     # positions over), and only where it looks too (the evidence's threshold is stricter).
-    reuse = (mode == "check" and EVIDENCE_CANDIDATES == decoder.params.max_candidates
-             and not decoder.source._learned and EVIDENCE_SUSPICION <= CHECK_SUSPICION)
+    suspicion = CHECK_SUSPICION if mode == "check" else decoder.params.suspicion
+    reuse = (mode != "score" and EVIDENCE_CANDIDATES == decoder.params.max_candidates
+             and not decoder.source._learned and EVIDENCE_SUSPICION <= suspicion)
     _score_all(analyses, decoder, keep_words=reuse)
     if mode == "score":
         return analyses
