@@ -170,8 +170,11 @@ def test_spans_are_looked_for_only_above_the_gate():
     assert clean.score < SPAN_GATE and clean.spans == []
     spun = unspin.check(SPUN)
     assert spun.score >= SPAN_GATE and spun.spans
-    # restore still decodes a low-scoring document (it only does so cautiously).
-    assert unspin.restore(CLEAN).report.score == clean.score
+    # restore makes no spin edits where check shows no spans, but still cleans up.
+    restored = unspin.restore(CLEAN + " [ad_1]")
+    assert restored.report.score < SPAN_GATE
+    assert [e.kind for e in restored.edits] == ["cleanup"]
+    assert unspin.restore(SPUN).edits
 
 
 def test_evidence_scores_candidates_of_words_the_lm_does_not_know(monkeypatch):
