@@ -156,7 +156,7 @@ def test_long_single_line_offsets_are_valid():
 
 
 def test_long_single_line_restore_edits_rebuild_the_text():
-    text = single_line(300_000)
+    text = single_line(300_000, every=2)  # spun enough to pass `SPAN_GATE`: spin edits
     res = unspin.restore(text)
     assert res.report.supported is True
     assert {e.kind for e in res.edits} >= {"spin", "cleanup"}
