@@ -24,6 +24,7 @@ import json
 import math
 import os
 import random
+import re
 import resource
 import signal
 import sys
@@ -119,9 +120,32 @@ def english_sentences(n: int = 400, seed: int = 0) -> list[str]:
     return out
 
 
+# Swaps of a spinner, applied to the sentences of `single_line`, so that the text
+# scores as spun and `check`'s span search and `restore`'s decoder run on all of it (a clean
+# text stops after the detection evidence).
+_SPINS = {"approved": "accredited", "city": "metropolis", "budget": "finances",
+          "announced": "introduced", "discussed": "mentioned", "long": "prolonged",
+          "meeting": "assembly", "new": "brand new", "near": "close to", "old": "outdated",
+          "cost": "price", "week": "seven days", "morning": "early morning hours",
+          "school": "faculty", "first": "primary", "people": "individuals",
+          "happy": "completely satisfied", "seemed": "appeared", "local": "native",
+          "young": "younger", "small": "tiny", "company": "firm", "repair": "restore",
+          "results": "outcomes", "routes": "paths", "rules": "guidelines"}
+# Sentences of a spun news article (as in examples/spun_news.txt), one after every other
+# sentence: a long text of mildly spun sentences alone scores as clean.
+_SPUN = ("The metropolis council accredited a brand new finances after a protracted debate.",
+         "The mayor stated the plan would rent 3 hundred academics throughout the district.",
+         "The Supreme Courtroom is predicted to rule on a associated case within the spring.",
+         "Critics argued the proposal was too costly, however supporters identified it.")
+_SPIN_RE = re.compile(r"\b(" + "|".join(_SPINS) + r")\b")
+
+
 def single_line(n_bytes: int, *, punctuation: bool = True, seed: int = 0) -> str:
-    """About ``n_bytes`` of English words on one line (no newline), cut at a word boundary."""
+    """About ``n_bytes`` of English words on one line (no newline), cut at a word boundary;
+    spun (`_SPINS`)."""
     sents = english_sentences(seed=seed)
+    sents = [t if k % 2 else _SPIN_RE.sub(lambda m: _SPINS[m.group(1)], t) + " " + _SPUN[k % 4]
+             for k, t in enumerate(sents)]
     if not punctuation:
         table = str.maketrans("", "", ".,?!;:")
         sents = [s.translate(table) for s in sents]

@@ -58,6 +58,19 @@ def test_chunking_does_not_change_the_result(monkeypatch):
                    for d in pieces]
 
 
+def test_fast_decisions_chunk_by_chunk_are_those_of_the_whole(monkeypatch):
+    # With one rate per sentence as an array, `decode(fast=True)` decides each chunk alone.
+    dec = get_models().decoder
+    norms, shapes = prepared(TEXT * 4)
+    rates = np.linspace(0.05, 0.6, len(norms))
+    whole, loc, _ = dec.decode(norms, shapes=shapes, fast=True, prior=lambda l, s: rates)
+    assert loc is not None and whole
+    monkeypatch.setattr(decode_mod, "CHUNK_TOKENS", 10)
+    pieces, loc, states = dec.decode(norms, shapes=shapes, fast=True, prior=rates)
+    assert loc is None and len(states) == len(norms)
+    assert pieces == whole
+
+
 def test_compaction_keeps_the_posteriors():
     dec = get_models().decoder
     norms, shapes = prepared(TEXT)

@@ -306,7 +306,7 @@ def _decode_all(analyses: list[_Analysis], decoder, mode: str, min_confidence: f
     scored = []
     for a in analyses:
         first.append(len(sentences))
-        if a.scored is not None:
+        if a.scored is not None and len(analyses) > 1:
             scored.append(a.scored.take(slice(None)))
             scored[-1].sent = scored[-1].sent + len(sentences)
         sents, sh = a.sentences()
@@ -315,14 +315,16 @@ def _decode_all(analyses: list[_Analysis], decoder, mode: str, min_confidence: f
         rates.extend([rate(a)] * len(sents))
     rates_arr = np.asarray(rates, dtype=np.float64)
     known = None
-    if scored and len(scored) == len(analyses):
+    if len(analyses) == 1 and analyses[0].scored is not None:
+        known = analyses[0].scored  # one document (a large one, often): no copy
+    elif scored and len(scored) == len(analyses):
         known = ScoredWords(*(np.concatenate([getattr(w, f) for w in scored])
                               for f in ScoredWords.__slots__))
     ids = None
     if all(a.ids is not None for a in analyses):
         ids = np.concatenate([a.ids for a in analyses]) if analyses else None
     decisions, _, _ = decoder.decode(
-        sentences, fast=True, shapes=shapes, prior=lambda local, states: rates_arr,
+        sentences, fast=True, shapes=shapes, prior=rates_arr,
         min_confidence=min_confidence, suspicion=CHECK_SUSPICION, known=known, ids=ids)
     for d in decisions:  # in sentence order
         k = bisect_right(first, d.sentence) - 1

@@ -1794,7 +1794,9 @@ class Decoder:
                 context), and at positions that `local` looks at.
             ids: The LM ids of all the sentences' tokens, in order, if the caller has them.
             prior: Optional callable ``(local, states) -> float`` (or an array of one rate
-                per sentence, when several documents are decoded together): the spin rate
+                per sentence, when several documents are decoded together), or such an
+                array itself (then, with ``fast``, chunks are decided one by one and the
+                returned local scores are None): the spin rate
                 judged from the local evidence (the detector). All candidates' prior
                 log-odds are moved from ``params.spin_rate`` to that rate, so a document
                 that looks clean is left alone and one that looks spun is restored more
@@ -1808,7 +1810,14 @@ class Decoder:
         if len(self._phrases.specs) > PhraseEntries.LIMIT:  # bounded however much is decoded
             self._reset_phrases()
         # Chunks bound memory on huge documents: only the sentence states and the entries
-        # that can still matter (`compact`) are kept from each chunk.
+        # that can still matter (`compact`) are kept from each chunk. With ``fast`` and one
+        # rate per sentence given as an array, each chunk is decided on its own and its
+        # entries are dropped (the same decisions: a position never spans two chunks).
+        per_chunk = fast and isinstance(prior, np.ndarray)
+        if per_chunk:
+            r = np.clip(np.asarray(prior, dtype=np.float64), 1e-6, 0.999)
+            chunk_shift = np.log(r / (1 - r)) - self._priors()
+            decided: list[Decision] = []
         states: list[SentenceState] = []
         parts: list[Local] = []
         keep_floor = p.local_floor - 4.0
@@ -1829,11 +1838,19 @@ class Decoder:
                 lo, hi = np.searchsorted(known.sent, [k, k2])
                 part_known = known.take(slice(lo, hi))
                 part_known.sent = part_known.sent - k
-            parts.append(self.local(chunk, g_offset=g_offset, sent_offset=k,
-                                    suspicion=suspicion, known=part_known).compact(keep_floor))
+            part = self.local(chunk, g_offset=0 if per_chunk else g_offset, sent_offset=k,
+                              suspicion=suspicion, known=part_known).compact(keep_floor)
+            if per_chunk:
+                if len(part.zlse):
+                    part.shift_sentences(chunk_shift)
+                decided.extend(self._local_decisions(part, min_confidence))
+            else:
+                parts.append(part)
             g_offset += sum(len(st.padded) for st in chunk)
             states.extend(chunk)
             k = k2
+        if per_chunk:
+            return decided, None, states
         loc = Local.merge(parts) if parts else self.local([])
         if prior is not None and len(loc.zlse):
             rate = prior(loc, states)
