@@ -269,3 +269,15 @@ def test_results_serialise_as_asdict_would():
     assert list(report.to_dict()) == list(asdict(report))  # same key order in JSON
     restoration = unspin.restore(SPUN)
     assert [e.to_dict() for e in restoration.edits] == [asdict(e) for e in restoration.edits]
+
+
+def test_document_length_counts_only_up_to_the_calibrated_length():
+    # The detector saw articles of up to 400 words: longer ones are not scored as if their
+    # length alone made them less likely spun.
+    from unspin.detect import MAX_CALIBRATED_WORDS, features
+
+    lp = np.full(3000, -2.5)
+    post = [0.2] * 300
+    short, calibrated, long = (features(n, lp[:n], post)["log_words"]
+                               for n in (100, MAX_CALIBRATED_WORDS, 3000))
+    assert short < calibrated == long

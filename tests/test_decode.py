@@ -63,7 +63,7 @@ def test_fast_decisions_chunk_by_chunk_are_those_of_the_whole(monkeypatch):
     dec = get_models().decoder
     norms, shapes = prepared(TEXT * 4)
     rates = np.linspace(0.05, 0.6, len(norms))
-    whole, loc, _ = dec.decode(norms, shapes=shapes, fast=True, prior=lambda l, s: rates)
+    whole, loc, _ = dec.decode(norms, shapes=shapes, fast=True, prior=lambda local, states: rates)
     assert loc is not None and whole
     monkeypatch.setattr(decode_mod, "CHUNK_TOKENS", 10)
     pieces, loc, states = dec.decode(norms, shapes=shapes, fast=True, prior=rates)
