@@ -269,6 +269,18 @@ _SPUN_WORDS = (TEXT.lower().replace(".", " .").replace(",", " ,").split()
                + list(_PHRASE_WORDS))
 
 
+def _same_decisions(compiled, python) -> bool:
+    """The same decisions, confidences equal to the last bits: the compiled code sums in
+    numpy's order, but uses the C library's exp, which numpy replaces by its own on CPUs
+    with AVX-512 (on this project's machines they agree bit for bit)."""
+    def key(ds):
+        return [(d.sentence, d.start, d.end, d.original, d.flags) for d in ds]
+
+    return key(compiled) == key(python) and all(
+        a.confidence == pytest.approx(b.confidence, rel=1e-12, abs=1e-300)
+        for a, b in zip(compiled, python, strict=True))
+
+
 def _decode_both(dec, sentences, rate, **params):
     """Decisions of the compiled joint step and of the Python one, on the same input."""
     with pytest.MonkeyPatch.context() as m:
@@ -285,13 +297,12 @@ def _decode_both(dec, sentences, rate, **params):
 @given(st.lists(st.lists(st.sampled_from(_SPUN_WORDS), min_size=2, max_size=24),
                 min_size=1, max_size=4),
        st.sampled_from([0.02, 0.2, 0.6]), st.sampled_from([64, 5, 2]), st.booleans())
-def test_compiled_joint_gives_the_python_decisions_bit_for_bit(sentences, rate, combinations,
-                                                               learned):
+def test_compiled_joint_gives_the_python_decisions(sentences, rate, combinations, learned):
     # Few combinations make the pruning (a stable sort by local score) run often; phrases
     # and learned pairs make options whose effects repeat (the Python loop of `_rows`).
     dec = _learned_decoder() if learned else get_models().decoder
     compiled, python = _decode_both(dec, sentences, rate, max_combinations=combinations)
-    assert compiled == python  # Decisions compare their float confidences exactly
+    assert _same_decisions(compiled, python)
 
 
 @_native_joint
@@ -311,7 +322,7 @@ def test_compiled_joint_decodes_the_clusters_of_a_spun_text(monkeypatch):
     assert len(runs) == 2  # without, then with the document bonus
     assert runs[0][1] >= 3  # clusters of several positions went to the compiled code
     assert 0 < runs[1][0] < runs[0][0]  # the bonus pass redid only the clusters it touched
-    assert compiled == python
+    assert _same_decisions(compiled, python)
     assert any(d.original == ("city",) for d in compiled)  # the bonus pass ran on real work
 
 

@@ -438,10 +438,12 @@ class _CompiledJoint:
     the document bonus) over flat arrays, with the clusters decoded by the compiled helper.
 
     Gives the decisions of the Python code, in the same order and with the same
-    confidences to the last bit: the options are the same rows in the same order, and
+    confidences: the options are the same rows in the same order, and
     `unspin._native.Model.joint` enumerates, scores and sums in the Python code's order of
-    floating-point operations (numpy's pairwise sums included). The Python code stays the
-    reference (tests compare the two) and runs when the helper is not built.
+    floating-point operations (numpy's pairwise sums included), so the results agree to the
+    last bit where numpy's exp is the C library's (on CPUs with AVX-512 numpy uses its own,
+    which can differ in the last bit). The Python code stays the reference (tests compare
+    the two) and runs when the helper is not built.
     """
 
     def __init__(self, dec: Decoder, model, loc: Local, states: list[SentenceState]):
