@@ -193,7 +193,8 @@ static void score_row_direct(const Model *md, const int64_t *s, Py_ssize_t m, fl
 
 /* numpy's summation order for float64 (`pairwise_sum` in its loops): blocks of eight
  * partial sums, halves above 128 items. `joint` sums in this order so that its results are
- * those of the numpy code in decode.py to the last bit. */
+ * those of the numpy code in decode.py to the last bit (where numpy's exp is the C
+ * library's: on AVX-512 CPUs numpy has its own, which can differ in the last bit). */
 static double pairwise(const double *a, Py_ssize_t n) {
     if (n < 8) {
         double res = 0.0;
