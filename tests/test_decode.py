@@ -23,6 +23,11 @@ TEXT = (
 )
 
 
+# A spun text whose swap ("metropolis") recurs: the document bonus pass has work to do.
+REPEATED_SWAP = (TEXT + " The metropolis council additionally declared that the metropolis"
+                 " will vote.")
+
+
 def prepared(text: str):
     sents, shapes = segments(tokenize(text))
     return [[t.norm for t in s] for s in sents], shapes
@@ -214,8 +219,7 @@ def test_multiword_originals_built_alone_match_the_filtered_full_candidates():
 
 def test_bonus_pass_keeps_untouched_clusters_exactly_as_decoding_them_again(monkeypatch):
     dec = get_models().decoder
-    text = TEXT + " The metropolis council additionally declared that the metropolis will vote."
-    sents, shapes = prepared(text)
+    sents, shapes = prepared(REPEATED_SWAP)
     calls = []
     joint = decode_mod.Decoder.joint
 
@@ -308,8 +312,7 @@ def test_compiled_joint_gives_the_python_decisions(sentences, rate, combinations
 @_native_joint
 def test_compiled_joint_decodes_the_clusters_of_a_spun_text(monkeypatch):
     dec = get_models().decoder
-    text = TEXT + " The metropolis council additionally declared that the metropolis will vote."
-    sents, _ = prepared(text)
+    sents, _ = prepared(REPEATED_SWAP)
     runs = []
     run = decode_mod._CompiledJoint._run
 
