@@ -352,3 +352,16 @@ def test_compiled_joint_rejects_inconsistent_arrays():
         call(orig=(20, 10**9))  # an id the model does not have
     with pytest.raises(ValueError, match="mass"):
         call(mass=3)  # an output of the wrong size
+
+
+@_native_joint
+def test_compiled_joint_on_a_document_decoded_in_many_chunks(monkeypatch):
+    # Positions are numbered across chunks: the compiled step must read the right rows.
+    dec = get_models().decoder
+    sents, _ = prepared(REPEATED_SWAP + " " + TEXT)
+    whole, python = _decode_both(dec, sents, 0.3)
+    monkeypatch.setattr(decode_mod, "CHUNK_TOKENS", 10)
+    chunked, python_chunked = _decode_both(dec, sents, 0.3)
+    assert _same_decisions(chunked, python_chunked) and chunked
+    assert [(d.sentence, d.start, d.original) for d in chunked] == \
+        [(d.sentence, d.start, d.original) for d in whole]
