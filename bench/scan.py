@@ -203,6 +203,11 @@ def bench_parallel(res: dict, n: int = 400, sleep_s: float = 0.01) -> None:
     def sleepy_many(texts: list[str], **kw: object) -> list[Report]:
         return [sleepy(t) for t in texts]
 
+    # The engine loads the models before forking workers (`scan.warm_up`); load them here
+    # first, so that every worker count measures the engine, not a one-off model load.
+    from unspin.models import get_models
+
+    get_models().decoder.build_tables()
     real = unspin.check, unspin.check_many
     unspin.check = sleepy  # type: ignore[assignment]  # forked workers inherit it
     unspin.check_many = sleepy_many  # type: ignore[assignment]
