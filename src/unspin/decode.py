@@ -1644,11 +1644,9 @@ class Decoder:
         for ci, (si, positions) in enumerate(clusters):
             st = states[si]
             ckey = (si, tuple(positions))
-            # The document bonus of each option (None: none), when there is a bonus.
-            extra = [[bonus.get((tuple(st.norms[i:i + c.length]), c.original))
-                      for _, c, _ in by_pos[(si, i)]] for i in positions] if bonus else None
             if reuse and ckey in clusters_seen and not any(
-                    b is not None for bs in extra for b in bs):
+                    (tuple(st.norms[i:i + c.length]), c.original) in bonus
+                    for i in positions for _, c, _ in by_pos[(si, i)]):
                 if len(positions) == 1:
                     decisions.extend(clusters_seen[ckey])
                 else:
