@@ -484,7 +484,6 @@ class _CompiledJoint:
         slow[pair[dup] // np.int64(len(dec.lm) + 1)] = True
         fast = np.flatnonzero(top & ~slow[gid])
         table = dec._table
-        self.sent_of = loc.sent_of
         si_all = loc.sent_of[pos]
         ti_all = loc.tok_of[pos]
         # Rows of the Python loop, in the order it keeps them.
@@ -542,7 +541,6 @@ class _CompiledJoint:
         self.src = by  # < n_fast: a fast row (its words from `orig`); else a Python row
         self.n_fast = n_fast
         self.s_orig = s_orig
-        self.idx = idx
         self.gid = gid[idx]
         self.si = si_all[idx]
         self.ti = ti_all[idx]
