@@ -654,6 +654,8 @@ class _CompiledJoint:
                 for r, s, t, n, c, f in zip(rows.tolist(), si, ti, ln, conf, fl, strict=True)]
 
     def decisions(self) -> list[Decision]:
+        """The joint step's decisions: a pass without, then (where a decided pair recurs)
+        a pass with the document bonus over the clusters the bonus touches."""
         if len(self.gid) == 0:
             return []
         p = self.dec.params
