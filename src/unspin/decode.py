@@ -22,7 +22,9 @@ Decoding runs in three steps, all batched into vectorised language-model calls:
    confidently in one place raises its channel score everywhere else in the document,
    and the windows are decoded again.
 
-The fast path used by `check` stops after step 1 and the prior.
+The fast path used by `check` stops after step 1 and the prior. Steps 2 and 3 run in the
+compiled helper when it is built (`_CompiledJoint`, over flat arrays); `Decoder._options`
+and `Decoder.joint` are the same steps in Python, the reference and the fallback.
 """
 
 from __future__ import annotations
