@@ -8,6 +8,10 @@
  * fallback when this module is not built (no C compiler at install time) or when
  * UNSPIN_NATIVE=0.
  *
+ * `Model.joint` also runs the decoder's joint step (decode._CompiledJoint): enumerating
+ * each cluster's combinations of options, scoring their windows and summing posteriors was
+ * half of a spun `restore` in Python, which stays the reference there too.
+ *
  * Arrays come in through the buffer protocol (no numpy headers needed to build). The
  * caller (lm.py) checks dtypes and shapes; this code checks lengths and id ranges so that
  * a wrong call raises instead of reading out of bounds.
@@ -754,7 +758,8 @@ static PyTypeObject ModelType = {
 };
 
 static struct PyModuleDef native_module = {
-    PyModuleDef_HEAD_INIT, "_native", "Compiled n-gram lookups for unspin.lm.", -1, NULL,
+    PyModuleDef_HEAD_INIT, "_native",
+    "Compiled n-gram lookups for unspin.lm and the decoder's joint step.", -1, NULL,
 };
 
 PyMODINIT_FUNC PyInit__native(void) {
