@@ -11,7 +11,9 @@ Parts (each can be skipped, see ``--help``):
 1. **throughput**: ``unspin scan --mode check`` end to end (a subprocess: start-up, model
    load, reading, writing included) on real held-out Wikipedia and Wikinews documents,
    every other one spun by the WordNet spinner; 1 and 2 local workers. MB are UTF-8
-   bytes of the texts; MB/s per core divides by the workers.
+   bytes of the texts; MB/s per core divides by the workers. Next to it, the machine's own
+   2-vs-1 ceiling with no unspin at all (`machine_scaling`: a pure-Python loop and random
+   reads over 64 MB in one then two processes).
 2. **overhead**: the scan pipeline alone (reading, batching, records, writing) with the
    analyser replaced by a stub, in microseconds per document; and the engine's scaling
    with the analyser replaced by a 10 ms sleep (uses no CPU, so it holds on a loaded
@@ -42,6 +44,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
@@ -114,6 +117,73 @@ def _run_scan(inp: Path, out: Path, *args: str, cpu: list[float] | None = None) 
     return dt
 
 
+
+# ------------------------------------------------------------------ machine ceiling
+# What two processes get on this machine for work with no engine at all: a pure-Python
+# loop (CPU-bound) and random reads over 64 MB, twice the shared L3 cache (memory-bound,
+# as the language-model lookups are). unspin's 2-vs-1 ratio reads against these.
+
+_GATHER: Any = None
+
+
+def _cpu_job(n: int = 3_000_000) -> int:
+    s = 0
+    for i in range(n):
+        s += i * i % 7
+    return s
+
+
+def _memory_job(rounds: int = 30) -> int:
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    idx = rng.integers(0, len(_GATHER), size=1 << 20)
+    s = 0
+    for _ in range(rounds):
+        s += int(_GATHER[idx].sum())
+        idx = (idx * 7 + 13) % len(_GATHER)
+    return s
+
+
+def _twice(job, workers: int) -> float:
+    """Seconds for two runs of ``job``: one after the other, or in two processes."""
+    import multiprocessing
+
+    t = time.perf_counter()
+    if workers == 1:
+        job()
+        job()
+    else:
+        ctx = multiprocessing.get_context("fork")
+        procs = [ctx.Process(target=job) for _ in range(2)]
+        for p in procs:
+            p.start()
+        for p in procs:
+            p.join()
+    return time.perf_counter() - t
+
+
+def machine_scaling(trials: int = 5) -> dict[str, Any]:
+    """Speed-up of two processes over one on this machine, per kind of work: each trial
+    times one process then two, alternating; the median and the range of the trials."""
+    import statistics
+
+    import numpy as np
+
+    global _GATHER
+    _GATHER = np.random.default_rng(1).integers(0, 1 << 30, size=1 << 23)  # 64 MB
+    out: dict[str, Any] = {}
+    for name, job in (("cpu_bound", _cpu_job), ("memory_bound", _memory_job)):
+        ratios = []
+        for _ in range(trials):
+            one = _twice(job, 1)
+            ratios.append(one / _twice(job, 2))
+        out[name] = {"median": round(statistics.median(ratios), 3),
+                     "min": round(min(ratios), 3), "max": round(max(ratios), 3)}
+    _GATHER = None
+    return out
+
+
 def bench_throughput(docs: Path, mb: float, res: dict) -> None:
     # Wall-clock scaling needs idle cores; on a shared machine the CPU seconds per MB (all
     # processes of the scan) say whether the work itself grows with the workers.
@@ -129,6 +199,11 @@ def bench_throughput(docs: Path, mb: float, res: dict) -> None:
               f"({mb / dt / w:.4f} MB/s per core), {cpu[0]:.1f} CPU s "
               f"({mb / cpu[0]:.4f} MB per CPU second), load {load}", flush=True)
     res["speedup_2_vs_1"] = round(res["local_w1"]["seconds"] / res["local_w2"]["seconds"], 3)
+    # The machine's own ceiling, measured right after: a shared VM gives two processes less
+    # than twice the speed of one, most of all on memory-bound work.
+    res["machine_scaling_2_vs_1"] = machine_scaling()
+    print(f"machine ceiling, 2 vs 1 processes (no unspin): {res['machine_scaling_2_vs_1']}",
+          flush=True)
     res["cpu_ratio_2_vs_1"] = round(res["local_w2"]["cpu_seconds"]
                                     / res["local_w1"]["cpu_seconds"], 3)
     same = (OUT / "w1.jsonl").read_bytes() == (OUT / "w2.jsonl").read_bytes()
