@@ -1,8 +1,11 @@
-"""Build the optional compiled helper (`unspin._native`); everything else is in pyproject.toml.
+"""Build the optional compiled helpers (`unspin._native`, `unspin._ctext`); the rest is in
+pyproject.toml.
 
-The helper speeds up the language model's lookups. It is optional: without a C compiler
-the build skips it (a warning) and unspin uses the numpy code, which gives the same
-results.
+The helpers speed up the language model's lookups and the decoder's joint step
+(`_native`), and the per-character text passes: tokens, token flags, the language gate's
+letter runs, the control-character test (`_ctext`). They are optional: without a C
+compiler the build skips them (a warning) and unspin uses its Python code, which gives the
+same results.
 """
 
 from setuptools import Extension, setup
@@ -14,6 +17,12 @@ setup(
             sources=["src/unspin/_native.c"],
             extra_compile_args=["-O2", "-ffp-contract=off"],
             optional=True,
-        )
+        ),
+        Extension(
+            "unspin._ctext",
+            sources=["src/unspin/_ctext.c"],
+            extra_compile_args=["-O2"],
+            optional=True,
+        ),
     ]
 )

@@ -25,6 +25,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from .report import Edit
+from .tokens import _ctext
 
 __all__ = ["Cleaned", "clean", "is_english"]
 
@@ -380,6 +381,8 @@ _BREAKERS = frozenset("\x0b\x0c\x1c\x1d\x1e\x1f")
 
 
 def _controls(text: str) -> list[_Raw]:
+    if _ctext is not None and not _ctext.has_controls(text):
+        return []  # most texts: one compiled pass instead of the regular expression's
     edits: list[_Raw] = []
     for m in _CONTROL.finditer(text):
         g = m.group()
@@ -736,6 +739,20 @@ def _counts(sample: str) -> tuple[int, int, int, int, int]:
     return n_visible, bad, letters, n_ascii, latin
 
 
+def _stopword_counts(sample: str) -> tuple[int, int, int]:
+    """Letter runs (``[^\\W\\d_]+``) of a text, and how many of them, lower-cased, are
+    English and how many foreign function words."""
+    if _ctext is not None:
+        return _ctext.stopword_counts(sample, _EN_STOP, _FOREIGN_STOP)
+    if sample.isascii():
+        words = _WORD_LOWER_ASCII.findall(sample.lower())
+    else:  # each word lowered alone ("İ" lowers to two characters), in one call
+        found = _WORD.findall(sample)
+        words = "\n".join(found).lower().split("\n") if found else []
+    return (len(words), sum(map(_EN_STOP.__contains__, words)),
+            sum(map(_FOREIGN_STOP.__contains__, words)))
+
+
 def _sample(text: str) -> str:
     if len(text) <= 3 * _SAMPLE:
         return text
@@ -765,14 +782,7 @@ def is_english(text: str) -> tuple[bool, str]:
     if latin / n_letters < 0.5:
         return False, "unsupported"  # Cyrillic, CJK, Arabic, ... scripts
     ascii_share = n_ascii / n_letters
-    if sample.isascii():
-        words = _WORD_LOWER_ASCII.findall(sample.lower())
-    else:  # each word lowered alone ("İ" lowers to two characters), in one call
-        found = _WORD.findall(sample)
-        words = "\n".join(found).lower().split("\n") if found else []
-    n = len(words)
-    en = sum(map(_EN_STOP.__contains__, words))
-    foreign = sum(map(_FOREIGN_STOP.__contains__, words))
+    n, en, foreign = _stopword_counts(sample)
     if n < 3:
         ok = en > 0 or ascii_share >= 0.8
     elif n < 12:

@@ -27,6 +27,7 @@ from typing import Protocol
 import numpy as np
 
 from .corpus import iter_documents, open_text, training_fragments
+from .tokens import _ctext
 
 try:  # The optional compiled lookups (setup.py); the numpy code below gives the same values.
     from . import _native
@@ -214,6 +215,8 @@ class NGramLM:
 
     def ids(self, words: Sequence[str]) -> np.ndarray:
         """Ids of normalised words as an int64 array."""
+        if _ctext is not None and isinstance(words, list):
+            return np.frombuffer(_ctext.lookup_ids(self.index, words, UNK), dtype=np.int64)
         # map() with two iterables calls dict.get(w, UNK) from C: twice as fast as a
         # generator expression.
         return np.fromiter(map(self.index.get, words, repeat(UNK)), dtype=np.int64,

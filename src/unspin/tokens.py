@@ -8,10 +8,20 @@ language model and the candidate tables see.
 
 from __future__ import annotations
 
+import os
 import re
 from typing import NamedTuple
 
 import numpy as np
+
+# The compiled text passes (`_ctext.c`: the same tokens and flags as the regular expressions
+# and `_code_of` below, several times faster); None when not built or ``UNSPIN_NATIVE=0``.
+_ctext = None
+if os.environ.get("UNSPIN_NATIVE", "1") != "0":
+    try:
+        from . import _ctext
+    except ImportError:  # pragma: no cover - depends on the build
+        _ctext = None
 
 # A word is a run of letters, optionally joined by hyphens or apostrophes ("well-known",
 # "don't"); a trailing possessive "'s" is its own token, as spinners keep it while swapping
@@ -70,7 +80,14 @@ _SPACE_TABLE = np.array([chr(i).isspace() for i in range(0x3002)], dtype=bool)
 
 
 def find_tokens(text: str) -> list[str]:
-    """The token strings of a text: ``TOKEN_RE.findall(text)``, faster on ASCII text."""
+    """The token strings of a text: ``TOKEN_RE.findall(text)`` (compiled when built)."""
+    if _ctext is not None:
+        return _ctext.find_tokens(text)
+    return find_tokens_re(text)
+
+
+def find_tokens_re(text: str) -> list[str]:
+    """`find_tokens` by the regular expression (the reference), faster on ASCII text."""
     return (_TOKEN_RE_ASCII if text.isascii() else TOKEN_RE).findall(text)
 
 
@@ -193,9 +210,17 @@ def token_codes(texts: list[str]) -> np.ndarray:
     """Per token string, its `CODE_*` bit flags, in one pass (int64 array).
 
     `segment_ids`, `shape_codes` and the word count all need per-token facts; asking each
-    of them of every token in Python cost more than the language model. The flags of a
-    token string are computed once and cached.
+    of them of every token in Python cost more than the language model. The compiled pass
+    computes them directly; the Python one caches the flags of each token string.
     """
+    if _ctext is not None:
+        texts = texts if isinstance(texts, list) else list(texts)
+        return np.frombuffer(_ctext.token_codes(texts), dtype=np.uint8).astype(np.int64)
+    return token_codes_py(texts)
+
+
+def token_codes_py(texts: list[str]) -> np.ndarray:
+    """`token_codes` in Python (the reference)."""
     return np.fromiter(map(_CODES.__getitem__, texts), dtype=np.int64, count=len(texts))
 
 

@@ -1,0 +1,290 @@
+/* Optional compiled helper for the text stages: tokens, token flags, the language gate's
+ * stop-word counts, the cleaner's control-character test and the language model's id lookup.
+ *
+ * Why: on clean documents (most of a crawl) these per-character and per-token passes were
+ * about a quarter of a `check` (regular expressions over the text, a dictionary lookup per
+ * token). Each function here gives exactly what the Python code it replaces gives (the
+ * regular expressions of tokens.py and clean.py under Python's `re` rules: `\w` is
+ * `str.isalnum()` or "_", `\d` is `str.isdecimal()`, `\s` is `str.isspace()`), which stays
+ * the reference and the fallback when this module is not built or UNSPIN_NATIVE=0. The
+ * tests compare the two on generated text.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <stdint.h>
+
+#define IS_WORD(c) (Py_UNICODE_ISALNUM(c) || (c) == '_')
+#define IS_DIGIT(c) Py_UNICODE_ISDECIMAL(c)
+#define IS_LETTER(c) (Py_UNICODE_ISALNUM(c) && !Py_UNICODE_ISDECIMAL(c)) /* [^\W\d_] */
+#define IS_SEP(c) ((c) == '-' || (c) == '\'' || (c) == 0x2019)          /* [-'’] */
+#define IS_APOS(c) ((c) == '\'' || (c) == 0x2019)                        /* ['’] */
+#define IS_S(c) ((c) == 's' || (c) == 'S')
+
+/* `[sS]\b` at position k: an s, then the end of the text or a character that is not \w. */
+static inline int s_at_boundary(int kind, const void *data, Py_ssize_t k, Py_ssize_t n) {
+    if (k >= n || !IS_S(PyUnicode_READ(kind, data, k))) return 0;
+    return k + 1 >= n || !IS_WORD(PyUnicode_READ(kind, data, k + 1));
+}
+
+/* End of the token starting at i (a character that is not white space), by tokens.TOKEN_RE:
+ *   [^\W\d_]+(?:[-'’](?![sS]\b)[^\W\d_]+)* | ['’][sS]\b | \d+(?:[.,:]\d+)* | [^\w\s] | _
+ * The alternatives are tried in that order, as `re` does; each is deterministic here. */
+static Py_ssize_t token_end(int kind, const void *data, Py_ssize_t i, Py_ssize_t n) {
+    Py_UCS4 c = PyUnicode_READ(kind, data, i);
+    Py_ssize_t j = i;
+    if (IS_LETTER(c)) {
+        while (j < n && IS_LETTER(PyUnicode_READ(kind, data, j))) j++;
+        while (j + 1 < n && IS_SEP(PyUnicode_READ(kind, data, j))) {
+            Py_ssize_t k = j + 1;
+            if (s_at_boundary(kind, data, k, n) || !IS_LETTER(PyUnicode_READ(kind, data, k)))
+                break;
+            j = k;
+            while (j < n && IS_LETTER(PyUnicode_READ(kind, data, j))) j++;
+        }
+        return j;
+    }
+    if (IS_APOS(c) && s_at_boundary(kind, data, i + 1, n)) return i + 2;
+    if (IS_DIGIT(c)) {
+        while (j < n && IS_DIGIT(PyUnicode_READ(kind, data, j))) j++;
+        while (j + 1 < n) {
+            Py_UCS4 d = PyUnicode_READ(kind, data, j);
+            if (!(d == '.' || d == ',' || d == ':') ||
+                !IS_DIGIT(PyUnicode_READ(kind, data, j + 1)))
+                break;
+            j += 1;
+            while (j < n && IS_DIGIT(PyUnicode_READ(kind, data, j))) j++;
+        }
+        return j;
+    }
+    return i + 1; /* [^\w\s] or _ */
+}
+
+static PyObject *find_tokens(PyObject *self, PyObject *arg) {
+    if (!PyUnicode_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "find_tokens: text must be str");
+        return NULL;
+    }
+    if (PyUnicode_READY(arg) < 0) return NULL;
+    int kind = PyUnicode_KIND(arg);
+    const void *data = PyUnicode_DATA(arg);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(arg);
+    PyObject *out = PyList_New(0);
+    if (!out) return NULL;
+    Py_ssize_t i = 0;
+    while (i < n) {
+        if (Py_UNICODE_ISSPACE(PyUnicode_READ(kind, data, i))) {
+            i++;
+            continue;
+        }
+        Py_ssize_t j = token_end(kind, data, i, n);
+        PyObject *tok = PyUnicode_Substring(arg, i, j);
+        if (!tok || PyList_Append(out, tok) < 0) {
+            Py_XDECREF(tok);
+            Py_DECREF(out);
+            return NULL;
+        }
+        Py_DECREF(tok);
+        i = j;
+    }
+    return out;
+}
+
+/* (words, in `en`, in `foreign`) over the lower-cased letter runs of a text: what
+ * clean.is_english counts, without a list of words. Runs of ASCII letters are lower-cased
+ * here; any other run by str.lower(), as the Python code does. */
+static PyObject *stopword_counts(PyObject *self, PyObject *args) {
+    PyObject *text, *en, *foreign;
+    if (!PyArg_ParseTuple(args, "UOO", &text, &en, &foreign)) return NULL;
+    if (!PyAnySet_Check(en) || !PyAnySet_Check(foreign)) {
+        PyErr_SetString(PyExc_TypeError, "stopword_counts: expected sets");
+        return NULL;
+    }
+    if (PyUnicode_READY(text) < 0) return NULL;
+    int kind = PyUnicode_KIND(text);
+    const void *data = PyUnicode_DATA(text);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(text), words = 0, n_en = 0, n_foreign = 0;
+    Py_ssize_t i = 0;
+    while (i < n) {
+        if (!IS_LETTER(PyUnicode_READ(kind, data, i))) {
+            i++;
+            continue;
+        }
+        Py_ssize_t j = i;
+        int ascii = 1;
+        while (j < n) {
+            Py_UCS4 c = PyUnicode_READ(kind, data, j);
+            if (!IS_LETTER(c)) break;
+            if (c > 127) ascii = 0;
+            j++;
+        }
+        PyObject *w;
+        if (ascii) {
+            w = PyUnicode_New(j - i, 127);
+            if (!w) return NULL;
+            Py_UCS1 *dst = PyUnicode_1BYTE_DATA(w);
+            for (Py_ssize_t k = i; k < j; k++) {
+                Py_UCS4 c = PyUnicode_READ(kind, data, k);
+                dst[k - i] = (Py_UCS1)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+            }
+        } else {
+            PyObject *run = PyUnicode_Substring(text, i, j);
+            if (!run) return NULL;
+            w = PyObject_CallMethod(run, "lower", NULL);
+            Py_DECREF(run);
+            if (!w) return NULL;
+        }
+        int a = PySet_Contains(en, w), b = a < 0 ? -1 : PySet_Contains(foreign, w);
+        Py_DECREF(w);
+        if (a < 0 || b < 0) return NULL;
+        words++;
+        n_en += a;
+        n_foreign += b;
+        i = j;
+    }
+    return Py_BuildValue("nnn", words, n_en, n_foreign);
+}
+
+/* tokens.CODE_* flags (tokens._code_of), one byte per token string. */
+enum { CODE_END = 1, CODE_LOWER = 2, CODE_UPPER = 4, CODE_ACRONYM = 8, CODE_OPENER = 16,
+       CODE_WORD = 32 };
+
+static int code_of(PyObject *t) {
+    int kind = PyUnicode_KIND(t);
+    const void *data = PyUnicode_DATA(t);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(t);
+    if (n == 0) return 0;
+    Py_UCS4 c = PyUnicode_READ(kind, data, 0);
+    int code = 0;
+    if (n == 1 && (c == '.' || c == '!' || c == '?')) code |= CODE_END;
+    /* str.islower() / str.isupper() of one character are Py_UNICODE_ISLOWER / ISUPPER. */
+    if (Py_UNICODE_ISLOWER(c)) code |= CODE_LOWER;
+    if (Py_UNICODE_ISUPPER(c)) {
+        code |= CODE_UPPER;
+        if (n > 1) { /* t.isupper(): no lower or title case letter, and some upper case */
+            int cased = 0, ok = 1;
+            for (Py_ssize_t k = 0; k < n; k++) {
+                Py_UCS4 d = PyUnicode_READ(kind, data, k);
+                if (Py_UNICODE_ISLOWER(d) || Py_UNICODE_ISTITLE(d)) {
+                    ok = 0;
+                    break;
+                }
+                if (Py_UNICODE_ISUPPER(d)) cased = 1;
+            }
+            if (ok && cased) code |= CODE_ACRONYM;
+        }
+    }
+    if (n == 1 && (c == '"' || c == '\'' || c == '(' || c == '[' || c == 0x201C ||
+                   c == 0x2018 || c == ':' || c == '-' || c == 0x2013 || c == 0x2014 ||
+                   c == '.' || c == '!' || c == '?'))
+        code |= CODE_OPENER;
+    if (!Py_UNICODE_ISDECIMAL(c) && (n > 1 || (Py_UNICODE_ISALNUM(c) && c != '_')))
+        code |= CODE_WORD;
+    return code;
+}
+
+static PyObject *token_codes(PyObject *self, PyObject *arg) {
+    if (!PyList_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "token_codes: expected a list of str");
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(arg);
+    PyObject *out = PyByteArray_FromStringAndSize(NULL, n);
+    if (!out) return NULL;
+    uint8_t *buf = (uint8_t *)PyByteArray_AS_STRING(out);
+    for (Py_ssize_t k = 0; k < n; k++) {
+        PyObject *t = PyList_GET_ITEM(arg, k);
+        if (!PyUnicode_Check(t) || PyUnicode_READY(t) < 0) {
+            if (!PyErr_Occurred())
+                PyErr_Format(PyExc_TypeError, "token_codes: item %zd is not str", k);
+            Py_DECREF(out);
+            return NULL;
+        }
+        buf[k] = (uint8_t)code_of(t);
+    }
+    return out;
+}
+
+/* Does the text hold a carriage return or a character of clean._JUNK (what clean's
+ * control stage edits)? */
+static inline int is_junk(Py_UCS4 c) {
+    if (c < 0x20) return c != '\t' && c != '\n';
+    if (c < 0x7f) return 0;
+    if (c <= 0x9f || c == 0xad) return 1;
+    if (c < 0x061c) return 0;
+    return c == 0x061c || c == 0x180e || (c >= 0x200b && c <= 0x200f) ||
+           (c >= 0x202a && c <= 0x202e) || (c >= 0x2060 && c <= 0x206f) || c == 0xfeff ||
+           (c >= 0xfff9 && c <= 0xfffb) || (c >= 0xfdd0 && c <= 0xfdef) || c == 0xfffe ||
+           c == 0xffff || (c >= 0xd800 && c <= 0xdfff);
+}
+
+static PyObject *has_controls(PyObject *self, PyObject *arg) {
+    if (!PyUnicode_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "has_controls: text must be str");
+        return NULL;
+    }
+    if (PyUnicode_READY(arg) < 0) return NULL;
+    int kind = PyUnicode_KIND(arg);
+    const void *data = PyUnicode_DATA(arg);
+    Py_ssize_t n = PyUnicode_GET_LENGTH(arg);
+    if (kind == PyUnicode_1BYTE_KIND) {
+        const uint8_t *s = (const uint8_t *)data;
+        for (Py_ssize_t i = 0; i < n; i++)
+            if ((s[i] < 0x20 && s[i] != '\t' && s[i] != '\n') || (s[i] >= 0x7f && s[i] <= 0x9f) ||
+                s[i] == 0xad)
+                Py_RETURN_TRUE;
+        Py_RETURN_FALSE;
+    }
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (is_junk(PyUnicode_READ(kind, data, i))) Py_RETURN_TRUE;
+    Py_RETURN_FALSE;
+}
+
+/* `[index.get(w, unk) for w in words]` as int64 (lm.NGramLM.ids). */
+static PyObject *lookup_ids(PyObject *self, PyObject *args) {
+    PyObject *index, *words;
+    long long unk;
+    if (!PyArg_ParseTuple(args, "O!O!L", &PyDict_Type, &index, &PyList_Type, &words, &unk))
+        return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(words);
+    PyObject *out = PyByteArray_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(int64_t));
+    if (!out) return NULL;
+    int64_t *buf = (int64_t *)PyByteArray_AS_STRING(out);
+    for (Py_ssize_t k = 0; k < n; k++) {
+        PyObject *v = PyDict_GetItemWithError(index, PyList_GET_ITEM(words, k));
+        if (!v) {
+            if (PyErr_Occurred()) {
+                Py_DECREF(out);
+                return NULL;
+            }
+            buf[k] = unk;
+            continue;
+        }
+        long long x = PyLong_AsLongLong(v);
+        if (x == -1 && PyErr_Occurred()) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        buf[k] = x;
+    }
+    return out;
+}
+
+static PyMethodDef methods[] = {
+    {"find_tokens", find_tokens, METH_O, "find_tokens(text): tokens.TOKEN_RE.findall(text)"},
+    {"stopword_counts", stopword_counts, METH_VARARGS,
+     "stopword_counts(text, en, foreign): (words, English, foreign) of clean.is_english"},
+    {"token_codes", token_codes, METH_O, "token_codes(tokens): tokens._code_of per token, bytes"},
+    {"has_controls", has_controls, METH_O,
+     "has_controls(text): whether clean's control stage has anything to edit"},
+    {"lookup_ids", lookup_ids, METH_VARARGS,
+     "lookup_ids(index, words, unk): index.get(w, unk) per word, int64 bytes"},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {
+    PyModuleDef_HEAD_INIT, "_ctext",
+    "Compiled text passes for unspin (tokens, token flags, letter runs, control test, ids).",
+    -1, methods,
+};
+
+PyMODINIT_FUNC PyInit__ctext(void) { return PyModule_Create(&module); }

@@ -1,0 +1,100 @@
+"""The compiled text passes (`unspin._ctext`) give what the Python code they replace gives."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from unspin import clean as clean_module
+from unspin import tokens as tokens_module
+from unspin.lm import UNK
+
+ctext = tokens_module._ctext
+pytestmark = pytest.mark.skipif(ctext is None,
+                                reason="unspin._ctext not built (no C compiler at install)")
+
+# The regular expressions' edges: apostrophes before s and elsewhere, hyphens, digits with
+# separators, underscores, letters that are numbers (², ½), title case (ǅ), a dotted
+# capital whose lower case is two characters (İ), final sigma, combining marks, odd spaces
+# (\x1c-\x1f are str.isspace), controls, a lone surrogate, characters beyond the BMP, and
+# whole function words of both stop lists.
+EDGES = st.lists(
+    st.sampled_from(
+        list("aAsSbZ'’-_.,:!?\"()[ 0123456789\t\n\r\x0b\x1c\x1f\x00\x7f\x85\xa0\xad")
+        + ["é", "²", "½", "ǅ", "İ", "Σ", "\u0301", "\u200b", "\u201c", "\u2013", "\u2014",
+           "\ud800", "日", "١", "𝔸", "\U0001f600", "the ", "THE ", "und ", "der "]
+    ),
+    max_size=50,
+).map("".join)
+ANY = st.one_of(EDGES, st.text(max_size=80))
+
+
+def _codes_py(texts: list[str]) -> list[int]:
+    return [tokens_module._code_of(t) for t in texts]
+
+
+@settings(max_examples=400, deadline=None)
+@given(ANY)
+def test_tokens_are_the_regular_expression_tokens(text: str) -> None:
+    assert ctext.find_tokens(text) == tokens_module.find_tokens_re(text)
+    assert ctext.find_tokens(text) == tokens_module.TOKEN_RE.findall(text)
+
+
+@settings(max_examples=400, deadline=None)
+@given(ANY)
+def test_token_codes_are_the_python_codes(text: str) -> None:
+    toks = tokens_module.TOKEN_RE.findall(text) + [text, text[:1], text.upper()]
+    got = np.frombuffer(ctext.token_codes(toks), dtype=np.uint8).tolist()
+    assert got == _codes_py(toks)
+    assert tokens_module.token_codes(toks).tolist() == tokens_module.token_codes_py(toks).tolist()
+
+
+@settings(max_examples=400, deadline=None)
+@given(ANY)
+def test_control_test_agrees_with_the_control_stage(text: str) -> None:
+    assert ctext.has_controls(text) == bool(clean_module._CONTROL.search(text))
+
+
+@settings(max_examples=400, deadline=None)
+@given(ANY)
+def test_stopword_counts_are_the_python_counts(text: str) -> None:
+    found = clean_module._WORD.findall(text)
+    words = "\n".join(found).lower().split("\n") if found else []
+    expected = (len(words), sum(w in clean_module._EN_STOP for w in words),
+                sum(w in clean_module._FOREIGN_STOP for w in words))
+    assert ctext.stopword_counts(text, clean_module._EN_STOP,
+                                 clean_module._FOREIGN_STOP) == expected
+
+
+def test_every_character_alone_and_between_letters() -> None:
+    # Each code point below U+3100 and a sample above it, where the classes (letter, digit,
+    # space, word) change.
+    points = list(range(0x3100)) + list(range(0x3100, 0x30000, 97))
+    for cp in points:
+        c = chr(cp)
+        for text in (c, f"a{c}s", f"{c}s", f"1{c}2", f"ab{c} "):
+            assert ctext.find_tokens(text) == tokens_module.TOKEN_RE.findall(text), hex(cp)
+        assert ctext.has_controls(c) == bool(clean_module._CONTROL.search(c)), hex(cp)
+        toks = [c, c + "A", "A" + c, c + c]
+        assert np.frombuffer(ctext.token_codes(toks), dtype=np.uint8).tolist() == \
+            _codes_py(toks), hex(cp)
+
+
+def test_ids_are_dictionary_lookups() -> None:
+    index = {"the": 5, "cat": 7}
+    words = ["the", "dog", "cat", "", "the"]
+    got = np.frombuffer(ctext.lookup_ids(index, words, UNK), dtype=np.int64).tolist()
+    assert got == [index.get(w, UNK) for w in words]
+
+
+def test_bad_arguments_raise_type_errors() -> None:
+    with pytest.raises(TypeError):
+        ctext.find_tokens(b"bytes")
+    with pytest.raises(TypeError):
+        ctext.token_codes(["ok", 3])
+    with pytest.raises(TypeError):
+        ctext.stopword_counts("text", ["a"], frozenset())
+    with pytest.raises(TypeError):
+        ctext.lookup_ids({}, ("a",), UNK)
