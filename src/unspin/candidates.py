@@ -188,6 +188,8 @@ class CandidateSource:
                 if len(obs) > 1:
                     if self._phrase_len.get(obs[0], 0) < len(obs):
                         self._phrase_len[obs[0]] = len(obs)
+        self._cos4: np.ndarray | None = None  # see `cosines4`
+        self._fan1: np.ndarray | None = None  # see `fanouts1`
         self._specs: dict[str, tuple[_Spec, ...]] = {}
         self._cands: dict[tuple[str, int], tuple[Candidate, ...]] = {}
         self._n_cached = 0
@@ -208,18 +210,26 @@ class CandidateSource:
             return hit
         length = key.count(" ") + 1
         merged: dict[tuple[str, ...], list] = {}
+        learned = self._learned.get(key)
         i = self._index.get(key)
         if i is not None:
             a, b = self._offsets[i:i + 2].tolist()
             if b > a:
                 origs = self._orig[a:b]
                 flags = self._flags[a:b].tolist()
-                coss = np.round(self._cos[a:b].astype(np.float64), 4).tolist()
-                fans = np.maximum(self._fanout[origs], 1).tolist()
+                coss = self.cosines4()[self._cos[a:b].view(np.uint16)].tolist()
+                fans = self.fanouts1()[origs].tolist()
                 words = self._words
+                if not learned:  # most keys: the specs straight away, one per original
+                    found: dict[tuple[str, ...], tuple] = {}
+                    for o, f, c, fn in zip(origs.tolist(), flags, coss, fans, strict=True):
+                        orig = tuple(words[o].split(" "))
+                        found[orig] = (length, orig, f, c, fn, 0)
+                    out = tuple(found.values())
+                    self._specs[key] = out
+                    return out
                 for o, f, c, fn in zip(origs.tolist(), flags, coss, fans, strict=True):
                     merged[tuple(words[o].split(" "))] = [f, c, fn, 0]
-        learned = self._learned.get(key)
         if learned:
             for orig, cnt in learned.items():
                 m = merged.get(orig)
@@ -234,6 +244,22 @@ class CandidateSource:
         out = tuple((length, o, f, c, fn, cnt) for o, (f, c, fn, cnt) in merged.items())
         self._specs[key] = out
         return out
+
+    def cosines4(self) -> np.ndarray:
+        """Per float16 bit pattern, the cosine as `specs` gives it (rounded to four places
+        in float64, as ``np.round`` does): one lookup instead of numpy's rounding, which
+        costs microseconds on each short slice of a word's candidates."""
+        if self._cos4 is None:
+            every = np.arange(1 << 16, dtype=np.uint32).astype(np.uint16).view(np.float16)
+            with np.errstate(invalid="ignore", over="ignore"):
+                self._cos4 = np.round(every.astype(np.float64), 4)
+        return self._cos4
+
+    def fanouts1(self) -> np.ndarray:
+        """Each table row's fanout, at least 1 (as `specs` gives it)."""
+        if self._fan1 is None:
+            self._fan1 = np.maximum(self._fanout, 1)
+        return self._fan1
 
     def _at(self, key: str, start: int) -> tuple[Candidate, ...]:
         ck = (key, start)

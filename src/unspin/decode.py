@@ -971,8 +971,8 @@ class Decoder:
         origs = src._orig[sel]
         # As `specs` builds them: cosine rounded in float64, fanout at least 1; one entry
         # per original (a later duplicate replaces an earlier one's values in its place).
-        coss = np.round(src._cos[sel].astype(np.float64), 4).tolist()
-        fans = np.maximum(src._fanout[origs], 1).tolist()
+        coss = src.cosines4()[src._cos[sel].view(np.uint16)].tolist()
+        fans = src.fanouts1()[origs].tolist()
         length = key.count(" ") + 1
         words = src._words
         merged: dict[tuple[str, ...], tuple] = {}
