@@ -281,3 +281,15 @@ def test_document_length_counts_only_up_to_the_calibrated_length():
     short, calibrated, long = (features(n, lp[:n], post)["log_words"]
                                for n in (100, MAX_CALIBRATED_WORDS, 3000))
     assert short < calibrated == long
+
+
+def test_names_spun_word_by_word_get_title_case_with_small_words_lower() -> None:
+    from unspin.api import _match_case
+
+    assert _match_case(["Commerce", "Secretary"], ("secretary", "of", "commerce")) == \
+        "Secretary of Commerce"
+    assert _match_case(["Excellent", "Courtroom"], ("supreme", "court")) == "Supreme Court"
+    # The first word is capitalised whatever it is; capitals stay capitals.
+    assert _match_case(["Of", "Course"], ("the", "way")) == "The Way"
+    assert _match_case(["HOUSE", "RULES"], ("rules", "of", "the", "house")) == \
+        "RULES OF THE HOUSE"

@@ -73,6 +73,12 @@ def _as_text(text) -> str:
     return text
 
 
+# Words that stay lower-case inside a title-cased name.
+_NAME_SMALL_WORDS = frozenset(
+    "a an and as at by de del der des du for from in into la le of on or the to van von "
+    "with".split())
+
+
 def _match_case(observed: list[str], original: tuple[str, ...]) -> str:
     """Carry the observed capitalisation (of the observed words' texts) over to the
     original words."""
@@ -87,7 +93,10 @@ def _match_case(observed: list[str], original: tuple[str, ...]) -> str:
         words = [w.upper() for w in words]
     elif texts and texts[0][:1].isupper():
         if len(texts) > 1 and all(t[:1].isupper() for t in texts):
-            words = [w[:1].upper() + w[1:] for w in words]  # a name spun word by word
+            # A name spun word by word: title case, small words lower-case inside it
+            # ("Secretary of Commerce", not "Secretary Of Commerce").
+            words = [w if k and w in _NAME_SMALL_WORDS else w[:1].upper() + w[1:]
+                     for k, w in enumerate(words)]
         else:
             words[0] = words[0][:1].upper() + words[0][1:]
     out = ""
