@@ -185,8 +185,10 @@ def machine() -> dict:
     except OSError:
         pass
     from unspin.lm import native_available
+    from unspin.tokens import _ctext
 
     info["compiled_lookups"] = native_available()
+    info["compiled_text"] = _ctext is not None
     return info
 
 
@@ -425,7 +427,8 @@ def report_md(r: dict) -> str:
         f"- date: {r['date']}",
         f"- machine: {m.get('cpu', '?')}, {m.get('nproc')} CPUs, {m.get('ram_gb', '?')} GB RAM,"
         f" Python {m.get('python')}; compiled LM lookups"
-        f" {'on' if m.get('compiled_lookups') else 'off (numpy)'}",
+        f" {'on' if m.get('compiled_lookups') else 'off (numpy)'}, compiled text passes"
+        f" {'on' if m.get('compiled_text') else 'off (regular expressions)'}",
         f"- command: `{r['command']}`",
         f"- {s['docs']} held-out test documents ({s['words']} words), half Wikipedia, half"
         f" Wikinews; {s['pairing']}; {s['clean_docs']} clean documents for the flagged share",

@@ -536,6 +536,9 @@ def main(argv: list[str] | None = None) -> int:
     from unspin.lm import native_available
 
     res["compiled_lookups"] = native_available()
+    from unspin.tokens import _ctext
+
+    res["compiled_text"] = _ctext is not None
     print(f"{args.docs} documents, {mb:.2f} MB of text; load {res['load_at_start']}; compiled "
           f"LM lookups {'on' if res['compiled_lookups'] else 'off'}", flush=True)
     if "throughput" not in args.skip:
