@@ -545,3 +545,21 @@ def test_language_gate_words_are_lowered_one_by_one(text):
     found = _WORD.findall(text)
     joined = "\n".join(found).lower().split("\n") if found else []
     assert joined == [w.lower() for w in found]
+
+
+def test_looks_binary_only_for_binary_data() -> None:
+    import random
+
+    from unspin.clean import looks_binary
+
+    rng = random.Random(3)
+    assert looks_binary(rng.randbytes(5000).decode("latin-1"))
+    assert looks_binary("\x00\x01 data \x02\x03\x04 more \x05\x06\x07\x08 bytes")
+    english = "The minister said the plan would cost three million pounds. " * 20
+    assert not looks_binary(english)
+    assert not looks_binary("")
+    # Damage that cleaning repairs is not binary: mojibake (its C1 characters), a few
+    # stray controls, Windows line ends, zero-width spaces.
+    mojibake = "The committeeâ€™s report, Â£5m, was â€œfinalâ€\x9d. " * 20
+    assert not looks_binary(mojibake)
+    assert not looks_binary(english.replace(". ", ".\x07\r\n\u200b", 3))

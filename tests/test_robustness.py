@@ -216,3 +216,12 @@ def test_cli_empty_and_binary_files_give_json(tmp_path, capsys, data):
     assert main(["check", str(path), "--format", "json"]) == 0
     out = json.loads(capsys.readouterr().out)
     assert out["supported"] is False and out["spun"] is False
+
+
+def test_binary_input_is_left_as_it_is():
+    # Judged binary before cleaning: no cleanup edits (deleting the controls of binary data
+    # restores nothing), the text comes back unchanged, offsets stay true.
+    junk = random.Random(2).randbytes(30_000).decode("latin-1")
+    res = unspin.restore(junk)
+    assert (res.report.supported, res.report.language) == (False, "binary")
+    assert res.edits == [] and res.text == junk

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from .candidates import LearnedTable
-from .clean import Cleaned, clean, is_english
+from .clean import Cleaned, clean, is_english, looks_binary
 from .decode import EVIDENCE_CANDIDATES, EVIDENCE_SUSPICION, Decision, ScoredWords
 from .detect import Detector, features
 from .models import data_path, get_models
@@ -137,8 +137,12 @@ class _Analysis:
 
     def __init__(self, text: str):
         self.input = _as_text(text)
-        self.cleaned: Cleaned = clean(self.input)
-        ok, self.language = is_english(self.cleaned.text)
+        if looks_binary(self.input):  # not cleaned: slow, and nothing to restore
+            self.cleaned: Cleaned = Cleaned(self.input, [])
+            ok, self.language = False, "binary"
+        else:
+            self.cleaned = clean(self.input)
+            ok, self.language = is_english(self.cleaned.text)
         if len(self.cleaned.text) < 0.9 * len(self.input) and self.input.strip():
             # Cleaning removed much (control characters, junk): if the input itself was
             # binary, say so rather than judging what little is left.

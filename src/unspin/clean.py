@@ -760,6 +760,27 @@ def _sample(text: str) -> str:
     return "\n".join((text[:_SAMPLE], text[mid : mid + _SAMPLE], text[-_SAMPLE:]))
 
 
+# C0 control characters other than tab, line feed, vertical tab, form feed and carriage
+# return: text never holds them and mojibake never makes them (it makes C1 ones), but
+# binary data read as text is full of them (one character in nine of random bytes).
+_C0 = re.compile("[\x00-\x08\x0e-\x1f]")
+_C0_BINARY_SHARE = 0.05
+
+
+def looks_binary(text: str) -> bool:
+    """Whether a raw input is binary data rather than text, before any cleaning.
+
+    Cleaning binary data is slow and pointless (the mojibake stage alone took 20 us a
+    character on random bytes): such input is judged binary as it is. Text whose damage
+    cleaning repairs (mojibake, stray controls) stays below the share.
+    """
+    if _ctext is not None and not _ctext.has_controls(text):
+        return False  # most texts: one compiled pass
+    sample = _sample(text)
+    visible = len(sample) - len(_SPACE.findall(sample))
+    return visible > 0 and len(_C0.findall(sample)) > _C0_BINARY_SHARE * visible
+
+
 def is_english(text: str) -> tuple[bool, str]:
     """Decide cheaply whether a text is English prose the analyser can score.
 
