@@ -563,3 +563,34 @@ def test_looks_binary_only_for_binary_data() -> None:
     mojibake = "The committeeâ€™s report, Â£5m, was â€œfinalâ€\x9d. " * 20
     assert not looks_binary(mojibake)
     assert not looks_binary(english.replace(". ", ".\x07\r\n\u200b", 3))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(alphabet="ab Ã©â€™\x9d£Â", max_size=40))
+def test_diff_of_mojibake_fixes_turns_one_string_into_the_other(a: str) -> None:
+    import re
+
+    from unspin.clean import _diff
+
+    def apply(text: str, raw) -> str:
+        out, pos = [], 0
+        for start, end, rep, _ in raw:
+            assert start >= pos and end > start  # in order, each covers some input
+            out += [text[pos:start], rep]
+            pos = end
+        return "".join(out) + text[pos:]
+
+    # The same ASCII characters on both sides (what mojibake fixes leave): the run-by-run
+    # path. Runs of other characters become one character, nothing, or two.
+    b2 = re.sub(r"[^\x00-\x7f]+", lambda m: ("é", "", "’”")[min(len(m.group()), 3) - 1], a)
+    if a and b2 != a:
+        assert apply(a, _diff(a, b2, 0, 1.0)) == b2
+
+
+def test_dense_mojibake_is_fixed_word_by_word() -> None:
+    raw = "cafÃ© naÃ¯ve rÃ©sumÃ© " * 300
+    c = clean(raw)
+    assert c.text == "café naïve résumé " * 300
+    assert apply_edits(raw, c.edits) == c.text
+    # One edit per mojibake pair (four a repetition), each exactly the two characters.
+    assert len(c.edits) == 4 * 300 and all(len(e.text) == 2 for e in c.edits)

@@ -21,7 +21,7 @@ import functools
 import html
 import re
 import unicodedata
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from .report import Edit
@@ -262,6 +262,60 @@ def _cut_after(text: str, x: int) -> int:
     return min(n, x + _SEARCH)
 
 
+_NON_ASCII_RUN = re.compile(r"[^\x00-\x7f]+")
+
+
+def _paired_runs(a: str, b: str) -> Iterator[tuple[int, int, int, int]]:
+    """For two strings with the same ASCII characters in the same order: the runs of
+    other characters of each that stand between the same ASCII characters and differ, as
+    ``(i1, i2, j1, j2)`` (a missing run is an empty span at its place)."""
+    def runs(s: str) -> list[tuple[int, int, int]]:
+        out, shift = [], 0
+        for m in _NON_ASCII_RUN.finditer(s):
+            out.append((m.start() - shift, m.start(), m.end()))  # ASCII characters before
+            shift += m.end() - m.start()
+        return out
+
+    ra, rb = runs(a), runs(b)
+    ia = ib = shift_a = shift_b = 0
+    while ia < len(ra) or ib < len(rb):
+        ka = ra[ia][0] if ia < len(ra) else len(a) + 1
+        kb = rb[ib][0] if ib < len(rb) else len(b) + 1
+        k = min(ka, kb)
+        if ka == k:
+            i1, i2 = ra[ia][1:]
+            ia += 1
+        else:
+            i1 = i2 = k + shift_a
+        if kb == k:
+            j1, j2 = rb[ib][1:]
+            ib += 1
+        else:
+            j1 = j2 = k + shift_b
+        if a[i1:i2] != b[j1:j2]:
+            yield i1, i2, j1, j2
+        shift_a += i2 - i1
+        shift_b += j2 - j1
+
+
+def _add_spans(spans: list[tuple[int, int, int, int]], a: str, b: str, pa: int,
+               pb: int) -> None:
+    """Append the character spans where ``a`` and ``b`` differ (difflib), shifted by
+    ``pa`` and ``pb``, merging spans that touch."""
+    if not a or not b:
+        found = [(0, len(a), 0, len(b))]
+    else:
+        matcher = difflib.SequenceMatcher(None, a, b, autojunk=False)
+        found = [(i1, i2, j1, j2) for tag, i1, i2, j1, j2 in matcher.get_opcodes()
+                 if tag != "equal"]
+    for i1, i2, j1, j2 in found:
+        i1, i2, j1, j2 = i1 + pa, i2 + pa, j1 + pb, j2 + pb
+        if spans and spans[-1][1] == i1 and spans[-1][3] == j1:
+            spans[-1] = (spans[-1][0], i2, spans[-1][2], j2)
+        else:
+            spans.append((i1, i2, j1, j2))
+
+
 def _diff(a: str, b: str, offset: int, conf: float) -> list[_Raw]:
     """Character edits turning ``a`` into ``b``, shifted by ``offset``; none is empty."""
     n = min(len(a), len(b))
@@ -274,17 +328,16 @@ def _diff(a: str, b: str, offset: int, conf: float) -> list[_Raw]:
     a_mid, b_mid = a[p : len(a) - q], b[p : len(b) - q]
     if not a_mid or not b_mid:
         spans = [(p, len(a) - q, p, len(b) - q)]
+    elif a_mid.encode("ascii", "ignore") == b_mid.encode("ascii", "ignore"):
+        # The ASCII characters are untouched (mojibake fixes replace non-ASCII runs): the
+        # runs between them pair up, and only pairs that differ need a diff. Linear where
+        # a diff of the whole window is quadratic (seconds on dense mojibake).
+        spans = []
+        for i1, i2, j1, j2 in _paired_runs(a_mid, b_mid):
+            _add_spans(spans, a_mid[i1:i2], b_mid[j1:j2], i1 + p, j1 + p)
     else:
         spans = []
-        matcher = difflib.SequenceMatcher(None, a_mid, b_mid, autojunk=False)
-        for tag, i1, i2, j1, j2 in matcher.get_opcodes():
-            if tag == "equal":
-                continue
-            i1, i2, j1, j2 = i1 + p, i2 + p, j1 + p, j2 + p
-            if spans and spans[-1][1] == i1 and spans[-1][3] == j1:
-                spans[-1] = (spans[-1][0], i2, spans[-1][2], j2)
-            else:
-                spans.append((i1, i2, j1, j2))
+        _add_spans(spans, a_mid, b_mid, p, p)
     out: list[_Raw] = []
     for i1, i2, j1, j2 in spans:
         rep = b[j1:j2]
