@@ -161,6 +161,16 @@ def single_line(n_bytes: int, *, punctuation: bool = True, seed: int = 0) -> str
     return text[: text.rfind(" ")] if " " in text else text
 
 
+def dense_mojibake(n_bytes: int) -> str:
+    """A single line of English with an accented letter or curly quote in most words,
+    written as UTF-8 and read back as Windows-1252 ("cafÃ©", "donâ€™t"): the cleaner's
+    mojibake stage at its busiest."""
+    text = single_line(n_bytes)
+    for plain, fancy in (("e ", "é "), ("a ", "à "), ("o ", "ô "), ("'", "’"), ("n ", "ñ ")):
+        text = text.replace(plain, fancy)
+    return text.encode("utf-8").decode("cp1252", "replace")[:n_bytes]
+
+
 def latin1_junk(n_bytes: int, seed: int = 1) -> str:
     """Random bytes decoded as Latin-1 (C0/C1 controls, symbols, accented letters)."""
     return random.Random(seed).randbytes(n_bytes).decode("latin-1")
@@ -578,6 +588,13 @@ def run(
                 rec = api_case(name, entry, text, timeout_s)
                 add(rec)
                 series.setdefault(label, []).append(rec)
+
+    # Dense mojibake (a diff of whole windows was quadratic here: 35 s for 110 KB).
+    label = "check dense mojibake"
+    for mb in [x for x in restore_sizes_mb if x <= 0.5]:
+        rec = api_case("dense mojibake", "check", dense_mojibake(int(mb * MB)), timeout_s)
+        add(rec)
+        series.setdefault(label, []).append(rec)
 
     result = {
         "sizes_mb": list(sizes_mb),
