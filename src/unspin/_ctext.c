@@ -91,15 +91,25 @@ static Py_ssize_t token_end(int kind, const void *data, Py_ssize_t i, Py_ssize_t
     return i + 1; /* [^\w\s] or _ */
 }
 
-static PyObject *find_tokens(PyObject *self, PyObject *arg) {
+/* The characters of a str argument; 0, or -1 with a TypeError naming the function. */
+static int text_arg(PyObject *arg, const char *fn, int *kind, const void **data,
+                    Py_ssize_t *n) {
     if (!PyUnicode_Check(arg)) {
-        PyErr_SetString(PyExc_TypeError, "find_tokens: text must be str");
-        return NULL;
+        PyErr_Format(PyExc_TypeError, "%s: text must be str", fn);
+        return -1;
     }
-    if (PyUnicode_READY(arg) < 0) return NULL;
-    int kind = PyUnicode_KIND(arg);
-    const void *data = PyUnicode_DATA(arg);
-    Py_ssize_t n = PyUnicode_GET_LENGTH(arg);
+    if (PyUnicode_READY(arg) < 0) return -1;
+    *kind = PyUnicode_KIND(arg);
+    *data = PyUnicode_DATA(arg);
+    *n = PyUnicode_GET_LENGTH(arg);
+    return 0;
+}
+
+static PyObject *find_tokens(PyObject *self, PyObject *arg) {
+    int kind;
+    const void *data;
+    Py_ssize_t n;
+    if (text_arg(arg, "find_tokens", &kind, &data, &n) < 0) return NULL;
     PyObject *out = PyList_New(0);
     if (!out) return NULL;
     Py_ssize_t i = 0;
@@ -131,11 +141,10 @@ static PyObject *stopword_counts(PyObject *self, PyObject *args) {
         PyErr_SetString(PyExc_TypeError, "stopword_counts: expected sets");
         return NULL;
     }
-    if (PyUnicode_READY(text) < 0) return NULL;
-    int kind = PyUnicode_KIND(text);
-    const void *data = PyUnicode_DATA(text);
-    Py_ssize_t n = PyUnicode_GET_LENGTH(text), words = 0, n_en = 0, n_foreign = 0;
-    Py_ssize_t i = 0;
+    int kind;
+    const void *data;
+    Py_ssize_t n, words = 0, n_en = 0, n_foreign = 0, i = 0;
+    if (text_arg(text, "stopword_counts", &kind, &data, &n) < 0) return NULL;
     while (i < n) {
         if (!IS_LETTER(PyUnicode_READ(kind, data, i))) {
             i++;
@@ -250,14 +259,10 @@ static inline int is_junk(Py_UCS4 c) {
 }
 
 static PyObject *has_controls(PyObject *self, PyObject *arg) {
-    if (!PyUnicode_Check(arg)) {
-        PyErr_SetString(PyExc_TypeError, "has_controls: text must be str");
-        return NULL;
-    }
-    if (PyUnicode_READY(arg) < 0) return NULL;
-    int kind = PyUnicode_KIND(arg);
-    const void *data = PyUnicode_DATA(arg);
-    Py_ssize_t n = PyUnicode_GET_LENGTH(arg);
+    int kind;
+    const void *data;
+    Py_ssize_t n;
+    if (text_arg(arg, "has_controls", &kind, &data, &n) < 0) return NULL;
     if (kind == PyUnicode_1BYTE_KIND) {
         const uint8_t *s = (const uint8_t *)data;
         for (Py_ssize_t i = 0; i < n; i++)
