@@ -189,8 +189,7 @@ class CandidateSource:
         vec_path = d / "vectors.npy"
         self._vectors = load("vectors.npy") if vec_path.exists() else None
         self._n_vec = 0 if self._vectors is None else self._vectors.shape[0]
-        # first token -> longest observed phrase starting with it
-        self._phrase_len: dict[str, int] = _longest_phrases(words)
+        self._plen: dict[str, int] | None = None  # see `_phrase_len`
         self._learned: dict[str, dict[tuple[str, ...], int]] = {}
         if table is not None:
             learned = table if isinstance(table, LearnedTable) else LearnedTable.load(table)
@@ -198,14 +197,25 @@ class CandidateSource:
                 k = " ".join(obs)
                 self._learned.setdefault(k, {})
                 self._learned[k][orig] = self._learned[k].get(orig, 0) + c
-                if len(obs) > 1:
-                    if self._phrase_len.get(obs[0], 0) < len(obs):
-                        self._phrase_len[obs[0]] = len(obs)
         self._cos4: np.ndarray | None = None  # see `cosines4`
         self._fan1: np.ndarray | None = None  # see `fanouts1`
         self._specs: dict[str, tuple[_Spec, ...]] = {}
         self._cands: dict[tuple[str, int], tuple[Candidate, ...]] = {}
         self._n_cached = 0
+
+    @property
+    def _phrase_len(self) -> dict[str, int]:
+        """First token -> number of tokens of the longest observed phrase (shipped or
+        learned) starting with it. Built on first use: a document judged clean never
+        looks phrases up, and building it was a tenth of the start-up."""
+        if self._plen is None:
+            plen = _longest_phrases(self._words)
+            for key in self._learned:
+                first, *rest = key.split(" ")
+                if rest and plen.get(first, 0) < len(rest) + 1:
+                    plen[first] = len(rest) + 1
+            self._plen = plen
+        return self._plen
 
     # ----------------------------------------------------------------- lookups
 
