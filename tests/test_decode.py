@@ -365,3 +365,26 @@ def test_compiled_joint_on_a_document_decoded_in_many_chunks(monkeypatch):
     assert _same_decisions(chunked, python_chunked) and chunked
     assert [(d.sentence, d.start, d.original) for d in chunked] == \
         [(d.sentence, d.start, d.original) for d in whole]
+
+
+def test_a_name_keeps_its_number_of_words() -> None:
+    # A learned pair shortens "secret service"; inside a sentence with capitals it is a
+    # name, spun word by word if at all, and is never shortened (other edits go on).
+    from unspin.candidates import LearnedTable
+    from unspin.models import get_models
+
+    table = LearnedTable()
+    table.add(("secret", "service"), ("agency",), 50)
+    table.add(("big",), ("large",), 50)
+    dec = get_models(table).decoder
+    sent = ["officers", "of", "the", "secret", "service", "said", "the", "big", "plan",
+            "would", "work", "."]
+
+    def edits(shapes: list[int]) -> set:
+        found, _, _ = dec.decode([sent], shapes=[shapes], prior=lambda local, states: 0.5)
+        return {(d.start, d.end, d.original) for d in found if d.confidence > 0.5}
+
+    plain = [0] * len(sent)
+    named = [0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0]
+    assert (3, 5, ("agency",)) in edits(plain)
+    assert edits(named) == {(7, 8, ("large",))}

@@ -10,7 +10,13 @@ import numpy as np
 
 from .candidates import LearnedTable
 from .clean import Cleaned, clean, is_english, looks_binary
-from .decode import EVIDENCE_CANDIDATES, EVIDENCE_SUSPICION, Decision, ScoredWords
+from .decode import (
+    EVIDENCE_CANDIDATES,
+    EVIDENCE_SUSPICION,
+    NAME_SMALL_WORDS,
+    Decision,
+    ScoredWords,
+)
 from .detect import Detector, features
 from .models import data_path, get_models
 from .report import Edit, Report, Restoration, Span
@@ -73,12 +79,6 @@ def _as_text(text) -> str:
     return text
 
 
-# Words that stay lower-case inside a title-cased name.
-_NAME_SMALL_WORDS = frozenset(
-    "a an and as at by de del der des du for from in into la le of on or the to van von "
-    "with".split())
-
-
 def _match_case(observed: list[str], original: tuple[str, ...]) -> str:
     """Carry the observed capitalisation (of the observed words' texts) over to the
     original words."""
@@ -95,7 +95,7 @@ def _match_case(observed: list[str], original: tuple[str, ...]) -> str:
         if len(texts) > 1 and all(t[:1].isupper() for t in texts):
             # A name spun word by word: title case, small words lower-case inside it
             # ("Secretary of Commerce", not "Secretary Of Commerce").
-            words = [w if k and w in _NAME_SMALL_WORDS else w[:1].upper() + w[1:]
+            words = [w if k and w in NAME_SMALL_WORDS else w[:1].upper() + w[1:]
                      for k, w in enumerate(words)]
         else:
             words[0] = words[0][:1].upper() + words[0][1:]

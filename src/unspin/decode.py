@@ -176,6 +176,12 @@ class SentenceState:
 LEXICAL = FLAG_WN_SYN | FLAG_WN_LOOSE | FLAG_MYTHES | FLAG_VECTOR
 
 
+# Words that stay lower-case inside a name ("Secretary of Commerce").
+NAME_SMALL_WORDS = frozenset(
+    "a an and as at by de del der des du for from in into la le of on or the to van von "
+    "with".split())
+
+
 def _hand_phrase(f: int) -> bool:
     return bool(f & FLAG_PHRASE) and not f & LEXICAL
 
@@ -734,6 +740,7 @@ class Decoder:
         self._table_key: tuple | None = None
         self._multi: np.ndarray | None = None
         self._is_phrase: np.ndarray | None = None
+        self._small: np.ndarray | None = None  # see `_name_small_words`
         self._trusted_multi: np.ndarray | None = None
         self._multi_rows: set[int] = set()  # rows of `_multi_originals`, for lookups by row
 
@@ -987,6 +994,14 @@ class Decoder:
             orig = tuple(words[o].split(" "))
             merged[orig] = (length, orig, f, c, fn, 0)
         return tuple(merged.values())
+
+    def _name_small_words(self) -> np.ndarray:
+        """Per LM id: is it a small word that stays lower-case inside a name ("of")."""
+        if self._small is None:
+            small = np.zeros(len(self.lm.words), dtype=bool)
+            small[[i for i in self.lm.ids(sorted(NAME_SMALL_WORDS)).tolist() if i != UNK]] = True
+            self._small = small
+        return self._small
 
     def _phrase_rows(self) -> np.ndarray:
         """Per table row: is its word a phrase (holds a space)?"""
@@ -1388,6 +1403,14 @@ class Decoder:
         marked = np.concatenate(([0], np.cumsum(shape != 0)))
         named = (marked[J + L] - marked[J]) > 0
         ch = channel[entry] + p.length_bonus * (M - L) - p.name_penalty * named
+        # A name inside a sentence (capitalised words, small words between them) is spun
+        # word by word and keeps its number of words: never shortened or lengthened
+        # ("Jammu and Kashmir" -> "Kashmir", "Secret Service" -> "SS").
+        in_name = (shape == 1) | self._name_small_words()[g]
+        in_name_before = np.concatenate(([0], np.cumsum(in_name)))
+        name = (shape[J] == 1) & (shape[J + L - 1] == 1) & \
+            (in_name_before[J + L] - in_name_before[J] == L)
+        ch = np.where(name & (M != L), -np.inf, ch)
         keep = ch > p.channel_floor
         cs = np.concatenate(([0.0], np.cumsum(base)))
         scores = np.zeros(n, dtype=np.float64)
