@@ -566,8 +566,8 @@ def test_looks_binary_only_for_binary_data() -> None:
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.text(alphabet="ab Ã©â€™\x9d£Â", max_size=40))
-def test_diff_of_mojibake_fixes_turns_one_string_into_the_other(a: str) -> None:
+@given(st.text(alphabet="ab Ã©â€™\x9d£Â", max_size=40), st.text(alphabet="ab é’”£", max_size=40))
+def test_diff_edits_turn_one_string_into_the_other(a: str, b: str) -> None:
     import re
 
     from unspin.clean import _diff
@@ -580,6 +580,8 @@ def test_diff_of_mojibake_fixes_turns_one_string_into_the_other(a: str) -> None:
             pos = end
         return "".join(out) + text[pos:]
 
+    if a and a != b:  # any two strings: the whole-window diff
+        assert apply(a, _diff(a, b, 0, 1.0)) == b
     # The same ASCII characters on both sides (what mojibake fixes leave): the run-by-run
     # path. Runs of other characters become one character, nothing, or two.
     b2 = re.sub(r"[^\x00-\x7f]+", lambda m: ("é", "", "’”")[min(len(m.group()), 3) - 1], a)

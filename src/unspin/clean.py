@@ -338,18 +338,25 @@ def _diff(a: str, b: str, offset: int, conf: float) -> list[_Raw]:
     else:
         spans = []
         _add_spans(spans, a_mid, b_mid, p, p)
-    out: list[_Raw] = []
+    if not a:
+        return []  # nothing of the input to hang an edit on
+    merged: list[tuple[int, int, int, int]] = []
     for i1, i2, j1, j2 in spans:
-        rep = b[j1:j2]
         if i1 == i2:
             # A pure insertion has no input text to hang on; take a neighbouring character
-            # along so that every edit covers some of the input.
+            # along (the same on both sides: an unchanged stretch surrounds every
+            # insertion) so that every edit covers some of the input.
             if i1 > 0:
-                i1, rep = i1 - 1, a[i1 - 1] + rep
+                i1, j1 = i1 - 1, j1 - 1
             else:
-                i2, rep = i2 + 1, rep + a[i2]
-        out.append((offset + i1, offset + i2, rep, conf))
-    return out
+                i2, j2 = i2 + 1, j2 + 1
+        if merged and i1 < merged[-1][1]:
+            # Two insertions around one character both took it: one edit.
+            m1, m2, k1, k2 = merged[-1]
+            merged[-1] = (m1, max(m2, i2), k1, max(k2, j2))
+        else:
+            merged.append((i1, i2, j1, j2))
+    return [(offset + i1, offset + i2, b[j1:j2], conf) for i1, i2, j1, j2 in merged]
 
 
 # UTF-8 punctuation read as Windows-1252: never meant in English text.
