@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from .report import Edit
 from .tokens import _ctext
 
-__all__ = ["Cleaned", "clean", "is_english"]
+__all__ = ["Cleaned", "clean", "is_english", "looks_binary"]
 
 # (start, end, replacement, confidence) in the coordinates of the text a stage worked on.
 _Raw = tuple[int, int, str, float]
