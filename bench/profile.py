@@ -38,6 +38,10 @@ STAGES = (
     ("compiled LM lookups and joint step", "~", tuple(
         f"<method '{m}' of 'unspin._native.Model' objects>"
         for m in ("pairs", "logprob", "logprob_seq", "logprob_pairs", "joint"))),
+    ("compiled text passes (tokens, flags, gate, controls, ids)", "~", tuple(
+        f"<built-in method unspin._ctext.{f}>"
+        for f in ("find_tokens", "token_codes", "stopword_counts", "has_controls",
+                  "lookup_ids"))),
 )
 
 
