@@ -596,3 +596,12 @@ def test_dense_mojibake_is_fixed_word_by_word() -> None:
     assert apply_edits(raw, c.edits) == c.text
     # One edit per mojibake pair (four a repetition), each exactly the two characters.
     assert len(c.edits) == 4 * 300 and all(len(e.text) == 2 for e in c.edits)
+
+
+def test_information_separators_are_not_binary() -> None:
+    from unspin.clean import looks_binary
+
+    # \x1c-\x1f are white space to Python and line breaks to the cleaner.
+    text = "The first record.\x1eThe second record.\x1f" * 50
+    assert not looks_binary(text)
+    assert clean(text).text.count("\n") == 100

@@ -820,10 +820,11 @@ def _sample(text: str) -> str:
     return "\n".join((text[:_SAMPLE], text[mid : mid + _SAMPLE], text[-_SAMPLE:]))
 
 
-# C0 control characters other than tab, line feed, vertical tab, form feed and carriage
-# return: text never holds them and mojibake never makes them (it makes C1 ones), but
-# binary data read as text is full of them (one character in nine of random bytes).
-_C0 = re.compile("[\x00-\x08\x0e-\x1f]")
+# C0 control characters other than the white space ones (tab to carriage return, and the
+# information separators, which the cleaner turns into line breaks): text never holds
+# them and mojibake never makes them (it makes C1 ones), but binary data read as text is
+# full of them (one character in twelve of random bytes).
+_C0 = re.compile("[\x00-\x08\x0e-\x1b]")
 _C0_BINARY_SHARE = 0.05
 
 
