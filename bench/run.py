@@ -24,7 +24,6 @@ import datetime  # noqa: E402
 import functools  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
-import resource  # noqa: E402
 import shutil  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
@@ -197,9 +196,16 @@ STARTUP_CODE = (
     "import time;t=time.perf_counter();c=time.process_time();import unspin;"
     "unspin.check('Hello world.');print(time.perf_counter()-t, time.process_time()-c)"
 )
+# The child reports its own peak (VmHWM): the kernel carries a parent's peak RSS over
+# into a forked child's ru_maxrss, so RUSAGE_CHILDREN measured the benchmark process too.
 RSS_CODE = (
-    "import json,sys,unspin\n"
+    "import json,resource,sys,unspin\n"
     "for t in json.load(sys.stdin): unspin.restore(t)\n"
+    "try:\n"
+    "    kb=[int(l.split()[1]) for l in open('/proc/self/status') if l.startswith('VmHWM')][0]\n"
+    "except (OSError, IndexError):\n"
+    "    kb=resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+    "print(kb)\n"
 )
 
 
@@ -235,7 +241,7 @@ def peak_rss_mb(texts: list[str]) -> float | None:
     if p.returncode:
         log(f"peak RSS measurement failed: {p.stderr.strip()[-300:]}")
         return None
-    return resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # KiB on Linux
+    return int(p.stdout.strip().splitlines()[-1]) / 1024  # KiB
 
 
 # ---------------------------------------------------------------------------------------

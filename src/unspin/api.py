@@ -223,7 +223,9 @@ class _Analysis:
                 continue
             yield d, start, end, replacement
 
-    def report(self, threshold: float | None, min_confidence: float) -> Report:
+    def report(self, threshold: float | None, min_confidence: float,
+               located: list | None = None) -> Report:
+        """The detection report; ``located`` is `located`'s output if the caller has it."""
         thr = detector().threshold if threshold is None else float(threshold)
         if not self.supported:
             return Report(score=0.0, spun=False, spans=[], threshold=thr,
@@ -231,7 +233,8 @@ class _Analysis:
         score = self.score()
         spans = [
             Span(start, end, self.input[start:end], repl, round(d.confidence, 4))
-            for d, start, end, repl in self.located(min_confidence)
+            for d, start, end, repl in (self.located(min_confidence) if located is None
+                                        else located)
         ]
         return Report(score=round(score, 6), spun=score >= thr, spans=spans, threshold=thr,
                       language="en", supported=True, words=self.words)
@@ -459,11 +462,12 @@ def restore(text: str, *, min_confidence: float | None = None, threshold: float 
     """
     (analysis,) = _analyse([text], table, "restore")
     min_conf = _default_min_confidence() if min_confidence is None else float(min_confidence)
-    report = analysis.report(threshold, min_conf)
+    located = list(analysis.located(min_conf))  # the report's spans are the same edits
+    report = analysis.report(threshold, min_conf, located)
     edits = [e for e in analysis.cleaned.edits]
     spin = [
         Edit(start, end, analysis.input[start:end], repl, round(d.confidence, 4), "spin")
-        for d, start, end, repl in analysis.located(min_conf)
+        for d, start, end, repl in located
     ]
     edits = _merge_edits(edits, spin)
     return Restoration(text=_apply(analysis.input, edits), edits=edits, report=report)

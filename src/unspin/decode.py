@@ -61,6 +61,9 @@ CHUNK_TOKENS = 20_000
 EVIDENCE_CANDIDATES = 15
 # ... at positions where the word or one of the next two is at most this likely (log10).
 EVIDENCE_SUSPICION = -4.5
+# `Decoder.decode` keeps the local entries scoring at least `DecodeParams.local_floor` minus
+# this: the document prior and bonus can still lift them above the floor.
+KEEP_MARGIN = 4.0
 
 
 @dataclass(slots=True)
@@ -110,6 +113,15 @@ class DecodeParams:
     unk_penalty: float = 5.5
     length_bonus: float = 1.5
     name_penalty: float = 4.0
+    # Restore only: weight of the context model's score difference (original minus
+    # observed, natural log, clipped to +-``context_clip``) added to a single-word
+    # candidate's channel score; 0 switches the model off. Tuned with bench/tune.py.
+    context_weight: float = 0.3
+    context_clip: float = 10.0
+    # Weight of the model's per-word bias (its unigram part) in the difference: the
+    # trigram model already counts how frequent each word is (BENCHMARKS: 0 gives fewer
+    # false edits for the same restorations).
+    context_bias: float = 0.0
 
     @classmethod
     def fitted(cls, path) -> DecodeParams:
@@ -720,10 +732,14 @@ class Decoder:
         params: Channel weights and decision rules.
     """
 
-    def __init__(self, lm, source: CandidateSource, params: DecodeParams | None = None):
+    def __init__(self, lm, source: CandidateSource, params: DecodeParams | None = None,
+                 context=None):
         self.lm = lm
         self.source = source
         self.params = params or DecodeParams()
+        # A `unspin.context.ContextModel`, or a path to load one from on first use.
+        self.context = context
+        self._context_ids: np.ndarray | None = None  # LM id -> context model id
         self._channel_cache: dict[tuple, float] = {}
         self._entry_cache: dict[tuple[str, bool], tuple] = {}
         self._unknown_cache: dict[str, list[tuple[int, float]]] = {}
@@ -745,6 +761,40 @@ class Decoder:
         self._multi_rows: set[int] = set()  # rows of `_multi_originals`, for lookups by row
 
     # ------------------------------------------------------------------ helpers
+
+    def _context_model(self):
+        """The context model and the LM-id-to-model-id map, or (None, None)."""
+        if self.context is None or not self.params.context_weight:
+            return None, None
+        if not hasattr(self.context, "delta"):
+            from .context import ContextModel
+
+            self.context = ContextModel(self.context)
+        if self._context_ids is None:
+            self._context_ids = self.context.id_map(self.lm.words)
+        return self.context, self._context_ids
+
+    def _context_bonus(self, g: np.ndarray, J: np.ndarray, orig: np.ndarray,
+                       score: np.ndarray) -> np.ndarray | None:
+        """Per single-word candidate, the context model's weighted, clipped score
+        difference (original minus observed); None when the model is off.
+
+        Candidates below `DecodeParams.local_floor` even with the largest bonus are not
+        looked at: they get 0.
+        """
+        model, ids = self._context_model()
+        if model is None or len(J) == 0:
+            return None
+        p = self.params
+        top = abs(p.context_weight) * p.context_clip
+        # Candidates that stay below the local floor even with the largest bonus are left
+        # alone (none of them became a decision in bench.tune; a quarter of the cost).
+        look = np.flatnonzero(score + top >= p.local_floor)
+        bonus = np.zeros(len(J))
+        if len(look):
+            d = model.delta(ids[g], J[look], ids[orig[look]], bias=p.context_bias)
+            bonus[look] = p.context_weight * np.clip(d, -p.context_clip, p.context_clip)
+        return bonus
 
     def _priors(self) -> float:
         p = self.params
@@ -1438,7 +1488,7 @@ class Decoder:
 
     def local(self, states: list[SentenceState], *, g_offset: int = 0,
               sent_offset: int = 0, suspicion: float | None = None,
-              known: ScoredWords | None = None) -> Local:
+              known: ScoredWords | None = None, context: bool = False) -> Local:
         """Score every candidate alone, in observed context (vectorised).
 
         Args:
@@ -1449,6 +1499,8 @@ class Decoder:
                 log10 probability below this (default `DecodeParams.suspicion`).
             known: Single-word candidates already scored (sentences numbered within the
                 chunk); they are not scored again.
+            context: Add the context model's evidence to single-word candidates (see
+                `DecodeParams.context_weight`).
         """
         # Global arrays over all sentences, padded: [NONE, BOS, ids..., EOS] each.
         g = np.concatenate([st.padded for st in states]) if states else np.zeros(0, np.int64)
@@ -1489,6 +1541,11 @@ class Decoder:
             orig = np.concatenate((known.orig, orig))
             CH = np.concatenate((known.channel, CH))
             S1 = np.concatenate((known.score, S1))
+        if context:
+            bonus = self._context_bonus(g, J, orig, S1)
+            if bonus is not None:
+                CH = CH + bonus
+                S1 = S1 + bonus
 
         # Phrase candidates (and learned pairs, and words the LM does not know): gathered
         # in Python, scored through explicit token windows in one vectorised pass.
@@ -1851,7 +1908,7 @@ class Decoder:
             decided: list[Decision] = []
         states: list[SentenceState] = []
         parts: list[Local] = []
-        keep_floor = p.local_floor - 4.0
+        keep_floor = p.local_floor - KEEP_MARGIN
         g_offset = 0
         t0 = 0  # tokens of the sentences before the chunk
         k = 0
@@ -1870,7 +1927,8 @@ class Decoder:
                 part_known = known.take(slice(lo, hi))
                 part_known.sent = part_known.sent - k
             part = self.local(chunk, g_offset=0 if per_chunk else g_offset, sent_offset=k,
-                              suspicion=suspicion, known=part_known).compact(keep_floor)
+                              suspicion=suspicion, known=part_known,
+                              context=not fast).compact(keep_floor)
             if per_chunk:
                 if len(part.zlse):
                     part.shift_sentences(chunk_shift)

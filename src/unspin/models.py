@@ -66,7 +66,9 @@ def get_models(table: str | Path | LearnedTable | None = None) -> Models:
                 lm = NGramLM(lm_path)
                 source = CandidateSource(table) if table is not None else _base_source()
                 params = DecodeParams.fitted(data_path("channel.json"))
-                models = Models(lm, source, Decoder(lm, source, params))
+                context = data_path("context.bin")  # loaded by the decoder on first use
+                models = Models(lm, source, Decoder(lm, source, params,
+                                                    context if context.is_file() else None))
                 if len(_cache) > 8:
                     _cache.clear()
                 _cache[key] = models

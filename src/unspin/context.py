@@ -1,0 +1,138 @@
+"""Context model: which word fits a slot, judged from the four words on each side.
+
+The trigram model sees two words to the left of a word; a spinner's synonym often fits
+those ("the film *depicted*") and only the wider context tells ("... *depicted* the lead
+role"). This small feed-forward network reads the embeddings of the four words before and
+the four after a slot and scores every vocabulary word for it (a log-softmax up to a
+constant per slot). The decoder adds ``DecodeParams.context_weight`` times the difference
+between a candidate original's score and the observed word's to the candidate's channel
+score (`Decoder.local`), in `unspin.restore` only.
+
+The weights are trained on the corpus's training split by ``scripts/train_context.py``
+(PyTorch, build time only) and shipped by ``scripts/build_context.py`` as one memory-mapped
+`unspin.lm.ArrayFile`: input and output embeddings tied, int8 with one scale per word.
+Inference is numpy: two small matrix products per batch of slots.
+"""
+
+from __future__ import annotations
+
+from contextlib import AbstractContextManager, nullcontext
+from pathlib import Path
+
+import numpy as np
+
+from .lm import NONE, UNK, ArrayFile
+
+FIRST_WORD = 4  # ids below are <unk>, <s>, </s>, <none>: never scored as slot fillers
+FORMAT = "unspin-context-1"
+SLOT_BLOCK = 4096  # slots per matrix product: bounds memory (16 MB of inputs per block)
+
+
+class ContextModel:
+    """Slot scores from a file written by ``scripts/build_context.py``.
+
+    Its vocabulary is the shipped language model's first ``vocab`` words (by frequency);
+    `id_map` translates any language model's ids.
+    """
+
+    def __init__(self, path: str | Path):
+        arrays, meta = ArrayFile.load(path)
+        if meta.get("format") != FORMAT:
+            raise ValueError(f"{path}: not an unspin context model")
+        self.path = str(path)
+        self.vocab = int(meta["vocab"])
+        self.offsets = np.asarray(meta["offsets"], dtype=np.int64)
+        self.emb = np.asarray(arrays["emb"])  # int8 (vocab, dim); a plain view of the map
+        self.scale = np.asarray(arrays["scale"], dtype=np.float32)  # per word
+        self.bias = np.asarray(arrays["bias"], dtype=np.float32)
+        self.w1 = np.asarray(arrays["w1"], dtype=np.float32)
+        self.b1 = np.asarray(arrays["b1"], dtype=np.float32)
+        self.w2 = np.asarray(arrays["w2"], dtype=np.float32)
+        self.b2 = np.asarray(arrays["b2"], dtype=np.float32)
+        self.words: list[str] = bytes(arrays["vocab"]).decode("utf-8").split("\n")
+        self._blas = None
+
+    def _one_thread(self) -> AbstractContextManager:
+        """BLAS limited to one thread: unspin parallelises over documents (one worker per
+        core), and OpenBLAS's threads spin while they wait, which doubled the CPU time of
+        a restore here."""
+        if self._blas is None:
+            try:
+                from threadpoolctl import ThreadpoolController
+
+                self._blas = ThreadpoolController()
+            except ImportError:  # pragma: no cover - a declared dependency
+                self._blas = False
+        if not self._blas:
+            return nullcontext()
+        return self._blas.limit(limits=1, user_api="blas")
+
+    def id_map(self, lm_words: list[str]) -> np.ndarray:
+        """Per id of a language model with vocabulary ``lm_words``: this model's id of the
+        same word (``<unk>`` where it has none; the four special ids map to themselves)."""
+        index = dict(zip(self.words, range(len(self.words)), strict=True))
+        out = np.fromiter((index.get(w, UNK) for w in lm_words), dtype=np.int64,
+                          count=len(lm_words))
+        out[:FIRST_WORD] = np.arange(min(FIRST_WORD, len(out)))
+        return out
+
+    def _vectors(self, ids: np.ndarray) -> np.ndarray:
+        """Float embeddings of in-vocabulary ids (any shape; last axis added)."""
+        return self.emb[ids].astype(np.float32) * self.scale[ids][..., None]
+
+    def slot_vectors(self, g: np.ndarray, at: np.ndarray) -> np.ndarray:
+        """The network's output for the slots ``g[at]`` (one row per slot).
+
+        Args:
+            g: A padded id sequence as the decoder lays it out (``[NONE, BOS, ids..., EOS]``
+                per sentence, concatenated); context outside the slot's sentence reads as
+                ``NONE``.
+            at: Slot indices into ``g``.
+        """
+        idx = np.clip(at[:, None] + self.offsets, 0, max(len(g) - 1, 0))
+        # Only the slot's own sentence counts (each starts with its NONE): the same
+        # evidence whether the decoder sees the document whole or in chunks.
+        sentence = np.cumsum(g == NONE)
+        inside = (sentence[idx] == sentence[at][:, None]) & (idx == at[:, None] + self.offsets)
+        ctx = np.where(inside, g[idx], NONE)
+        x = self._vectors(ctx).reshape(len(at), -1)
+        with self._one_thread():
+            h = x @ self.w1
+            h += self.b1
+            np.maximum(h, 0.0, out=h)
+            out = h @ self.w2
+        out += self.b2
+        return out
+
+    def delta(self, g: np.ndarray, at: np.ndarray, orig: np.ndarray,
+              bias: float = 1.0) -> np.ndarray:
+        """Per candidate: score of the original ``orig`` minus that of the observed ``g[at]``
+        in the slot (natural log); 0 where either word is outside the model's vocabulary.
+
+        All ids are this model's (see `id_map`). Slots are processed in blocks, so memory
+        stays bounded on any document.
+
+        Args:
+            g: Padded ids (see `slot_vectors`).
+            at: Per candidate, its slot in ``g`` (repeats allowed).
+            orig: Per candidate, the id of the proposed original.
+            bias: Weight of the per-word bias (the model's unigram part).
+        """
+        out = np.zeros(len(at), dtype=np.float64)
+        ok = np.flatnonzero((g[at] >= FIRST_WORD) & (orig >= FIRST_WORD))
+        if len(ok) == 0:
+            return out
+        ok = ok[np.argsort(at[ok], kind="stable")]  # candidates grouped by slot
+        slots, first = np.unique(at[ok], return_index=True)
+        bounds = np.append(first, len(ok))
+        for s0 in range(0, len(slots), SLOT_BLOCK):
+            s1 = min(s0 + SLOT_BLOCK, len(slots))
+            vec = self.slot_vectors(g, slots[s0:s1])
+            w = g[slots[s0:s1]]
+            s_obs = np.einsum("ij,ij->i", vec, self._vectors(w)) + bias * self.bias[w]
+            rows = ok[bounds[s0]:bounds[s1]]
+            k = np.repeat(np.arange(s1 - s0), np.diff(bounds[s0:s1 + 1]))
+            o = orig[rows]
+            s_orig = np.einsum("ij,ij->i", vec[k], self._vectors(o)) + bias * self.bias[o]
+            out[rows] = s_orig - s_obs[k]
+        return out

@@ -1,0 +1,146 @@
+"""Context model: the numpy inference, its vocabulary map, and its use in `restore`."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import unspin
+import unspin.context as context_module
+from unspin.context import FIRST_WORD, FORMAT, ContextModel
+from unspin.lm import BOS, EOS, NONE, SPECIALS, UNK, ArrayFile
+from unspin.models import data_path, get_models
+
+WORDS = SPECIALS + ["the", "film", "played", "depicted", "role", "lead", "in", "he"]
+OFFSETS = [-4, -3, -2, -1, 1, 2, 3, 4]
+
+
+def write_model(path, dim: int = 6, hidden: int = 5, seed: int = 0) -> dict:
+    """A random model in the shipped format; returns its float arrays for reference."""
+    rng = np.random.default_rng(seed)
+    v = len(WORDS)
+    emb = rng.normal(size=(v, dim)).astype(np.float32)
+    scale = np.abs(emb).max(axis=1) / 127.0
+    q = np.rint(emb / scale[:, None]).astype(np.int8)
+    arrays = {
+        "vocab": np.frombuffer("\n".join(WORDS).encode("utf-8"), dtype=np.uint8),
+        "emb": q,
+        "scale": scale.astype(np.float32),
+        "bias": rng.normal(size=v).astype(np.float32),
+        "w1": rng.normal(size=(len(OFFSETS) * dim, hidden)).astype(np.float32),
+        "b1": rng.normal(size=hidden).astype(np.float32),
+        "w2": rng.normal(size=(hidden, dim)).astype(np.float32),
+        "b2": rng.normal(size=dim).astype(np.float32),
+    }
+    ArrayFile.save(path, arrays, {"format": FORMAT, "vocab": v, "dim": dim, "hidden": hidden,
+                                  "offsets": OFFSETS})
+    return {**arrays, "emb_f": q.astype(np.float32) * scale[:, None].astype(np.float32)}
+
+
+def reference_scores(a: dict, g: np.ndarray, slot: int) -> np.ndarray:
+    """Scores of every word for one slot, written out plainly."""
+    sentence = np.cumsum(g == NONE)
+    ctx = [int(g[slot + o]) if 0 <= slot + o < len(g) and sentence[slot + o] == sentence[slot]
+           else NONE for o in OFFSETS]
+    x = np.concatenate([a["emb_f"][c] for c in ctx])
+    h = np.maximum(x @ a["w1"] + a["b1"], 0.0)
+    out = h @ a["w2"] + a["b2"]
+    return a["emb_f"] @ out
+
+
+@pytest.fixture()
+def tiny(tmp_path):
+    path = tmp_path / "ctx.bin"
+    arrays = write_model(path)
+    return ContextModel(path), arrays
+
+
+def test_delta_matches_a_plain_computation(tiny):
+    model, a = tiny
+    # "he depicted the lead role in the film" laid out as the decoder does.
+    g = np.array([NONE, BOS, 11, 7, 4, 9, EOS, NONE, BOS, 8, 10, 4, 5, EOS])
+    at = np.array([3, 3, 5, 2, 9, 10])
+    orig = np.array([6, 4, 10, 5, 7, 6])
+    got = model.delta(g, at, orig, bias=0.5)
+    for k in range(len(at)):
+        s = reference_scores(a, g, int(at[k]))
+        want = (s[orig[k]] + 0.5 * a["bias"][orig[k]]) - (s[g[at[k]]] + 0.5 * a["bias"][g[at[k]]])
+        assert got[k] == pytest.approx(want, rel=1e-4, abs=1e-4)
+
+
+def test_specials_and_unknown_words_get_no_evidence(tiny):
+    model, _ = tiny
+    g = np.array([NONE, BOS, UNK, 7, EOS])
+    d = model.delta(g, np.array([2, 3, 3, 4]), np.array([6, UNK, 6, 6]))
+    assert d[0] == 0.0  # the observed word is unknown
+    assert d[1] == 0.0  # the original is unknown
+    assert d[2] != 0.0
+    assert d[3] == 0.0  # the slot holds </s>
+
+
+def test_blocks_give_the_same_result(tiny, monkeypatch):
+    model, _ = tiny
+    rng = np.random.default_rng(3)
+    g = rng.integers(FIRST_WORD, len(WORDS), size=60)
+    at = rng.integers(0, len(g), size=200)
+    orig = rng.integers(0, len(WORDS), size=200)
+    whole = model.delta(g, at, orig)
+    monkeypatch.setattr(context_module, "SLOT_BLOCK", 3)
+    assert np.allclose(model.delta(g, at, orig), whole)
+    assert np.array_equal(model.delta(g, at[:0], orig[:0]), np.zeros(0))
+
+
+def test_id_map_translates_another_vocabulary(tiny):
+    model, _ = tiny
+    other = SPECIALS + ["role", "zebra", "the"]
+    m = model.id_map(other)
+    assert m.tolist() == [0, 1, 2, 3, WORDS.index("role"), UNK, WORDS.index("the")]
+
+
+def test_not_a_context_model(tmp_path):
+    path = tmp_path / "x.bin"
+    ArrayFile.save(path, {"a": np.zeros(3)}, {"format": "something else"})
+    with pytest.raises(ValueError, match="not an unspin context model"):
+        ContextModel(path)
+
+
+shipped = pytest.mark.skipif(not data_path("context.bin").is_file(),
+                             reason="no shipped context model")
+
+
+@shipped
+def test_shipped_model_prefers_the_word_that_fits():
+    dec = get_models().decoder
+    model, ids = dec._context_model()
+    assert model is not None
+    lm = dec.lm
+    words = "he depicted the lead role in the new film".split()
+    g = ids[np.concatenate(([NONE, BOS], lm.ids(words), [EOS]))]
+    slot = 2 + words.index("depicted")
+    cands = lm.ids(["played", "painted"])
+    d = model.delta(g, np.array([slot, slot]), ids[cands], bias=0.0)
+    assert d[0] > 2.0  # "played the lead role"
+    assert d[0] > d[1]
+
+
+@shipped
+def test_check_is_untouched_and_restore_gains_an_edit():
+    text = ("The histrion depicted the lead role in the new cinema, which was shot in the "
+            "metropolis over three calendar months. Critics aforesaid the performance was "
+            "brilliant.")
+    params = get_models().decoder.params
+    saved = params.context_weight
+    try:
+        params.context_weight = 0.0
+        check_off, restore_off = unspin.check(text).to_dict(), unspin.restore(text)
+        params.context_weight = saved
+        check_on, restore_on = unspin.check(text).to_dict(), unspin.restore(text)
+    finally:
+        params.context_weight = saved
+    assert check_on == check_off  # only restore uses the context model
+    on = {(e.text, e.replacement) for e in restore_on.edits}
+    off = {(e.text, e.replacement) for e in restore_off.edits}
+    # "the new cinema, which was shot": the trigram model sees "the new cinema" and keeps
+    # it; four words on each side say "film".
+    assert ("cinema", "film") in on - off
+    assert off <= on
