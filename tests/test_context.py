@@ -144,3 +144,35 @@ def test_check_is_untouched_and_restore_gains_an_edit():
     # it; four words on each side say "film".
     assert ("cinema", "film") in on - off
     assert off <= on
+
+
+@shipped
+def test_learned_one_word_pairs_get_the_context_evidence():
+    from unspin.candidates import LearnedTable
+    from unspin.tokens import segments, tokenize
+
+    table = LearnedTable()
+    table.add(("cinema",), ("film",), 3)
+    table.add(("cinema",), ("painting",), 3)
+    dec = get_models(table).decoder
+    text = "The actor played the lead role in the new cinema, which was shot in the city."
+    sents, shapes = segments(tokenize(text))
+    norms = [[t.norm for t in s] for s in sents]
+    states = dec.prepare(norms, [[int(x) for x in sh] for sh in shapes])
+
+    def scores(context: bool) -> dict:
+        loc = dec.local(states, context=context)
+        out = {}
+        for n in range(len(loc.pos)):
+            r = int(loc.pref[n])
+            if r >= 0:
+                spec = loc.phrase_specs[int(loc.phrase_entry[r])]
+                out[spec[1]] = float(loc.score[n])
+        return out
+
+    off, on = scores(False), scores(True)
+    assert ("film",) in on and ("painting",) in on
+    gain_film = on[("film",)] - off[("film",)]
+    gain_painting = on[("painting",)] - off[("painting",)]
+    assert gain_film > 0  # no evidence at all before: learned pairs took the phrase path
+    assert gain_film > gain_painting

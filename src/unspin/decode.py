@@ -1560,6 +1560,21 @@ class Decoder:
         S2, pch, keep2 = self._phrase_scores(g, base, end_of, shape, pj, pe)
         pj, pe = pj[keep2], pe[keep2]
         n2 = len(pj)
+        if context and n2:
+            # Phrase-path entries that replace one word by one word (learned pairs, number
+            # and hand-table words): the same evidence as the single-word candidates.
+            specs = self._phrases.specs
+            one = [k for k, e in enumerate(pe.tolist())
+                   if specs[e][0] == 1 and len(specs[e][1]) == 1]
+            if one:
+                sel = np.array(one, dtype=np.int64)
+                o = self.lm.ids([specs[int(pe[k])][1][0] for k in one])
+                bonus = self._context_bonus(g, pj[sel], o, S2[sel])
+                if bonus is not None:
+                    S2 = S2.copy()
+                    pch = pch.copy()
+                    S2[sel] += bonus
+                    pch[sel] += bonus
         pos = np.concatenate((J, pj)) + g_offset
         score = np.concatenate((S1, S2))
         zpos, zlse = _logsumexp_by(pos, score)
