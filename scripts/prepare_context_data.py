@@ -18,7 +18,8 @@ from pathlib import Path
 import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
-from unspin.lm import BOS, EOS, NONE, UNK, NGramLM  # noqa: E402
+from unspin.decode import pad_sentences  # noqa: E402
+from unspin.lm import UNK, NGramLM  # noqa: E402
 from unspin.models import data_path  # noqa: E402
 
 
@@ -42,17 +43,8 @@ def main() -> None:
             lens = np.array([len(s) for s in sents], dtype=np.int64)
             ids = lm.ids([w for s in sents for w in s])
             ids[ids >= args.vocab] = UNK
-            ends = np.cumsum(lens + 3)
-            starts = ends - lens - 3
-            g = np.empty(int(ends[-1]), dtype=np.uint16)
-            tok = np.ones(len(g), dtype=bool)
-            tok[starts] = tok[starts + 1] = tok[ends - 1] = False
-            g[tok] = ids
-            g[starts] = NONE
-            g[starts + 1] = BOS
-            g[ends - 1] = EOS
-            parts.append(g)
-            total += len(g)
+            parts.append(pad_sentences(ids, lens, np.uint16)[0])
+            total += len(parts[-1])
             print(f"{total:,} tokens", file=sys.stderr, flush=True)
             if args.max_tokens and total >= args.max_tokens:
                 break

@@ -66,6 +66,32 @@ EVIDENCE_SUSPICION = -4.5
 KEEP_MARGIN = 4.0
 
 
+def pad_sentences(ids: np.ndarray, lens: np.ndarray,
+                  dtype=np.int64) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Sentences' ids laid out as the decoder scores them: ``[NONE, BOS, ids..., EOS]``
+    each, concatenated (the context model is trained on the same layout).
+
+    Args:
+        ids: All sentences' token ids, in order.
+        lens: Tokens per sentence (at least one sentence).
+        dtype: Of the returned ids.
+
+    Returns:
+        ``(g, starts, ends)``: the padded ids, and each sentence's first (its NONE) and one
+        past its last (its EOS) index in ``g``.
+    """
+    ends = np.cumsum(lens + 3)
+    starts = ends - lens - 3
+    g = np.empty(int(ends[-1]), dtype=dtype)
+    tok = np.ones(len(g), dtype=bool)
+    tok[starts] = tok[starts + 1] = tok[ends - 1] = False
+    g[tok] = ids
+    g[starts] = NONE
+    g[starts + 1] = BOS
+    g[ends - 1] = EOS
+    return g, starts, ends
+
+
 @dataclass(slots=True)
 class DecodeParams:
     """Weights of the channel model and decision rules (natural-log units).
@@ -915,15 +941,7 @@ class Decoder:
         lens = np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences))
         if ids is None:
             ids = self.lm.ids(list(chain.from_iterable(sentences)))
-        ends = np.cumsum(lens + 3)
-        starts = ends - lens - 3
-        g = np.empty(int(ends[-1]), dtype=np.int64)
-        tok = np.ones(len(g), dtype=bool)
-        tok[starts] = tok[starts + 1] = tok[ends - 1] = False
-        g[tok] = ids
-        g[starts] = NONE
-        g[starts + 1] = BOS
-        g[ends - 1] = EOS
+        g, starts, ends = pad_sentences(ids, lens)
         lp, own = self._score_padded(g)
         base = np.concatenate(([0.0, 0.0], lp))
         base[starts] = base[starts + 1] = 0.0  # the padding before each sentence
