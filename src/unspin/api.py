@@ -445,7 +445,10 @@ def restore(text: str, *, min_confidence: float | None = None, threshold: float 
     """Restore the likely original wording of a spun text.
 
     A text scoring below `SPAN_GATE` (0.25) is judged clean and gets no spin edits (only
-    cleanup edits), as `check` shows no spans there: precision first.
+    cleanup edits), as `check` shows no spans there: precision first. Unlike `check`,
+    `restore` decodes the whole document jointly and also weighs each word's wider
+    context (the shipped context model, `unspin.context`), so its edits and the spans of
+    its report can differ from `check`'s spans.
 
     Args:
         text: The document (str; bytes are decoded as UTF-8 with replacement).
