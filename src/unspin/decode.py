@@ -35,6 +35,7 @@ from collections import Counter
 from dataclasses import dataclass
 from itertools import chain, compress, repeat
 from operator import attrgetter
+from pathlib import Path
 
 import numpy as np
 
@@ -61,9 +62,6 @@ CHUNK_TOKENS = 20_000
 EVIDENCE_CANDIDATES = 15
 # ... at positions where the word or one of the next two is at most this likely (log10).
 EVIDENCE_SUSPICION = -4.5
-# `Decoder.decode` keeps the local entries scoring at least `DecodeParams.local_floor` minus
-# this: the document prior and bonus can still lift them above the floor.
-KEEP_MARGIN = 4.0
 
 
 def pad_sentences(ids: np.ndarray, lens: np.ndarray,
@@ -756,6 +754,8 @@ class Decoder:
         lm: A `unspin.lm.Scorer`.
         source: Candidate sources.
         params: Channel weights and decision rules.
+        context: A `unspin.context.ContextModel`, or the path of one to load on first use
+            (``restore`` only; None: no context model).
     """
 
     def __init__(self, lm, source: CandidateSource, params: DecodeParams | None = None,
@@ -763,7 +763,6 @@ class Decoder:
         self.lm = lm
         self.source = source
         self.params = params or DecodeParams()
-        # A `unspin.context.ContextModel`, or a path to load one from on first use.
         self.context = context
         self._context_ids: np.ndarray | None = None  # LM id -> context model id
         self._channel_cache: dict[tuple, float] = {}
@@ -792,7 +791,7 @@ class Decoder:
         """The context model and the LM-id-to-model-id map, or (None, None)."""
         if self.context is None or not self.params.context_weight:
             return None, None
-        if not hasattr(self.context, "delta"):
+        if isinstance(self.context, (str, Path)):
             from .context import ContextModel
 
             self.context = ContextModel(self.context)
@@ -800,21 +799,20 @@ class Decoder:
             self._context_ids = self.context.id_map(self.lm.words)
         return self.context, self._context_ids
 
-    def _context_bonus(self, g: np.ndarray, J: np.ndarray, orig: np.ndarray,
+    def _context_bonus(self, J: np.ndarray, g: np.ndarray, orig: np.ndarray,
                        score: np.ndarray) -> np.ndarray | None:
-        """Per single-word candidate, the context model's weighted, clipped score
-        difference (original minus observed); None when the model is off.
+        """Per one-word-for-one-word candidate (at ``g[J]``), the context model's weighted,
+        clipped score difference (original minus observed); None when the model is off.
 
         Candidates below `DecodeParams.local_floor` even with the largest bonus are not
-        looked at: they get 0.
+        looked at and get 0 (none of them became a decision in bench.tune; a quarter of
+        the cost).
         """
         model, ids = self._context_model()
         if model is None or len(J) == 0:
             return None
         p = self.params
         top = abs(p.context_weight) * p.context_clip
-        # Candidates that stay below the local floor even with the largest bonus are left
-        # alone (none of them became a decision in bench.tune; a quarter of the cost).
         look = np.flatnonzero(score + top >= p.local_floor)
         bonus = np.zeros(len(J))
         if len(look):
@@ -1559,11 +1557,6 @@ class Decoder:
             orig = np.concatenate((known.orig, orig))
             CH = np.concatenate((known.channel, CH))
             S1 = np.concatenate((known.score, S1))
-        if context:
-            bonus = self._context_bonus(g, J, orig, S1)
-            if bonus is not None:
-                CH = CH + bonus
-                S1 = S1 + bonus
 
         # Phrase candidates (and learned pairs, and words the LM does not know): gathered
         # in Python, scored through explicit token windows in one vectorised pass.
@@ -1578,21 +1571,23 @@ class Decoder:
         S2, pch, keep2 = self._phrase_scores(g, base, end_of, shape, pj, pe)
         pj, pe = pj[keep2], pe[keep2]
         n2 = len(pj)
-        if context and n2:
-            # Phrase-path entries that replace one word by one word (learned pairs, number
-            # and hand-table words): the same evidence as the single-word candidates.
+        if context:
+            # Single-word candidates, and phrase-path entries that replace one word by one
+            # word (learned pairs, number and hand-table words): one pass of the model.
             specs = self._phrases.specs
-            one = [k for k, e in enumerate(pe.tolist())
-                   if specs[e][0] == 1 and len(specs[e][1]) == 1]
-            if one:
-                sel = np.array(one, dtype=np.int64)
-                o = self.lm.ids([specs[int(pe[k])][1][0] for k in one])
-                bonus = self._context_bonus(g, pj[sel], o, S2[sel])
-                if bonus is not None:
-                    S2 = S2.copy()
-                    pch = pch.copy()
-                    S2[sel] += bonus
-                    pch[sel] += bonus
+            sel = np.array([k for k, e in enumerate(pe.tolist())
+                            if specs[e][0] == 1 and len(specs[e][1]) == 1], dtype=np.int64)
+            o = self.lm.ids([specs[int(pe[k])][1][0] for k in sel.tolist()])
+            bonus = self._context_bonus(np.concatenate((J, pj[sel])), g,
+                                        np.concatenate((orig, o)),
+                                        np.concatenate((S1, S2[sel])))
+            if bonus is not None:
+                CH = CH + bonus[:n1]
+                S1 = S1 + bonus[:n1]
+                S2 = S2.copy()
+                pch = pch.copy()
+                S2[sel] += bonus[n1:]
+                pch[sel] += bonus[n1:]
         pos = np.concatenate((J, pj)) + g_offset
         score = np.concatenate((S1, S2))
         zpos, zlse = _logsumexp_by(pos, score)
@@ -1941,7 +1936,7 @@ class Decoder:
             decided: list[Decision] = []
         states: list[SentenceState] = []
         parts: list[Local] = []
-        keep_floor = p.local_floor - KEEP_MARGIN
+        keep_floor = p.local_floor - 4.0
         g_offset = 0
         t0 = 0  # tokens of the sentences before the chunk
         k = 0
