@@ -73,7 +73,6 @@ def main() -> None:
     targets = torch.nonzero(data >= FIRST_WORD).squeeze(1)
     n_val = min(200_000, len(targets) // 50)
     val_pos, train_pos = targets[-n_val:], targets[:-n_val]
-    train_pos = train_pos[train_pos < n - n_val * 0]  # all training positions
     offs = torch.tensor(OFFSETS, device=dev)
     model = ContextModel(args.vocab, args.dim, args.hidden).to(dev)
     opt = torch.optim.AdamW(model.parameters(), lr=args.lr, weight_decay=0.0, betas=(0.9, 0.98))
