@@ -129,14 +129,15 @@ def test_check_is_untouched_and_restore_gains_an_edit():
             "metropolis over three calendar months. Critics aforesaid the performance was "
             "brilliant.")
     params = get_models().decoder.params
-    saved = params.context_weight
+    saved = params.context_weight, params.topic_weight
     try:
+        params.topic_weight = 0.0  # the topic alone also finds "film" here
         params.context_weight = 0.0
         check_off, restore_off = unspin.check(text).to_dict(), unspin.restore(text)
-        params.context_weight = saved
+        params.context_weight = saved[0]
         check_on, restore_on = unspin.check(text).to_dict(), unspin.restore(text)
     finally:
-        params.context_weight = saved
+        params.context_weight, params.topic_weight = saved
     assert check_on == check_off  # only restore uses the context model
     on = {(e.text, e.replacement) for e in restore_on.edits}
     off = {(e.text, e.replacement) for e in restore_off.edits}
@@ -176,3 +177,70 @@ def test_learned_one_word_pairs_get_the_context_evidence():
     gain_painting = on[("painting",)] - off[("painting",)]
     assert gain_film > 0  # no evidence at all before: learned pairs took the phrase path
     assert gain_film > gain_painting
+
+
+def topic_fixture():
+    """Unit vectors for a few words at rows past `TOPIC_SKIP`, plus one frequent word."""
+    skip = context_module.TOPIC_SKIP
+    vectors = np.zeros((skip + 5, 3), dtype=np.float16)
+    # rows: film, actor, role (one topic), cinema (between), the (frequent), tree (other)
+    named = {"film": skip, "actor": skip + 1, "role": skip + 2, "cinema": skip + 3,
+             "tree": skip + 4, "the": 0}
+    vectors[skip] = vectors[skip + 1] = vectors[skip + 2] = (1, 0, 0)
+    vectors[skip + 3] = (0.6, 0.8, 0)
+    vectors[skip + 4] = (0, 0, 1)
+    vectors[0] = (0, 0, 1)
+    words = ["film", "actor", "role", "cinema", "tree", "the", "zzz"]
+    ids = {w: i for i, w in enumerate(words)}
+    rows = np.array([named.get(w, -1) for w in words], dtype=np.int64)
+    return vectors, rows, ids
+
+
+def test_topic_delta_favours_the_original_that_fits_the_text():
+    vectors, rows, ids = topic_fixture()
+    g = np.array([ids[w] for w in ["the", "actor", "role", "the", "cinema", "the"]])
+    at = np.array([4, 4, 4, 4])
+    orig = np.array([ids["film"], ids["tree"], ids["zzz"], ids["cinema"]])
+    d = context_module.topic_delta(vectors, rows, g, at, orig)
+    # The topic is actor + role (the slot's own "cinema" left out, "the" too frequent).
+    assert d[0] == pytest.approx(1.0 - 0.6, abs=1e-3)
+    assert d[1] == pytest.approx(0.0 - 0.6, abs=1e-3)
+    assert d[2] == 0.0  # no vector: no evidence either way
+    assert d[3] == 0.0  # the observed word itself
+    # "the" would point the topic at "tree" if frequent words counted.
+    many = np.array([ids[w] for w in ["the"] * 50 + ["actor", "cinema"]])
+    d2 = context_module.topic_delta(vectors, rows, many, np.array([51]),
+                                    np.array([ids["film"]]))
+    assert d2[0] == pytest.approx(0.4, abs=1e-3)
+
+
+def test_topic_delta_without_candidates_or_vectors():
+    vectors, rows, ids = topic_fixture()
+    g = np.array([ids["actor"], ids["cinema"]])
+    empty = np.zeros(0, dtype=np.int64)
+    assert context_module.topic_delta(vectors, rows, g, empty, empty).shape == (0,)
+    none = np.full(len(rows), -1, dtype=np.int64)
+    assert not context_module.topic_delta(vectors, none, g, np.array([1]),
+                                          np.array([ids["film"]])).any()
+
+
+@shipped
+def test_topic_alone_restores_a_word_the_trigram_keeps():
+    text = ("The histrion depicted the lead role in the new cinema, which was shot in the "
+            "metropolis over three calendar months. Critics aforesaid the performance was "
+            "brilliant.")
+    params = get_models().decoder.params
+    saved = params.context_weight, params.topic_weight
+    try:
+        params.context_weight = 0.0
+        params.topic_weight = 0.0
+        check_off, restore_off = unspin.check(text).to_dict(), unspin.restore(text)
+        params.topic_weight = saved[1]
+        check_on, restore_on = unspin.check(text).to_dict(), unspin.restore(text)
+    finally:
+        params.context_weight, params.topic_weight = saved
+    assert check_on == check_off  # restore only
+    on = {(e.text, e.replacement) for e in restore_on.edits}
+    off = {(e.text, e.replacement) for e in restore_off.edits}
+    # "actor", "role", "critics", "performance": the text is about films.
+    assert on - off == {("cinema", "film")}

@@ -340,6 +340,19 @@ class CandidateSource:
         vb = self._vectors[ib].astype(np.float32)
         return round(float(va @ vb), 4)
 
+    def vector_rows(self, words: list[str]) -> tuple[np.ndarray, np.ndarray | None]:
+        """The shipped unit vectors and, per word, its row among them (-1: none).
+
+        Rows are in order of corpus frequency, most frequent first.
+        """
+        rows = np.full(len(words), -1, dtype=np.int64)
+        if self._vectors is None:
+            return rows, None
+        index, n = self._index, self._n_vec
+        found = np.fromiter((index.get(w, n) for w in words), dtype=np.int64, count=len(words))
+        rows[found < n] = found[found < n]
+        return rows, self._vectors
+
     def has_vector(self, word: str) -> bool:
         i = self._index.get(word)
         return i is not None and i < self._n_vec

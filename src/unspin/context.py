@@ -26,6 +26,8 @@ from .lm import NONE, UNK, ArrayFile
 FIRST_WORD = 4  # ids below are <unk>, <s>, </s>, <none>: never scored as slot fillers
 FORMAT = "unspin-context-1"
 SLOT_BLOCK = 4096  # slots per matrix product: bounds memory (16 MB of inputs per block)
+# The most frequent words (by the vectors' row order) say nothing about a text's topic.
+TOPIC_SKIP = 200
 
 
 class ContextModel:
@@ -136,3 +138,36 @@ class ContextModel:
             s_orig = np.einsum("ij,ij->i", vec[k], self._vectors(o)) + bias * self.bias[o]
             out[rows] = s_orig - s_obs[k]
         return out
+
+
+def topic_delta(vectors: np.ndarray, rows: np.ndarray, g: np.ndarray, at: np.ndarray,
+                orig: np.ndarray) -> np.ndarray:
+    """Per candidate: how much better its original fits the text's topic than the observed
+    word (cosine with the topic, original minus observed; in [-2, 2]).
+
+    A spinner picks its synonym without reading the text, so the original tends to be
+    nearer the text's other words ("film" in an article about actors) than the synonym
+    that replaced it ("cinema"). The topic is the sum of the unit vectors of the text's
+    words, the `TOPIC_SKIP` most frequent left out, and the slot's own word left out so
+    that it does not vote for itself. 0 where either word has no vector.
+
+    Args:
+        vectors: Unit word vectors (float16 or float32), rows in frequency order.
+        rows: Per id of ``g``'s vocabulary, its row in ``vectors`` (-1: none).
+        g: The text's ids (any layout; every id counts).
+        at: Per candidate, its slot in ``g``.
+        orig: Per candidate, the id of the proposed original.
+    """
+    out = np.zeros(len(at), dtype=np.float64)
+    r_obs, r_orig = rows[g[at]], rows[orig]
+    ok = np.flatnonzero((r_obs >= 0) & (r_orig >= 0))
+    if len(ok) == 0:
+        return out
+    r_text = rows[g]
+    topic = vectors[r_text[r_text >= TOPIC_SKIP]].astype(np.float32).sum(axis=0)
+    v_obs = vectors[r_obs[ok]].astype(np.float32)
+    v_orig = vectors[r_orig[ok]].astype(np.float32)
+    t = topic[None, :] - v_obs * (r_obs[ok] >= TOPIC_SKIP)[:, None]
+    t /= np.maximum(np.linalg.norm(t, axis=1, keepdims=True), 1e-6)
+    out[ok] = np.einsum("ij,ij->i", v_orig - v_obs, t)
+    return out

@@ -53,6 +53,7 @@ from .candidates import (
     CandidateSource,
     _new,
 )
+from .context import topic_delta
 from .lm import BOS, EOS, NONE, UNK
 
 LN10 = math.log(10.0)
@@ -146,6 +147,10 @@ class DecodeParams:
     # trigram model already counts how frequent each word is (BENCHMARKS: 0 gives fewer
     # false edits for the same restorations).
     context_bias: float = 0.0
+    # Restore only: weight of the topic evidence (`unspin.context.topic_delta`: the
+    # original's cosine with the document's words minus the observed word's), added like
+    # the context model's. Tuned with bench/tune.py; 0 switches it off.
+    topic_weight: float = 6.0
 
     @classmethod
     def fitted(cls, path) -> DecodeParams:
@@ -765,6 +770,7 @@ class Decoder:
         self.params = params or DecodeParams()
         self.context = context
         self._context_ids: np.ndarray | None = None  # LM id -> context model id
+        self._topic: tuple | None = None  # (vectors, LM id -> row), see `_context_bonus`
         self._channel_cache: dict[tuple, float] = {}
         self._entry_cache: dict[tuple[str, bool], tuple] = {}
         self._unknown_cache: dict[str, list[tuple[int, float]]] = {}
@@ -799,25 +805,41 @@ class Decoder:
             self._context_ids = self.context.id_map(self.lm.words)
         return self.context, self._context_ids
 
+    def _topic_vectors(self) -> tuple:
+        """The shipped word vectors and the LM-id-to-row map, or (None, None)."""
+        if self._topic is None:
+            rows, vectors = self.source.vector_rows(self.lm.words)
+            self._topic = (vectors, rows)
+        return self._topic
+
     def _context_bonus(self, J: np.ndarray, g: np.ndarray, orig: np.ndarray,
                        score: np.ndarray) -> np.ndarray | None:
-        """Per one-word-for-one-word candidate (at ``g[J]``), the context model's weighted,
-        clipped score difference (original minus observed); None when the model is off.
+        """Per one-word-for-one-word candidate (at ``g[J]``), the evidence from beyond the
+        trigram's window: the context model's weighted, clipped score difference (original
+        minus observed) plus the weighted topic difference (`topic_delta`); None when both
+        are off.
 
         Candidates below `DecodeParams.local_floor` even with the largest bonus are not
         looked at and get 0 (none of them became a decision in bench.tune; a quarter of
         the cost).
         """
-        model, ids = self._context_model()
-        if model is None or len(J) == 0:
-            return None
         p = self.params
-        top = abs(p.context_weight) * p.context_clip
-        look = np.flatnonzero(score + top >= p.local_floor)
+        model, ids = self._context_model()
+        vectors, rows = self._topic_vectors() if p.topic_weight else (None, None)
+        if (model is None and vectors is None) or len(J) == 0:
+            return None
+        # Topic first (cheap), then the context model only where the candidate can still
+        # reach the floor with the largest context bonus.
+        ctx_top = abs(p.context_weight) * p.context_clip if model is not None else 0.0
         bonus = np.zeros(len(J))
-        if len(look):
-            d = model.delta(ids[g], J[look], ids[orig[look]], bias=p.context_bias)
-            bonus[look] = p.context_weight * np.clip(d, -p.context_clip, p.context_clip)
+        if vectors is not None:
+            look = np.flatnonzero(score + ctx_top + 2.0 * abs(p.topic_weight) >= p.local_floor)
+            bonus[look] = p.topic_weight * topic_delta(vectors, rows, g, J[look], orig[look])
+        if model is not None:
+            look = np.flatnonzero(score + bonus + ctx_top >= p.local_floor)
+            if len(look):
+                d = model.delta(ids[g], J[look], ids[orig[look]], bias=p.context_bias)
+                bonus[look] += p.context_weight * np.clip(d, -p.context_clip, p.context_clip)
         return bonus
 
     def _priors(self) -> float:
