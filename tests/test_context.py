@@ -198,10 +198,10 @@ def topic_fixture():
 
 def test_topic_delta_favours_the_original_that_fits_the_text():
     vectors, rows, ids = topic_fixture()
-    g = np.array([ids[w] for w in ["the", "actor", "role", "the", "cinema", "the"]])
-    at = np.array([4, 4, 4, 4])
+    text = np.array([ids[w] for w in ["the", "actor", "role", "the", "cinema", "the"]])
+    topic = context_module.text_topic(vectors, rows, text)
     orig = np.array([ids["film"], ids["tree"], ids["zzz"], ids["cinema"]])
-    d = context_module.topic_delta(vectors, rows, g, at, orig)
+    d = context_module.topic_delta(vectors, rows, topic, np.full(4, ids["cinema"]), orig)
     # The topic is actor + role (the slot's own "cinema" left out, "the" too frequent).
     assert d[0] == pytest.approx(1.0 - 0.6, abs=1e-3)
     assert d[1] == pytest.approx(0.0 - 0.6, abs=1e-3)
@@ -209,18 +209,22 @@ def test_topic_delta_favours_the_original_that_fits_the_text():
     assert d[3] == 0.0  # the observed word itself
     # "the" would point the topic at "tree" if frequent words counted.
     many = np.array([ids[w] for w in ["the"] * 50 + ["actor", "cinema"]])
-    d2 = context_module.topic_delta(vectors, rows, many, np.array([51]),
+    topic = context_module.text_topic(vectors, rows, many)
+    d2 = context_module.topic_delta(vectors, rows, topic, np.array([ids["cinema"]]),
                                     np.array([ids["film"]]))
     assert d2[0] == pytest.approx(0.4, abs=1e-3)
 
 
 def test_topic_delta_without_candidates_or_vectors():
     vectors, rows, ids = topic_fixture()
-    g = np.array([ids["actor"], ids["cinema"]])
+    text = np.array([ids["actor"], ids["cinema"]])
+    topic = context_module.text_topic(vectors, rows, text)
     empty = np.zeros(0, dtype=np.int64)
-    assert context_module.topic_delta(vectors, rows, g, empty, empty).shape == (0,)
+    assert context_module.topic_delta(vectors, rows, topic, empty, empty).shape == (0,)
     none = np.full(len(rows), -1, dtype=np.int64)
-    assert not context_module.topic_delta(vectors, none, g, np.array([1]),
+    nothing = context_module.text_topic(vectors, none, text)
+    assert nothing.shape == (3,) and not nothing.any()
+    assert not context_module.topic_delta(vectors, none, nothing, np.array([ids["cinema"]]),
                                           np.array([ids["film"]])).any()
 
 

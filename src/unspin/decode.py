@@ -53,7 +53,7 @@ from .candidates import (
     CandidateSource,
     _new,
 )
-from .context import topic_delta
+from .context import TOPIC_REACH, text_topic, topic_delta
 from .lm import BOS, EOS, NONE, UNK
 
 LN10 = math.log(10.0)
@@ -806,18 +806,32 @@ class Decoder:
         return self.context, self._context_ids
 
     def _topic_vectors(self) -> tuple:
-        """The shipped word vectors and the LM-id-to-row map, or (None, None)."""
+        """The shipped word vectors and the LM-id-to-row map (vectors None if not shipped)."""
         if self._topic is None:
             rows, vectors = self.source.vector_rows(self.lm.words)
-            self._topic = (vectors, rows)
+            # float32 once (12 MB): converting every gathered row costs more per document.
+            self._topic = (None if vectors is None else vectors.astype(np.float32), rows)
         return self._topic
 
+    def _document_topic(self, sentences: list[list[str]],
+                        ids: np.ndarray | None) -> np.ndarray | None:
+        """`text_topic` of a whole document (the same for every chunk of it), or None when
+        the topic evidence is off or there are no vectors."""
+        if not self.params.topic_weight:
+            return None
+        vectors, rows = self._topic_vectors()
+        if vectors is None:
+            return None
+        if ids is None:
+            ids = self.lm.ids(list(chain.from_iterable(sentences)))
+        return text_topic(vectors, rows, ids)
+
     def _context_bonus(self, J: np.ndarray, g: np.ndarray, orig: np.ndarray,
-                       score: np.ndarray) -> np.ndarray | None:
+                       score: np.ndarray, topic: np.ndarray | None) -> np.ndarray | None:
         """Per one-word-for-one-word candidate (at ``g[J]``), the evidence from beyond the
         trigram's window: the context model's weighted, clipped score difference (original
-        minus observed) plus the weighted topic difference (`topic_delta`); None when both
-        are off.
+        minus observed) plus the weighted topic difference (`topic_delta`, with the
+        document's ``topic`` from `_document_topic`); None when both are off.
 
         Candidates below `DecodeParams.local_floor` even with the largest bonus are not
         looked at and get 0 (none of them became a decision in bench.tune; a quarter of
@@ -825,7 +839,7 @@ class Decoder:
         """
         p = self.params
         model, ids = self._context_model()
-        vectors, rows = self._topic_vectors() if p.topic_weight else (None, None)
+        vectors, rows = self._topic_vectors() if topic is not None else (None, None)
         if (model is None and vectors is None) or len(J) == 0:
             return None
         # Topic first (cheap), then the context model only where the candidate can still
@@ -833,8 +847,10 @@ class Decoder:
         ctx_top = abs(p.context_weight) * p.context_clip if model is not None else 0.0
         bonus = np.zeros(len(J))
         if vectors is not None:
-            look = np.flatnonzero(score + ctx_top + 2.0 * abs(p.topic_weight) >= p.local_floor)
-            bonus[look] = p.topic_weight * topic_delta(vectors, rows, g, J[look], orig[look])
+            look = np.flatnonzero(score + ctx_top + TOPIC_REACH * abs(p.topic_weight)
+                                  >= p.local_floor)
+            bonus[look] = p.topic_weight * topic_delta(vectors, rows, topic, g[J[look]],
+                                                       orig[look])
         if model is not None:
             look = np.flatnonzero(score + bonus + ctx_top >= p.local_floor)
             if len(look):
@@ -1526,7 +1542,8 @@ class Decoder:
 
     def local(self, states: list[SentenceState], *, g_offset: int = 0,
               sent_offset: int = 0, suspicion: float | None = None,
-              known: ScoredWords | None = None, context: bool = False) -> Local:
+              known: ScoredWords | None = None, context: bool = False,
+              topic: np.ndarray | None = None) -> Local:
         """Score every candidate alone, in observed context (vectorised).
 
         Args:
@@ -1537,8 +1554,10 @@ class Decoder:
                 log10 probability below this (default `DecodeParams.suspicion`).
             known: Single-word candidates already scored (sentences numbered within the
                 chunk); they are not scored again.
-            context: Add the context model's evidence to single-word candidates (see
-                `DecodeParams.context_weight`).
+            context: Add the evidence from beyond the trigram's window to one-word
+                candidates (the context model and the topic: `_context_bonus`).
+            topic: With ``context``, the document's `_document_topic` (None: no topic
+                evidence).
         """
         # Global arrays over all sentences, padded: [NONE, BOS, ids..., EOS] each.
         g = np.concatenate([st.padded for st in states]) if states else np.zeros(0, np.int64)
@@ -1602,7 +1621,7 @@ class Decoder:
             o = self.lm.ids([specs[int(pe[k])][1][0] for k in sel.tolist()])
             bonus = self._context_bonus(np.concatenate((J, pj[sel])), g,
                                         np.concatenate((orig, o)),
-                                        np.concatenate((S1, S2[sel])))
+                                        np.concatenate((S1, S2[sel])), topic)
             if bonus is not None:
                 CH = CH + bonus[:n1]
                 S1 = S1 + bonus[:n1]
@@ -1958,6 +1977,7 @@ class Decoder:
             decided: list[Decision] = []
         states: list[SentenceState] = []
         parts: list[Local] = []
+        topic = None if fast else self._document_topic(sentences, ids)
         keep_floor = p.local_floor - 4.0
         g_offset = 0
         t0 = 0  # tokens of the sentences before the chunk
@@ -1978,7 +1998,7 @@ class Decoder:
                 part_known.sent = part_known.sent - k
             part = self.local(chunk, g_offset=0 if per_chunk else g_offset, sent_offset=k,
                               suspicion=suspicion, known=part_known,
-                              context=not fast).compact(keep_floor)
+                              context=not fast, topic=topic).compact(keep_floor)
             if per_chunk:
                 if len(part.zlse):
                     part.shift_sentences(chunk_shift)
