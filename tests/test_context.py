@@ -129,15 +129,15 @@ def test_check_is_untouched_and_restore_gains_an_edit():
             "metropolis over three calendar months. Critics aforesaid the performance was "
             "brilliant.")
     params = get_models().decoder.params
-    saved = params.context_weight, params.topic_weight
+    saved = params.context_weight, params.topic_weight, params.repeat_weight
     try:
-        params.topic_weight = 0.0  # the topic alone also finds "film" here
+        params.topic_weight = params.repeat_weight = 0.0  # the topic also finds "film"
         params.context_weight = 0.0
         check_off, restore_off = unspin.check(text).to_dict(), unspin.restore(text)
         params.context_weight = saved[0]
         check_on, restore_on = unspin.check(text).to_dict(), unspin.restore(text)
     finally:
-        params.context_weight, params.topic_weight = saved
+        params.context_weight, params.topic_weight, params.repeat_weight = saved
     assert check_on == check_off  # only restore uses the context model
     on = {(e.text, e.replacement) for e in restore_on.edits}
     off = {(e.text, e.replacement) for e in restore_off.edits}
@@ -200,6 +200,7 @@ def test_topic_delta_favours_the_original_that_fits_the_text():
     vectors, rows, ids = topic_fixture()
     text = np.array([ids[w] for w in ["the", "actor", "role", "the", "cinema", "the"]])
     topic = context_module.text_topic(vectors, rows, text)
+    assert np.allclose(context_module.DocumentWords(text, vectors, rows).topic, topic)
     orig = np.array([ids["film"], ids["tree"], ids["zzz"], ids["cinema"]])
     d = context_module.topic_delta(vectors, rows, topic, np.full(4, ids["cinema"]), orig)
     # The topic is actor + role (the slot's own "cinema" left out, "the" too frequent).
@@ -228,23 +229,59 @@ def test_topic_delta_without_candidates_or_vectors():
                                           np.array([ids["film"]])).any()
 
 
+def test_document_words_count_and_repeat_delta():
+    doc = context_module.DocumentWords(np.array([5, 7, 5, 9, 5, 7]))
+    assert doc.topic is None
+    assert doc.count(np.array([5, 7, 9, 8, 100])).tolist() == [3, 2, 1, 0, 0]
+    # The original 5 occurs three times; the observed 9 nowhere else, the observed 7 once.
+    d = doc.repeat_delta(np.array([9, 7, 9]), np.array([5, 5, 8]))
+    assert d == pytest.approx([np.log(4), np.log(4) - np.log(2), 0.0])
+    empty = context_module.DocumentWords(np.zeros(0, dtype=np.int64))
+    assert empty.count(np.array([1, 2])).tolist() == [0, 0]
+    assert empty.repeat_delta(np.array([1]), np.array([2])).tolist() == [0.0]
+
+
 @shipped
 def test_topic_alone_restores_a_word_the_trigram_keeps():
     text = ("The histrion depicted the lead role in the new cinema, which was shot in the "
             "metropolis over three calendar months. Critics aforesaid the performance was "
             "brilliant.")
     params = get_models().decoder.params
-    saved = params.context_weight, params.topic_weight
+    saved = params.context_weight, params.topic_weight, params.repeat_weight
     try:
-        params.context_weight = 0.0
+        params.context_weight = params.repeat_weight = 0.0
         params.topic_weight = 0.0
         check_off, restore_off = unspin.check(text).to_dict(), unspin.restore(text)
         params.topic_weight = saved[1]
         check_on, restore_on = unspin.check(text).to_dict(), unspin.restore(text)
     finally:
-        params.context_weight, params.topic_weight = saved
+        params.context_weight, params.topic_weight, params.repeat_weight = saved
     assert check_on == check_off  # restore only
     on = {(e.text, e.replacement) for e in restore_on.edits}
     off = {(e.text, e.replacement) for e in restore_off.edits}
     # "actor", "role", "critics", "performance": the text is about films.
     assert on - off == {("cinema", "film")}
+
+
+@shipped
+def test_restore_counts_the_original_already_in_the_document():
+    dec = get_models().decoder
+    params = dec.params
+    sents = [["the", "film", "was", "shot", "in", "rome", "over", "three", "months", "."],
+             ["critics", "said", "the", "new", "cinema", "was", "brilliant", "."]]
+    film = dec.lm.ids(["film"])[0]
+    saved = params.context_weight, params.topic_weight, params.repeat_weight
+    scores = []
+    try:
+        params.context_weight = params.topic_weight = 0.0
+        for weight in (0.0, 0.5):
+            params.repeat_weight = weight
+            _, loc, _ = dec.decode(sents)
+            at = np.flatnonzero((loc.orig == film) & (loc.sent_of[loc.pos] == 1)
+                                & (loc.tok_of[loc.pos] == 4))
+            assert len(at) == 1  # "film" for "cinema"
+            scores.append(float(loc.score[at[0]]))
+    finally:
+        params.context_weight, params.topic_weight, params.repeat_weight = saved
+    # "film" is once in the document, "cinema" nowhere else: 0.5 * log(2) more.
+    assert scores[1] - scores[0] == pytest.approx(0.5 * np.log(2))

@@ -203,3 +203,38 @@ def topic_delta(vectors: np.ndarray, rows: np.ndarray, topic: np.ndarray,
     t /= np.maximum(np.linalg.norm(t, axis=1, keepdims=True), 1e-6)
     out[ok] = np.einsum("ij,ij->i", v_orig - v_obs, t)
     return out
+
+
+class DocumentWords:
+    """A whole document's words, for the evidence that reads all of it: its topic
+    (`topic_delta`) and how often each word occurs in it (`repeat_delta`).
+
+    Args:
+        ids: The document's ids (any layout; padding ids are never asked about).
+        vectors: Unit word vectors for the topic (None: no topic).
+        rows: Per id, its row in ``vectors`` (-1: none).
+    """
+
+    def __init__(self, ids: np.ndarray, vectors: np.ndarray | None = None,
+                 rows: np.ndarray | None = None):
+        self.ids, self.counts = np.unique(np.asarray(ids, dtype=np.int64), return_counts=True)
+        self.topic = None if vectors is None or rows is None else text_topic(vectors, rows, ids)
+
+    def count(self, ids: np.ndarray) -> np.ndarray:
+        """How many times each of ``ids`` occurs in the document."""
+        ids = np.asarray(ids, dtype=np.int64)
+        if len(self.ids) == 0:
+            return np.zeros(len(ids), dtype=np.int64)
+        k = np.minimum(np.searchsorted(self.ids, ids), len(self.ids) - 1)
+        return np.where(self.ids[k] == ids, self.counts[k], 0)
+
+    def repeat_delta(self, observed: np.ndarray, orig: np.ndarray) -> np.ndarray:
+        """Per candidate: log(1 + occurrences of the original in the document) minus
+        log(1 + occurrences of the observed word elsewhere in it).
+
+        A spinner swaps some occurrences of a word and leaves the others, so the original
+        is often in the document already; an author repeats the words of the subject,
+        while a spinner's synonym, drawn afresh each time, seldom recurs.
+        """
+        others = np.maximum(self.count(observed) - 1, 0)
+        return np.log1p(self.count(orig)) - np.log1p(others)

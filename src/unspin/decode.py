@@ -53,7 +53,7 @@ from .candidates import (
     CandidateSource,
     _new,
 )
-from .context import TOPIC_REACH, text_topic, topic_delta
+from .context import TOPIC_REACH, DocumentWords, topic_delta
 from .lm import BOS, EOS, NONE, UNK
 
 LN10 = math.log(10.0)
@@ -151,6 +151,10 @@ class DecodeParams:
     # original's cosine with the document's words minus the observed word's), added like
     # the context model's. Tuned with bench/tune.py; 0 switches it off.
     topic_weight: float = 6.0
+    # Restore only: weight of the document's word counts (`DocumentWords.repeat_delta`:
+    # the original already in the document, the observed word repeated in it). Tuned with
+    # bench/tune.py (it mostly removes false and wrong edits); 0 switches it off.
+    repeat_weight: float = 0.5
 
     @classmethod
     def fitted(cls, path) -> DecodeParams:
@@ -813,44 +817,45 @@ class Decoder:
             self._topic = (None if vectors is None else vectors.astype(np.float32), rows)
         return self._topic
 
-    def _document_topic(self, sentences: list[list[str]],
-                        ids: np.ndarray | None) -> np.ndarray | None:
-        """`text_topic` of a whole document (the same for every chunk of it), or None when
-        the topic evidence is off or there are no vectors."""
-        if not self.params.topic_weight:
+    def _document(self, sentences: list[list[str]],
+                  ids: np.ndarray | None) -> DocumentWords | None:
+        """The whole document's `DocumentWords` (the same for every chunk of it), or None
+        when the evidence that reads the whole document is off."""
+        p = self.params
+        if not p.topic_weight and not p.repeat_weight:
             return None
-        vectors, rows = self._topic_vectors()
-        if vectors is None:
-            return None
+        vectors, rows = self._topic_vectors() if p.topic_weight else (None, None)
         if ids is None:
             ids = self.lm.ids(list(chain.from_iterable(sentences)))
-        return text_topic(vectors, rows, ids)
+        return DocumentWords(ids, vectors, rows)
 
     def _context_bonus(self, J: np.ndarray, g: np.ndarray, orig: np.ndarray,
-                       score: np.ndarray, topic: np.ndarray | None) -> np.ndarray | None:
+                       score: np.ndarray, document: DocumentWords | None) -> np.ndarray | None:
         """Per one-word-for-one-word candidate (at ``g[J]``), the evidence from beyond the
-        trigram's window: the context model's weighted, clipped score difference (original
-        minus observed) plus the weighted topic difference (`topic_delta`, with the
-        document's ``topic`` from `_document_topic`); None when both are off.
+        trigram's window, weighted: the document's word counts
+        (`DocumentWords.repeat_delta`), its topic (`topic_delta`) and the context model's
+        clipped score difference (original minus observed); None when all are off.
 
-        Candidates below `DecodeParams.local_floor` even with the largest bonus are not
-        looked at and get 0 (none of them became a decision in bench.tune; a quarter of
-        the cost).
+        Each is computed only for candidates that the largest value of the next could
+        still lift to `DecodeParams.local_floor`, cheapest first; the others get 0 (none
+        of them became a decision in bench.tune; a quarter of the cost).
         """
         p = self.params
         model, ids = self._context_model()
-        vectors, rows = self._topic_vectors() if topic is not None else (None, None)
-        if (model is None and vectors is None) or len(J) == 0:
+        doc = document
+        topic = doc.topic if doc is not None and p.topic_weight else None
+        if (model is None and doc is None) or len(J) == 0:
             return None
-        # Topic first (cheap), then the context model only where the candidate can still
-        # reach the floor with the largest context bonus.
         ctx_top = abs(p.context_weight) * p.context_clip if model is not None else 0.0
+        topic_top = TOPIC_REACH * abs(p.topic_weight) if topic is not None else 0.0
         bonus = np.zeros(len(J))
-        if vectors is not None:
-            look = np.flatnonzero(score + ctx_top + TOPIC_REACH * abs(p.topic_weight)
-                                  >= p.local_floor)
-            bonus[look] = p.topic_weight * topic_delta(vectors, rows, topic, g[J[look]],
-                                                       orig[look])
+        if doc is not None and p.repeat_weight:
+            bonus += p.repeat_weight * doc.repeat_delta(g[J], orig)
+        if topic is not None:
+            look = np.flatnonzero(score + bonus + ctx_top + topic_top >= p.local_floor)
+            vectors, rows = self._topic_vectors()
+            bonus[look] += p.topic_weight * topic_delta(vectors, rows, topic, g[J[look]],
+                                                        orig[look])
         if model is not None:
             look = np.flatnonzero(score + bonus + ctx_top >= p.local_floor)
             if len(look):
@@ -1543,7 +1548,7 @@ class Decoder:
     def local(self, states: list[SentenceState], *, g_offset: int = 0,
               sent_offset: int = 0, suspicion: float | None = None,
               known: ScoredWords | None = None, context: bool = False,
-              topic: np.ndarray | None = None) -> Local:
+              document: DocumentWords | None = None) -> Local:
         """Score every candidate alone, in observed context (vectorised).
 
         Args:
@@ -1555,9 +1560,10 @@ class Decoder:
             known: Single-word candidates already scored (sentences numbered within the
                 chunk); they are not scored again.
             context: Add the evidence from beyond the trigram's window to one-word
-                candidates (the context model and the topic: `_context_bonus`).
-            topic: With ``context``, the document's `_document_topic` (None: no topic
-                evidence).
+                candidates (the context model, and the document's words when given:
+                `_context_bonus`).
+            document: With ``context``, the whole document's `_document` (None: no
+                evidence from the whole document).
         """
         # Global arrays over all sentences, padded: [NONE, BOS, ids..., EOS] each.
         g = np.concatenate([st.padded for st in states]) if states else np.zeros(0, np.int64)
@@ -1621,7 +1627,7 @@ class Decoder:
             o = self.lm.ids([specs[int(pe[k])][1][0] for k in sel.tolist()])
             bonus = self._context_bonus(np.concatenate((J, pj[sel])), g,
                                         np.concatenate((orig, o)),
-                                        np.concatenate((S1, S2[sel])), topic)
+                                        np.concatenate((S1, S2[sel])), document)
             if bonus is not None:
                 CH = CH + bonus[:n1]
                 S1 = S1 + bonus[:n1]
@@ -1977,7 +1983,7 @@ class Decoder:
             decided: list[Decision] = []
         states: list[SentenceState] = []
         parts: list[Local] = []
-        topic = None if fast else self._document_topic(sentences, ids)
+        document = None if fast else self._document(sentences, ids)
         keep_floor = p.local_floor - 4.0
         g_offset = 0
         t0 = 0  # tokens of the sentences before the chunk
@@ -1998,7 +2004,7 @@ class Decoder:
                 part_known.sent = part_known.sent - k
             part = self.local(chunk, g_offset=0 if per_chunk else g_offset, sent_offset=k,
                               suspicion=suspicion, known=part_known,
-                              context=not fast, topic=topic).compact(keep_floor)
+                              context=not fast, document=document).compact(keep_floor)
             if per_chunk:
                 if len(part.zlse):
                     part.shift_sentences(chunk_shift)
