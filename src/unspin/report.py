@@ -12,8 +12,9 @@ from typing import Any
 from . import __version__
 
 # Bumped whenever the shipped data (language model, context model, tables, calibration)
-# is rebuilt or added, so a curator can tell which model produced a result.
-DATA_VERSION = "2026.11.30.2"
+# is rebuilt or added, or the decoder's weights change, so a curator can tell which model
+# produced a result.
+DATA_VERSION = "2026.11.30.3"
 
 
 def versions() -> dict[str, str]:
