@@ -849,8 +849,11 @@ class Decoder:
         ctx_top = abs(p.context_weight) * p.context_clip if model is not None else 0.0
         topic_top = TOPIC_REACH * abs(p.topic_weight) if topic is not None else 0.0
         bonus = np.zeros(len(J))
-        if doc is not None and p.repeat_weight:
-            bonus += p.repeat_weight * doc.repeat_delta(g[J], orig)
+        if doc is not None and p.repeat_weight and len(doc.counts):
+            # The largest repeat evidence: the document's most frequent word as original.
+            top = abs(p.repeat_weight) * math.log1p(int(doc.counts.max()))
+            look = np.flatnonzero(score + top + topic_top + ctx_top >= p.local_floor)
+            bonus[look] = p.repeat_weight * doc.repeat_delta(g[J[look]], orig[look])
         if topic is not None:
             look = np.flatnonzero(score + bonus + ctx_top + topic_top >= p.local_floor)
             vectors, rows = self._topic_vectors()
