@@ -123,24 +123,33 @@ def test_shipped_model_prefers_the_word_that_fits():
     assert d[0] > d[1]
 
 
+# Spun by hand: "histrion" (actor), "cinema" (film), "metropolis" (city), "aforesaid" (said).
+FILM_TEXT = ("The histrion depicted the lead role in the new cinema, which was shot in the "
+             "metropolis over three calendar months. Critics aforesaid the performance was "
+             "brilliant.")
+NO_WIDER_EVIDENCE = {"context_weight": 0.0, "topic_weight": 0.0, "repeat_weight": 0.0}
+
+
+def analyse_with(text: str, **weights: float) -> tuple[dict, set]:
+    """`check`'s report and `restore`'s edits with some decoder weights set (then reset)."""
+    params = get_models().decoder.params
+    saved = {k: getattr(params, k) for k in weights}
+    try:
+        for k, v in weights.items():
+            setattr(params, k, v)
+        edits = {(e.text, e.replacement) for e in unspin.restore(text).edits}
+        return unspin.check(text).to_dict(), edits
+    finally:
+        for k, v in saved.items():
+            setattr(params, k, v)
+
+
 @shipped
 def test_check_is_untouched_and_restore_gains_an_edit():
-    text = ("The histrion depicted the lead role in the new cinema, which was shot in the "
-            "metropolis over three calendar months. Critics aforesaid the performance was "
-            "brilliant.")
-    params = get_models().decoder.params
-    saved = params.context_weight, params.topic_weight, params.repeat_weight
-    try:
-        params.topic_weight = params.repeat_weight = 0.0  # the topic also finds "film"
-        params.context_weight = 0.0
-        check_off, restore_off = unspin.check(text).to_dict(), unspin.restore(text)
-        params.context_weight = saved[0]
-        check_on, restore_on = unspin.check(text).to_dict(), unspin.restore(text)
-    finally:
-        params.context_weight, params.topic_weight, params.repeat_weight = saved
+    check_off, off = analyse_with(FILM_TEXT, **NO_WIDER_EVIDENCE)
+    # The context model alone (the topic also finds "film" here).
+    check_on, on = analyse_with(FILM_TEXT, topic_weight=0.0, repeat_weight=0.0)
     assert check_on == check_off  # only restore uses the context model
-    on = {(e.text, e.replacement) for e in restore_on.edits}
-    off = {(e.text, e.replacement) for e in restore_off.edits}
     # "the new cinema, which was shot": the trigram model sees "the new cinema" and keeps
     # it; four words on each side say "film".
     assert ("cinema", "film") in on - off
@@ -243,22 +252,9 @@ def test_document_words_count_and_repeat_delta():
 
 @shipped
 def test_topic_alone_restores_a_word_the_trigram_keeps():
-    text = ("The histrion depicted the lead role in the new cinema, which was shot in the "
-            "metropolis over three calendar months. Critics aforesaid the performance was "
-            "brilliant.")
-    params = get_models().decoder.params
-    saved = params.context_weight, params.topic_weight, params.repeat_weight
-    try:
-        params.context_weight = params.repeat_weight = 0.0
-        params.topic_weight = 0.0
-        check_off, restore_off = unspin.check(text).to_dict(), unspin.restore(text)
-        params.topic_weight = saved[1]
-        check_on, restore_on = unspin.check(text).to_dict(), unspin.restore(text)
-    finally:
-        params.context_weight, params.topic_weight, params.repeat_weight = saved
+    check_off, off = analyse_with(FILM_TEXT, **NO_WIDER_EVIDENCE)
+    check_on, on = analyse_with(FILM_TEXT, context_weight=0.0, repeat_weight=0.0)
     assert check_on == check_off  # restore only
-    on = {(e.text, e.replacement) for e in restore_on.edits}
-    off = {(e.text, e.replacement) for e in restore_off.edits}
     # "actor", "role", "critics", "performance": the text is about films.
     assert on - off == {("cinema", "film")}
 
