@@ -12,6 +12,10 @@ The weights are trained on the corpus's training split by ``scripts/train_contex
 (PyTorch, build time only) and shipped by ``scripts/build_context.py`` as one memory-mapped
 `unspin.lm.ArrayFile`: input and output embeddings tied, int8 with one scale per word.
 Inference is numpy: two small matrix products per batch of slots.
+
+The module also holds the evidence that reads the whole document (`DocumentWords`): its
+topic (`topic_delta`, from the shipped skip-gram vectors) and its word counts
+(`DocumentWords.repeat_delta`), which `restore` adds the same way.
 """
 
 from __future__ import annotations
@@ -145,7 +149,6 @@ class ContextModel:
         return out
 
 
-
 def text_topic(vectors: np.ndarray, rows: np.ndarray, ids: np.ndarray) -> np.ndarray:
     """The topic of a text for `topic_delta`: the sum of its words' unit vectors, the
     `TOPIC_SKIP` most frequent words left out (float32, one row of ``vectors``' width).
@@ -196,12 +199,6 @@ def topic_delta(vectors: np.ndarray, rows: np.ndarray, topic: np.ndarray,
     num = a - b - own * (c - 1.0)
     norm2 = float(topic.astype(np.float64) @ topic) - own * (2.0 * b - 1.0)
     out[ok] = num / np.sqrt(np.maximum(norm2, 1e-12))
-    return out
-    v_obs = vectors[r_obs[ok]].astype(np.float32)
-    v_orig = vectors[r_orig[ok]].astype(np.float32)
-    t = topic[None, :] - v_obs * (r_obs[ok] >= TOPIC_SKIP)[:, None]
-    t /= np.maximum(np.linalg.norm(t, axis=1, keepdims=True), 1e-6)
-    out[ok] = np.einsum("ij,ij->i", v_orig - v_obs, t)
     return out
 
 

@@ -842,7 +842,7 @@ class Decoder:
         """
         p = self.params
         model, ids = self._context_model()
-        doc = document
+        doc = document  # short name below
         topic = doc.topic if doc is not None and p.topic_weight else None
         if (model is None and doc is None) or len(J) == 0:
             return None
