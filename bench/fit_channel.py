@@ -56,9 +56,8 @@ def extract(text: str, swaps: list, models):
 
     def prior(loc, states):
         # The document prior as `unspin.restore` sets it: from the fast evidence.
-        p = _analyse([text], None, "score")[0].p_spun
-        pr = dec.params
-        rate = p * pr.doc_spun_rate + (1 - p) * pr.doc_clean_rate
+        a = _analyse([text], None, "score")[0]
+        rate = dec.params.document_rate(a.p_spun, a.features.get("spun_mass", 0.0))
         rate_box["rate"] = rate
         return rate
 

@@ -388,3 +388,20 @@ def test_a_name_keeps_its_number_of_words() -> None:
     named = [0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0, 0]
     assert (3, 5, ("agency",)) in edits(plain)
     assert edits(named) == {(7, 8, ("large",))}
+
+
+def test_document_rate_follows_the_documents_own_evidence():
+    p = DecodeParams()
+    # A clearly spun document: its rate from its expected share of swapped words.
+    assert p.document_rate(1.0, 0.078) == pytest.approx(p.spun_rate_per_mass * 0.078)
+    assert p.document_rate(1.0, 0.05) < p.document_rate(1.0, 0.1)
+    assert p.document_rate(1.0, 0.0) == p.spun_rate_min
+    assert p.document_rate(1.0, 1.0) == p.spun_rate_max
+    # A clean one: the clean rate whatever its evidence; in between, a blend.
+    assert p.document_rate(0.0, 0.5) == p.doc_clean_rate
+    half = p.document_rate(0.5, 0.078)
+    assert half == pytest.approx(0.5 * p.document_rate(1.0, 0.078) + 0.5 * p.doc_clean_rate)
+    assert p.document_rate(1.0, None) == p.doc_spun_rate  # evidence blind to the swaps
+    # Switched off: one rate for every spun document.
+    p.spun_rate_per_mass = 0.0
+    assert p.document_rate(1.0, 0.01) == p.document_rate(1.0, 0.3) == p.doc_spun_rate

@@ -304,8 +304,13 @@ def _decode_all(analyses: list[_Analysis], decoder, mode: str, min_confidence: f
     substitutions are evidence) of the analyses that need them."""
     params = decoder.params
 
+    # The evidence scores the shipped tables only: with a learned table the decoder knows
+    # swaps that the evidence's expected share of swapped words does not count.
+    learned = bool(decoder.source._learned)
+
     def rate(a: _Analysis) -> float:
-        return a.p_spun * params.doc_spun_rate + (1 - a.p_spun) * params.doc_clean_rate
+        return params.document_rate(a.p_spun,
+                                    None if learned else a.features.get("spun_mass", 0.0))
 
     if mode == "restore":
         for a in analyses:

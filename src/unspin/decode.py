@@ -104,11 +104,21 @@ class DecodeParams:
     """
 
     spin_rate: float = 0.05
-    # Document spin rates that the detector's verdict blends (see `Decoder.decode`'s
-    # prior): a spun document has about one word in five swapped; a clean one none, but
-    # the rate stays above zero so overwhelming evidence can still win.
+    # Document spin rates that the detector's verdict blends (`document_rate`, the prior of
+    # `Decoder.decode`): a clean document has none swapped, but the rate stays above zero
+    # so overwhelming evidence can still win. A spun one's rate is read from its own
+    # evidence: ``spun_rate_per_mass`` times its expected share of swapped words
+    # (`unspin.detect.features`' "spun_mass", which sees only the swaps the shipped tables
+    # can propose), within [``spun_rate_min``, ``spun_rate_max``]. 2.6 gives the WordNet
+    # spinner's calibration documents spun at 20 % a rate of 0.2 on average (mean spun_mass
+    # 0.078; 0.050 at 10 %, 0.113 at 35 %), so a lightly spun document is restored less
+    # boldly than a heavily spun one. With ``spun_rate_per_mass`` 0 every spun document
+    # gets ``doc_spun_rate``.
     doc_spun_rate: float = 0.2
     doc_clean_rate: float = 0.002
+    spun_rate_per_mass: float = 2.6
+    spun_rate_min: float = 0.08
+    spun_rate_max: float = 0.35
     syn: float = -0.5
     loose: float = -2.2
     mythes: float = -1.6
@@ -155,6 +165,17 @@ class DecodeParams:
     # the original already in the document, the observed word repeated in it). Tuned with
     # bench/tune.py (it mostly removes false and wrong edits); 0 switches it off.
     repeat_weight: float = 0.5
+
+    def document_rate(self, p_spun: float, spun_mass: float | None) -> float:
+        """The spin rate of a document for the decoder's prior: the spun and clean rates
+        blended by the detector's probability ``p_spun``; ``spun_mass`` is the document's
+        "spun_mass" detection feature (None: unknown, or blind to the swaps the decoder can
+        see, as with a learned table; then ``doc_spun_rate``)."""
+        spun = self.doc_spun_rate
+        if self.spun_rate_per_mass and spun_mass is not None:
+            spun = min(max(self.spun_rate_per_mass * spun_mass, self.spun_rate_min),
+                       self.spun_rate_max)
+        return p_spun * spun + (1 - p_spun) * self.doc_clean_rate
 
     @classmethod
     def fitted(cls, path) -> DecodeParams:
