@@ -293,3 +293,30 @@ def test_names_spun_word_by_word_get_title_case_with_small_words_lower() -> None
     assert _match_case(["Of", "Course"], ("the", "way")) == "The Way"
     assert _match_case(["HOUSE", "RULES"], ("rules", "of", "the", "house")) == \
         "RULES OF THE HOUSE"
+
+
+def test_the_decoders_prior_comes_from_the_documents_own_evidence(monkeypatch):
+    from unspin.api import _analyse
+    from unspin.candidates import LearnedTable
+    from unspin.decode import DecodeParams
+
+    text = ("The histrion depicted the lead role in the new cinema, which was shot in the "
+            "metropolis over three calendar months. Critics aforesaid the performance was "
+            "brilliant.")
+    masses = []
+    real = DecodeParams.document_rate
+
+    def spy(self, p_spun, spun_mass):
+        masses.append(spun_mass)
+        return real(self, p_spun, spun_mass)
+
+    monkeypatch.setattr(DecodeParams, "document_rate", spy)
+    assert unspin.restore(text).edits
+    expected = _analyse([text], None, "score")[0].features["spun_mass"]
+    assert masses == [expected] and expected > 0
+    # A learned table's swaps are invisible to the evidence: the fixed rate instead.
+    masses.clear()
+    table = LearnedTable()
+    table.add(("histrion",), ("actor",), 3)
+    unspin.restore(text, table=table)
+    assert masses == [None]
