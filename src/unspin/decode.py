@@ -53,7 +53,7 @@ from .candidates import (
     CandidateSource,
     _new,
 )
-from .context import TOPIC_REACH, DocumentWords, topic_delta
+from .context import CONTEXT_REACH, TOPIC_REACH, DocumentWords, topic_delta
 from .lm import BOS, EOS, NONE, UNK
 
 LN10 = math.log(10.0)
@@ -858,8 +858,9 @@ class Decoder:
         clipped score difference (original minus observed); None when all are off.
 
         Each is computed only for candidates that the largest value of the next could
-        still lift to `DecodeParams.local_floor`, cheapest first; the others get 0 (none
-        of them became a decision in bench.tune; a quarter of the cost).
+        still lift to `DecodeParams.local_floor`, cheapest first (for the topic and the
+        context model, the largest value seen in practice: `TOPIC_REACH`,
+        `CONTEXT_REACH`); the others get 0.
         """
         p = self.params
         model, ids = self._context_model()
@@ -867,7 +868,8 @@ class Decoder:
         topic = doc.topic if doc is not None and p.topic_weight else None
         if (model is None and doc is None) or len(J) == 0:
             return None
-        ctx_top = abs(p.context_weight) * p.context_clip if model is not None else 0.0
+        ctx_top = abs(p.context_weight) * min(p.context_clip, CONTEXT_REACH) \
+            if model is not None else 0.0
         topic_top = TOPIC_REACH * abs(p.topic_weight) if topic is not None else 0.0
         bonus = np.zeros(len(J))
         if doc is not None and p.repeat_weight and len(doc.counts):
