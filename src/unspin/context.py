@@ -234,9 +234,13 @@ class DocumentWords:
         """Per candidate: log(1 + occurrences of the original in the document) minus
         log(1 + occurrences of the observed word elsewhere in it).
 
-        A spinner swaps some occurrences of a word and leaves the others, so the original
-        is often in the document already; an author repeats the words of the subject,
-        while a spinner's synonym, drawn afresh each time, seldom recurs.
+        A spinner that swaps some occurrences of a word leaves the others, so the original
+        is often in the document already; and a word that recurs is then more often the
+        author's (the subject's words) than a synonym, which recurs only where several
+        occurrences were swapped. A spinner that swaps every occurrence of its words leaves
+        no original behind and makes its synonym recur as often as the original did: the
+        first term is then silent and the second costs some restorations (BENCHMARKS,
+        Document evidence).
         """
         others = np.maximum(self.count(observed) - 1, 0)
         return np.log1p(self.count(orig)) - np.log1p(others)
