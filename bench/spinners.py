@@ -14,7 +14,9 @@ benchmark knows exactly what was changed. Applying the swaps backwards (``spun_t
 
 Both also spin function words and small words into phrases and back, number words into
 digits and capitalised names word by word, each with its own small hand-written table.
-Inflection (via lemminflect) and capitalisation of the original are carried over.
+Inflection (via lemminflect) and capitalisation of the original are carried over. A
+document keeps one synonym per word; only some occurrences are swapped, unless
+``every_occurrence`` (the ``*-every`` reference variants) swaps all of a picked word's.
 """
 
 from __future__ import annotations
@@ -231,6 +233,9 @@ class Spinner:
     hand: dict[str, list[str]] = {}
     max_phrase = 4
     per_entry = 3  # candidates kept per table entry
+    # Swap every occurrence of a word (or phrase) once it is picked, as a spinner that
+    # rewrites all of its table's words would, instead of picking occurrences one by one.
+    every_occurrence = False
 
     def __init__(self) -> None:
         self._cache: dict[tuple[str, str], list[str]] = {}
@@ -356,6 +361,12 @@ class Spinner:
         target = round(rate * n_words)
         units = self._units(text, toks)
         rng.shuffle(units)
+        if self.every_occurrence:
+            # Each picked entry's other occurrences come right after it.
+            groups: dict[str, list] = {}
+            for u in units:
+                groups.setdefault(" ".join(t.norm for t in toks[u[0]:u[1]]), []).append(u)
+            units = [u for group in groups.values() for u in group]
         used: set[int] = set()
         chosen: dict[str, str] = {}  # one choice per entry and document: the odd word recurs
         picked: list[tuple[int, int, str]] = []
@@ -614,8 +625,23 @@ class AiksaurusBroadSpinner(AiksaurusSpinner):
     broad = True
 
 
+class WordNetEverySpinner(WordNetSpinner):
+    """`WordNetSpinner` swapping every occurrence of each word it picks (reference only)."""
+
+    name = "wordnet-every"
+    every_occurrence = True
+
+
+class AiksaurusEverySpinner(AiksaurusSpinner):
+    """`AiksaurusSpinner` swapping every occurrence of each word it picks (reference only)."""
+
+    name = "aiksaurus-every"
+    every_occurrence = True
+
+
 SPINNERS = {"wordnet": WordNetSpinner, "aiksaurus": AiksaurusSpinner,
-            "aiksaurus-broad": AiksaurusBroadSpinner}
+            "aiksaurus-broad": AiksaurusBroadSpinner, "wordnet-every": WordNetEverySpinner,
+            "aiksaurus-every": AiksaurusEverySpinner}
 
 
 def get_spinner(name: str) -> Spinner:

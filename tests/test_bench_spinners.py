@@ -80,6 +80,36 @@ def test_deterministic(spinner):
     assert spinner.spin(PARAGRAPH, 0.2, 5).spun != spinner.spin(PARAGRAPH, 0.2, 6).spun
 
 
+@need_wordnet
+def test_every_occurrence_spinner_swaps_all_occurrences_alike():
+    import re
+
+    from bench.spinners import SPINNERS
+
+    text = ("The doctor bought a house near the river. Later the doctor sold the house, and "
+            "the doctor built a bigger house by the river. The river flooded the house, so "
+            "the doctor left the river and the house for good.")
+    words = ("doctor", "house", "river")
+    occurrences = {w: len(re.findall(rf"\b{w}\b", text)) for w in words}
+
+    def partly_swapped(doc) -> int:
+        """Words some but not all of whose occurrences were swapped."""
+        out = 0
+        for w in words:
+            swaps = [s for s in doc.swaps if s.orig_text.lower() == w]
+            assert len({s.spun_text.lower() for s in swaps}) <= 1  # one synonym per word
+            out += 0 < len(swaps) < occurrences[w]
+        return out
+
+    every, partial = SPINNERS["wordnet-every"](), SPINNERS["wordnet"]()
+    for seed in range(12):
+        doc = every.spin(text, 0.3, seed)
+        assert unspin_swaps(doc) == text
+        # Only the last word picked can be cut short, when the rate's target is reached.
+        assert partly_swapped(doc) <= 1
+    assert max(partly_swapped(partial.spin(text, 0.3, seed)) for seed in range(12)) >= 2
+
+
 def test_rate_roughly_respected(spinner):
     for rate in (0.1, 0.2, 0.35):
         swapped = total = 0
