@@ -864,19 +864,18 @@ class Decoder:
         """
         p = self.params
         model, ids = self._context_model()
-        doc = document  # short name below
-        topic = doc.topic if doc is not None and p.topic_weight else None
-        if (model is None and doc is None) or len(J) == 0:
+        topic = document.topic if document is not None and p.topic_weight else None
+        if (model is None and document is None) or len(J) == 0:
             return None
         ctx_top = abs(p.context_weight) * min(p.context_clip, CONTEXT_REACH) \
             if model is not None else 0.0
         topic_top = TOPIC_REACH * abs(p.topic_weight) if topic is not None else 0.0
         bonus = np.zeros(len(J))
-        if doc is not None and p.repeat_weight and len(doc.counts):
+        if document is not None and p.repeat_weight and len(document.counts):
             # The largest repeat evidence: the document's most frequent word as original.
-            top = abs(p.repeat_weight) * math.log1p(int(doc.counts.max()))
+            top = abs(p.repeat_weight) * math.log1p(int(document.counts.max()))
             look = np.flatnonzero(score + top + topic_top + ctx_top >= p.local_floor)
-            bonus[look] = p.repeat_weight * doc.repeat_delta(g[J[look]], orig[look])
+            bonus[look] = p.repeat_weight * document.repeat_delta(g[J[look]], orig[look])
         if topic is not None:
             look = np.flatnonzero(score + bonus + ctx_top + topic_top >= p.local_floor)
             vectors, rows = self._topic_vectors()
