@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .candidates import LearnedTable
+from .candidates import FLAG_TERM, LearnedTable
 from .clean import Cleaned, clean, is_english, looks_binary
 from .decode import (
     EVIDENCE_CANDIDATES,
@@ -43,6 +43,17 @@ SPAN_GATE = 0.25
 # probability below this (restore: -2.0). On 60 calibration documents spun at 20 % it
 # found 0.5 % fewer swaps than at -2.0, in about three quarters of the time.
 CHECK_SUSPICION = -3.0
+
+# Known tortured phrases (the term table, `unspin/data/terms.tsv`): a document where one
+# occurs is searched for spans (and restored) whatever its detection score, since the
+# detector reads single words and cannot see them. Each one that the local decisions
+# restore with at least TERM_CONFIRM confidence leaves the document a chance of TERM_MISS
+# of not being spun: ``score = 1 - (1 - P(spun)) * TERM_MISS ** found``. Set by hand, not
+# fitted (the benchmark spinners write no such terms): the table's observed phrases occur
+# once in 10,255 held-out Wikipedia and Wikinews documents, and one in context is a strong
+# sign; see `bench/tortured.py` for what it restores and what it changes in ordinary text.
+TERM_CONFIRM = 0.5
+TERM_MISS = 0.02
 
 TableArg = str | Path | LearnedTable | None
 
@@ -163,10 +174,16 @@ class _Analysis:
         self._seg_starts: list[int] | None = None  # `segment_starts`, once `seg` is set
         self._is_word: list[bool] = []
         self.scored: ScoredWords | None = None  # see `_score_all`
+        self.terms = 0  # occurrences of the term table's observed phrases (`_score_all`)
+        self.terms_found = 0  # of those, restored by the local decisions (`_count_terms`)
         self.ids: np.ndarray | None = None  # LM ids of the tokens, from `_score_all`
 
     def score(self) -> float:
-        return self.p_spun if self.supported else 0.0
+        if not self.supported:
+            return 0.0
+        if self.terms_found:
+            return 1.0 - (1.0 - self.p_spun) * TERM_MISS ** self.terms_found
+        return self.p_spun
 
     def segment_starts(self) -> list[int]:
         """Index of the first token of each segment (the decoder's sentences)."""
@@ -288,6 +305,7 @@ def _score_all(analyses: list[_Analysis], decoder, keep_words: bool = False) -> 
         a.features = features(a.words, lp[lo:hi], post[cuts[k]:cuts[k + 1]])
         a.p_spun = det.probability(a.features) if a.words else 0.0
         a.ids = ids[lo:hi]
+        a.terms = decoder.term_hits(a.norms, a.ids)
         if wcuts is not None:
             mine = words.take(slice(wcuts[k], wcuts[k + 1]))
             # Segment and token numbers within the document's own segments.
@@ -375,13 +393,41 @@ def _analyse(texts, table: TableArg, mode: str, min_confidence: float = 0.0) -> 
     reuse = (mode != "score" and EVIDENCE_CANDIDATES == decoder.params.max_candidates
              and not decoder.source._learned and EVIDENCE_SUSPICION <= suspicion)
     _score_all(analyses, decoder, keep_words=reuse)
-    if mode == "score":
-        return analyses
     todo = [a for a in analyses if a.supported and a.token_texts
-            and a.p_spun >= SPAN_GATE]
-    if todo:
+            and (a.p_spun >= SPAN_GATE or a.terms)]
+    if mode == "check":
+        if todo:
+            _decode_all(todo, decoder, mode, min_confidence)
+            _count_terms([a for a in todo if a.terms])
+            _only_terms_below_gate(todo)
+        return analyses
+    # The score counts the tortured phrases that `check`'s local decisions restore, so that
+    # every mode reports the same score: made here for the few documents that have one.
+    with_terms = [a for a in todo if a.terms]
+    if with_terms:
+        _decode_all(with_terms, decoder, "check", TERM_CONFIRM)
+        _count_terms(with_terms)
+        for a in with_terms:
+            a.decisions = []
+    if mode == "restore" and todo:
         _decode_all(todo, decoder, mode, min_confidence)
+        _only_terms_below_gate(todo)
     return analyses
+
+
+def _only_terms_below_gate(analyses: list[_Analysis]) -> None:
+    """A document below `SPAN_GATE` is judged clean: it was decoded for its tortured
+    phrases, and keeps no other decision."""
+    for a in analyses:
+        if a.p_spun < SPAN_GATE:
+            a.decisions = [d for d in a.decisions if d.flags & FLAG_TERM]
+
+
+def _count_terms(analyses: list[_Analysis]) -> None:
+    """Set ``terms_found``: the decisions restoring a term table phrase, confident enough."""
+    for a in analyses:
+        a.terms_found = sum(1 for d in a.decisions
+                            if d.flags & FLAG_TERM and d.confidence >= TERM_CONFIRM)
 
 
 def _default_min_confidence() -> float:

@@ -25,6 +25,9 @@ import numpy as np
 
 FLAG_WN_SYN, FLAG_WN_LOOSE, FLAG_MYTHES, FLAG_VECTOR, FLAG_PHRASE, FLAG_NUMBER, FLAG_LEARNED = (
     1, 2, 4, 8, 16, 32, 64)
+# A pair of the shipped term table (`data/terms.tsv`): a multiword term as spinners are
+# known to write it ("tortured phrases": "profound learning" for "deep learning").
+FLAG_TERM = 128
 
 MAX_PHRASE = 4
 
@@ -130,6 +133,36 @@ class LearnedTable:
         return pair in self._counts
 
 
+def load_terms(path: str | Path) -> dict[str, dict[tuple[str, ...], int]]:
+    """Read a term table: ``observed<TAB>original`` per line, ``#`` comments.
+
+    Observed keys have 2 to `MAX_PHRASE` tokens (single words go through the id-indexed
+    word table, which a run-time file cannot extend); originals 1 to `MAX_PHRASE`. Tokens
+    are normalised (lower case, straight apostrophes) and space-separated.
+
+    Returns:
+        Observed key (space-joined) -> {original tokens: 0}, in file order.
+
+    Raises:
+        ValueError: on a malformed line, with its file and line number.
+    """
+    terms: dict[str, dict[tuple[str, ...], int]] = {}
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            line = line.rstrip("\n")
+            if not line.strip() or line.startswith("#"):
+                continue
+            parts = line.split("\t")
+            obs = _key(parts[0].split()) if len(parts) == 2 else ()
+            orig = _key(parts[1].split()) if len(parts) == 2 else ()
+            if not (2 <= len(obs) <= MAX_PHRASE and 1 <= len(orig) <= MAX_PHRASE) \
+                    or obs == orig:
+                raise ValueError(f"{path}:{n}: expected observed (2-{MAX_PHRASE} tokens)"
+                                 f"<TAB>original (1-{MAX_PHRASE} tokens), different")
+            terms.setdefault(" ".join(obs), {})[orig] = 0
+    return terms
+
+
 # A per-word spec is (length, original, flags, cosine, fanout, count): everything of a
 # Candidate but its start.
 _Spec = tuple[int, tuple[str, ...], int, float, int, int]
@@ -162,13 +195,17 @@ class CandidateSource:
         table: Optional learned table (a LearnedTable or a path to its TSV file); its pairs
             are added with FLAG_LEARNED and their count, merged with shipped pairs.
         data_dir: Directory with the shipped arrays (default: the package's ``data``).
+        terms: The term table (`load_terms`' file or result; FLAG_TERM pairs): default the
+            shipped ``terms.tsv`` of ``data_dir``; ``{}`` for none.
     """
 
     # cached Candidate objects, keyed by (observed key, start); bounded (~40 MB at most)
     _CACHE_LIMIT = 200_000
 
     def __init__(self, table: str | Path | LearnedTable | None = None,
-                 data_dir: Path | None = None) -> None:
+                 data_dir: Path | None = None,
+                 terms: str | Path | dict[str, dict[tuple[str, ...], int]] | None = None
+                 ) -> None:
         d = Path(data_dir) if data_dir is not None else Path(str(files("unspin") / "data"))
         self.data_dir = d
         text = (d / "cand_words.txt").read_text(encoding="utf-8")
@@ -190,6 +227,12 @@ class CandidateSource:
         self._vectors = load("vectors.npy") if vec_path.exists() else None
         self._n_vec = 0 if self._vectors is None else self._vectors.shape[0]
         self._plen: dict[str, int] | None = None  # see `_phrase_len`
+        if terms is None:  # the shipped term table
+            terms_path = d / "terms.tsv"
+            terms = load_terms(terms_path) if terms_path.exists() else {}
+        elif not isinstance(terms, dict):
+            terms = load_terms(terms)
+        self._terms: dict[str, dict[tuple[str, ...], int]] = terms
         self._learned: dict[str, dict[tuple[str, ...], int]] = {}
         if table is not None:
             learned = table if isinstance(table, LearnedTable) else LearnedTable.load(table)
@@ -205,12 +248,12 @@ class CandidateSource:
 
     @property
     def _phrase_len(self) -> dict[str, int]:
-        """First token -> number of tokens of the longest observed phrase (shipped or
+        """First token -> number of tokens of the longest observed phrase (shipped, term or
         learned) starting with it. Built on first use: a document judged clean never
         looks phrases up, and building it was a tenth of the start-up."""
         if self._plen is None:
             plen = _longest_phrases(self._words)
-            for key in self._learned:
+            for key in (*self._terms, *self._learned):
                 first, *rest = key.split(" ")
                 if rest and plen.get(first, 0) < len(rest) + 1:
                     plen[first] = len(rest) + 1
@@ -223,6 +266,10 @@ class CandidateSource:
         i = self._index.get(key)
         return i is not None and self._offsets[i + 1] > self._offsets[i]
 
+    def is_key(self, key: str) -> bool:
+        """Whether an observed word or phrase has an entry (shipped, term or learned)."""
+        return key in self._index or key in self._terms or key in self._learned
+
     def specs(self, key: str) -> tuple[_Spec, ...]:
         """Candidates of one observed word or space-joined phrase, without positions.
 
@@ -234,6 +281,7 @@ class CandidateSource:
         length = key.count(" ") + 1
         merged: dict[tuple[str, ...], list] = {}
         learned = self._learned.get(key)
+        terms = self._terms.get(key)
         i = self._index.get(key)
         if i is not None:
             a, b = self._offsets[i:i + 2].tolist()
@@ -243,7 +291,7 @@ class CandidateSource:
                 coss = self.cosines4()[self._cos[a:b].view(np.uint16)].tolist()
                 fans = self.fanouts1()[origs].tolist()
                 words = self._words
-                if not learned:  # most keys: the specs straight away, one per original
+                if not learned and not terms:  # most keys: the specs straight away
                     found: dict[tuple[str, ...], tuple] = {}
                     for o, f, c, fn in zip(origs.tolist(), flags, coss, fans, strict=True):
                         orig = tuple(words[o].split(" "))
@@ -253,6 +301,12 @@ class CandidateSource:
                     return out
                 for o, f, c, fn in zip(origs.tolist(), flags, coss, fans, strict=True):
                     merged[tuple(words[o].split(" "))] = [f, c, fn, 0]
+        for orig in terms or ():
+            m = merged.get(orig)
+            if m is None:
+                merged[orig] = [FLAG_TERM, 0.0, 1, 0]
+            else:
+                m[0] |= FLAG_TERM
         if learned:
             for orig, cnt in learned.items():
                 m = merged.get(orig)
@@ -324,7 +378,7 @@ class CandidateSource:
             if longest:
                 for ln in range(2, min(longest, n - i) + 1):
                     key = " ".join(norms[i:i + ln])
-                    if key in self._index or key in self._learned:
+                    if self.is_key(key):
                         cur.extend(at(key, i))
             out.append(cur)
         return out

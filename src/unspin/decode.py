@@ -45,6 +45,7 @@ from .candidates import (
     FLAG_MYTHES,
     FLAG_NUMBER,
     FLAG_PHRASE,
+    FLAG_TERM,
     FLAG_VECTOR,
     FLAG_WN_LOOSE,
     FLAG_WN_SYN,
@@ -129,6 +130,14 @@ class DecodeParams:
     # bench/learn.py among 2, 3 and 4 (BENCHMARKS.md): 3 keeps false edits near 1 per 100
     # words on the unseen spinner while restoring most of what the table holds.
     learned: float = 3.0
+    # A pair of the shipped term table (`data/terms.tsv`, tortured phrases): not fitted
+    # either (the benchmark spinners write no such terms). Its entries do not take the
+    # document's prior spin rate but even odds (`Decoder._term_priors`): the detector
+    # reads single words and cannot see tortured phrases, and the table's observed phrases
+    # hardly occur in clean text (once in 10,255 held-out Wikipedia and Wikinews
+    # documents), so a document that looks clean does not veto them; the language model
+    # still decides in context ("a profound learning experience" stays).
+    term: float = 1.5
     offset: float = 0.0
     cosine: float = 2.0
     fanout: float = 1.0
@@ -257,13 +266,13 @@ def _channel(c: Candidate, p: DecodeParams) -> float:
     # Changing the number of words needs a trusted source: loose thesaurus relations and
     # vector neighbours propose multiword hyponyms ("academy" -> "national academy of
     # sciences", "legless lizard" -> "lizard") that no spinner produces.
-    trusted = _hand_phrase(f) or f & (FLAG_LEARNED | FLAG_WN_SYN | FLAG_NUMBER)
+    trusted = _hand_phrase(f) or f & (FLAG_LEARNED | FLAG_TERM | FLAG_WN_SYN | FLAG_NUMBER)
     if (len(c.original) != c.length and not trusted) or (
-            len(c.original) > 3 and not (_hand_phrase(f) or f & FLAG_LEARNED)):
+            len(c.original) > 3 and not (_hand_phrase(f) or f & (FLAG_LEARNED | FLAG_TERM))):
         return -30.0
     if not _hand_phrase(f):
         f &= ~FLAG_PHRASE
-    if not f & (LEXICAL | FLAG_PHRASE | FLAG_NUMBER | FLAG_LEARNED):
+    if not f & (LEXICAL | FLAG_PHRASE | FLAG_NUMBER | FLAG_LEARNED | FLAG_TERM):
         return -30.0
     # Additive in the sources that propose the pair (weights fitted by bench/fit_channel.py).
     s = p.offset
@@ -272,6 +281,8 @@ def _channel(c: Candidate, p: DecodeParams) -> float:
             s += getattr(p, name)
     if f & FLAG_LEARNED:
         s += p.learned + math.log(c.count / (c.count + 1.0))
+    if f & FLAG_TERM:
+        s += p.term
     s += p.cosine * max(c.cosine, 0.0)
     s -= p.fanout * math.log(max(c.fanout, 1))
     return s
@@ -359,6 +370,7 @@ class PhraseEntries:
 
     def __init__(self) -> None:
         self.specs: list[tuple] = []  # `CandidateSource.specs` tuple: a Candidate sans start
+        self.terms: list[int] = []  # numbers of the entries from the term table (FLAG_TERM)
         self.ranges: dict[tuple[str, bool], tuple[int, int]] = {}  # key -> its numbers
         self._new: list[tuple] = []  # (channel, observed length, original ids) not in arrays
         self._channel = np.zeros(0, dtype=np.float64)
@@ -370,6 +382,8 @@ class PhraseEntries:
         """Number ``(spec, original ids, channel)`` entries; their range."""
         lo = len(self.specs)
         for spec, oids, ch in found:
+            if spec[2] & FLAG_TERM:
+                self.terms.append(len(self.specs))
             self.specs.append(spec)
             self._new.append((ch, spec[0], oids))
         return lo, len(self.specs)
@@ -427,6 +441,25 @@ class Local:
         self.score = self.score + d
         self.channel = self.channel + d
         self.zlse = self.zlse + d
+
+    def shift_entries(self, at: np.ndarray, d: np.ndarray) -> None:
+        """Add ``d`` to the prior log-odds of entries ``at`` (distinct) alone; the summed
+        odds of their positions follow."""
+        if not len(at):
+            return
+        old = self.score[at]
+        self.score = self.score.copy()
+        self.channel = self.channel.copy()
+        self.score[at] += d
+        self.channel[at] += d
+        new = self.score[at]
+        z, inv = np.unique(np.searchsorted(self.zpos, self.pos[at]), return_inverse=True)
+        top = self.zlse[z]  # odds relative to each position's sum before the change
+        mass = np.ones(len(z))
+        np.add.at(mass, inv, np.exp(new - top[inv]) - np.exp(old - top[inv]))
+        zlse = self.zlse.copy()
+        zlse[z] = top + np.log(np.maximum(mass, 1e-300))
+        self.zlse = zlse
 
     def shift_sentences(self, d: np.ndarray) -> None:
         """Add ``d[s]`` to the prior log-odds of every candidate in sentence ``s``."""
@@ -807,6 +840,7 @@ class Decoder:
         self._multi_hi: np.ndarray | None = None
         self._phrase_packed: dict[int, np.ndarray] | None = None
         self._learned_mask: np.ndarray | None = None
+        self._term_first: np.ndarray | None = None  # see `term_hits`
         self._looked_up_by_words = 0  # positions, see `_phrase_hits`
         self._table: WordTable | None = None
         self._table_key: tuple | None = None
@@ -887,6 +921,48 @@ class Decoder:
                 d = model.delta(ids[g], J[look], ids[orig[look]], bias=p.context_bias)
                 bonus[look] += p.context_weight * np.clip(d, -p.context_clip, p.context_clip)
         return bonus
+
+    def _term_priors(self, loc: Local, rate: float | np.ndarray) -> None:
+        """Move the term table's entries from the document's prior spin rate ``rate`` (one
+        per sentence, or one for all) to even odds (see `DecodeParams.term`)."""
+        terms = self._phrases.terms
+        if not terms or not len(loc.pref):
+            return
+        phrase = np.flatnonzero(loc.pref >= 0)
+        at = phrase[np.isin(loc.phrase_entry[loc.pref[phrase]], terms)]
+        if not len(at):
+            return
+        r = np.asarray(rate, dtype=np.float64)
+        if r.ndim:
+            r = r[loc.sent_of[loc.pos[at]]]
+        loc.shift_entries(at, -np.log(r / (1 - r)))
+
+    def term_hits(self, norms: list[str], ids: np.ndarray) -> int:
+        """How many times an observed phrase of the term table occurs in these tokens
+        (normalised, with their LM ids): documents where one does are decoded whatever
+        their detection score."""
+        terms = self.source._terms
+        if not terms or not len(ids):
+            return 0
+        if self._term_first is None:
+            mask = np.zeros(len(self.lm.words), dtype=bool)
+            for key in terms:
+                mask[self.lm.id(key.split(" ", 1)[0])] = True  # UNK stands for unknown ones
+            self._term_first = mask
+        at = np.flatnonzero(self._term_first[ids]).tolist()
+        if not at:
+            return 0
+        plen = self.source._phrase_len
+        n = len(norms)
+        found = 0
+        for i in at:
+            key = norms[i]
+            for ln in range(2, min(plen.get(key, 0), n - i) + 1):
+                key = key + " " + norms[i + ln - 1]
+                if key in terms:
+                    found += 1
+                    break
+        return found
 
     def _priors(self) -> float:
         p = self.params
@@ -1168,7 +1244,7 @@ class Decoder:
         first use (about 0.1 s; see `_phrase_hits`).
         """
         if self._phrase_packed is None:
-            keys = [*self.source._index, *self.source._learned]
+            keys = [*self.source._index, *self.source._terms, *self.source._learned]
             phrases = list(compress(keys, map(str.__contains__, keys, repeat(" "))))
             lens = np.fromiter(map(str.count, phrases, repeat(" ")), dtype=np.int64,
                                count=len(phrases)) + 1
@@ -1218,7 +1294,7 @@ class Decoder:
                               end_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """`_phrase_hits` by the words: the phrase keys starting at each position."""
         src = self.source
-        plen, index, learned = src._phrase_len, src._index, src._learned
+        plen, is_key = src._phrase_len, src.is_key
         js: list[int] = []
         lns: list[int] = []
         for j in at.tolist():
@@ -1226,7 +1302,7 @@ class Decoder:
             key = w
             for ln in range(2, min(plen.get(w, 0), int(end_of[j]) - 1 - j) + 1):
                 key = key + " " + flat[j + ln - 1]
-                if key in index or key in learned:
+                if is_key(key):
                     js.append(j)
                     lns.append(ln)
         return np.array(js, dtype=np.int64), np.array(lns, dtype=np.int64)
@@ -1282,11 +1358,10 @@ class Decoder:
             r = self._entry_range(flat[j], False)
             if r[1] > r[0]:
                 more.append((j, 0, *r))
-        index = src._index
         hit_j, hit_ln = self._phrase_hits(flat, g, at, end_of)
         for j, ln in zip(hit_j.tolist(), hit_ln.tolist(), strict=True):
             key = " ".join(flat[j:j + ln])
-            if key in index or key in learned:
+            if src.is_key(key):
                 r = self._entry_range(key, False)
                 if r[1] > r[0]:
                     more.append((j, ln, *r))
@@ -2033,6 +2108,7 @@ class Decoder:
             if per_chunk:
                 if len(part.zlse):
                     part.shift_sentences(chunk_shift)
+                    self._term_priors(part, r)
                 decided.extend(self._local_decisions(part, min_confidence))
             else:
                 parts.append(part)
@@ -2048,8 +2124,9 @@ class Decoder:
                 r = np.clip(np.asarray(rate, dtype=np.float64), 1e-6, 0.999)
                 loc.shift_sentences(np.log(r / (1 - r)) - self._priors())
             else:
-                rate = min(max(float(rate), 1e-6), 0.999)
+                rate = r = min(max(float(rate), 1e-6), 0.999)
                 loc.shift(math.log(rate / (1 - rate)) - self._priors())
+            self._term_priors(loc, r)
         if fast:
             return self._local_decisions(loc, min_confidence), loc, states
         compiled = getattr(self.lm, "compiled", None)
