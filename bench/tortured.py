@@ -13,6 +13,9 @@ breaks, on short science-style paragraphs written here (no corpus needed):
 - **clean**: the same paragraphs with the original term: edits per 100 words.
 - **natural**: hand-written sentences that use an observed phrase of the table in its
   ordinary sense ("a profound learning experience"): edits on that phrase.
+- **corpus** (``--corpus FILE...``, optional): how often the table's observed phrases occur
+  in ordinary text (say the language model's training text, ``build/corpus/train.txt``),
+  each occurrence a chance of a false alarm.
 - **held out**: the table split in two halves by a hash of the observed phrase; each half's
   tortured phrases restored with only the *other* half loaded, so the rest of unspin
   (thesauri, vectors, language model) has to find them: what a term missing from the table
@@ -178,11 +181,38 @@ def natural() -> dict:
     return {"sentences": len(NATURAL), "changed": len(changed), "which": changed}
 
 
+def corpus_hits(paths: list[Path], terms: dict) -> dict:
+    """Occurrences of the table's observed phrases in text files (unspin's tokens)."""
+    from unspin.tokens import find_tokens, lower_tokens
+
+    longest: dict[str, int] = {}
+    for key in terms:
+        first, n = key.split(" ", 1)[0], key.count(" ") + 1
+        longest[first] = max(longest.get(first, 0), n)
+    hits: dict[str, int] = {}
+    tokens = 0
+    for path in paths:
+        with open(path, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                toks = lower_tokens(find_tokens(line), straight_quotes=True)
+                tokens += len(toks)
+                for j, w in enumerate(toks):
+                    key = w
+                    for ln in range(2, min(longest.get(w, 0), len(toks) - j) + 1):
+                        key += " " + toks[j + ln - 1]
+                        if key in terms:
+                            hits[key] = hits.get(key, 0) + 1
+    return {"tokens": tokens, "occurrences": sum(hits.values()),
+            "which": sorted(hits.items(), key=lambda kv: -kv[1])}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.tortured")
     ap.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
                     help="override a DecodeParams field (repeatable), e.g. term=4")
     ap.add_argument("--skip-held-out", action="store_true")
+    ap.add_argument("--corpus", type=Path, nargs="*", default=[],
+                    help="text files in which to count the observed phrases")
     ap.add_argument("--json", type=Path, help="write the results here as well")
     args = ap.parse_args(argv)
     terms = load_terms(unspin_models.data_path("terms.tsv"))
@@ -216,6 +246,8 @@ def main(argv: list[str] | None = None) -> int:
             / max(sum(p["phrases"] for p in parts), 1),
         }
         out["no_table"] = run({}, entries)
+    if args.corpus:
+        out["corpus"] = corpus_hits(args.corpus, terms)
     for name, res in out.items():
         shown = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in res.items()
                  if k not in ("missed", "which")}

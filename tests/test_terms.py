@@ -1,0 +1,155 @@
+"""The term table (tortured phrases): file format, shipped data, decoder prior, API."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import unspin
+import unspin.api as api
+from unspin.candidates import FLAG_TERM, CandidateSource, load_terms
+from unspin.decode import Decoder, Local, _logsumexp_by
+from unspin.models import data_path, get_models
+
+# Science-style prose with two tortured phrases, otherwise ordinary wording.
+PAPER = (
+    "Counterfeit consciousness is now used in many hospitals. In this study we apply it "
+    "to images of bosom malignancy collected at two sites. The data were collected "
+    "between 2015 and 2019, and all measurements were repeated three times."
+)
+# One tortured phrase in a paragraph that the detector alone judges clean.
+ONE_TERM = (
+    "The data were collected between 2015 and 2019 at two sites. In this paper, we propose "
+    "a new approach based on counterfeit consciousness for large-scale problems. The code "
+    "and the data used in this study are publicly available."
+)
+
+
+def test_load_terms_reads_pairs_and_normalises(tmp_path):
+    path = tmp_path / "terms.tsv"
+    path.write_text("# comment\n\nProfound  Learning\tdeep learning\nbosom malignancy\t"
+                    "breast cancer\nmalignant growth\tcancer\n", encoding="utf-8")
+    terms = load_terms(path)
+    assert terms == {"profound learning": {("deep", "learning"): 0},
+                     "bosom malignancy": {("breast", "cancer"): 0},
+                     "malignant growth": {("cancer",): 0}}
+
+
+@pytest.mark.parametrize("line", [
+    "profound\tdeep",  # one-token observed: the word table's job
+    "profound learning",  # no original
+    "a b c d e\tdeep learning",  # too long
+    "deep learning\tdeep learning",  # no change
+    "profound learning\tdeep learning\textra",
+])
+def test_load_terms_rejects_bad_lines_with_their_place(tmp_path, line):
+    path = tmp_path / "terms.tsv"
+    path.write_text("ok phrase\tfine\n" + line + "\n", encoding="utf-8")
+    with pytest.raises(ValueError, match=r"terms\.tsv:2:"):
+        load_terms(path)
+
+
+def test_shipped_terms_are_all_usable():
+    """Every original is known to the shipped language model (the decoder drops an
+    original with an unknown word, so such a line would be dead)."""
+    terms = load_terms(data_path("terms.tsv"))
+    assert len(terms) >= 100
+    lm = get_models().lm
+    dead = [(k, o) for k, origs in terms.items() for o in origs if 0 in lm.ids(list(o))]
+    assert dead == []
+
+
+def test_terms_are_candidates_with_their_flag_and_can_be_left_out():
+    shipped = CandidateSource()
+    specs = {s[1]: s[2] for s in shipped.specs("counterfeit consciousness")}
+    assert specs[("artificial", "intelligence")] & FLAG_TERM
+    assert shipped.is_key("counterfeit consciousness")
+    none = CandidateSource(terms={})
+    assert none.specs("counterfeit consciousness") == ()
+    assert not none.is_key("counterfeit consciousness")
+
+
+def test_restore_gives_the_terms_back_with_their_case():
+    r = unspin.restore(PAPER)
+    assert r.text.startswith("Artificial intelligence is now used")
+    assert "images of breast cancer collected" in r.text
+    spin = [e for e in r.edits if e.kind == "spin"]
+    assert {(e.text, e.replacement) for e in spin} >= {
+        ("Counterfeit consciousness", "Artificial intelligence"),
+        ("bosom malignancy", "breast cancer")}
+
+
+def test_one_term_opens_the_span_gate_and_lifts_the_score():
+    models = get_models()
+    plain = unspin.check(ONE_TERM, spans=False)
+    report = unspin.check(ONE_TERM)
+    assert [(s.text, s.suggestion) for s in report.spans] == [
+        ("counterfeit consciousness", "artificial intelligence")]
+    assert report.spun and report.score >= report.threshold
+    # Every mode reports the same score.
+    assert plain.score == report.score == unspin.restore(ONE_TERM).report.score
+    # Without the term the detector alone judges the paragraph clean.
+    clean = ONE_TERM.replace("counterfeit consciousness", "artificial intelligence")
+    assert not unspin.check(clean).spun
+    assert models.decoder.term_hits(["counterfeit", "consciousness", "and", "counterfeit",
+                                     "consciousness"], models.lm.ids(
+        ["counterfeit", "consciousness", "and", "counterfeit", "consciousness"])) == 2
+
+
+def test_below_the_gate_only_terms_are_edited(monkeypatch):
+    """A paragraph decoded only for its tortured phrase keeps no other spin edit."""
+    text = ("Results are reported as mean values with their standard deviations. Our "
+            "experiments show that resistant framework improves the results on all three "
+            "datasets. The first part of the study was carried out in the laboratory.")
+    assert api._analyse([text], None, "score")[0].p_spun < api.SPAN_GATE
+    start = text.index("resistant framework")
+    r = unspin.restore(text)
+    assert [(e.start, e.replacement) for e in r.edits] == [(start, "immune system")]
+    assert [(s.start, s.suggestion) for s in unspin.check(text).spans] == [
+        (start, "immune system")]
+    # What the rule removes: the decoder's other edit ("mean values" -> "means").
+    monkeypatch.setattr(api, "_only_terms_below_gate", lambda analyses: None)
+    assert {e.text for e in unspin.restore(text).edits} == {"mean values",
+                                                             "resistant framework"}
+
+
+def test_ordinary_use_of_an_observed_phrase_stays():
+    text = "He described the trip as a profound learning experience for the whole team."
+    r = unspin.restore(text)
+    assert r.text == text
+    assert not unspin.check(text).spun
+
+
+def test_a_term_table_file_can_replace_the_shipped_one(tmp_path):
+    path = tmp_path / "terms.tsv"
+    path.write_text("bosom malignancy\tbreast cancer\n", encoding="utf-8")
+    src = CandidateSource(terms=path)
+    assert src.is_key("bosom malignancy") and not src.is_key("counterfeit consciousness")
+    dec = Decoder(get_models().lm, src)
+    assert dec.term_hits(["counterfeit", "consciousness"],
+                         get_models().lm.ids(["counterfeit", "consciousness"])) == 0
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.floats(-8, 8)), min_size=1, max_size=25),
+       st.data())
+def test_shift_entries_keeps_the_summed_odds_exact(entries, data):
+    pos = np.array([p for p, _ in entries], dtype=np.int64)
+    score = np.array([s for _, s in entries], dtype=np.float64)
+    zpos, zlse = _logsumexp_by(pos, score)
+    n = len(pos)
+    e = np.zeros(n, dtype=np.int64)
+    loc = Local(pos, score.copy(), score.copy(), e, e, e - 1, e[:0], e[:0], [], e, e,
+                zpos, zlse)
+    at = np.array(sorted(data.draw(st.sets(st.integers(0, n - 1), min_size=1))),
+                  dtype=np.int64)
+    d = np.array(data.draw(st.lists(st.floats(-6, 6), min_size=len(at), max_size=len(at))))
+    loc.shift_entries(at, d)
+    want = score.copy()
+    want[at] += d
+    zp2, zl2 = _logsumexp_by(pos, want)
+    assert np.array_equal(loc.score, want) and np.array_equal(loc.channel, want)
+    assert np.array_equal(loc.zpos, zp2)
+    assert np.allclose(loc.zlse, zl2, atol=1e-9)
