@@ -93,9 +93,17 @@ def test_one_term_opens_the_span_gate_and_lifts_the_score():
     # Without the term the detector alone judges the paragraph clean.
     clean = ONE_TERM.replace("counterfeit consciousness", "artificial intelligence")
     assert not unspin.check(clean).spun
-    assert models.decoder.term_hits(["counterfeit", "consciousness", "and", "counterfeit",
-                                     "consciousness"], models.lm.ids(
-        ["counterfeit", "consciousness", "and", "counterfeit", "consciousness"])) == 2
+    words = ["counterfeit", "consciousness", "and", "counterfeit", "consciousness", "."]
+    assert models.decoder.term_hits(words, models.lm.ids(words)) == [(0, 2), (3, 2)]
+
+
+def test_terms_are_counted_per_document_in_a_batch():
+    """A batch finds each document's terms, and none across two documents."""
+    texts = ["A note on counterfeit", "consciousness and more.", ONE_TERM, "", ONE_TERM]
+    found = [a.terms for a in api._analyse(texts, None, "score")]
+    assert found == [0, 0, 1, 0, 1]
+    reports = unspin.check_many(texts)
+    assert [r.spun for r in reports] == [False, False, True, False, True]
 
 
 def test_below_the_gate_only_terms_are_edited(monkeypatch):
@@ -128,8 +136,8 @@ def test_a_term_table_file_can_replace_the_shipped_one(tmp_path):
     src = CandidateSource(terms=path)
     assert src.is_key("bosom malignancy") and not src.is_key("counterfeit consciousness")
     dec = Decoder(get_models().lm, src)
-    assert dec.term_hits(["counterfeit", "consciousness"],
-                         get_models().lm.ids(["counterfeit", "consciousness"])) == 0
+    words = ["counterfeit", "consciousness"]
+    assert dec.term_hits(words, get_models().lm.ids(words)) == []
 
 
 @settings(max_examples=60, deadline=None)

@@ -293,6 +293,9 @@ def _score_all(analyses: list[_Analysis], decoder, keep_words: bool = False) -> 
         a.seg = seg_all[lo:hi] - seg_all[lo] if hi > lo else seg_all[lo:hi]
         a._seg_starts = None
     ids = decoder.lm.ids(norms)
+    # Tortured phrases of the term table: looked for in the whole batch at once.
+    term_at = [i for i, ln in decoder.term_hits(norms, ids) if bisect_right(bounds, i)
+               == bisect_right(bounds, i + ln - 1)]  # not across two documents
     found = decoder.evidence(norms, ids, seg_all, shape_all, positions=True,
                              entries=keep_words)
     lp, post, post_at = found[:3]
@@ -305,7 +308,7 @@ def _score_all(analyses: list[_Analysis], decoder, keep_words: bool = False) -> 
         a.features = features(a.words, lp[lo:hi], post[cuts[k]:cuts[k + 1]])
         a.p_spun = det.probability(a.features) if a.words else 0.0
         a.ids = ids[lo:hi]
-        a.terms = decoder.term_hits(a.norms, a.ids)
+        a.terms = bisect_left(term_at, hi) - bisect_left(term_at, lo)
         if wcuts is not None:
             mine = words.take(slice(wcuts[k], wcuts[k + 1]))
             # Segment and token numbers within the document's own segments.

@@ -841,6 +841,7 @@ class Decoder:
         self._phrase_packed: dict[int, np.ndarray] | None = None
         self._learned_mask: np.ndarray | None = None
         self._term_first: np.ndarray | None = None  # see `term_hits`
+        self._term_second: np.ndarray | None = None
         self._looked_up_by_words = 0  # positions, see `_phrase_hits`
         self._table: WordTable | None = None
         self._table_key: tuple | None = None
@@ -937,30 +938,32 @@ class Decoder:
             r = r[loc.sent_of[loc.pos[at]]]
         loc.shift_entries(at, -np.log(r / (1 - r)))
 
-    def term_hits(self, norms: list[str], ids: np.ndarray) -> int:
-        """How many times an observed phrase of the term table occurs in these tokens
-        (normalised, with their LM ids): documents where one does are decoded whatever
-        their detection score."""
+    def term_hits(self, norms: list[str], ids: np.ndarray) -> list[tuple[int, int]]:
+        """Where an observed phrase of the term table occurs in these tokens (normalised,
+        with their LM ids): ``(start, length)`` of each, in order. Documents where one does
+        are decoded whatever their detection score."""
         terms = self.source._terms
-        if not terms or not len(ids):
-            return 0
+        if not terms or len(ids) < 2:
+            return []
         if self._term_first is None:
-            mask = np.zeros(len(self.lm.words), dtype=bool)
+            # Per LM id: is it the first / second word of an observed phrase (UNK stands for
+            # the words the model does not know). Both must match to look a key up.
+            first = np.zeros(len(self.lm.words), dtype=bool)
+            second = np.zeros(len(self.lm.words), dtype=bool)
             for key in terms:
-                mask[self.lm.id(key.split(" ", 1)[0])] = True  # UNK stands for unknown ones
-            self._term_first = mask
-        at = np.flatnonzero(self._term_first[ids]).tolist()
-        if not at:
-            return 0
+                w1, w2 = key.split(" ")[:2]
+                first[self.lm.id(w1)] = second[self.lm.id(w2)] = True
+            self._term_first, self._term_second = first, second
+        at = np.flatnonzero(self._term_first[ids[:-1]] & self._term_second[ids[1:]]).tolist()
         plen = self.source._phrase_len
         n = len(norms)
-        found = 0
+        found = []
         for i in at:
             key = norms[i]
             for ln in range(2, min(plen.get(key, 0), n - i) + 1):
                 key = key + " " + norms[i + ln - 1]
                 if key in terms:
-                    found += 1
+                    found.append((i, ln))
                     break
         return found
 
