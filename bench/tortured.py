@@ -140,10 +140,14 @@ def measure(entries: list[tuple[str, str]]) -> dict:
         words += _words(text)
         on = [e for e in r.edits if _overlaps(e.start, e.end, s0, s1)]
         false_edits += len(r.edits) - len(on)
-        got = [e for e in on if e.kind == "spin"]
-        ok = any(e.replacement.lower() == orig and e.start <= s0 and e.end >= s1 for e in got)
+        # Restored: the edits on the phrase turn it into the original ("lung malignant
+        # growth" may come back as "lung" + "malignant growth" -> "cancer").
+        fixed = text
+        for e in sorted(on, key=lambda e: -e.start):
+            fixed = fixed[:e.start] + e.replacement + fixed[e.end:]
+        ok = fixed.lower() == _paragraph(obs, orig, orig)[0].lower()
         restored += ok
-        wrong += bool(got) and not ok
+        wrong += bool(on) and not ok
         if not ok:
             misses.append(obs)
         c = unspin.check(text)

@@ -12,6 +12,7 @@ import unspin.api as api
 from unspin.candidates import FLAG_TERM, CandidateSource, load_terms
 from unspin.decode import Decoder, Local, _logsumexp_by
 from unspin.models import data_path, get_models
+from unspin.tokens import find_tokens, lower_tokens
 
 # Science-style prose with two tortured phrases, otherwise ordinary wording.
 PAPER = (
@@ -59,6 +60,11 @@ def test_shipped_terms_are_all_usable():
     lm = get_models().lm
     dead = [(k, o) for k, origs in terms.items() for o in origs if 0 in lm.ids(list(o))]
     assert dead == []
+    # Observed phrases are written as the tokenizer splits text ("alzheimer 's sickness"),
+    # or they would never match.
+    unmatched = [k for k in terms
+                 if lower_tokens(find_tokens(k), straight_quotes=True) != k.split(" ")]
+    assert unmatched == []
 
 
 def test_terms_are_candidates_with_their_flag_and_can_be_left_out():
