@@ -56,8 +56,10 @@ def _reset_lm():
     from unspin import models
 
     models.set_default_lm(None)
+    models.set_default_terms(None)
     yield
     models.set_default_lm(None)
+    models.set_default_terms(None)
 
 
 @pytest.fixture
@@ -608,6 +610,36 @@ def test_bad_lm_file(tmp_path, capsys, stdin):
     assert len(err.strip().splitlines()) == 1 and err.startswith("unspin: error: ")
     code, _, err = run(["restore", "--lm", str(tmp_path / "missing.lm")], capsys)
     assert code == 2 and "missing.lm" in err
+
+
+TORTURED = ("In this study we apply counterfeit consciousness to images of bosom malignancy "
+            "collected at two sites between 2015 and 2019.")
+
+
+def test_terms_option_replaces_the_shipped_term_table(tmp_path, capsys, stdin):
+    stdin(TORTURED)
+    code, out, _ = run(["check", "--format", "json"], capsys)
+    assert code == 0
+    assert {s["suggestion"] for s in json.loads(out)["spans"]} >= {
+        "artificial intelligence", "breast cancer"}
+    mine = tmp_path / "terms.tsv"
+    mine.write_text("# my list\nbosom malignancy\tbreast cancer\n", encoding="utf-8")
+    stdin(TORTURED)
+    code, out, _ = run(["restore", "--terms", str(mine), "--format", "text"], capsys)
+    assert code == 0
+    assert "breast cancer" in out and "counterfeit consciousness" in out
+
+
+@pytest.mark.parametrize("content, says", [
+    (None, "No such file"), ("bosom\tbreast\n", "terms.tsv:1:"), ("a b\tc\td\te\n", ":1:")])
+def test_bad_term_table(tmp_path, capsys, stdin, content, says):
+    path = tmp_path / "terms.tsv"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    stdin(TORTURED)
+    code, out, err = run(["check", "--terms", str(path)], capsys)
+    assert code == 2 and out == ""
+    assert len(err.strip().splitlines()) == 1 and says in err
 
 
 # ---------------------------------------------------------------------------- subprocess

@@ -146,6 +146,26 @@ def test_a_term_table_file_can_replace_the_shipped_one(tmp_path):
     assert dec.term_hits(words, get_models().lm.ids(words)) == []
 
 
+def test_set_default_terms_checks_the_file_and_switches_tables(tmp_path):
+    from unspin import models
+
+    bad = tmp_path / "bad.tsv"
+    bad.write_text("bosom\tbreast\n", encoding="utf-8")
+    with pytest.raises(ValueError, match="bad.tsv:1:"):
+        models.set_default_terms(bad)
+    with pytest.raises(FileNotFoundError):
+        models.set_default_terms(tmp_path / "missing.tsv")
+    mine = tmp_path / "mine.tsv"
+    mine.write_text("bosom malignancy\tbreast cancer\n", encoding="utf-8")
+    try:
+        models.set_default_terms(mine)
+        spans = {s.text for s in unspin.check(PAPER).spans}
+        assert "bosom malignancy" in spans and "Counterfeit consciousness" not in spans
+    finally:
+        models.set_default_terms(None)
+    assert "Counterfeit consciousness" in {s.text for s in unspin.check(PAPER).spans}
+
+
 @settings(max_examples=60, deadline=None)
 @given(st.lists(st.tuples(st.integers(0, 5), st.floats(-8, 8)), min_size=1, max_size=25),
        st.data())

@@ -158,7 +158,8 @@ def _add_input_group(parser: argparse.ArgumentParser) -> None:
     )
 
 
-def _add_model_group(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup:
+def _add_model_group(parser: argparse.ArgumentParser,
+                     terms: bool = False) -> argparse._ArgumentGroup:
     group = parser.add_argument_group("model")
     group.add_argument(
         "--table",
@@ -170,6 +171,13 @@ def _add_model_group(parser: argparse.ArgumentParser) -> argparse._ArgumentGroup
         metavar="FILE",
         help="language model file to use instead of the shipped one (see 'unspin lm build')",
     )
+    if terms:
+        group.add_argument(
+            "--terms",
+            metavar="FILE",
+            help="term table of tortured phrases (observed<TAB>original per line, 2-4 "
+                 "observed words) to use instead of the shipped one",
+        )
     return group
 
 
@@ -210,7 +218,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="exit with status 1 when the document (or any JSONL record) is spun",
     )
-    model = _add_model_group(check)
+    model = _add_model_group(check, terms=True)
     model.add_argument(
         "--threshold",
         type=_probability,
@@ -242,7 +250,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="plain [-old-]{+new+} markers in diffs (also when NO_COLOR is set or output "
         "is not a terminal)",
     )
-    model = _add_model_group(restore)
+    model = _add_model_group(restore, terms=True)
     model.add_argument(
         "--min-confidence",
         type=_probability,
@@ -754,6 +762,23 @@ def _select_lm(path: str | None) -> None:
         raise CLIError(f"cannot load language model {path}: {detail}") from None
 
 
+def _select_terms(path: str | None) -> None:
+    """Use the term table at ``path`` (if given) for this process; a clear error if not."""
+    if path is None:
+        return
+    if os.path.isdir(path):
+        raise CLIError(f"cannot read term table {path}: is a directory")
+    if not os.path.exists(path):
+        raise CLIError(f"cannot read term table {path}: No such file or directory")
+    from . import models
+
+    try:
+        models.set_default_terms(path)
+    except (OSError, ValueError, UnicodeDecodeError) as exc:
+        detail = _describe_os_error(exc) if isinstance(exc, OSError) else str(exc)
+        raise CLIError(f"cannot load term table {path}: {detail}") from None
+
+
 def _api_kwargs(args: argparse.Namespace, *names: str) -> dict[str, Any]:
     """Keyword arguments for check/restore: only the options that were given."""
     kwargs: dict[str, Any] = {}
@@ -864,6 +889,7 @@ def _cmd_check(args: argparse.Namespace) -> int:
     import unspin
 
     _select_lm(args.lm)
+    _select_terms(args.terms)
     kwargs = _api_kwargs(args, "threshold")
 
     def run(text: str) -> Any:
@@ -901,6 +927,7 @@ def _cmd_restore(args: argparse.Namespace) -> int:
     import unspin
 
     _select_lm(args.lm)
+    _select_terms(args.terms)
     kwargs = _api_kwargs(args, "min_confidence", "threshold")
     color = _use_color(args)
     index = _open_index(args.index) if args.index is not None else None

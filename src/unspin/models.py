@@ -12,12 +12,13 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-from .candidates import CandidateSource, LearnedTable
+from .candidates import CandidateSource, LearnedTable, load_terms
 from .decode import DecodeParams, Decoder
 from .lm import NGramLM
 
 _lock = threading.Lock()
 _default_lm_path: Path | None = None
+_default_terms_path: Path | None = None
 _cache: dict[tuple, Models] = {}
 
 
@@ -53,18 +54,39 @@ def set_default_lm(path: str | Path | None) -> None:
         _default_lm_path = path
 
 
+def set_default_terms(path: str | Path | None) -> None:
+    """Use another term table (tortured phrases: ``observed<TAB>original`` per line, see
+    `unspin.candidates.load_terms`) instead of the shipped ``terms.tsv`` for subsequent
+    calls (None: the shipped one).
+
+    Raises:
+        FileNotFoundError: if the file does not exist.
+        ValueError: on a malformed line (with its number).
+    """
+    global _default_terms_path
+    if path is not None:
+        path = Path(path)
+        if not path.is_file():
+            raise FileNotFoundError(f"term table not found: {path}")
+        load_terms(path)  # fail now, with the line, rather than at first use
+    with _lock:
+        _default_terms_path = path
+
+
 def get_models(table: str | Path | LearnedTable | None = None) -> Models:
     """The shared models, loaded on first use; ``table`` adds a learned substitution table."""
     lm_path = _default_lm_path or data_path("lm.bin")
+    terms = _default_terms_path
     table_key = id(table) if isinstance(table, LearnedTable) else (str(table) if table else None)
-    key = (str(lm_path), table_key)
+    key = (str(lm_path), table_key) if terms is None else (str(lm_path), table_key, str(terms))
     models = _cache.get(key)
     if models is None:
         with _lock:
             models = _cache.get(key)
             if models is None:
                 lm = NGramLM(lm_path)
-                source = CandidateSource(table) if table is not None else _base_source()
+                source = CandidateSource(table, terms=terms) \
+                    if table is not None or terms is not None else _base_source()
                 params = DecodeParams.fitted(data_path("channel.json"))
                 context = data_path("context.bin")  # loaded by the decoder on first use
                 models = Models(lm, source, Decoder(lm, source, params,
