@@ -83,6 +83,16 @@ def _make(start: int, specs: tuple) -> tuple[Candidate, ...]:
     return tuple(out)
 
 
+def _tsv_rows(path: str | Path) -> Iterator[tuple[int, list[str]]]:
+    """``(line number, tab-separated fields)`` of a table file's lines, blank lines and
+    ``#`` comments skipped."""
+    with open(path, encoding="utf-8") as f:
+        for n, line in enumerate(f, 1):
+            line = line.rstrip("\n")
+            if line.strip() and not line.startswith("#"):
+                yield n, line.split("\t")
+
+
 class LearnedTable:
     """Counts of (observed, original) token-tuple pairs, e.g. learned by tracing.
 
@@ -96,16 +106,11 @@ class LearnedTable:
     @classmethod
     def load(cls, path: str | Path) -> LearnedTable:
         table = cls()
-        with open(path, encoding="utf-8") as f:
-            for n, line in enumerate(f, 1):
-                line = line.rstrip("\n")
-                if not line.strip() or line.startswith("#"):
-                    continue
-                parts = line.split("\t")
-                if len(parts) not in (2, 3):
-                    raise ValueError(f"{path}:{n}: expected observed<TAB>original<TAB>count")
-                count = int(parts[2]) if len(parts) == 3 else 1
-                table.add(tuple(parts[0].split()), tuple(parts[1].split()), count)
+        for n, parts in _tsv_rows(path):
+            if len(parts) not in (2, 3):
+                raise ValueError(f"{path}:{n}: expected observed<TAB>original<TAB>count")
+            count = int(parts[2]) if len(parts) == 3 else 1
+            table.add(tuple(parts[0].split()), tuple(parts[1].split()), count)
         return table
 
     def save(self, path: str | Path) -> None:
@@ -147,19 +152,13 @@ def load_terms(path: str | Path) -> dict[str, dict[tuple[str, ...], int]]:
         ValueError: on a malformed line, with its file and line number.
     """
     terms: dict[str, dict[tuple[str, ...], int]] = {}
-    with open(path, encoding="utf-8") as f:
-        for n, line in enumerate(f, 1):
-            line = line.rstrip("\n")
-            if not line.strip() or line.startswith("#"):
-                continue
-            parts = line.split("\t")
-            obs = _key(parts[0].split()) if len(parts) == 2 else ()
-            orig = _key(parts[1].split()) if len(parts) == 2 else ()
-            if not (2 <= len(obs) <= MAX_PHRASE and 1 <= len(orig) <= MAX_PHRASE) \
-                    or obs == orig:
-                raise ValueError(f"{path}:{n}: expected observed (2-{MAX_PHRASE} tokens)"
-                                 f"<TAB>original (1-{MAX_PHRASE} tokens), different")
-            terms.setdefault(" ".join(obs), {})[orig] = 0
+    for n, parts in _tsv_rows(path):
+        obs = _key(parts[0].split()) if len(parts) == 2 else ()
+        orig = _key(parts[1].split()) if len(parts) == 2 else ()
+        if not (2 <= len(obs) <= MAX_PHRASE and 1 <= len(orig) <= MAX_PHRASE) or obs == orig:
+            raise ValueError(f"{path}:{n}: expected observed (2-{MAX_PHRASE} tokens)"
+                             f"<TAB>original (1-{MAX_PHRASE} tokens), different")
+        terms.setdefault(" ".join(obs), {})[orig] = 0
     return terms
 
 

@@ -744,15 +744,20 @@ def _record_header(meta: dict[str, Any], lineno: int) -> str:
 # --------------------------------------------------------------------------- commands
 
 
+def _check_readable(path: str, what: str) -> None:
+    """A clear error (exit status 2) if the model file ``path`` cannot be read."""
+    if os.path.isdir(path):
+        raise CLIError(f"cannot read {what} {path}: is a directory")
+    if not os.path.exists(path):
+        raise CLIError(f"cannot read {what} {path}: No such file or directory")
+    if not os.access(path, os.R_OK):
+        raise CLIError(f"cannot read {what} {path}: Permission denied")
+
+
 def _select_lm(path: str | None) -> None:
     if path is None:
         return
-    if os.path.isdir(path):
-        raise CLIError(f"cannot read language model {path}: is a directory")
-    if not os.path.exists(path):
-        raise CLIError(f"cannot read language model {path}: No such file or directory")
-    if not os.access(path, os.R_OK):
-        raise CLIError(f"cannot read language model {path}: Permission denied")
+    _check_readable(path, "language model")
     from . import models
 
     try:
@@ -766,10 +771,7 @@ def _select_terms(path: str | None) -> None:
     """Use the term table at ``path`` (if given) for this process; a clear error if not."""
     if path is None:
         return
-    if os.path.isdir(path):
-        raise CLIError(f"cannot read term table {path}: is a directory")
-    if not os.path.exists(path):
-        raise CLIError(f"cannot read term table {path}: No such file or directory")
+    _check_readable(path, "term table")
     from . import models
 
     try:
