@@ -187,3 +187,24 @@ def test_shift_entries_keeps_the_summed_odds_exact(entries, data):
     assert np.array_equal(loc.score, want) and np.array_equal(loc.channel, want)
     assert np.array_equal(loc.zpos, zp2)
     assert np.allclose(loc.zlse, zl2, atol=1e-9)
+
+
+_WORDS = ["bosom", "malignancy", "malignant", "growth", "lung", "the", "counterfeit",
+          "consciousness", "of", ".", "profound", "learning", "unknownword"]
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.sampled_from(_WORDS), max_size=30))
+def test_term_hits_finds_every_key_start(words):
+    """Against a plain scan: each position where some observed phrase starts, once."""
+    models = get_models()
+    terms = models.source._terms
+    want = []
+    for i in range(len(words)):
+        for ln in range(2, 5):
+            if i + ln <= len(words) and " ".join(words[i:i + ln]) in terms:
+                want.append(i)
+                break
+    got = models.decoder.term_hits(words, models.lm.ids(words))
+    assert [i for i, _ in got] == want
+    assert all(" ".join(words[i:i + ln]) in terms for i, ln in got)
