@@ -47,12 +47,12 @@ CHECK_SUSPICION = -3.0
 # Known tortured phrases (the term table, `unspin/data/terms.tsv`): a document where one
 # occurs is searched for spans (and restored) whatever its detection score, since the
 # detector reads single words and cannot see them. Each one that the local decisions
-# restore with at least TERM_CONFIRM confidence leaves the document a chance of TERM_MISS
-# of not being spun: ``score = 1 - (1 - P(spun)) * TERM_MISS ** found``. Set by hand, not
+# restore with at least the default edit confidence (`DecodeParams.min_confidence`: a span
+# `check` shows) leaves the document a chance of TERM_MISS of not being spun:
+# ``score = 1 - (1 - P(spun)) * TERM_MISS ** found``. Set by hand, not
 # fitted (the benchmark spinners write no such terms): the table's observed phrases occur
 # once in 10,255 held-out Wikipedia and Wikinews documents, and one in context is a strong
 # sign; see `bench/tortured.py` for what it restores and what it changes in ordinary text.
-TERM_CONFIRM = 0.5
 TERM_MISS = 0.02
 
 TableArg = str | Path | LearnedTable | None
@@ -401,15 +401,15 @@ def _analyse(texts, table: TableArg, mode: str, min_confidence: float = 0.0) -> 
     if mode == "check":
         if todo:
             _decode_all(todo, decoder, mode, min_confidence)
-            _count_terms([a for a in todo if a.terms])
+            _count_terms([a for a in todo if a.terms], decoder.params.min_confidence)
             _only_terms_below_gate(todo)
         return analyses
     # The score counts the tortured phrases that `check`'s local decisions restore, so that
     # every mode reports the same score: made here for the few documents that have one.
     with_terms = [a for a in todo if a.terms]
     if with_terms:
-        _decode_all(with_terms, decoder, "check", TERM_CONFIRM)
-        _count_terms(with_terms)
+        _decode_all(with_terms, decoder, "check", decoder.params.min_confidence)
+        _count_terms(with_terms, decoder.params.min_confidence)
         for a in with_terms:
             a.decisions = []
     if mode == "restore" and todo:
@@ -426,11 +426,12 @@ def _only_terms_below_gate(analyses: list[_Analysis]) -> None:
             a.decisions = [d for d in a.decisions if d.flags & FLAG_TERM]
 
 
-def _count_terms(analyses: list[_Analysis]) -> None:
-    """Set ``terms_found``: the decisions restoring a term table phrase, confident enough."""
+def _count_terms(analyses: list[_Analysis], confirm: float) -> None:
+    """Set ``terms_found``: the decisions restoring a term table phrase with at least
+    ``confirm`` confidence."""
     for a in analyses:
         a.terms_found = sum(1 for d in a.decisions
-                            if d.flags & FLAG_TERM and d.confidence >= TERM_CONFIRM)
+                            if d.flags & FLAG_TERM and d.confidence >= confirm)
 
 
 def _default_min_confidence() -> float:
