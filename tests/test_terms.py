@@ -94,11 +94,14 @@ def test_one_term_opens_the_span_gate_and_lifts_the_score():
     assert [(s.text, s.suggestion) for s in report.spans] == [
         ("counterfeit consciousness", "artificial intelligence")]
     assert report.spun and report.score >= report.threshold
-    # Every mode reports the same score.
-    assert plain.score == report.score == unspin.restore(ONE_TERM).report.score
+    # Every mode reports the same score, and counts the term.
+    restored = unspin.restore(ONE_TERM).report
+    assert plain.score == report.score == restored.score
+    assert plain.terms == report.terms == restored.terms == 1
+    assert report.to_dict()["terms"] == 1
     # Without the term the detector alone judges the paragraph clean.
     clean = ONE_TERM.replace("counterfeit consciousness", "artificial intelligence")
-    assert not unspin.check(clean).spun
+    assert not unspin.check(clean).spun and unspin.check(clean).terms == 0
     words = ["counterfeit", "consciousness", "and", "counterfeit", "consciousness", "."]
     assert models.decoder.term_hits(words, models.lm.ids(words)) == [(0, 2), (3, 2)]
 

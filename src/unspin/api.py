@@ -254,7 +254,8 @@ class _Analysis:
                                         else located)
         ]
         return Report(score=round(score, 6), spun=score >= thr, spans=spans, threshold=thr,
-                      language="en", supported=True, words=self.words)
+                      language="en", supported=True, words=self.words,
+                      terms=self.terms_found)
 
 
 def _score_all(analyses: list[_Analysis], decoder, keep_words: bool = False) -> None:

@@ -651,7 +651,8 @@ def _format_report(report: Any) -> str:
     verdict = "SPUN" if report.spun else "not spun"
     lines = [
         f"verdict: {verdict} (score {report.score:.2f}, threshold {report.threshold:.2f})",
-        f"words: {report.words}, spans: {len(report.spans)}",
+        f"words: {report.words}, spans: {len(report.spans)}"
+        + (f", known tortured phrases: {report.terms}" if report.terms else ""),
     ]
     for span in report.spans:
         lines.append(

@@ -88,6 +88,9 @@ class Report:
         supported: False when the text is not English prose; then ``score`` is 0 and
             ``spun`` False: no verdict is given.
         words: Number of word tokens analysed.
+        terms: Known tortured phrases (the term table's) that `check`'s span search restores
+            in context, each one of `check`'s spans: what research-integrity screeners
+            count.
         version: Package and data versions.
     """
 
@@ -98,6 +101,7 @@ class Report:
     language: str = "en"
     supported: bool = True
     words: int = 0
+    terms: int = 0
     version: dict[str, str] = field(default_factory=versions)
 
     def to_dict(self) -> dict[str, Any]:
@@ -107,7 +111,7 @@ class Report:
         return {"score": self.score, "spun": self.spun,
                 "spans": [s.to_dict() for s in self.spans], "threshold": self.threshold,
                 "language": self.language, "supported": self.supported, "words": self.words,
-                "version": dict(self.version)}
+                "terms": self.terms, "version": dict(self.version)}
 
     def to_json(self, **kwargs: Any) -> str:
         """Serialise to a JSON string."""
