@@ -267,3 +267,12 @@ def test_docs_page_works_offline(page, base_url):
     page.wait_for_function("document.querySelector('#endpoints pre').textContent.includes('HTTP')")
     assert "HTTP 200" in page.locator("#endpoints pre").first.text_content()
     assert page.external == []
+
+
+def test_verdict_counts_known_tortured_phrases(page):
+    text = ("In this study we apply counterfeit consciousness to images of bosom malignancy "
+            "collected at two sites between 2015 and 2019.")
+    _analyse(page, text)
+    assert "2 known tortured phrases" in page.text_content("#verdict")
+    _analyse(page, SPUN)
+    assert "tortured" not in page.text_content("#verdict")

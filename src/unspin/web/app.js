@@ -172,7 +172,8 @@
       check.spun ? "Likely spun" : "Not spun");
     line.append(label, document.createTextNode(
       ` · spin score ${fmt(check.score)} (threshold ${fmt(check.threshold)})` +
-      ` · ${check.words} words · ${check.spans.length} spun span${check.spans.length === 1 ? "" : "s"}`));
+      ` · ${check.words} words · ${check.spans.length} spun span${check.spans.length === 1 ? "" : "s"}` +
+      (check.terms ? ` · ${check.terms} known tortured phrase${check.terms === 1 ? "" : "s"}` : "")));
     const meter = el("meter");
     meter.min = 0;
     meter.max = 1;
