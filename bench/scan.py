@@ -10,7 +10,8 @@ Parts (each can be skipped, see ``--help``):
 
 1. **throughput**: ``unspin scan --mode check`` end to end (a subprocess: start-up, model
    load, reading, writing included) on real held-out Wikipedia and Wikinews documents,
-   every other one spun by the WordNet spinner; 1 and 2 local workers, ``--trials`` pairs
+   every other one spun by the WordNet spinner (``--spun-every K``: one in K); 1 and 2 local
+   workers, ``--trials`` pairs
    of runs (the median speed-up and each trial's). MB are UTF-8
    bytes of the texts; MB/s per core divides by the workers. Next to it, the machine's own
    2-vs-1 ceiling with no unspin at all (`machine_scaling`: a pure-Python loop and random
@@ -63,8 +64,9 @@ def _heldout() -> list[Path]:
     return [base / "heldout-enwiki.jsonl", base / "heldout-enwikinews.jsonl"]
 
 
-def make_docs(n: int, path: Path, spin: bool = True) -> int:
-    """Write ``n`` held-out documents (every other one spun) as JSONL; return text bytes."""
+def make_docs(n: int, path: Path, spin: bool = True, spun_every: int = 2) -> int:
+    """Write ``n`` held-out documents (one in ``spun_every`` spun: every other one by
+    default, the benchmark's setting) as JSONL; return text bytes."""
     readers = [open(p, encoding="utf-8") for p in _heldout()]  # noqa: SIM115
     spinner = None
     if spin:
@@ -88,7 +90,7 @@ def make_docs(n: int, path: Path, spin: bool = True) -> int:
                 raise SystemExit(f"the held-out corpus has only {i} documents, not {n}")
             rec = json.loads(line)
             text = rec["text"]
-            if spinner is not None and i % 2:
+            if spinner is not None and i % spun_every == spun_every - 1:
                 text = spinner.spin(text, 0.15, seed=i).spun
             total += len(text.encode("utf-8"))
             out.write(json.dumps({"id": rec["id"], "text": text}, ensure_ascii=False) + "\n")
@@ -526,12 +528,16 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip", nargs="*", default=[],
                     choices=["throughput", "overhead", "ray", "datatrove", "robust"])
     ap.add_argument("--out", default=str(OUT / "scan.json"))
+    ap.add_argument("--spun-every", type=int, default=2, metavar="K",
+                    help="spin one document in K (default 2, the benchmark's mix; 20 is "
+                         "closer to a crawl, where few documents are spun)")
     args = ap.parse_args(argv)
     OUT.mkdir(parents=True, exist_ok=True)
     docs = OUT / "docs.jsonl"
-    nbytes = make_docs(args.docs, docs)
+    nbytes = make_docs(args.docs, docs, spun_every=args.spun_every)
     mb = nbytes / 1e6
-    res: dict = {"docs": args.docs, "mb": round(mb, 3), "cpus": os.cpu_count(),
+    res: dict = {"docs": args.docs, "spun_every": args.spun_every, "mb": round(mb, 3),
+                 "cpus": os.cpu_count(),
                  "load_at_start": _load(), "python": sys.version.split()[0]}
     from unspin.lm import native_available
 
