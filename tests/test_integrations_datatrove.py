@@ -67,6 +67,17 @@ def test_filter_without_spans_keeps_score_and_verdict():
     assert with_spans.metadata["unspin_spans"] and without.metadata["unspin_spans"] == []
 
 
+def test_filter_counts_known_tortured_phrases():
+    paper = Document(text="In this study we apply counterfeit consciousness to images of "
+                          "bosom malignancy collected at two sites between 2015 and 2019.",
+                     id="p")
+    plain = Document(text=CLEAN, id="c")
+    UnspinFilter(annotate_only=True).filter(paper)
+    UnspinFilter(annotate_only=True, spans=False).filter(plain)
+    assert paper.metadata["unspin_terms"] == 2 and paper.metadata["unspin_spun"] is True
+    assert plain.metadata["unspin_terms"] == 0
+
+
 def test_filter_drop_reason_is_spun():
     f = UnspinFilter()
     assert f.filter(Document(text=SPUN, id="x")) == (False, "spun")

@@ -14,8 +14,9 @@ Example::
     ], tasks=4).run()
 
 Each document analysed gets ``doc.metadata["unspin_score"]`` (calibrated probability),
-``["unspin_spun"]`` (verdict) and ``["unspin_spans"]`` (list of ``{start, end, text,
-suggestion, confidence}``, character offsets into ``doc.text``). Text that is not English
+``["unspin_spun"]`` (verdict), ``["unspin_spans"]`` (list of ``{start, end, text,
+suggestion, confidence}``, character offsets into ``doc.text``) and ``["unspin_terms"]``
+(known tortured phrases restored in context, see `unspin.Report.terms`). Text that is not English
 prose, empty or longer than ``max_chars`` is kept and marked ``unspin_supported=False``:
 a filter for spinning should not silently drop what it cannot judge.
 
@@ -46,6 +47,7 @@ def _annotate(doc: Document, report: Any, key: str) -> None:
     doc.metadata[f"{key}_spun"] = bool(report.spun)
     doc.metadata[f"{key}_supported"] = bool(report.supported)
     doc.metadata[f"{key}_spans"] = [s.to_dict() for s in report.spans]
+    doc.metadata[f"{key}_terms"] = report.terms
 
 
 class UnspinFilter(BaseFilter):
