@@ -185,14 +185,12 @@ def natural() -> dict:
     return {"sentences": len(NATURAL), "changed": len(changed), "which": changed}
 
 
-def corpus_hits(paths: list[Path], terms: dict) -> dict:
-    """Occurrences of the table's observed phrases in text files (unspin's tokens)."""
+def corpus_hits(paths: list[Path]) -> dict:
+    """Occurrences of the loaded term table's observed phrases in text files, found as
+    `unspin` finds them (`Decoder.term_hits` on unspin's tokens)."""
     from unspin.tokens import find_tokens, lower_tokens
 
-    longest: dict[str, int] = {}
-    for key in terms:
-        first, n = key.split(" ", 1)[0], key.count(" ") + 1
-        longest[first] = max(longest.get(first, 0), n)
+    models = unspin_models.get_models()
     hits: dict[str, int] = {}
     tokens = 0
     for path in paths:
@@ -200,12 +198,9 @@ def corpus_hits(paths: list[Path], terms: dict) -> dict:
             for line in f:
                 toks = lower_tokens(find_tokens(line), straight_quotes=True)
                 tokens += len(toks)
-                for j, w in enumerate(toks):
-                    key = w
-                    for ln in range(2, min(longest.get(w, 0), len(toks) - j) + 1):
-                        key += " " + toks[j + ln - 1]
-                        if key in terms:
-                            hits[key] = hits.get(key, 0) + 1
+                for i, ln in models.decoder.term_hits(toks, models.lm.ids(toks)):
+                    key = " ".join(toks[i:i + ln])
+                    hits[key] = hits.get(key, 0) + 1
     return {"tokens": tokens, "occurrences": sum(hits.values()),
             "which": sorted(hits.items(), key=lambda kv: -kv[1])}
 
@@ -251,7 +246,8 @@ def main(argv: list[str] | None = None) -> int:
         }
         out["no_table"] = run({}, entries)
     if args.corpus:
-        out["corpus"] = corpus_hits(args.corpus, terms)
+        use_terms(terms)
+        out["corpus"] = corpus_hits(args.corpus)
     for name, res in out.items():
         shown = {k: (round(v, 4) if isinstance(v, float) else v) for k, v in res.items()
                  if k not in ("missed", "which")}
