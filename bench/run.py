@@ -317,6 +317,8 @@ def run(args: argparse.Namespace) -> dict:
     check, restore, api_err = load_unspin()
     if restore is not None and getattr(args, "min_confidence", None) is not None:
         restore = functools.partial(restore, min_confidence=args.min_confidence)
+    if restore is not None and getattr(args, "two_step", False):
+        restore = functools.partial(restore, two_step=True)
     if api_err:
         log(f"WARNING: {api_err}; only the baselines are measured.")
     lm, lm_err = load_lm()
@@ -576,6 +578,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--min-confidence", type=float, default=None,
                     help="restore's edit threshold (default: the shipped one), to measure "
                          "other points of the precision/recall trade-off")
+    ap.add_argument("--two-step", action="store_true",
+                    help="restore with two_step=True (originals two steps into the table)")
     ap.add_argument("--robustness", action="store_true",
                     help="also run the bad-input benchmark (bench.robustness, a few minutes)")
     args = ap.parse_args(argv)

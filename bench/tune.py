@@ -1,6 +1,7 @@
 """Quick development loop for the decoder's channel weights (calibration split only).
 
-``python -m bench.tune [--spinner wordnet] [--rate 0.2] [--docs 60] [--set name=value ...]``
+``python -m bench.tune [--spinner wordnet] [--rate 0.2] [--docs 60] [--two-step]
+[--set name=value ...]``
 prints restoration and false-edit figures on calibration documents, so weights are never
 tuned on the test split that bench.run reports.
 """
@@ -18,14 +19,16 @@ from .data import load_clean_docs, make_spun
 from .spinners import SPINNERS
 
 
-def evaluate(spinner: str, rate: float, docs: list[dict], seed: int = 1) -> dict:
+def evaluate(spinner: str, rate: float, docs: list[dict], seed: int = 1,
+             two_step: bool = False) -> dict:
     spun = make_spun(SPINNERS[spinner](), docs, rate, seed=seed)
     t = time.perf_counter()
     scores = []
     clean_false = clean_words = nbytes = 0
     for sd, doc in zip(spun, docs, strict=True):
-        scores.append(M.restoration_scores(sd, unspin.restore(sd.spun).edits))
-        clean_false += sum(1 for e in unspin.restore(doc["text"]).edits if e.kind == "spin")
+        scores.append(M.restoration_scores(sd, unspin.restore(sd.spun, two_step=two_step).edits))
+        clean_false += sum(1 for e in unspin.restore(doc["text"], two_step=two_step).edits
+                           if e.kind == "spin")
         clean_words += M.n_words(doc["text"])
         nbytes += len(sd.spun.encode()) + len(doc["text"].encode())
     dt = time.perf_counter() - t
@@ -42,14 +45,16 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=0.2)
     ap.add_argument("--docs", type=int, default=60)
     ap.add_argument("--set", nargs="*", default=[])
+    ap.add_argument("--two-step", action="store_true", help="restore with two_step=True")
     args = ap.parse_args()
     params = get_models().decoder.params
     for kv in args.set:
         k, v = kv.split("=")
         setattr(params, k, type(getattr(params, k))(v))
     docs = load_clean_docs(args.docs, split="calib", seed=7)
-    res = evaluate(args.spinner, args.rate, docs)
-    print(" ".join(f"{k}={v:.3f}" for k, v in res.items()), args.set)
+    res = evaluate(args.spinner, args.rate, docs, two_step=args.two_step)
+    print(" ".join(f"{k}={v:.3f}" for k, v in res.items()), args.set,
+          "two-step" if args.two_step else "")
 
 
 if __name__ == "__main__":

@@ -721,3 +721,13 @@ def test_jsonl_file_in_batches_gives_what_stdin_gives_one_by_one(tmp_path):
     records = [json.loads(x) for x in from_file.stdout.splitlines()]
     assert len(records) == 40 and "error" in records[5] and "error" in records[7]
     assert records[1]["spun"] is True and records[0]["spun"] is False
+
+
+def test_restore_two_step_option(stdin, capsys):
+    text = ("The Wright Flyer was the anterior aircraft to fly under its own power, and it "
+            "changed travel forever.")
+    stdin(text)
+    code, out, _ = run(["restore", "--two-step"], capsys)
+    assert code == 0
+    assert out == unspin.restore(text, two_step=True).text + "\n"
+    assert "the first aircraft" in out

@@ -281,3 +281,139 @@ def test_restore_counts_the_original_already_in_the_document():
         params.context_weight, params.topic_weight, params.repeat_weight = saved
     # "film" is once in the document, "cinema" nowhere else: 0.5 * log(2) more.
     assert scores[1] - scores[0] == pytest.approx(0.5 * np.log(2))
+
+
+# Two-step candidates (`Decoder._two_step_candidates`): "anterior" is no candidate of
+# "first" in any shipped source, but it is a candidate of a candidate ("anterior" -> "former"
+# / "prior" -> "first"), and the context model ranks "first" best in the slot.
+TWO_STEP_TEXT = ("The Wright Flyer was the anterior aircraft to fly under its own power, and "
+                 "it changed travel forever.")
+
+
+def _edits(text: str, **kwargs) -> set:
+    return {(e.text, e.replacement) for e in unspin.restore(text, **kwargs).edits}
+
+
+@shipped
+def test_restore_reaches_an_original_two_steps_away_when_asked():
+    assert ("anterior", "first") in _edits(TWO_STEP_TEXT, two_step=True)
+    assert ("anterior", "first") not in _edits(TWO_STEP_TEXT)  # off by default
+    dec = get_models().decoder
+    table = dec.table()
+    anterior, first = (int(i) for i in dec.lm.ids(["anterior", "first"]))
+    assert first not in table.orig[table.offsets[anterior]:table.offsets[anterior + 1]]
+    assert first in dec._two_step_originals(anterior)
+
+
+@shipped
+def test_two_step_matches_in_numpy_and_compiled(monkeypatch):
+    from unspin.lm import native_available
+
+    if not native_available():
+        pytest.skip("no compiled helper")
+    fast = unspin.restore(TWO_STEP_TEXT, two_step=True).to_dict()
+    monkeypatch.setenv("UNSPIN_NATIVE", "0")
+    assert unspin.restore(TWO_STEP_TEXT, two_step=True).to_dict() == fast
+
+
+@shipped
+def test_two_step_leaves_well_predicted_words_alone():
+    text = "The city council met on Monday to discuss the new budget for the next year."
+    assert _edits(text, two_step=True) == set()
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_best_fillers_native_and_numpy_agree(tmp_path, monkeypatch, seed):
+    write_model(tmp_path / "m.bin", dim=11, seed=seed)  # 11: not a multiple of 8
+    model = ContextModel(tmp_path / "m.bin")
+    rng = np.random.default_rng(seed)
+    n = 5
+    vec = rng.normal(size=(n, 11)).astype(np.float32)
+    observed = rng.normal(size=n).astype(np.float32)
+    lens = rng.integers(0, 7, size=n)
+    ids = rng.integers(FIRST_WORD, len(WORDS), size=int(lens.sum())).astype(np.int64)
+    bounds = np.concatenate(([0], np.cumsum(lens))).astype(np.int64)
+    emb = model.emb.astype(np.float32) * model.scale[:, None]
+    for top, floor in ((1, -1e9), (3, 0.0), (8, -0.5)):
+        monkeypatch.setenv("UNSPIN_NATIVE", "0")
+        slow = model.best_fillers(vec, observed, ids, bounds, top, floor)
+        monkeypatch.setenv("UNSPIN_NATIVE", "1")
+        fast = model.best_fillers(vec, observed, ids, bounds, top, floor)
+        assert slow.shape == (n, top)
+        for k in range(n):
+            d = emb[ids[bounds[k]:bounds[k + 1]]] @ vec[k] - observed[k]
+            want = [int(i) + int(bounds[k]) for i in np.argsort(-d, kind="stable")
+                    if d[i] >= floor][:top]
+            for got in (slow, fast):
+                row = [int(i) for i in got[k] if i >= 0]
+                # The same picks (scores rounded differently may swap near-ties only).
+                assert sorted(row) == sorted(want) or np.allclose(
+                    np.sort(d[np.array(row) - bounds[k]]), np.sort(d[np.array(want) - bounds[k]]),
+                    atol=1e-4)
+                assert all(i == -1 for i in got[k][len(row):])
+
+
+def test_best_fillers_rejects_ids_out_of_range(tmp_path):
+    from unspin.lm import native_available
+
+    if not native_available():
+        pytest.skip("no compiled helper")
+    write_model(tmp_path / "m.bin")
+    model = ContextModel(tmp_path / "m.bin")
+    vec = np.zeros((1, 6), dtype=np.float32)
+    with pytest.raises(IndexError):
+        model.best_fillers(vec, np.zeros(1), np.array([len(WORDS)]), np.array([0, 1]), 1, 0.0)
+
+
+@shipped
+def test_two_step_best_compiled_equals_numpy(monkeypatch):
+    from unspin.lm import native_available
+
+    if not native_available():
+        pytest.skip("no compiled helper")
+    dec = get_models().decoder
+    model, cids = dec._context_model()
+    words = np.array([w for w in dec.lm.ids("the anterior aircraft voiced congenital house "
+                                            "manipulated xylophone rife tail".split())
+                      if cids[w] >= FIRST_WORD], dtype=np.int64)
+    rng = np.random.default_rng(3)
+    vec = rng.normal(scale=0.5, size=(len(words), model.emb.shape[1])).astype(np.float32)
+    observed = np.zeros(len(words), dtype=np.float32)
+    params = dec.params
+    saved = params.two_step_top, params.two_step_min
+    try:
+        params.two_step_top, params.two_step_min = 3, -1.0
+        fast = dec._two_step_best(words, vec, observed)
+        monkeypatch.setenv("UNSPIN_NATIVE", "0")
+        slow = dec._two_step_best(words, vec, observed)
+    finally:
+        params.two_step_top, params.two_step_min = saved
+    assert (fast >= 0).sum() > 10  # most words have a two-step set
+    assert np.array_equal(fast, slow)
+    assert (dec._two_step_stamp == -1).all()  # the scratch is left clean
+
+
+def test_two_step_best_rejects_bad_ids():
+    from unspin.lm import native_available
+
+    if not native_available():
+        pytest.skip("no compiled helper")
+    from unspin import _native
+
+    offsets = np.array([0, 1, 2], dtype=np.int64)
+    orig = np.array([1, 0], dtype=np.int32)
+    cids = np.array([4, 5], dtype=np.int64)
+    emb = np.ones((6, 2), dtype=np.int8)
+    scale = np.ones(6, dtype=np.float32)
+    stamp = np.full(2, -1, dtype=np.int64)
+    out = np.empty((1, 1), dtype=np.int64)
+    vec = np.ones((1, 2), dtype=np.float32)
+    obs = np.zeros(1, dtype=np.float32)
+    with pytest.raises(ValueError, match="word id"):
+        _native.two_step_best(offsets, orig, 2, 15, 15, cids, 4, emb, scale, 6, 2,
+                              np.array([7], dtype=np.int64), vec, obs, 1, 1, 0.0, stamp, out)
+    bad = np.array([0, 1, 2], dtype=np.int32)  # an original id past the vocabulary
+    with pytest.raises(ValueError, match="out of range"):
+        _native.two_step_best(offsets, bad[:2] + 1, 2, 15, 15, cids, 4, emb, scale, 6, 2,
+                              np.array([1], dtype=np.int64), vec, obs, 1, 1, 0.0, stamp, out)
+    assert (stamp == -1).all()

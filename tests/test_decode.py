@@ -11,7 +11,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import unspin.decode as decode_mod
-from unspin.candidates import FLAG_MYTHES, FLAG_PHRASE, FLAG_WN_LOOSE, FLAG_WN_SYN, Candidate
+from unspin.candidates import (
+    FLAG_MYTHES,
+    FLAG_PHRASE,
+    FLAG_TWO_STEP,
+    FLAG_WN_LOOSE,
+    FLAG_WN_SYN,
+    Candidate,
+)
 from unspin.decode import DecodeParams, Local, _channel
 from unspin.models import get_models
 from unspin.tokens import segments, tokenize
@@ -41,6 +48,14 @@ def test_word_count_changes_need_a_trusted_source():
     assert _channel(loose, p) == -30.0
     assert _channel(hand, p) > -30.0
     assert _channel(synonym, p) > -30.0
+
+
+def test_two_step_channel_is_its_own_weight():
+    p = DecodeParams()
+    two = Candidate(0, 1, ("first",), FLAG_TWO_STEP, 0.0, 1)
+    assert _channel(two, p) == pytest.approx(p.offset + p.two_step)
+    # One word for one word only: never a phrase.
+    assert _channel(Candidate(0, 1, ("the", "first"), FLAG_TWO_STEP, 0.0, 1), p) == -30.0
 
 
 def test_fitted_params_override_defaults_and_ignore_unknown_keys(tmp_path):

@@ -757,9 +757,265 @@ static PyTypeObject ModelType = {
     .tp_new = Model_new,
 };
 
+
+/* best_dots(emb, scale, vocab, dim, vec, obs, ids, bounds, n, top, floor, out):
+ * the decoder's two-step candidates (decode.Decoder._two_step_candidates). For each slot k
+ * of n, the candidates ids[bounds[k]:bounds[k + 1]] (context model ids) are scored
+ * scale[id] * (emb[id] . vec[k]) - obs[k] and the `top` best at or above `floor` are
+ * written to out[k * top:(k + 1) * top] (indices into ids, best first, ties to the earlier
+ * candidate; -1 where fewer qualify). emb is int8 (vocab, dim), scale float32 (vocab), vec
+ * float32 (n, dim), obs float32 (n), ids and bounds int64, out int64 (n * top).
+ * What it replaces: gathering and converting a hundred embedding rows per slot in numpy
+ * was a third of a `restore`. */
+static PyObject *best_dots(PyObject *mod, PyObject *args) {
+    PyObject *oemb, *oscale, *ovec, *oobs, *oids, *obounds, *oout;
+    Py_ssize_t vocab, dim, n, top;
+    double floor_;
+    (void)mod;
+    if (!PyArg_ParseTuple(args, "OOnnOOOOnndO", &oemb, &oscale, &vocab, &dim, &ovec, &oobs,
+                          &oids, &obounds, &n, &top, &floor_, &oout))
+        return NULL;
+    if (vocab < 0 || dim < 1 || n < 0 || top < 1 || top > 64) {
+        PyErr_SetString(PyExc_ValueError, "best_dots: bad sizes");
+        return NULL;
+    }
+    Bufs bs = {.n = 0};
+    const int8_t *emb = get(&bs, oemb, 1, vocab * dim, 0, "emb");
+    const float *scale = emb ? get(&bs, oscale, 4, vocab, 0, "scale") : NULL;
+    const float *vec = scale ? get(&bs, ovec, 4, n * dim, 0, "vec") : NULL;
+    const float *obs = vec ? get(&bs, oobs, 4, n, 0, "obs") : NULL;
+    const int64_t *bounds = obs ? get(&bs, obounds, 8, n + 1, 0, "bounds") : NULL;
+    Py_ssize_t m = bounds ? (Py_ssize_t)bounds[n] : 0;
+    const int64_t *ids = bounds ? get(&bs, oids, 8, m, 0, "ids") : NULL;
+    int64_t *out = ids ? get(&bs, oout, 8, n * top, 1, "out") : NULL;
+    if (!out) {
+        release_all(&bs);
+        return NULL;
+    }
+    for (Py_ssize_t k = 0; k < n; k++) {
+        if (bounds[k] < 0 || bounds[k] > bounds[k + 1] || bounds[k + 1] > m) {
+            release_all(&bs);
+            PyErr_SetString(PyExc_ValueError, "best_dots: bounds not increasing within ids");
+            return NULL;
+        }
+    }
+    for (Py_ssize_t i = 0; i < m; i++) {
+        if (ids[i] < 0 || ids[i] >= vocab) {
+            release_all(&bs);
+            PyErr_Format(PyExc_IndexError, "best_dots: id %lld out of range", (long long)ids[i]);
+            return NULL;
+        }
+    }
+    Py_BEGIN_ALLOW_THREADS
+    float best[64];
+    for (Py_ssize_t k = 0; k < n; k++) {
+        int64_t *o = out + k * top;
+        Py_ssize_t have = 0;
+        const float *v = vec + k * dim;
+        for (Py_ssize_t i = bounds[k]; i < bounds[k + 1]; i++) {
+            /* The rows are scattered over the table: fetch a few ahead. */
+            if (i + 6 < m) {
+                PREFETCH(emb + ids[i + 6] * dim);
+                PREFETCH(emb + ids[i + 6] * dim + 64);
+            }
+            const int8_t *e = emb + ids[i] * dim;
+            float acc[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+            Py_ssize_t j = 0;
+            for (; j + 8 <= dim; j += 8)
+                for (int u = 0; u < 8; u++) acc[u] += (float)e[j + u] * v[j + u];
+            for (; j < dim; j++) acc[0] += (float)e[j] * v[j];
+            float dot = ((acc[0] + acc[1]) + (acc[2] + acc[3])) +
+                        ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+            float d = scale[ids[i]] * dot - obs[k];
+            if (!(d >= (float)floor_)) continue;
+            if (have == top && !(d > best[top - 1])) continue;
+            Py_ssize_t r = have < top ? have++ : top - 1;
+            while (r > 0 && d > best[r - 1]) {
+                best[r] = best[r - 1];
+                o[r] = o[r - 1];
+                r--;
+            }
+            best[r] = d;
+            o[r] = i;
+        }
+        for (Py_ssize_t r = have; r < top; r++) o[r] = -1;
+    }
+    Py_END_ALLOW_THREADS
+    return finish(&bs, 0);
+}
+
+/* two_step_best(offsets, orig, vocab, k1, k2, cids, first_word, emb, scale, cvocab, dim,
+ *               words, vec, obs, n, top, floor, stamp, out):
+ * the decoder's two-step candidates (decode.Decoder._two_step_candidates) in one pass.
+ * For slot k of n, observed word words[k] (an LM id): its first k1 word-table entries
+ * orig[offsets[w]:...], then each of those entries' first k2 entries, are the candidates
+ * two steps away; those among the first step or the word itself, those the context model
+ * does not know (cids[o] < first_word) and repeats are skipped. Each is scored
+ * scale[c] * (emb[c] . vec[k]) - obs[k] with c = cids[o], and the `top` best at or above
+ * `floor` are written to out[k * top:(k + 1) * top] as LM ids, best first (ties to the
+ * earlier candidate), -1 where fewer qualify. `stamp` (int64, vocab, all -1) is scratch
+ * and is left all -1. Types: offsets, cids, words, stamp, out int64; orig int32; emb int8
+ * (cvocab, dim); scale, vec (n, dim), obs float32.
+ * Why compiled: building each word's set of a hundred words in numpy (a dozen calls a
+ * word, most words new to the cache) cost more than scoring them. */
+static PyObject *two_step_best(PyObject *mod, PyObject *args) {
+    PyObject *ooff, *oorig, *ocids, *oemb, *oscale, *owords, *ovec, *oobs, *ostamp, *oout;
+    Py_ssize_t vocab, k1, k2, first_word, cvocab, dim, n, top;
+    double floor_;
+    (void)mod;
+    if (!PyArg_ParseTuple(args, "OOnnnOnOOnnOOOnndOO", &ooff, &oorig, &vocab, &k1, &k2,
+                          &ocids, &first_word, &oemb, &oscale, &cvocab, &dim, &owords, &ovec,
+                          &oobs, &n, &top, &floor_, &ostamp, &oout))
+        return NULL;
+    if (vocab < 0 || cvocab < 0 || dim < 1 || n < 0 || top < 1 || top > 64 || k1 < 0 ||
+        k2 < 0 || k1 > 10000 || k2 > 10000) {
+        PyErr_SetString(PyExc_ValueError, "two_step_best: bad sizes");
+        return NULL;
+    }
+    Bufs bs = {.n = 0};
+    const int64_t *off = get(&bs, ooff, 8, vocab + 1, 0, "offsets");
+    Py_buffer *ob = &bs.b[bs.n];
+    const int32_t *orig = NULL;
+    if (off) {
+        if (PyObject_GetBuffer(oorig, ob, PyBUF_C_CONTIGUOUS) == 0) {
+            bs.n++;
+            orig = ob->buf;
+        }
+    }
+    Py_ssize_t norig = orig ? ob->len / 4 : 0;
+    const int64_t *cids = orig ? get(&bs, ocids, 8, vocab, 0, "cids") : NULL;
+    const int8_t *emb = cids ? get(&bs, oemb, 1, cvocab * dim, 0, "emb") : NULL;
+    const float *scale = emb ? get(&bs, oscale, 4, cvocab, 0, "scale") : NULL;
+    const int64_t *words = scale ? get(&bs, owords, 8, n, 0, "words") : NULL;
+    const float *vec = words ? get(&bs, ovec, 4, n * dim, 0, "vec") : NULL;
+    const float *obs = vec ? get(&bs, oobs, 4, n, 0, "obs") : NULL;
+    int64_t *stamp = obs ? get(&bs, ostamp, 8, vocab, 1, "stamp") : NULL;
+    int64_t *out = stamp ? get(&bs, oout, 8, n * top, 1, "out") : NULL;
+    if (!out) {
+        release_all(&bs);
+        return NULL;
+    }
+    /* Checked where read (the table is large; a call reads a small part of it). */
+    const char *bad = NULL;
+    int64_t *buf = malloc((size_t)(k1 * k2 > 0 ? k1 * k2 : 1) * sizeof(int64_t));
+    if (!buf) {
+        release_all(&bs);
+        return PyErr_NoMemory();
+    }
+    Py_BEGIN_ALLOW_THREADS
+    float best[64];
+    for (Py_ssize_t k = 0; k < n; k++) {
+        int64_t *o = out + k * top;
+        Py_ssize_t have = 0;
+        const float *v = vec + k * dim;
+        int64_t w = words[k];
+        if (w < 0 || w >= vocab) {
+            bad = "word id out of range";
+            break;
+        }
+        int64_t lo = off[w], hi = off[w + 1];
+        if (lo < 0 || hi < lo || hi > norig) {
+            bad = "offsets out of range";
+            break;
+        }
+        if (hi - lo > k1) hi = lo + k1;
+        for (int64_t e = lo; e < hi && !bad; e++) {
+            int64_t f = orig[e];
+            if (f < 0 || f >= vocab || off[f] < 0 || off[f + 1] < off[f] || off[f + 1] > norig)
+                bad = "orig id or offsets out of range";
+            for (int64_t e2 = off[f]; !bad && e2 < off[f + 1] && e2 < off[f] + k2; e2++)
+                if (orig[e2] < 0 || orig[e2] >= vocab || cids[orig[e2]] >= cvocab)
+                    bad = "orig id or cids out of range";
+        }
+        if (bad) break;
+        /* Stamp k + vocab marks the first step and the word; stamp k a candidate seen.
+         * Two passes, so that the scattered reads can be fetched ahead: gather the
+         * candidates (context model ids), then score them. */
+        int64_t out_mark = k + vocab, seen = k;
+        stamp[w] = out_mark;
+        for (int64_t e = lo; e < hi; e++) {
+            stamp[orig[e]] = out_mark;
+            if (e + 2 < hi) PREFETCH(&off[orig[e + 2]]);
+        }
+        Py_ssize_t nc = 0;
+        for (int64_t e = lo; e < hi; e++) {
+            int64_t f = orig[e];
+            if (e + 1 < hi) PREFETCH(&orig[off[orig[e + 1]]]);
+            int64_t lo2 = off[f], hi2 = off[f + 1];
+            if (hi2 - lo2 > k2) hi2 = lo2 + k2;
+            for (int64_t e2 = lo2; e2 < hi2; e2++) {
+                if (e2 + 4 < hi2) {
+                    PREFETCH(&stamp[orig[e2 + 4]]);
+                    PREFETCH(&cids[orig[e2 + 4]]);
+                }
+                int64_t cand = orig[e2];
+                if (stamp[cand] == out_mark || stamp[cand] == seen) continue;
+                stamp[cand] = seen;
+                if (cids[cand] < first_word) continue;
+                buf[nc++] = cand;
+            }
+        }
+        for (Py_ssize_t i = 0; i < nc; i++) {
+            if (i + 4 < nc) {
+                const int8_t *ahead = emb + cids[buf[i + 4]] * dim;
+                PREFETCH(ahead);
+                PREFETCH(ahead + 64);
+            }
+            int64_t cand = buf[i];
+            int64_t c = cids[cand];
+            const int8_t *row = emb + c * dim;
+            float acc[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
+            Py_ssize_t j = 0;
+            for (; j + 8 <= dim; j += 8)
+                for (int u = 0; u < 8; u++) acc[u] += (float)row[j + u] * v[j + u];
+            for (; j < dim; j++) acc[0] += (float)row[j] * v[j];
+            float dot = ((acc[0] + acc[1]) + (acc[2] + acc[3])) +
+                        ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+            float d = scale[c] * dot - obs[k];
+            if (!(d >= (float)floor_)) continue;
+            if (have == top && !(d > best[top - 1])) continue;
+            Py_ssize_t r = have < top ? have++ : top - 1;
+            while (r > 0 && d > best[r - 1]) {
+                best[r] = best[r - 1];
+                o[r] = o[r - 1];
+                r--;
+            }
+            best[r] = d;
+            o[r] = cand;
+        }
+        for (Py_ssize_t r = have; r < top; r++) o[r] = -1;
+        /* Leave the scratch as found. */
+        stamp[w] = -1;
+        for (int64_t e = lo; e < hi; e++) {
+            int64_t f = orig[e];
+            stamp[f] = -1;
+            int64_t lo2 = off[f], hi2 = off[f + 1];
+            if (hi2 - lo2 > k2) hi2 = lo2 + k2;
+            for (int64_t e2 = lo2; e2 < hi2; e2++) stamp[orig[e2]] = -1;
+        }
+    }
+    Py_END_ALLOW_THREADS
+    free(buf);
+    if (bad) {
+        release_all(&bs);
+        PyErr_Format(PyExc_ValueError, "two_step_best: %s", bad);
+        return NULL;
+    }
+    return finish(&bs, 0);
+}
+
+static PyMethodDef module_methods[] = {
+    {"best_dots", best_dots, METH_VARARGS,
+     "best_dots(emb, scale, vocab, dim, vec, obs, ids, bounds, n, top, floor, out)"},
+    {"two_step_best", two_step_best, METH_VARARGS,
+     "two_step_best(offsets, orig, vocab, k1, k2, cids, first_word, emb, scale, cvocab, dim, "
+     "words, vec, obs, n, top, floor, stamp, out)"},
+    {NULL, NULL, 0, NULL},
+};
+
 static struct PyModuleDef native_module = {
     PyModuleDef_HEAD_INIT, "_native",
-    "Compiled n-gram lookups for unspin.lm and the decoder's joint step.", -1, NULL,
+    "Compiled n-gram lookups for unspin.lm and the decoder's joint step.", -1, module_methods,
 };
 
 PyMODINIT_FUNC PyInit__native(void) {

@@ -28,6 +28,10 @@ FLAG_WN_SYN, FLAG_WN_LOOSE, FLAG_MYTHES, FLAG_VECTOR, FLAG_PHRASE, FLAG_NUMBER, 
 # A pair of the shipped term table (`data/terms.tsv`): a multiword term as spinners are
 # known to write it ("tortured phrases": "profound learning" for "deep learning").
 FLAG_TERM = 128
+# An original two steps away in the word table (a candidate of a candidate) that the context
+# model ranks first for the slot: a spinner's table is wider than any thesaurus, and its
+# loose synonyms often sit one step beyond ours. Decoder-made, never in a table.
+FLAG_TWO_STEP = 256
 
 MAX_PHRASE = 4
 

@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .lm import NONE, UNK, ArrayFile
+from .lm import NONE, UNK, ArrayFile, native_available
 
 FIRST_WORD = 4  # ids below are <unk>, <s>, </s>, <none>: never scored as slot fillers
 FORMAT = "unspin-context-1"
@@ -121,7 +121,7 @@ class ContextModel:
         return out
 
     def delta(self, g: np.ndarray, at: np.ndarray, orig: np.ndarray,
-              bias: float = 1.0) -> np.ndarray:
+              bias: float = 1.0, slots_out: list | None = None) -> np.ndarray:
         """Per candidate: score of the original ``orig`` minus that of the observed ``g[at]``
         in the slot (natural log); 0 where either word is outside the model's vocabulary.
 
@@ -133,6 +133,8 @@ class ContextModel:
             at: Per candidate, its slot in ``g`` (repeats allowed).
             orig: Per candidate, the id of the proposed original.
             bias: Weight of the per-word bias (the model's unigram part).
+            slots_out: A list to append ``(slots, slot_vectors)`` of each block to, for a
+                caller that scores more words in the same slots.
         """
         out = np.zeros(len(at), dtype=np.float64)
         ok = np.flatnonzero((g[at] >= FIRST_WORD) & (orig >= FIRST_WORD))
@@ -144,6 +146,8 @@ class ContextModel:
         for s0 in range(0, len(slots), SLOT_BLOCK):
             s1 = min(s0 + SLOT_BLOCK, len(slots))
             vec = self.slot_vectors(g, slots[s0:s1])
+            if slots_out is not None:
+                slots_out.append((slots[s0:s1], vec))
             w = g[slots[s0:s1]]
             s_obs = np.einsum("ij,ij->i", vec, self._vectors(w)) + bias * self.bias[w]
             rows = ok[bounds[s0]:bounds[s1]]
@@ -151,6 +155,46 @@ class ContextModel:
             o = orig[rows]
             s_orig = np.einsum("ij,ij->i", vec[k], self._vectors(o)) + bias * self.bias[o]
             out[rows] = s_orig - s_obs[k]
+        return out
+
+
+    def best_fillers(self, vec: np.ndarray, observed: np.ndarray, ids: np.ndarray,
+                     bounds: np.ndarray, top: int, floor: float) -> np.ndarray:
+        """Per slot, the best few of its candidate fillers by score difference.
+
+        Args:
+            vec: `slot_vectors` of ``n`` slots.
+            observed: Per slot, the observed word's score (``vec . vector``, no bias).
+            ids: The candidates of all slots, slot after slot (this model's ids).
+            bounds: ``n + 1`` offsets: slot ``k``'s candidates are
+                ``ids[bounds[k]:bounds[k + 1]]``.
+            top: How many per slot.
+            floor: The least score difference (candidate minus observed) kept.
+
+        Returns:
+            ``(n, top)`` indices into ``ids``, best first (ties to the earlier), -1 where
+            fewer reach ``floor``.
+        """
+        n = len(observed)
+        out = np.full((n, top), -1, dtype=np.int64)
+        if n == 0:
+            return out
+        vec = np.ascontiguousarray(vec, dtype=np.float32)
+        if native_available():
+            from . import _native
+
+            _native.best_dots(self.emb, self.scale, self.emb.shape[0], self.emb.shape[1], vec,
+                              np.ascontiguousarray(observed, dtype=np.float32),
+                              np.ascontiguousarray(ids, dtype=np.int64),
+                              np.ascontiguousarray(bounds, dtype=np.int64), n, top,
+                              float(floor), out)
+            return out
+        b = np.asarray(bounds).tolist()
+        for k in range(n):
+            d = self._vectors(ids[b[k]:b[k + 1]]) @ vec[k] - np.float32(observed[k])
+            best = np.argsort(-d, kind="stable")[:top]
+            best = best[d[best] >= np.float32(floor)]
+            out[k, :len(best)] = best + b[k]
         return out
 
 

@@ -46,6 +46,7 @@ from .candidates import (
     FLAG_NUMBER,
     FLAG_PHRASE,
     FLAG_TERM,
+    FLAG_TWO_STEP,
     FLAG_VECTOR,
     FLAG_WN_LOOSE,
     FLAG_WN_SYN,
@@ -54,8 +55,8 @@ from .candidates import (
     CandidateSource,
     _new,
 )
-from .context import CONTEXT_REACH, TOPIC_REACH, DocumentWords, topic_delta
-from .lm import BOS, EOS, NONE, UNK
+from .context import CONTEXT_REACH, FIRST_WORD, TOPIC_REACH, DocumentWords, topic_delta
+from .lm import BOS, EOS, NONE, UNK, native_available
 
 LN10 = math.log(10.0)
 CHUNK_TOKENS = 20_000
@@ -174,6 +175,18 @@ class DecodeParams:
     # the original already in the document, the observed word repeated in it). Tuned with
     # bench/tune.py (it mostly removes false and wrong edits); 0 switches it off.
     repeat_weight: float = 0.5
+    # Restore with ``two_step=True`` only (`Decoder._two_step_candidates`): at a word whose
+    # own log10 probability in context is below ``two_step_suspicion``, the originals of its
+    # first ``max_candidates`` table entries' first ``two_step_width`` entries, the best
+    # ``two_step_top`` of them by the context model (at least ``two_step_min`` above the
+    # observed word), scored like any candidate with channel ``offset + two_step``.
+    # ``two_step_top`` 0 switches them off even when asked for. Tuned with bench/tune.py
+    # (BENCHMARKS.md, "Two-step candidates").
+    two_step: float = -2.0
+    two_step_top: int = 1
+    two_step_width: int = 15
+    two_step_min: float = 4.0
+    two_step_suspicion: float = -4.5
 
     def document_rate(self, p_spun: float, spun_mass: float | None) -> float:
         """The spin rate of a document for the decoder's prior: the spun and clean rates
@@ -272,7 +285,7 @@ def _channel(c: Candidate, p: DecodeParams) -> float:
         return -30.0
     if not _hand_phrase(f):
         f &= ~FLAG_PHRASE
-    if not f & (LEXICAL | FLAG_PHRASE | FLAG_NUMBER | FLAG_LEARNED | FLAG_TERM):
+    if not f & (LEXICAL | FLAG_PHRASE | FLAG_NUMBER | FLAG_LEARNED | FLAG_TERM | FLAG_TWO_STEP):
         return -30.0
     # Additive in the sources that propose the pair (weights fitted by bench/fit_channel.py).
     s = p.offset
@@ -283,6 +296,8 @@ def _channel(c: Candidate, p: DecodeParams) -> float:
         s += p.learned + math.log(c.count / (c.count + 1.0))
     if f & FLAG_TERM:
         s += p.term
+    if f & FLAG_TWO_STEP:
+        s += p.two_step
     s += p.cosine * max(c.cosine, 0.0)
     s -= p.fanout * math.log(max(c.fanout, 1))
     return s
@@ -832,6 +847,9 @@ class Decoder:
         self._channel_cache: dict[tuple, float] = {}
         self._entry_cache: dict[tuple[str, bool], tuple] = {}
         self._unknown_cache: dict[str, list[tuple[int, float]]] = {}
+        self._two_step_cache: dict[int, np.ndarray] = {}  # LM id -> its two-step originals
+        self._two_step_entry: dict[int, int] = {}  # original LM id -> number in `_phrases`
+        self._two_step_stamp: np.ndarray | None = None  # per LM id, see `_two_step_originals`
         self._orig_ids: dict[tuple[str, ...], list[int]] = {}  # originals' LM ids (joint)
         self._phrases = PhraseEntries()
         # Per LM id: the range of its word's trusted multiword originals in `_phrases`
@@ -886,7 +904,9 @@ class Decoder:
         return DocumentWords(ids, vectors, rows)
 
     def _context_bonus(self, J: np.ndarray, g: np.ndarray, orig: np.ndarray,
-                       score: np.ndarray, document: DocumentWords | None) -> np.ndarray | None:
+                       score: np.ndarray, document: DocumentWords | None,
+                       slots_out: list | None = None,
+                       known_delta: np.ndarray | None = None) -> np.ndarray | None:
         """Per one-word-for-one-word candidate (at ``g[J]``), the evidence from beyond the
         trigram's window, weighted: the document's word counts
         (`DocumentWords.repeat_delta`), its topic (`topic_delta`) and the context model's
@@ -896,6 +916,10 @@ class Decoder:
         still lift to `DecodeParams.local_floor`, cheapest first (for the topic and the
         context model, the largest value seen in practice: `TOPIC_REACH`,
         `CONTEXT_REACH`); the others get 0.
+
+        ``slots_out`` (a list) receives the context model's slot vectors (see
+        `ContextModel.delta`); ``known_delta``, the model's differences where the caller
+        has them already (then the model is not run).
         """
         p = self.params
         model, ids = self._context_model()
@@ -919,7 +943,9 @@ class Decoder:
         if model is not None:
             look = np.flatnonzero(score + bonus + ctx_top >= p.local_floor)
             if len(look):
-                d = model.delta(ids[g], J[look], ids[orig[look]], bias=p.context_bias)
+                d = known_delta[look] if known_delta is not None else \
+                    model.delta(ids[g], J[look], ids[orig[look]], bias=p.context_bias,
+                                slots_out=slots_out)
                 bonus[look] += p.context_weight * np.clip(d, -p.context_clip, p.context_clip)
         return bonus
 
@@ -980,11 +1006,13 @@ class Decoder:
             self._channel_cache.clear()
             self._entry_cache.clear()
             self._unknown_cache.clear()
+            self._two_step_cache.clear()
             self._reset_phrases()
         return self._table
 
     def _reset_phrases(self) -> None:
         self._phrases = PhraseEntries()
+        self._two_step_entry = {}
         self._multi_lo = self._multi_hi = None
 
     def _multi_originals(self) -> np.ndarray:
@@ -1379,6 +1407,133 @@ class Decoder:
         return _expand_blocks(pos[order], np.concatenate(b_lo)[order],
                               np.concatenate(b_hi)[order])
 
+    def _two_step_originals(self, w: int) -> np.ndarray:
+        """LM ids two steps from observed id ``w`` in the word table: the originals of its
+        first `DecodeParams.max_candidates` entries' first ``two_step_width`` entries,
+        less those first entries and ``w`` itself, and only words the context model knows
+        (it ranks them). Cached per id."""
+        hit = self._two_step_cache.get(w)
+        if hit is not None:
+            return hit
+        p = self.params
+        t = self.table()
+        _, cids = self._context_model()
+        lo = int(t.offsets[w])
+        first = t.orig[lo:min(int(t.offsets[w + 1]), lo + p.max_candidates)]
+        width = int(p.two_step_width)
+        starts = t.offsets[first]
+        cnt = np.minimum(t.offsets[first + 1] - starts, width)
+        idx = np.repeat(starts - np.cumsum(cnt) + cnt, cnt) + np.arange(int(cnt.sum()))
+        two = t.orig[idx].astype(np.int64)
+        two = two[cids[two] >= FIRST_WORD]
+        # Out: the first step and the word itself; then each word once (the first of its
+        # occurrences keeps its place, as in the compiled `two_step_best`). Stamps over
+        # the vocabulary: no sort per word.
+        if self._two_step_stamp is None:
+            self._two_step_stamp = np.full(len(t.offsets) - 1, -1, dtype=np.int64)
+        stamp = self._two_step_stamp
+        stamp[first] = -2
+        stamp[w] = -2
+        two = two[stamp[two] != -2]
+        stamp[first] = -1
+        stamp[w] = -1
+        at = np.arange(len(two))
+        stamp[two[::-1]] = at[::-1]  # the first occurrence written last
+        two = two[stamp[two] == at]
+        stamp[two] = -1
+        if len(self._two_step_cache) > 200_000:  # bounded like `_entries`
+            self._two_step_cache.clear()
+        self._two_step_cache[w] = two
+        return two
+
+    def _two_step_entry_of(self, o: int) -> int:
+        """The `_phrases` number of the two-step entry with original LM id ``o``."""
+        e = self._two_step_entry.get(o)
+        if e is None:
+            spec = (1, (self.lm.words[o],), FLAG_TWO_STEP, 0.0, 1, 0)
+            e = self._phrases.add(((spec, (o,), self._spec_channel(spec)),))[0]
+            self._two_step_entry[o] = e
+        return e
+
+    def _two_step_best(self, words: np.ndarray, vec: np.ndarray,
+                       observed: np.ndarray) -> np.ndarray:
+        """Per slot (observed LM id ``words[k]``, context model output ``vec[k]``, the observed
+        word's score ``observed[k]``): the LM ids of its best ``two_step_top`` two-step
+        originals at least ``two_step_min`` above the observed word, best first, -1 where
+        fewer qualify (``(n, top)``)."""
+        p = self.params
+        model, cids = self._context_model()
+        top = int(p.two_step_top)
+        n = len(words)
+        t = self.table()
+        if native_available():
+            from . import _native
+
+            if self._two_step_stamp is None:
+                self._two_step_stamp = np.full(len(t.offsets) - 1, -1, dtype=np.int64)
+            out = np.empty((n, top), dtype=np.int64)
+            _native.two_step_best(
+                t.offsets, t.orig, len(t.offsets) - 1, int(p.max_candidates),
+                int(p.two_step_width), cids, FIRST_WORD, model.emb, model.scale,
+                model.emb.shape[0], model.emb.shape[1], np.ascontiguousarray(words, np.int64),
+                np.ascontiguousarray(vec, np.float32),
+                np.ascontiguousarray(observed, np.float32), n, top, float(p.two_step_min),
+                self._two_step_stamp, out)
+            return out
+        sets = [self._two_step_originals(w) for w in words.tolist()]
+        lens = np.fromiter(map(len, sets), dtype=np.int64, count=n)
+        flat = np.concatenate(sets) if n else np.zeros(0, dtype=np.int64)
+        bounds = np.concatenate(([0], np.cumsum(lens)))
+        picks = model.best_fillers(vec, observed, cids[flat], bounds, top, p.two_step_min)
+        return np.where(picks >= 0, flat[np.maximum(picks, 0)] if len(flat) else -1, -1)
+
+    def _two_step_candidates(self, g: np.ndarray, where: np.ndarray,
+                             slots: list) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Two-step candidates (restore only), in slots the context model has read.
+
+        A real spinner's table is wider than our thesauri: about half of an unseen
+        table's swapped words have an original that no source proposes for the observed
+        word, and a third of those are a candidate of one of its candidates. There are a
+        hundred or more such words per observed word, too many for the trigram model to
+        choose among, so the context model (which reads four words on each side) picks the
+        best ``two_step_top`` (`DecodeParams`) first; they are then scored like any
+        phrase-path entry.
+
+        Args:
+            g: The chunk's padded ids.
+            where: Per padded position, whether to look there.
+            slots: ``(slots, slot_vectors)`` blocks from `ContextModel.delta`: only those
+                slots are looked at (the model's hidden layer is most of its cost).
+
+        Returns:
+            ``(pos, entry, delta)``: per candidate its padded position, its number in
+            `_phrases` and the context model's score difference (original minus observed).
+        """
+        p = self.params
+        model, cids = self._context_model()
+        top = int(p.two_step_top)
+        e = np.zeros(0, dtype=np.int64)
+        if model is None or top <= 0 or not slots:
+            return e, e, np.zeros(0)
+        at = np.concatenate([s for s, _ in slots])
+        vec = np.concatenate([v for _, v in slots])
+        use = np.flatnonzero(where[at] & (cids[g[at]] >= FIRST_WORD))
+        if not len(use):
+            return e, e, np.zeros(0)
+        at, vec = at[use], vec[use]
+        cg = cids[g]
+        observed = np.einsum("ij,ij->i", vec, model._vectors(cg[at]))
+        picks = self._two_step_best(g[at], vec, observed)
+        k, r = np.nonzero(picks >= 0)
+        if not len(k):
+            return e, e, np.zeros(0)
+        chosen = picks[k, r]
+        delta = np.einsum("ij,ij->i", vec[k], model._vectors(cids[chosen])) - observed[k]
+        if p.context_bias:
+            delta += p.context_bias * (model.bias[cids[chosen]] - model.bias[cg[at[k]]])
+        ent = [self._two_step_entry_of(o) for o in chosen.tolist()]
+        return at[k], np.asarray(ent, dtype=np.int64), delta.astype(np.float64)
+
     # ------------------------------------------------------------------ step 1
 
     def _suspicious(self, base: np.ndarray, end_of: np.ndarray,
@@ -1651,7 +1806,7 @@ class Decoder:
     def local(self, states: list[SentenceState], *, g_offset: int = 0,
               sent_offset: int = 0, suspicion: float | None = None,
               known: ScoredWords | None = None, context: bool = False,
-              document: DocumentWords | None = None) -> Local:
+              document: DocumentWords | None = None, two_step: bool = False) -> Local:
         """Score every candidate alone, in observed context (vectorised).
 
         Args:
@@ -1667,6 +1822,8 @@ class Decoder:
                 `_context_bonus`).
             document: With ``context``, the whole document's `_document` (None: no
                 evidence from the whole document).
+            two_step: With ``context``, also the two-step candidates
+                (`_two_step_candidates`).
         """
         # Global arrays over all sentences, padded: [NONE, BOS, ids..., EOS] each.
         g = np.concatenate([st.padded for st in states]) if states else np.zeros(0, np.int64)
@@ -1728,9 +1885,10 @@ class Decoder:
             sel = np.array([k for k, e in enumerate(pe.tolist())
                             if specs[e][0] == 1 and len(specs[e][1]) == 1], dtype=np.int64)
             o = self.lm.ids([specs[int(pe[k])][1][0] for k in sel.tolist()])
+            slots: list = []
             bonus = self._context_bonus(np.concatenate((J, pj[sel])), g,
                                         np.concatenate((orig, o)),
-                                        np.concatenate((S1, S2[sel])), document)
+                                        np.concatenate((S1, S2[sel])), document, slots)
             if bonus is not None:
                 CH = CH + bonus[:n1]
                 S1 = S1 + bonus[:n1]
@@ -1738,6 +1896,22 @@ class Decoder:
                 pch = pch.copy()
                 S2[sel] += bonus[n1:]
                 pch[sel] += bonus[n1:]
+            if two_step and slots and int(self.params.two_step_top) > 0:
+                # Where the word itself is unlikely: candidates of its candidates, ranked
+                # in the slots the context model has just read.
+                two = is_tok & ~learned_pos & (shape == 0) & (base < self.params.two_step_suspicion)
+                tj, te, td = self._two_step_candidates(g, two, slots)
+                if len(tj):
+                    S3, ch3, keep3 = self._phrase_scores(g, base, end_of, shape, tj, te)
+                    tj, te, td = tj[keep3], te[keep3], td[keep3]
+                    b3 = self._context_bonus(tj, g, self.lm.ids([specs[e][1][0] for e in
+                                                                 te.tolist()]),
+                                             S3, document, known_delta=td)
+                    if b3 is not None:
+                        S3, ch3 = S3 + b3, ch3 + b3
+                    pj, pe = np.concatenate((pj, tj)), np.concatenate((pe, te))
+                    S2, pch = np.concatenate((S2, S3)), np.concatenate((pch, ch3))
+                    n2 = len(pj)
         pos = np.concatenate((J, pj)) + g_offset
         score = np.concatenate((S1, S2))
         zpos, zlse = _logsumexp_by(pos, score)
@@ -2045,7 +2219,8 @@ class Decoder:
     def decode(self, sentences: list[list[str]], *, fast: bool = False,
                shapes: list[list[int]] | None = None, prior=None,
                min_confidence: float = 0.0, suspicion: float | None = None,
-               known: ScoredWords | None = None, ids: np.ndarray | None = None):
+               known: ScoredWords | None = None, ids: np.ndarray | None = None,
+               two_step: bool = False):
         """Decode normalised sentences.
 
         Args:
@@ -2059,6 +2234,8 @@ class Decoder:
                 candidates scored as `local` would (the same table, candidate limit and
                 context), and at positions that `local` looks at.
             ids: The LM ids of all the sentences' tokens, in order, if the caller has them.
+            two_step: Also look for originals two steps away in the word table (see
+                `_two_step_candidates`; not with ``fast``).
             prior: Optional callable ``(local, states) -> float`` (or an array of one rate
                 per sentence, when several documents are decoded together), or such an
                 array itself (then, with ``fast``, chunks are decided one by one and the
@@ -2107,7 +2284,8 @@ class Decoder:
                 part_known.sent = part_known.sent - k
             part = self.local(chunk, g_offset=0 if per_chunk else g_offset, sent_offset=k,
                               suspicion=suspicion, known=part_known,
-                              context=not fast, document=document).compact(keep_floor)
+                              context=not fast, document=document,
+                              two_step=two_step and not fast).compact(keep_floor)
             if per_chunk:
                 if len(part.zlse):
                     part.shift_sentences(chunk_shift)

@@ -140,7 +140,8 @@ def _edge(an: list[str], bn: list[str], i_lo: int, i_hi: int, j_lo: int, j_hi: i
 
 
 def restore_with_reference(text: str, index: Index, *, min_confidence: float | None = None,
-                           threshold: float | None = None, table: Any = None) -> Restoration:
+                           threshold: float | None = None, table: Any = None,
+                           two_step: bool = False) -> Restoration:
     """Restore a spun text from its original in the index, and by the model elsewhere.
 
     Where the text aligns with the best-matching original, every difference becomes an
@@ -153,13 +154,14 @@ def restore_with_reference(text: str, index: Index, *, min_confidence: float | N
         min_confidence: As for `unspin.restore` (model edits only).
         threshold: As for `unspin.restore`.
         table: As for `unspin.restore`.
+        two_step: As for `unspin.restore`.
 
     Returns:
         A `Restoration`, whose ``report`` is the model's detection report.
     """
     from .api import restore
 
-    kwargs: dict[str, Any] = {"table": table}
+    kwargs: dict[str, Any] = {"table": table, "two_step": two_step}
     if min_confidence is not None:
         kwargs["min_confidence"] = min_confidence
     if threshold is not None:
