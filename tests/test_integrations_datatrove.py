@@ -92,6 +92,17 @@ def test_formatter_restores_text(tmp_path):
     assert docs[2].text == FRENCH
 
 
+def test_formatter_two_step_option():
+    import unspin
+
+    text = ("The Wright Flyer was the anterior aircraft to fly under its own power, and it "
+            "changed travel forever.")
+    assert UnspinFormatter(two_step=True).format(text) == unspin.restore(text,
+                                                                           two_step=True).text
+    assert "the first aircraft" in UnspinFormatter(two_step=True).format(text)
+    assert "the first aircraft" not in UnspinFormatter().format(text)
+
+
 def test_batched_filter_annotates_as_one_by_one(tmp_path):
     docs = [Document(text=t, id=str(i)) for i, t in enumerate([CLEAN, SPUN, FRENCH, "", None])]
     f = UnspinFilter(batch_size=8)

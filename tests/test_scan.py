@@ -235,6 +235,22 @@ def test_restore_mode_has_text_edits_and_spans(tmp_path):
     assert "Court " in rec["text"]
 
 
+def test_restore_mode_two_step(tmp_path):
+    import unspin
+
+    text = ("The Wright Flyer was the anterior aircraft to fly under its own power, and it "
+            "changed travel forever.")
+    path = _write_jsonl(tmp_path / "in.jsonl", [{"id": 1, "text": text}])
+    out = tmp_path / "out.jsonl"
+    assert main(["scan", str(path), "-o", str(out), "--mode", "restore", "--two-step",
+                 "--workers", "1", "-q"]) == 0
+    (rec,) = _read_out(out)
+    assert rec["text"] == unspin.restore(text, two_step=True).text
+    assert "the first aircraft" in rec["text"]
+    with pytest.raises(ScanError, match="restore"):
+        scan([str(path)], str(tmp_path / "c.jsonl"), mode="check", two_step=True)
+
+
 def test_workers_two_equal_workers_one(tmp_path):
     a = _write_jsonl(tmp_path / "a.jsonl", _docs(40), BAD_LINES)
     b = _write_jsonl(tmp_path / "b.jsonl.gz", _docs(13))

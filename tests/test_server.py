@@ -124,6 +124,15 @@ def test_options_reach_the_library(client):
     assert all(e["confidence"] >= 0.9 for e in body["edits"] if e["kind"] == "spin")
 
 
+def test_restore_two_step_option(client):
+    text = ("The Wright Flyer was the anterior aircraft to fly under its own power, and it "
+            "changed travel forever.")
+    body = client.post("/v1/restore", json={"text": text, "two_step": True}).json()
+    assert body == cli._restore_dict(unspin.restore(text, two_step=True), {})
+    assert "the first aircraft" in body["text"]
+    assert client.post("/v1/restore", json={"text": text, "two_step": "x"}).status_code == 422
+
+
 @pytest.mark.parametrize("ident", [None, 0, "x", {"k": [1, 2]}])
 def test_id_is_echoed_when_given(client, ident):
     body = client.post("/v1/check", json={"text": "Hello there, this is a test.", "id": ident})

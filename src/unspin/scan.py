@@ -60,6 +60,8 @@ class ScanConfig:
         threshold: Decision threshold, or None for the calibrated one.
         doc_timeout: Seconds one document may take before it becomes an error record.
         spans: With ``"check"``, also find the spun spans (False: score and verdict only).
+        two_step: With ``"restore"``, also originals two steps into the candidate table
+            (`unspin.restore`'s ``two_step``).
     """
 
     mode: str = "check"
@@ -67,6 +69,7 @@ class ScanConfig:
     threshold: float | None = None
     doc_timeout: float | None = None
     spans: bool = True
+    two_step: bool = False
 
 
 @dataclass(slots=True)
@@ -176,7 +179,7 @@ def analyse_one(meta: dict[str, Any], text: str | None, error: str | None,
                 import unspin
 
                 if cfg.mode == "restore":
-                    result = unspin.restore(text, **kwargs)
+                    result = unspin.restore(text, two_step=cfg.two_step, **kwargs)
                 else:
                     result = unspin.check(text, spans=cfg.spans, **kwargs)
             finally:
@@ -771,6 +774,7 @@ def scan(
     batch_size: int = 32,
     progress: bool = False,
     spans: bool = True,
+    two_step: bool = False,
 ) -> ScanSummary:
     """Scan corpora: one output record per input record, in input order per file.
 
@@ -791,6 +795,8 @@ def scan(
         progress: Show a progress line on stderr.
         spans: With ``mode="check"``, also find the spun spans; False writes the score and
             verdict only (``spans`` empty), several times cheaper on spun documents.
+        two_step: With ``mode="restore"``, also originals two steps into the candidate
+            table (`unspin.restore`'s ``two_step``; about a tenth slower).
 
     Returns:
         A `ScanSummary`.
@@ -801,6 +807,8 @@ def scan(
     """
     if mode not in ("check", "restore"):
         raise ScanError(f"unknown mode {mode!r}")
+    if two_step and mode != "restore":
+        raise ScanError("two-step candidates are for restoring: use mode 'restore'")
     if engine not in ("local", "ray"):
         raise ScanError(f"unknown engine {engine!r}")
     out_lower = output.lower()
@@ -829,7 +837,7 @@ def scan(
     if not files:
         raise ScanError("no input files found")
     cfg = ScanConfig(mode=mode, table=table, threshold=threshold, doc_timeout=doc_timeout,
-                     spans=spans)
+                     spans=spans, two_step=two_step)
     opts = ReadOptions(text_field=text_field, id_field=id_field, max_chars=max_chars)
     state = _State.open(parts, _fingerprint(files, cfg, opts), files, resume)
 

@@ -779,6 +779,9 @@ def create_app(config: ServerConfig | None = None) -> Any:
     class RestoreRequest(CheckRequest):
         min_confidence: float | None = Field(
             None, ge=0, le=1, description="Only make edits at least this confident.")
+        two_step: bool = Field(
+            False, description="Also originals two steps into the candidate table "
+            "(`unspin restore --two-step`: more restorations, about a tenth slower).")
 
     class TraceRequest(_Request):
         limit: int = Field(DEFAULT_TRACE_LIMIT, ge=1, le=100,
@@ -860,6 +863,8 @@ def create_app(config: ServerConfig | None = None) -> Any:
     async def restore(req: RestoreRequest) -> Any:
         opts = {k: v for k, v in (("threshold", req.threshold),
                                   ("min_confidence", req.min_confidence)) if v is not None}
+        if req.two_step:
+            opts["two_step"] = True
         return await run("restore", req, opts)
 
     @app.post("/v1/extract", summary="Main text of an HTML page",
