@@ -124,6 +124,10 @@ def use_terms(terms: dict) -> None:
     unspin_models._cache[(str(lm_path), None)] = unspin_models.Models(base.lm, src, dec)
 
 
+# Keyword arguments of every `unspin.restore` call (``--two-step`` adds ``two_step``).
+RESTORE: dict = {}
+
+
 def _overlaps(a0: int, a1: int, b0: int, b1: int) -> bool:
     return a0 < b1 and b0 < a1
 
@@ -136,7 +140,7 @@ def measure(entries: list[tuple[str, str]]) -> dict:
     misses = []
     for obs, orig in entries:
         text, s0, s1 = _paragraph(obs, orig, obs)
-        r = unspin.restore(text)
+        r = unspin.restore(text, **RESTORE)
         words += _words(text)
         on = [e for e in r.edits if _overlaps(e.start, e.end, s0, s1)]
         false_edits += len(r.edits) - len(on)
@@ -156,7 +160,7 @@ def measure(entries: list[tuple[str, str]]) -> dict:
         located += bool(hit)
         spans_right += any(s.suggestion.lower() == orig for s in hit)
         clean_text, _, _ = _paragraph(obs, orig, orig)
-        rc = unspin.restore(clean_text)
+        rc = unspin.restore(clean_text, **RESTORE)
         clean_edits += len(rc.edits)
         clean_words += _words(clean_text)
         clean_spun += unspin.check(clean_text).spun
@@ -179,7 +183,7 @@ def natural() -> dict:
     for text, phrase in NATURAL:
         s0 = text.lower().index(phrase)
         s1 = s0 + len(phrase)
-        r = unspin.restore(text)
+        r = unspin.restore(text, **RESTORE)
         if any(_overlaps(e.start, e.end, s0, s1) for e in r.edits):
             changed.append(phrase)
     return {"sentences": len(NATURAL), "changed": len(changed), "which": changed}
@@ -213,7 +217,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--corpus", type=Path, nargs="*", default=[],
                     help="text files in which to count the observed phrases")
     ap.add_argument("--json", type=Path, help="write the results here as well")
+    ap.add_argument("--two-step", action="store_true", help="restore with two_step=True")
     args = ap.parse_args(argv)
+    RESTORE.clear()
+    if args.two_step:
+        RESTORE["two_step"] = True
     terms = load_terms(unspin_models.data_path("terms.tsv"))
     params = unspin_models.get_models().decoder.params
     for item in args.set:
