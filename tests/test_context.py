@@ -410,10 +410,10 @@ def test_two_step_best_rejects_bad_ids():
     vec = np.ones((1, 2), dtype=np.float32)
     obs = np.zeros(1, dtype=np.float32)
     with pytest.raises(ValueError, match="word id"):
-        _native.two_step_best(offsets, orig, 2, 15, 15, cids, 4, emb, scale, 6, 2,
+        _native.two_step_best(offsets, orig, 2, 15, 15, 0, cids, 4, emb, scale, 6, 2,
                               np.array([7], dtype=np.int64), vec, obs, 1, 1, 0.0, stamp, out)
     bad = np.array([0, 1, 2], dtype=np.int32)  # an original id past the vocabulary
     with pytest.raises(ValueError, match="out of range"):
-        _native.two_step_best(offsets, bad[:2] + 1, 2, 15, 15, cids, 4, emb, scale, 6, 2,
+        _native.two_step_best(offsets, bad[:2] + 1, 2, 15, 15, 0, cids, 4, emb, scale, 6, 2,
                               np.array([1], dtype=np.int64), vec, obs, 1, 1, 0.0, stamp, out)
     assert (stamp == -1).all()

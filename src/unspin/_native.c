@@ -844,12 +844,12 @@ static PyObject *best_dots(PyObject *mod, PyObject *args) {
     return finish(&bs, 0);
 }
 
-/* two_step_best(offsets, orig, vocab, k1, k2, cids, first_word, emb, scale, cvocab, dim,
+/* two_step_best(offsets, orig, vocab, k1, k2, own, cids, first_word, emb, scale, cvocab, dim,
  *               words, vec, obs, n, top, floor, stamp, out):
  * the decoder's two-step candidates (decode.Decoder._two_step_candidates) in one pass.
  * For slot k of n, observed word words[k] (an LM id): its first k1 word-table entries
- * orig[offsets[w]:...], then each of those entries' first k2 entries, are the candidates
- * two steps away; those among the first step or the word itself, those the context model
+ * orig[offsets[w]:...] are the first step; its next `own` entries, then each first-step
+ * entry's first k2 entries, are the candidates beyond it; those among the first step or the word itself, those the context model
  * does not know (cids[o] < first_word) and repeats are skipped. Each is scored
  * scale[c] * (emb[c] . vec[k]) - obs[k] with c = cids[o], and the `top` best at or above
  * `floor` are written to out[k * top:(k + 1) * top] as LM ids, best first (ties to the
@@ -860,15 +860,15 @@ static PyObject *best_dots(PyObject *mod, PyObject *args) {
  * word, most words new to the cache) cost more than scoring them. */
 static PyObject *two_step_best(PyObject *mod, PyObject *args) {
     PyObject *ooff, *oorig, *ocids, *oemb, *oscale, *owords, *ovec, *oobs, *ostamp, *oout;
-    Py_ssize_t vocab, k1, k2, first_word, cvocab, dim, n, top;
+    Py_ssize_t vocab, k1, k2, own, first_word, cvocab, dim, n, top;
     double floor_;
     (void)mod;
-    if (!PyArg_ParseTuple(args, "OOnnnOnOOnnOOOnndOO", &ooff, &oorig, &vocab, &k1, &k2,
+    if (!PyArg_ParseTuple(args, "OOnnnnOnOOnnOOOnndOO", &ooff, &oorig, &vocab, &k1, &k2, &own,
                           &ocids, &first_word, &oemb, &oscale, &cvocab, &dim, &owords, &ovec,
                           &oobs, &n, &top, &floor_, &ostamp, &oout))
         return NULL;
     if (vocab < 0 || cvocab < 0 || dim < 1 || n < 0 || top < 1 || top > 64 || k1 < 0 ||
-        k2 < 0 || k1 > 10000 || k2 > 10000) {
+        k2 < 0 || own < 0 || k1 > 10000 || k2 > 10000 || own > 10000) {
         PyErr_SetString(PyExc_ValueError, "two_step_best: bad sizes");
         return NULL;
     }
@@ -897,7 +897,7 @@ static PyObject *two_step_best(PyObject *mod, PyObject *args) {
     }
     /* Checked where read (the table is large; a call reads a small part of it). */
     const char *bad = NULL;
-    int64_t *buf = malloc((size_t)(k1 * k2 > 0 ? k1 * k2 : 1) * sizeof(int64_t));
+    int64_t *buf = malloc((size_t)(k1 * k2 + own > 0 ? k1 * k2 + own : 1) * sizeof(int64_t));
     if (!buf) {
         release_all(&bs);
         return PyErr_NoMemory();
@@ -919,6 +919,10 @@ static PyObject *two_step_best(PyObject *mod, PyObject *args) {
             break;
         }
         if (hi - lo > k1) hi = lo + k1;
+        int64_t own_hi = off[w + 1] - hi > own ? hi + own : off[w + 1];
+        for (int64_t e = hi; e < own_hi && !bad; e++)
+            if (orig[e] < 0 || orig[e] >= vocab || cids[orig[e]] >= cvocab)
+                bad = "orig id or cids out of range";
         for (int64_t e = lo; e < hi && !bad; e++) {
             int64_t f = orig[e];
             if (f < 0 || f >= vocab || off[f] < 0 || off[f + 1] < off[f] || off[f + 1] > norig)
@@ -938,6 +942,14 @@ static PyObject *two_step_best(PyObject *mod, PyObject *args) {
             if (e + 2 < hi) PREFETCH(&off[orig[e + 2]]);
         }
         Py_ssize_t nc = 0;
+        /* The word's own entries past the first step come first, then the second step. */
+        for (int64_t e = hi; e < own_hi; e++) {
+            int64_t cand = orig[e];
+            if (stamp[cand] == out_mark || stamp[cand] == seen) continue;
+            stamp[cand] = seen;
+            if (cids[cand] < first_word) continue;
+            buf[nc++] = cand;
+        }
         for (int64_t e = lo; e < hi; e++) {
             int64_t f = orig[e];
             if (e + 1 < hi) PREFETCH(&orig[off[orig[e + 1]]]);
@@ -986,6 +998,7 @@ static PyObject *two_step_best(PyObject *mod, PyObject *args) {
         for (Py_ssize_t r = have; r < top; r++) o[r] = -1;
         /* Leave the scratch as found. */
         stamp[w] = -1;
+        for (int64_t e = hi; e < own_hi; e++) stamp[orig[e]] = -1;
         for (int64_t e = lo; e < hi; e++) {
             int64_t f = orig[e];
             stamp[f] = -1;
@@ -1008,7 +1021,7 @@ static PyMethodDef module_methods[] = {
     {"best_dots", best_dots, METH_VARARGS,
      "best_dots(emb, scale, vocab, dim, vec, obs, ids, bounds, n, top, floor, out)"},
     {"two_step_best", two_step_best, METH_VARARGS,
-     "two_step_best(offsets, orig, vocab, k1, k2, cids, first_word, emb, scale, cvocab, dim, "
+     "two_step_best(offsets, orig, vocab, k1, k2, own, cids, first_word, emb, scale, cvocab, dim, "
      "words, vec, obs, n, top, floor, stamp, out)"},
     {NULL, NULL, 0, NULL},
 };

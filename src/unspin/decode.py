@@ -176,8 +176,9 @@ class DecodeParams:
     # bench/tune.py (it mostly removes false and wrong edits); 0 switches it off.
     repeat_weight: float = 0.5
     # Restore with ``two_step=True`` only (`Decoder._two_step_candidates`): at a word whose
-    # own log10 probability in context is below ``two_step_suspicion``, the originals of its
-    # first ``max_candidates`` table entries' first ``two_step_width`` entries, the best
+    # own log10 probability in context is below ``two_step_suspicion``, its next
+    # ``two_step_own`` table entries past the first ``max_candidates`` and the originals of
+    # those first entries' first ``two_step_width`` entries, the best
     # ``two_step_top`` of them by the context model (at least ``two_step_min`` above the
     # observed word), scored like any candidate with channel ``offset + two_step``.
     # ``two_step_top`` 0 switches them off even when asked for. Tuned with bench/tune.py
@@ -187,6 +188,7 @@ class DecodeParams:
     two_step_width: int = 15
     two_step_min: float = 4.0
     two_step_suspicion: float = -4.5
+    two_step_own: int = 45
 
     def document_rate(self, p_spun: float, spun_mass: float | None) -> float:
         """The spin rate of a document for the decoder's prior: the spun and clean rates
@@ -1408,10 +1410,12 @@ class Decoder:
                               np.concatenate(b_hi)[order])
 
     def _two_step_originals(self, w: int) -> np.ndarray:
-        """LM ids two steps from observed id ``w`` in the word table: the originals of its
-        first `DecodeParams.max_candidates` entries' first ``two_step_width`` entries,
-        less those first entries and ``w`` itself, and only words the context model knows
-        (it ranks them). Cached per id."""
+        """LM ids beyond the first step from observed id ``w`` in the word table: its next
+        ``two_step_own`` entries past its first `DecodeParams.max_candidates`, then the
+        originals of those first entries' first ``two_step_width`` entries; less the first
+        entries and ``w`` itself, each once, and only words the context model knows (it
+        ranks them). Cached per id (the numpy path; `_native.two_step_best` builds the same
+        list in the same order)."""
         hit = self._two_step_cache.get(w)
         if hit is not None:
             return hit
@@ -1425,6 +1429,10 @@ class Decoder:
         cnt = np.minimum(t.offsets[first + 1] - starts, width)
         idx = np.repeat(starts - np.cumsum(cnt) + cnt, cnt) + np.arange(int(cnt.sum()))
         two = t.orig[idx].astype(np.int64)
+        own = int(p.two_step_own)
+        if own:
+            two = np.concatenate((t.orig[lo + len(first):min(int(t.offsets[w + 1]),
+                                                          lo + len(first) + own)], two))
         two = two[cids[two] >= FIRST_WORD]
         # Out: the first step and the word itself; then each word once (the first of its
         # occurrences keeps its place, as in the compiled `two_step_best`). Stamps over
@@ -1474,7 +1482,8 @@ class Decoder:
             out = np.empty((n, top), dtype=np.int64)
             _native.two_step_best(
                 t.offsets, t.orig, len(t.offsets) - 1, int(p.max_candidates),
-                int(p.two_step_width), cids, FIRST_WORD, model.emb, model.scale,
+                int(p.two_step_width), int(p.two_step_own), cids, FIRST_WORD, model.emb,
+                model.scale,
                 model.emb.shape[0], model.emb.shape[1], np.ascontiguousarray(words, np.int64),
                 np.ascontiguousarray(vec, np.float32),
                 np.ascontiguousarray(observed, np.float32), n, top, float(p.two_step_min),
