@@ -518,8 +518,8 @@ def restore(text: str, *, min_confidence: float | None = None, threshold: float 
         two_step: Also look two steps into the candidate table where a word is very
             unlikely in context: the candidates of its candidates, ranked by the context
             model. More restorations of spinners whose table no shipped source covers
-            (about 1.5 points of swapped words on the benchmark's unseen spinner, at the
-            same false-edit rate), for about a fifth more time (BENCHMARKS.md).
+            (about 2 points of swapped words on the benchmark's unseen spinner, at
+            almost the same false-edit rate), for about a sixth more time (BENCHMARKS.md).
 
     Returns:
         A `Restoration`: restored text, every edit in input offsets (cleanup and spin), and

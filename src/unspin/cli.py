@@ -268,7 +268,7 @@ def build_parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also look two steps into the candidate table where a word is very unlikely "
         "(candidates of candidates, ranked by the context model): more restorations of "
-        "unknown spinners' swaps, about a fifth slower",
+        "unknown spinners' swaps, about a sixth slower",
     )
     model.add_argument(
         "--index",
@@ -1078,7 +1078,7 @@ def _add_scan_parser(commands: Any, fmt: Any) -> None:
                        help="decision threshold on the spin score (default: the model's)")
     model.add_argument("--two-step", action="store_true",
                        help="restore: also originals two steps into the candidate table "
-                       "(as 'unspin restore --two-step'; about a tenth slower)")
+                       "(as 'unspin restore --two-step'; about a sixth slower)")
     scan.set_defaults(handler=_cmd_scan)
 
 

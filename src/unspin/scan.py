@@ -796,7 +796,7 @@ def scan(
         spans: With ``mode="check"``, also find the spun spans; False writes the score and
             verdict only (``spans`` empty), several times cheaper on spun documents.
         two_step: With ``mode="restore"``, also originals two steps into the candidate
-            table (`unspin.restore`'s ``two_step``; about a tenth slower).
+            table (`unspin.restore`'s ``two_step``; about a sixth slower).
 
     Returns:
         A `ScanSummary`.

@@ -781,7 +781,7 @@ def create_app(config: ServerConfig | None = None) -> Any:
             None, ge=0, le=1, description="Only make edits at least this confident.")
         two_step: bool = Field(
             False, description="Also originals two steps into the candidate table "
-            "(`unspin restore --two-step`: more restorations, about a tenth slower).")
+            "(`unspin restore --two-step`: more restorations, about a sixth slower).")
 
     class TraceRequest(_Request):
         limit: int = Field(DEFAULT_TRACE_LIMIT, ge=1, le=100,

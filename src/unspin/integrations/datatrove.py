@@ -149,7 +149,7 @@ class UnspinFormatter(BaseFormatter):
         max_chars: Longer documents are passed through unchanged.
         metadata_key: Prefix of the metadata keys (default ``unspin``).
         two_step: Also originals two steps into the candidate table (`unspin.restore`'s
-            ``two_step``; about a tenth slower).
+            ``two_step``; about a sixth slower).
     """
 
     name = "🌀 unspin restore"
