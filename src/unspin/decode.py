@@ -1907,8 +1907,10 @@ class Decoder:
                 pch[sel] += bonus[n1:]
             if two_step and slots and int(self.params.two_step_top) > 0:
                 # Where the word itself is unlikely: candidates of its candidates, ranked
-                # in the slots the context model has just read.
-                two = is_tok & ~learned_pos & (shape == 0) & (base < self.params.two_step_suspicion)
+                # in the slots the context model has just read. Capitalised words too (a
+                # spinner swaps the words of names; the name penalty still applies), not
+                # acronyms.
+                two = is_tok & ~learned_pos & (shape <= 1) & (base < self.params.two_step_suspicion)
                 tj, te, td = self._two_step_candidates(g, two, slots)
                 if len(tj):
                     S3, ch3, keep3 = self._phrase_scores(g, base, end_of, shape, tj, te)
