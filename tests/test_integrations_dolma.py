@@ -10,6 +10,7 @@ pytest.importorskip("dolma", reason="dolma is not installed (pip install dolma; 
 from dolma.core.data_types import InputSpec  # noqa: E402
 from dolma.core.registry import TaggerRegistry  # noqa: E402
 
+import unspin  # noqa: E402
 import unspin.integrations.dolma  # noqa: E402,F401 - registers the tagger
 
 SPUN = ("The metropolis council accredited a brand new finances on Tuesday after a "
@@ -38,11 +39,21 @@ def test_spun_document_gets_score_and_spans():
     assert all(0 < c <= 1 for _, _, c in spans)
 
 
+def test_known_tortured_phrases_are_counted():
+    text = ("Recent advances in counterfeit consciousness have changed how clinics screen "
+            "patients for bosom malignancy, and the results are promising for early care.")
+    out = _tag(text)
+    ((start, end, terms),) = out["terms"]
+    assert (start, end) == (0, len(text))
+    assert terms == unspin.check(text).terms >= 1
+    assert _tag(CLEAN)["terms"][0][2] == 0
+
+
 def test_clean_and_unsupported_documents():
     ((_, _, score),) = _tag(CLEAN)["doc"]
     assert score < 0.5
     out = _tag("Le conseil municipal a adopté un nouveau budget mardi après un long débat.")
-    assert "doc" not in out and out["not_analysed"][0][2] == 1.0
+    assert "doc" not in out and "terms" not in out and out["not_analysed"][0][2] == 1.0
 
 
 def test_dolma_tag_command_runs_the_tagger(tmp_path):
@@ -74,3 +85,4 @@ def test_dolma_tag_command_runs_the_tagger(tmp_path):
     assert rows[0]["attributes"]["spin__unspin__doc"][0][2] > 0.9
     assert rows[0]["attributes"]["spin__unspin__spun"]
     assert rows[1]["attributes"]["spin__unspin__doc"][0][2] < 0.5
+    assert rows[1]["attributes"]["spin__unspin__terms"][0][2] == 0

@@ -11,6 +11,10 @@ For each document it emits (dolma attribute ``{experiment}__unspin__{type}``):
   machine-spun (``unspin.check(text).score``);
 - ``spun``: one span per stretch that looks spun, score = its confidence (character
   offsets into the text, as dolma expects);
+- ``terms``: one span over the whole document, score = how many known tortured phrases
+  (the term table, ``Report.terms``) the span search restored in context: what
+  research-integrity screeners count ("counterfeit consciousness" for artificial
+  intelligence);
 - ``not_analysed``: one span over the document, score 1, when the text is not English
   prose, empty, or longer than ``MAX_CHARS`` (then no ``doc`` score is given: no verdict).
 
@@ -48,6 +52,7 @@ class UnspinTagger(BaseTagger):
         report = unspin.check(text)
         if not report.supported:
             return DocResult(doc=doc, spans=[Span(0, whole, type="not_analysed", score=1.0)])
-        spans = [Span(0, whole, type="doc", score=report.score)]
+        spans = [Span(0, whole, type="doc", score=report.score),
+                 Span(0, whole, type="terms", score=float(report.terms))]
         spans += [Span(s.start, s.end, type="spun", score=s.confidence) for s in report.spans]
         return DocResult(doc=doc, spans=spans)
