@@ -98,7 +98,9 @@ class ContextModel:
         if self._emb32 is None:
             # Converted once (26 MB for the shipped model): converting each gathered block
             # of int8 rows again was about 5 % of a `restore`. The same float32 products.
-            self._emb32 = self.emb.astype(np.float32) * self.scale[:, None]
+            emb32 = self.emb.astype(np.float32)
+            emb32 *= self.scale[:, None]  # in place: one 26 MB array at the peak, not two
+            self._emb32 = emb32
         return self._emb32[ids]
 
     def slot_vectors(self, g: np.ndarray, at: np.ndarray) -> np.ndarray:
