@@ -420,3 +420,35 @@ def test_document_rate_follows_the_documents_own_evidence():
     # Switched off: one rate for every spun document.
     p.spun_rate_per_mass = 0.0
     assert p.document_rate(1.0, 0.01) == p.document_rate(1.0, 0.3) == p.doc_spun_rate
+
+
+@_native_joint
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(_SPUN_WORDS + ["unexampled", "qwzxv", "Court"]),
+                         min_size=1, max_size=24), min_size=1, max_size=4),
+       st.booleans())
+def test_compiled_word_entries_equal_the_numpy_ones(sentences, learned):
+    """`Decoder._word_entries` through the compiled helper: the numpy code's rows and
+    values to the last bit, in the span search / restore's local step and in the evidence."""
+    dec = _learned_decoder() if learned else get_models().decoder
+    norms = [[w.lower() for w in s] for s in sentences]
+    shapes = [[1 if w[:1].isupper() else 0 for w in s] for s in sentences]
+
+    def run():
+        loc = dec.local(dec.prepare(norms, shapes))
+        flat = [w for s in norms for w in s]
+        seg = np.repeat(np.arange(len(norms)), [len(s) for s in norms])
+        shape = np.array([x for s in shapes for x in s], dtype=np.int64)
+        ev = dec.evidence(flat, dec.lm.ids(flat), seg, shape, positions=True, entries=True)
+        return loc, ev
+
+    loc_c, ev_c = run()
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(dec.lm, "compiled", lambda: None)
+        loc_p, ev_p = run()
+    for name in ("pos", "score", "channel", "orig", "entry", "zpos", "zlse"):
+        assert np.array_equal(getattr(loc_c, name), getattr(loc_p, name)), name
+    for a, b in zip(ev_c[:3], ev_p[:3], strict=True):
+        assert np.array_equal(a, b)
+    for name in ("sent", "tok", "entry", "orig", "channel", "score"):
+        assert np.array_equal(getattr(ev_c[3], name), getattr(ev_p[3], name)), name

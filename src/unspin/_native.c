@@ -736,6 +736,219 @@ static PyObject *Model_joint(Model *self, PyObject *args) {
     return finish(&bs, rc);
 }
 
+/* word_entries(g, base, end_of, shape, own_hit, own_pos, at, lo, cnt, t_orig, t_channel,
+ *              ex_j, ex_orig, ex_ch, priors, name_penalty, channel_floor, lm_weight, ln10,
+ *              unk, unk_penalty, J, E, O, CH, S) -> n
+ * decode.Decoder._word_entries: every single-word candidate at the eligible positions of a
+ * padded chunk g (ng ids), scored against keeping the observed word. Position at[i] takes
+ * table entries lo[i] .. lo[i] + cnt[i] (original t_orig[e], channel t_channel[e] + priors,
+ * less name_penalty where shape is 1), those above channel_floor; then the extra entries
+ * (ex_j, ex_orig, ex_ch: words the LM does not know; E = -1). For each, the three trigram
+ * windows the original changes (those inside the sentence, end_of) are scored with the
+ * text's own pair lookups (own_hit/own_pos, from `pairs` over g) and the new pairs looked
+ * up here in one batch; S = ((new - old) * ln10) * lm_weight + CH, with the unknown-word
+ * penalty as decode._logprob_seq applies it. Writes J, E, O (int64), CH, S (float64): the
+ * rows kept, in the numpy code's order, with its values to the last bit; returns how many.
+ * Why compiled: the numpy version built a dozen arrays per call and was about a tenth of
+ * a `check` on top of the lookups themselves. */
+static PyObject *Model_word_entries(Model *self, PyObject *args) {
+    PyObject *og, *obase, *oend, *oshape, *ohit, *opos, *oat, *olo, *ocnt, *otorig, *otch,
+        *oexj, *oexo, *oexc, *oJ, *oE, *oO, *oCH, *oS;
+    double priors, name_pen, floor_, lm_weight, ln10, unk_pen;
+    long long unk;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOOOOOOOddddd" "LdOOOOO", &og, &obase, &oend, &oshape,
+                          &ohit, &opos, &oat, &olo, &ocnt, &otorig, &otch, &oexj, &oexo, &oexc,
+                          &priors, &name_pen, &floor_, &lm_weight, &ln10, &unk, &unk_pen, &oJ,
+                          &oE, &oO, &oCH, &oS))
+        return NULL;
+    Bufs bs = {.n = 0};
+    Py_buffer views[5];
+    PyObject *vobjs[5] = {og, oat, otorig, oexj, oexo};
+    Py_ssize_t lens[5];
+    int nv = 0;
+    for (; nv < 5; nv++) {
+        if (PyObject_GetBuffer(vobjs[nv], &views[nv], PyBUF_C_CONTIGUOUS) < 0) break;
+        lens[nv] = views[nv].len;
+    }
+    if (nv < 5) {
+        for (int i = 0; i < nv; i++) PyBuffer_Release(&views[i]);
+        return NULL;
+    }
+    Py_ssize_t ng = lens[0] / 8, na = lens[1] / 8, nt = lens[2] / 4, nx = lens[3] / 8;
+    for (int i = 0; i < 5; i++) PyBuffer_Release(&views[i]);
+    const int64_t *g = get(&bs, og, 8, ng, 0, "g");
+    const double *base = g ? get(&bs, obase, 8, ng, 0, "base") : NULL;
+    const int64_t *end_of = base ? get(&bs, oend, 8, ng, 0, "end_of") : NULL;
+    const int64_t *shape = end_of ? get(&bs, oshape, 8, ng, 0, "shape") : NULL;
+    Py_ssize_t npair = ng > 0 ? ng - 1 : 0;
+    const uint8_t *own_hit = shape ? get(&bs, ohit, 1, npair, 0, "own_hit") : NULL;
+    const int32_t *own_pos = own_hit ? get(&bs, opos, 4, npair, 0, "own_pos") : NULL;
+    const int64_t *at = own_pos ? get(&bs, oat, 8, na, 0, "at") : NULL;
+    const int64_t *lo = at ? get(&bs, olo, 8, na, 0, "lo") : NULL;
+    const int64_t *cnt = lo ? get(&bs, ocnt, 8, na, 0, "cnt") : NULL;
+    const int32_t *t_orig = cnt ? get(&bs, otorig, 4, nt, 0, "t_orig") : NULL;
+    const double *t_ch = t_orig ? get(&bs, otch, 8, nt, 0, "t_channel") : NULL;
+    const int64_t *ex_j = t_ch ? get(&bs, oexj, 8, nx, 0, "ex_j") : NULL;
+    const int64_t *ex_o = ex_j ? get(&bs, oexo, 8, nx, 0, "ex_orig") : NULL;
+    const double *ex_c = ex_o ? get(&bs, oexc, 8, nx, 0, "ex_ch") : NULL;
+    Py_ssize_t cap = 0;
+    const char *bad = NULL;
+    if (ex_c) {
+        for (Py_ssize_t i = 0; i < na && !bad; i++) {
+            if (at[i] < 2 || at[i] >= ng || cnt[i] < 0 || lo[i] < 0 || lo[i] + cnt[i] > nt)
+                bad = "position or table range out of bounds";
+            cap += cnt[i];
+        }
+        for (Py_ssize_t i = 0; i < nx && !bad; i++)
+            if (ex_j[i] < 2 || ex_j[i] >= ng || ex_o[i] < 0 || ex_o[i] >= self->vocab)
+                bad = "extra entry out of bounds";
+        for (Py_ssize_t i = 0; i < ng && !bad; i++)
+            if (g[i] < 0 || g[i] >= self->vocab || end_of[i] < 0 || end_of[i] > ng)
+                bad = "id or sentence end out of range";
+        for (Py_ssize_t i = 0; i < npair && !bad; i++)
+            if (own_hit[i] && (own_pos[i] < 0 || own_pos[i] >= self->t2.n))
+                bad = "pair position out of range";
+        cap += nx;
+    }
+    int64_t *J = (ex_c && !bad) ? get(&bs, oJ, 8, cap, 1, "J") : NULL;
+    int64_t *E = J ? get(&bs, oE, 8, cap, 1, "E") : NULL;
+    int64_t *O = E ? get(&bs, oO, 8, cap, 1, "O") : NULL;
+    double *CH = O ? get(&bs, oCH, 8, cap, 1, "CH") : NULL;
+    double *S = CH ? get(&bs, oS, 8, cap, 1, "S") : NULL;
+    if (!S) {
+        release_all(&bs);
+        if (bad) PyErr_Format(PyExc_ValueError, "word_entries: %s", bad);
+        return NULL;
+    }
+    /* Rows: table entries above the floor, then the extras. */
+    Py_ssize_t n = 0;
+    for (Py_ssize_t i = 0; i < na && !bad; i++) {
+        int64_t j = at[i];
+        for (int64_t e = lo[i]; e < lo[i] + cnt[i]; e++) {
+            double ch = t_ch[e] + priors;
+            if (shape[j] == 1) ch = ch - name_pen;
+            if (!(ch > floor_)) continue;
+            if (t_orig[e] < 0 || t_orig[e] >= self->vocab) {
+                bad = "table original out of range";
+                break;
+            }
+            J[n] = j;
+            E[n] = e;
+            O[n] = t_orig[e];
+            CH[n] = ch;
+            n++;
+        }
+    }
+    for (Py_ssize_t i = 0; i < nx; i++) {
+        J[n] = ex_j[i];
+        E[n] = -1;
+        O[n] = ex_o[i];
+        CH[n] = ex_c[i];
+        n++;
+    }
+    if (bad) {
+        release_all(&bs);
+        PyErr_Format(PyExc_ValueError, "word_entries: %s", bad);
+        return NULL;
+    }
+    int rc = 0;
+    Py_BEGIN_ALLOW_THREADS
+    /* New pairs: (g[J-1], o) for every row; (o, g[J+1]) where the second window is used. */
+    uint32_t *q = calloc((size_t)(2 * n + 1), sizeof(uint32_t));
+    uint8_t *hit = malloc((size_t)(2 * n + 1));
+    int32_t *pos = malloc((size_t)(2 * n + 1) * sizeof(int32_t));
+    uint32_t *q3 = calloc((size_t)(3 * n + 1), sizeof(uint32_t));
+    int64_t *at3 = malloc((size_t)(3 * n + 1) * sizeof(int64_t));
+    uint8_t *h3 = malloc((size_t)(3 * n + 1));
+    int32_t *p3 = malloc((size_t)(3 * n + 1) * sizeof(int32_t));
+    float *lpw = malloc((size_t)(3 * n + 1) * sizeof(float));
+    /* Per row: index in q of (b, o) and of (o, c1) (-1: window unused). */
+    int64_t *i_bo = malloc((size_t)(n + 1) * sizeof(int64_t));
+    int64_t *i_oc = malloc((size_t)(n + 1) * sizeof(int64_t));
+    if (!q || !hit || !pos || !q3 || !at3 || !h3 || !p3 || !lpw || !i_bo || !i_oc) {
+        rc = -1;
+    } else {
+        Py_ssize_t last = ng - 1, nq = 0, n3 = 0;
+        for (Py_ssize_t r = 0; r < n; r++) {
+            int64_t j = J[r], o = O[r];
+            int v1 = j + 1 < end_of[j];
+            q[nq] = pair_fp((uint64_t)g[j - 1], (uint64_t)o);
+            i_bo[r] = nq++;
+            if (v1) {
+                int64_t j1 = j + 1 < last ? j + 1 : last;
+                q[nq] = pair_fp((uint64_t)o, (uint64_t)g[j1]);
+                i_oc[r] = nq++;
+            } else {
+                i_oc[r] = -1;
+            }
+        }
+        find_many(&self->t2, q, nq, hit, pos);
+        float pen = (float)unk_pen;
+        for (Py_ssize_t r = 0; r < n; r++) {
+            int64_t j = J[r], o = O[r];
+            int64_t j1 = j + 1 < last ? j + 1 : last;
+            int64_t j2 = j + 2 < last ? j + 2 : last;
+            int v1 = j + 1 < end_of[j], v2 = j + 2 < end_of[j];
+            /* The window's (a, b, c) and its pairs' lookups: hitc for (a, b), hit2 for (b, c). */
+            int64_t wa[3] = {g[j - 2], g[j - 1], o};
+            int64_t wb[3] = {g[j - 1], o, g[j1]};
+            int64_t wc[3] = {o, g[j1], g[j2]};
+            int hc[3], h2[3];
+            int32_t pc[3], p2_[3];
+            hc[0] = own_hit[j - 2];
+            pc[0] = own_pos[j - 2];
+            h2[0] = hit[i_bo[r]];
+            p2_[0] = pos[i_bo[r]];
+            int nw = 1 + v1 + v2;
+            if (v1) {
+                hc[1] = h2[0];
+                pc[1] = p2_[0];
+                h2[1] = hit[i_oc[r]];
+                p2_[1] = pos[i_oc[r]];
+            }
+            if (v2) {
+                hc[2] = h2[1];
+                pc[2] = p2_[1];
+                h2[2] = own_hit[j1];
+                p2_[2] = own_pos[j1];
+            }
+            for (int t = 0; t < nw; t++) {
+                float p2v = h2[t] ? self->lp[self->p2[p2_[t]]] : self->bow1f[wb[t]] + self->p1f[wc[t]];
+                float bow = hc[t] ? self->bw[self->bow2[pc[t]]] : 0.0f;
+                lpw[3 * r + t] = bow + p2v;
+                if (h2[t] && hc[t]) {
+                    q3[n3] = tri_fp((uint64_t)wa[t], (uint64_t)wb[t], (uint64_t)wc[t]);
+                    at3[n3++] = 3 * r + t;
+                }
+            }
+        }
+        find_many(&self->t3, q3, n3, h3, p3);
+        for (Py_ssize_t k = 0; k < n3; k++)
+            if (h3[k]) lpw[at3[k]] = self->lp[self->p3[p3[k]]];
+        for (Py_ssize_t r = 0; r < n; r++) {
+            int64_t j = J[r], o = O[r];
+            int64_t j1 = j + 1 < last ? j + 1 : last;
+            int64_t j2 = j + 2 < last ? j + 2 : last;
+            int v1 = j + 1 < end_of[j], v2 = j + 2 < end_of[j];
+            float l0 = lpw[3 * r], l1 = v1 ? lpw[3 * r + 1] : 0.0f, l2 = v2 ? lpw[3 * r + 2] : 0.0f;
+            if (unk_pen != 0.0) {  /* as decode._logprob_seq: on the predicted word */
+                l0 = l0 - (o == unk ? pen : 0.0f);
+                if (v1) l1 = l1 - (g[j1] == unk ? pen : 0.0f);
+                if (v2) l2 = l2 - (g[j2] == unk ? pen : 0.0f);
+            }
+            double nw_ = (double)l0 + (v1 ? (double)l1 : 0.0) + (v2 ? (double)l2 : 0.0);
+            double old = base[j] + (v1 ? base[j1] : 0.0) + (v2 ? base[j2] : 0.0);
+            S[r] = (nw_ - old) * ln10 * lm_weight + CH[r];
+        }
+    }
+    free(q); free(hit); free(pos); free(q3); free(at3); free(h3); free(p3);
+    free(lpw); free(i_bo); free(i_oc);
+    Py_END_ALLOW_THREADS
+    release_all(&bs);
+    if (rc) return PyErr_NoMemory();
+    return PyLong_FromSsize_t(n);
+}
+
 static PyMethodDef Model_methods[] = {
     {"pairs", (PyCFunction)Model_pairs, METH_VARARGS, "pairs(x, y, n, hit, pos)"},
     {"logprob", (PyCFunction)Model_logprob, METH_VARARGS, "logprob(a, b, c, n, out)"},
@@ -743,6 +956,8 @@ static PyMethodDef Model_methods[] = {
     {"logprob_pairs", (PyCFunction)Model_logprob_pairs, METH_VARARGS,
      "logprob_pairs(seq, n, m, hit, pos, out)"},
     {"joint", (PyCFunction)Model_joint, METH_VARARGS, "joint(rows, ..., mass, chosen): see decode.py"},
+    {"word_entries", (PyCFunction)Model_word_entries, METH_VARARGS,
+     "word_entries(g, base, end_of, shape, own_hit, own_pos, at, lo, cnt, ...): see decode.py"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -1590,6 +1590,28 @@ class Decoder:
         has = cnt > 0
         at, lo, cnt = at[has], lo[has], cnt[has]
         total = int(cnt.sum())
+        compiled = getattr(self.lm, "compiled", None)
+        model = compiled() if compiled is not None else None
+        if model is not None:
+            # The same rows and values from the compiled helper (no arrays per step).
+            nx = len(extra[0]) if extra is not None else 0
+            e_i = np.zeros(0, dtype=np.int64)
+            ex = (extra[0], extra[1], extra[2]) if nx else (e_i, e_i, np.zeros(0))
+            own_hit, own_pos = own_pairs if own_pairs is not None else \
+                self.lm.pairs(g[:-1], g[1:])
+            cap = total + nx
+            J, E, orig = (np.empty(cap, dtype=np.int64) for _ in range(3))
+            CH, S = np.empty(cap), np.empty(cap)
+            n = model.word_entries(
+                np.ascontiguousarray(g, np.int64), np.ascontiguousarray(base, np.float64),
+                np.ascontiguousarray(end_of, np.int64), np.ascontiguousarray(shape, np.int64),
+                np.ascontiguousarray(own_hit, bool), np.ascontiguousarray(own_pos, np.int32),
+                at, lo, cnt, table.orig, table.channel,
+                np.ascontiguousarray(ex[0], np.int64), np.ascontiguousarray(ex[1], np.int64),
+                np.ascontiguousarray(ex[2], np.float64), self._priors(),
+                float(p.name_penalty), float(p.channel_floor), float(p.lm_weight), LN10, UNK,
+                float(p.unk_penalty), J, E, orig, CH, S)
+            return J[:n], E[:n], orig[:n], CH[:n], S[:n]
         J = np.repeat(at, cnt)
         E = np.repeat(lo - np.concatenate(([0], np.cumsum(cnt)[:-1])), cnt) + np.arange(total)
         orig = table.orig[E]
