@@ -452,3 +452,16 @@ def test_compiled_word_entries_equal_the_numpy_ones(sentences, learned):
         assert np.array_equal(a, b)
     for name in ("sent", "tok", "entry", "orig", "channel", "score"):
         assert np.array_equal(getattr(ev_c[3], name), getattr(ev_p[3], name)), name
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 12), st.sampled_from([-np.inf, -2.0, 0.0, 0.5, 3.0])),
+                min_size=1, max_size=60))
+def test_best_by_position_is_what_lexsort_puts_first(rows):
+    pos = np.array([r[0] for r in rows], dtype=np.int64)
+    score = np.array([r[1] for r in rows])
+    order = np.lexsort((-score, pos))
+    first = np.flatnonzero(np.concatenate(([True], pos[order][1:] != pos[order][:-1])))
+    best, positions = decode_mod._best_by(pos, score)
+    assert np.array_equal(best, order[first])
+    assert np.array_equal(positions, pos[order][first])

@@ -545,6 +545,22 @@ def _pack_ids(cols: list[np.ndarray]) -> np.ndarray:
     return out
 
 
+def _best_by(pos: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Per distinct position (ascending): the index of its highest score, the earliest
+    index among equal scores (what ``np.lexsort((-score, pos))`` puts first), and the
+    position. A stable sort by position and a maximum per group: the two-key lexsort was
+    several times slower."""
+    order = np.argsort(pos, kind="stable")
+    ps, ss = pos[order], score[order]
+    starts = np.flatnonzero(np.concatenate(([True], ps[1:] != ps[:-1])))
+    top = np.maximum.reduceat(ss, starts)
+    sizes = np.diff(np.concatenate((starts, [len(ss)])))
+    at_top = np.flatnonzero(ss == np.repeat(top, sizes))
+    group = np.repeat(np.arange(len(starts)), sizes)[at_top]
+    first = at_top[np.concatenate(([True], group[1:] != group[:-1]))]
+    return order[first], ps[starts]
+
+
 def _logsumexp_by(pos: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per distinct position: log(sum(exp(score)))."""
     if len(pos) == 0:
@@ -1987,11 +2003,7 @@ class Decoder:
         if len(loc.pos) == 0:
             e = np.zeros(0, dtype=np.int64)
             return p_swap, e, np.zeros(0), e
-        order = np.lexsort((-loc.score, loc.pos))
-        pos_sorted = loc.pos[order]
-        group_start = np.flatnonzero(np.concatenate(([True], pos_sorted[1:] != pos_sorted[:-1])))
-        positions = pos_sorted[group_start]
-        best = order[group_start]
+        best, positions = _best_by(loc.pos, loc.score)
         zl = loc.zlse[np.searchsorted(loc.zpos, positions)]
         # exp(s) / (1 + exp(zlse)), computed stably.
         conf = np.exp(np.minimum(loc.score[best] - np.logaddexp(0.0, zl), 0.0))
