@@ -24,6 +24,7 @@ from unspin.tokens import (
     shape_codes,
     token_codes,
     token_starts,
+    token_starts_py,
     tokenize,
 )
 
@@ -230,12 +231,15 @@ def test_token_starts_are_the_offsets_tokenize_gives(text: str) -> None:
     tokens = tokenize(text)
     starts = token_starts(text, [t.text for t in tokens])
     assert starts.tolist() == [t.start for t in tokens]
+    # The numpy reference (the compiled scan is used when built).
+    assert token_starts_py(text, [t.text for t in tokens]).tolist() == starts.tolist()
 
 
 def test_token_starts_with_lone_surrogates_and_wide_characters() -> None:
     text = "a \ud800 b\u3000c 𝔘𝔫 \U0001f600d"
     tokens = tokenize(text)
     assert token_starts(text, [t.text for t in tokens]).tolist() == [t.start for t in tokens]
+    assert token_starts_py(text, [t.text for t in tokens]).tolist() == [t.start for t in tokens]
 
 
 @given(st.text(alphabet=st.characters(max_codepoint=127), max_size=300))

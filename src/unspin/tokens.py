@@ -108,7 +108,17 @@ def token_starts(text: str, texts: list[str]) -> np.ndarray:
     Every character that is not white space belongs to exactly one token and tokens hold
     no white space, so token ``k`` starts at the non-space character numbered by the total
     length of the tokens before it: a few numpy passes instead of a match object per token.
+    With the compiled helper, the tokenizer's own scan gives the offsets.
     """
+    if _ctext is not None and texts:
+        starts = np.frombuffer(_ctext.token_starts(text), dtype=np.int64)
+        if len(starts) == len(texts):
+            return starts
+    return token_starts_py(text, texts)
+
+
+def token_starts_py(text: str, texts: list[str]) -> np.ndarray:
+    """`token_starts` in numpy (the reference)."""
     codes = np.frombuffer(text.encode("utf-32-le", "surrogatepass"), dtype=np.uint32)
     solid = np.flatnonzero(~_SPACE_TABLE[np.minimum(codes, len(_SPACE_TABLE) - 1)])
     lengths = np.fromiter(map(len, texts), dtype=np.int64, count=len(texts))
