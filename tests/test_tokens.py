@@ -16,6 +16,7 @@ from unspin.tokens import (
     WORD,
     find_tokens,
     lower_tokens,
+    lower_tokens_py,
     norm_sentences,
     normalise,
     segment_ids,
@@ -273,3 +274,16 @@ def test_segments_of_documents_together_are_their_segments_alone(docs, max_len):
         part = together[lo:lo + len(ts)]
         assert np.array_equal(part - (part[0] if len(part) else 0), alone)
         assert np.array_equal(shapes[lo:lo + len(ts)], shape_codes(ts, alone))
+
+
+_LOWER_ALPHABET = "aZ'’ΣσΟΔİIıß-é9 \u0130\u03a3\u2019\u00c9"
+
+
+@given(st.lists(st.text(alphabet=_LOWER_ALPHABET, min_size=1, max_size=8)
+                .filter(lambda t: "\n" not in t), max_size=20), st.booleans())
+@settings(max_examples=300)
+def test_lower_tokens_is_the_python_reference(tokens, straight):
+    # Final sigma, dotted capital I, curly apostrophes: per token as in the joined text.
+    assert lower_tokens(tokens, straight) == lower_tokens_py(tokens, straight)
+    assert lower_tokens(tokens, straight) == [
+        (t.lower().replace("’", "'") if straight else t.lower()) for t in tokens]

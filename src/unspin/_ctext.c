@@ -340,8 +340,67 @@ static PyObject *token_starts(PyObject *self, PyObject *arg) {
     return out;
 }
 
+/* lower_tokens(tokens, straight_quotes): [t.lower() for t in tokens], with U+2019 made a
+ * straight apostrophe when straight_quotes: what tokens.lower_tokens gives. An ASCII token
+ * with no capital is returned as it is (no copy: most tokens), one with capitals is
+ * lowered here; any other goes through str.lower (its special cases: final sigma, dotted
+ * capital I). The Python code joined the tokens, lowered and split them again. */
+static PyObject *lower_tokens(PyObject *self, PyObject *args) {
+    PyObject *tokens;
+    int straight;
+    if (!PyArg_ParseTuple(args, "O!p", &PyList_Type, &tokens, &straight)) return NULL;
+    Py_ssize_t n = PyList_GET_SIZE(tokens);
+    PyObject *out = PyList_New(n);
+    if (!out) return NULL;
+    for (Py_ssize_t k = 0; k < n; k++) {
+        PyObject *t = PyList_GET_ITEM(tokens, k);
+        if (!PyUnicode_Check(t) || PyUnicode_READY(t) < 0) {
+            if (!PyErr_Occurred())
+                PyErr_Format(PyExc_TypeError, "lower_tokens: item %zd is not str", k);
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyObject *low = NULL;
+        if (PyUnicode_IS_ASCII(t)) {
+            const Py_UCS1 *c = PyUnicode_1BYTE_DATA(t);
+            Py_ssize_t len = PyUnicode_GET_LENGTH(t), i = 0;
+            while (i < len && !(c[i] >= 'A' && c[i] <= 'Z')) i++;
+            if (i == len) {
+                Py_INCREF(t);
+                low = t;
+            } else {
+                low = PyUnicode_New(len, 127);
+                if (low) {
+                    Py_UCS1 *d = PyUnicode_1BYTE_DATA(low);
+                    for (Py_ssize_t j = 0; j < len; j++)
+                        d[j] = (c[j] >= 'A' && c[j] <= 'Z') ? (Py_UCS1)(c[j] + 32) : c[j];
+                }
+            }
+        } else {
+            low = PyObject_CallMethod(t, "lower", NULL);
+            if (low && straight && PyUnicode_FindChar(low, 0x2019, 0, PyUnicode_GET_LENGTH(low), 1) >= 0) {
+                PyObject *curly = PyUnicode_FromOrdinal(0x2019);
+                PyObject *plain = curly ? PyUnicode_FromOrdinal('\'') : NULL;
+                PyObject *fixed = plain ? PyUnicode_Replace(low, curly, plain, -1) : NULL;
+                Py_XDECREF(curly);
+                Py_XDECREF(plain);
+                Py_DECREF(low);
+                low = fixed;
+            }
+        }
+        if (!low) {
+            Py_DECREF(out);
+            return NULL;
+        }
+        PyList_SET_ITEM(out, k, low);
+    }
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"find_tokens", find_tokens, METH_O, "find_tokens(text): tokens.TOKEN_RE.findall(text)"},
+    {"lower_tokens", lower_tokens, METH_VARARGS,
+     "lower_tokens(tokens, straight_quotes): tokens.lower_tokens"},
     {"token_starts", token_starts, METH_O,
      "token_starts(text): int64 bytes, the offset of each token of find_tokens(text)"},
     {"stopword_counts", stopword_counts, METH_VARARGS,

@@ -96,6 +96,15 @@ def lower_tokens(texts: list[str], straight_quotes: bool = False) -> list[str]:
     ``straight_quotes``, curly apostrophes become straight ones as well (`normalise`)."""
     if not texts:
         return []
+    if _ctext is not None:
+        return _ctext.lower_tokens(texts, straight_quotes)
+    return lower_tokens_py(texts, straight_quotes)
+
+
+def lower_tokens_py(texts: list[str], straight_quotes: bool = False) -> list[str]:
+    """`lower_tokens` in Python (the reference)."""
+    if not texts:
+        return []
     joined = "\n".join(texts).lower()
     if straight_quotes and "’" in joined:
         joined = joined.replace("’", "'")
