@@ -973,92 +973,6 @@ static PyTypeObject ModelType = {
 };
 
 
-/* best_dots(emb, scale, vocab, dim, vec, obs, ids, bounds, n, top, floor, out):
- * the decoder's two-step candidates (decode.Decoder._two_step_candidates). For each slot k
- * of n, the candidates ids[bounds[k]:bounds[k + 1]] (context model ids) are scored
- * scale[id] * (emb[id] . vec[k]) - obs[k] and the `top` best at or above `floor` are
- * written to out[k * top:(k + 1) * top] (indices into ids, best first, ties to the earlier
- * candidate; -1 where fewer qualify). emb is int8 (vocab, dim), scale float32 (vocab), vec
- * float32 (n, dim), obs float32 (n), ids and bounds int64, out int64 (n * top).
- * What it replaces: gathering and converting a hundred embedding rows per slot in numpy
- * was a third of a `restore`. */
-static PyObject *best_dots(PyObject *mod, PyObject *args) {
-    PyObject *oemb, *oscale, *ovec, *oobs, *oids, *obounds, *oout;
-    Py_ssize_t vocab, dim, n, top;
-    double floor_;
-    (void)mod;
-    if (!PyArg_ParseTuple(args, "OOnnOOOOnndO", &oemb, &oscale, &vocab, &dim, &ovec, &oobs,
-                          &oids, &obounds, &n, &top, &floor_, &oout))
-        return NULL;
-    if (vocab < 0 || dim < 1 || n < 0 || top < 1 || top > 64) {
-        PyErr_SetString(PyExc_ValueError, "best_dots: bad sizes");
-        return NULL;
-    }
-    Bufs bs = {.n = 0};
-    const int8_t *emb = get(&bs, oemb, 1, vocab * dim, 0, "emb");
-    const float *scale = emb ? get(&bs, oscale, 4, vocab, 0, "scale") : NULL;
-    const float *vec = scale ? get(&bs, ovec, 4, n * dim, 0, "vec") : NULL;
-    const float *obs = vec ? get(&bs, oobs, 4, n, 0, "obs") : NULL;
-    const int64_t *bounds = obs ? get(&bs, obounds, 8, n + 1, 0, "bounds") : NULL;
-    Py_ssize_t m = bounds ? (Py_ssize_t)bounds[n] : 0;
-    const int64_t *ids = bounds ? get(&bs, oids, 8, m, 0, "ids") : NULL;
-    int64_t *out = ids ? get(&bs, oout, 8, n * top, 1, "out") : NULL;
-    if (!out) {
-        release_all(&bs);
-        return NULL;
-    }
-    for (Py_ssize_t k = 0; k < n; k++) {
-        if (bounds[k] < 0 || bounds[k] > bounds[k + 1] || bounds[k + 1] > m) {
-            release_all(&bs);
-            PyErr_SetString(PyExc_ValueError, "best_dots: bounds not increasing within ids");
-            return NULL;
-        }
-    }
-    for (Py_ssize_t i = 0; i < m; i++) {
-        if (ids[i] < 0 || ids[i] >= vocab) {
-            release_all(&bs);
-            PyErr_Format(PyExc_IndexError, "best_dots: id %lld out of range", (long long)ids[i]);
-            return NULL;
-        }
-    }
-    Py_BEGIN_ALLOW_THREADS
-    float best[64];
-    for (Py_ssize_t k = 0; k < n; k++) {
-        int64_t *o = out + k * top;
-        Py_ssize_t have = 0;
-        const float *v = vec + k * dim;
-        for (Py_ssize_t i = bounds[k]; i < bounds[k + 1]; i++) {
-            /* The rows are scattered over the table: fetch a few ahead. */
-            if (i + 6 < m) {
-                PREFETCH(emb + ids[i + 6] * dim);
-                PREFETCH(emb + ids[i + 6] * dim + 64);
-            }
-            const int8_t *e = emb + ids[i] * dim;
-            float acc[8] = {0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f, 0.0f};
-            Py_ssize_t j = 0;
-            for (; j + 8 <= dim; j += 8)
-                for (int u = 0; u < 8; u++) acc[u] += (float)e[j + u] * v[j + u];
-            for (; j < dim; j++) acc[0] += (float)e[j] * v[j];
-            float dot = ((acc[0] + acc[1]) + (acc[2] + acc[3])) +
-                        ((acc[4] + acc[5]) + (acc[6] + acc[7]));
-            float d = scale[ids[i]] * dot - obs[k];
-            if (!(d >= (float)floor_)) continue;
-            if (have == top && !(d > best[top - 1])) continue;
-            Py_ssize_t r = have < top ? have++ : top - 1;
-            while (r > 0 && d > best[r - 1]) {
-                best[r] = best[r - 1];
-                o[r] = o[r - 1];
-                r--;
-            }
-            best[r] = d;
-            o[r] = i;
-        }
-        for (Py_ssize_t r = have; r < top; r++) o[r] = -1;
-    }
-    Py_END_ALLOW_THREADS
-    return finish(&bs, 0);
-}
-
 /* two_step_best(offsets, orig, vocab, k1, k2, own, cids, first_word, emb, scale, cvocab, dim,
  *               words, vec, obs, n, top, floor, stamp, out):
  * the decoder's two-step candidates (decode.Decoder._two_step_candidates) in one pass.
@@ -1233,8 +1147,6 @@ static PyObject *two_step_best(PyObject *mod, PyObject *args) {
 }
 
 static PyMethodDef module_methods[] = {
-    {"best_dots", best_dots, METH_VARARGS,
-     "best_dots(emb, scale, vocab, dim, vec, obs, ids, bounds, n, top, floor, out)"},
     {"two_step_best", two_step_best, METH_VARARGS,
      "two_step_best(offsets, orig, vocab, k1, k2, own, cids, first_word, emb, scale, cvocab, dim, "
      "words, vec, obs, n, top, floor, stamp, out)"},

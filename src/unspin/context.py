@@ -25,7 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .lm import NONE, UNK, ArrayFile, native_available
+from .lm import NONE, UNK, ArrayFile
 
 FIRST_WORD = 4  # ids below are <unk>, <s>, </s>, <none>: never scored as slot fillers
 FORMAT = "unspin-context-1"
@@ -167,7 +167,8 @@ class ContextModel:
 
     def best_fillers(self, vec: np.ndarray, observed: np.ndarray, ids: np.ndarray,
                      bounds: np.ndarray, top: int, floor: float) -> np.ndarray:
-        """Per slot, the best few of its candidate fillers by score difference.
+        """Per slot, the best few of its candidate fillers by score difference (numpy: the
+        reference of the compiled `_native.two_step_best`, which builds the candidates too).
 
         Args:
             vec: `slot_vectors` of ``n`` slots.
@@ -184,18 +185,6 @@ class ContextModel:
         """
         n = len(observed)
         out = np.full((n, top), -1, dtype=np.int64)
-        if n == 0:
-            return out
-        vec = np.ascontiguousarray(vec, dtype=np.float32)
-        if native_available():
-            from . import _native
-
-            _native.best_dots(self.emb, self.scale, self.emb.shape[0], self.emb.shape[1], vec,
-                              np.ascontiguousarray(observed, dtype=np.float32),
-                              np.ascontiguousarray(ids, dtype=np.int64),
-                              np.ascontiguousarray(bounds, dtype=np.int64), n, top,
-                              float(floor), out)
-            return out
         b = np.asarray(bounds).tolist()
         for k in range(n):
             d = self._vectors(ids[b[k]:b[k + 1]]) @ vec[k] - np.float32(observed[k])
