@@ -401,3 +401,17 @@ def test_two_step_best_rejects_bad_ids():
         _native.two_step_best(offsets, bad[:2] + 1, 2, 15, 15, 0, cids, 4, emb, scale, 6, 2,
                               np.array([1], dtype=np.int64), vec, obs, 1, 1, 0.0, stamp, out)
     assert (stamp == -1).all()
+
+
+@shipped
+def test_two_step_restores_the_same_from_threads():
+    # The compiled helper's scratch is the decoder's: threads (the server's thread pool)
+    # must not see each other's marks.
+    from concurrent.futures import ThreadPoolExecutor
+
+    texts = [TWO_STEP_TEXT, FILM_TEXT, TWO_STEP_TEXT.replace("Wright", "Avro"),
+             FILM_TEXT.replace("histrion", "actor")] * 3
+    alone = [unspin.restore(t, two_step=True).to_dict() for t in texts]
+    with ThreadPoolExecutor(4) as pool:
+        together = list(pool.map(lambda t: unspin.restore(t, two_step=True).to_dict(), texts))
+    assert together == alone

@@ -1031,7 +1031,7 @@ static PyObject *two_step_best(PyObject *mod, PyObject *args) {
         release_all(&bs);
         return PyErr_NoMemory();
     }
-    Py_BEGIN_ALLOW_THREADS
+    /* The GIL stays held: `stamp` is the decoder's shared scratch (threads of a server). */
     float best[64];
     for (Py_ssize_t k = 0; k < n; k++) {
         int64_t *o = out + k * top;
@@ -1136,7 +1136,6 @@ static PyObject *two_step_best(PyObject *mod, PyObject *args) {
             for (int64_t e2 = lo2; e2 < hi2; e2++) stamp[orig[e2]] = -1;
         }
     }
-    Py_END_ALLOW_THREADS
     free(buf);
     if (bad) {
         release_all(&bs);

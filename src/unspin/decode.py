@@ -867,7 +867,7 @@ class Decoder:
         self._unknown_cache: dict[str, list[tuple[int, float]]] = {}
         self._two_step_cache: dict[int, np.ndarray] = {}  # LM id -> its two-step originals
         self._two_step_entry: dict[int, int] = {}  # original LM id -> number in `_phrases`
-        self._two_step_stamp: np.ndarray | None = None  # per LM id, see `_two_step_originals`
+        self._two_step_stamp: np.ndarray | None = None  # scratch of `_two_step_best`
         self._orig_ids: dict[tuple[str, ...], list[int]] = {}  # originals' LM ids (joint)
         self._phrases = PhraseEntries()
         # Per LM id: the range of its word's trusted multiword originals in `_phrases`
@@ -1450,21 +1450,16 @@ class Decoder:
             two = np.concatenate((t.orig[lo + len(first):min(int(t.offsets[w + 1]),
                                                           lo + len(first) + own)], two))
         two = two[cids[two] >= FIRST_WORD]
-        # Out: the first step and the word itself; then each word once (the first of its
-        # occurrences keeps its place, as in the compiled `two_step_best`). Stamps over
-        # the vocabulary: no sort per word.
-        if self._two_step_stamp is None:
-            self._two_step_stamp = np.full(len(t.offsets) - 1, -1, dtype=np.int64)
-        stamp = self._two_step_stamp
-        stamp[first] = -2
-        stamp[w] = -2
-        two = two[stamp[two] != -2]
-        stamp[first] = -1
-        stamp[w] = -1
-        at = np.arange(len(two))
-        stamp[two[::-1]] = at[::-1]  # the first occurrence written last
-        two = two[stamp[two] == at]
-        stamp[two] = -1
+        # Out: the first step and the word itself; then each word once, where it first
+        # occurs (the compiled `two_step_best`'s order).
+        out = set(first.tolist())
+        out.add(w)
+        kept: list[int] = []
+        for x in two.tolist():
+            if x not in out:
+                out.add(x)
+                kept.append(x)
+        two = np.asarray(kept, dtype=np.int64)
         if len(self._two_step_cache) > 200_000:  # bounded like `_entries`
             self._two_step_cache.clear()
         self._two_step_cache[w] = two
