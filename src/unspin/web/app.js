@@ -310,6 +310,7 @@
     const chars = codePoints(text);
     current = { text, chars, check: null, restore: null, fileName: current && current.fileName };
     setStatus("Checking…");
+    $("results").dataset.state = "checking"; // not "done" until this text's results are in
     $("check-button").disabled = true;
     const started = performance.now();
     const checkP = post("/v1/check", { text });
