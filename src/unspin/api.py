@@ -269,7 +269,8 @@ def _score_all(analyses: list[_Analysis], decoder, keep_words: bool = False) -> 
         analyses: The documents.
         decoder: The decoder.
         keep_words: Keep each document's scored single-word candidates (``scored``) for
-            the span search to reuse.
+            the span search to reuse (for the documents that will be searched: at or above
+            `SPAN_GATE`, or holding a term).
     """
     docs = [a for a in analyses if a.supported]
     if not docs:
@@ -310,7 +311,8 @@ def _score_all(analyses: list[_Analysis], decoder, keep_words: bool = False) -> 
         a.p_spun = det.probability(a.features) if a.words else 0.0
         a.ids = ids[lo:hi]
         a.terms = bisect_left(term_at, hi) - bisect_left(term_at, lo)
-        if wcuts is not None:
+        if wcuts is not None and (a.p_spun >= SPAN_GATE or a.terms):
+            # Only documents that `_analyse` goes on to decode (most of a crawl is not).
             mine = words.take(slice(wcuts[k], wcuts[k + 1]))
             # Segment and token numbers within the document's own segments.
             sent = mine.sent - int(seg_all[lo]) if hi > lo else mine.sent
