@@ -320,3 +320,21 @@ def test_the_decoders_prior_comes_from_the_documents_own_evidence(monkeypatch):
     table.add(("histrion",), ("actor",), 3)
     unspin.restore(text, table=table)
     assert masses == [None]
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 500),
+                          st.lists(st.floats(-9.0, 0.0), max_size=30),
+                          st.lists(st.sampled_from([0.0, 0.1, 0.5, 0.49999, 0.9, 0.95, 1.0]),
+                                   max_size=12)),
+                min_size=1, max_size=6))
+def test_features_of_a_batch_are_each_documents_features(docs):
+    from unspin.detect import features, features_many
+
+    lp = np.array([x for _, lps, _ in docs for x in lps], dtype=np.float64)
+    post = np.array([x for _, _, ps in docs for x in ps], dtype=np.float64)
+    bounds = np.concatenate(([0], np.cumsum([len(d[1]) for d in docs]))).tolist()
+    cuts = np.concatenate(([0], np.cumsum([len(d[2]) for d in docs]))).tolist()
+    many = features_many([d[0] for d in docs], lp, bounds, post, cuts)
+    for k, (words, lps, ps) in enumerate(docs):
+        assert many[k] == features(words, np.array(lps), np.array(ps))  # to the last bit

@@ -17,7 +17,7 @@ from .decode import (
     Decision,
     ScoredWords,
 )
-from .detect import Detector, features
+from .detect import Detector, features_many
 from .models import data_path, get_models
 from .report import Edit, Report, Restoration, Span
 from .tokens import (
@@ -305,9 +305,10 @@ def _score_all(analyses: list[_Analysis], decoder, keep_words: bool = False) -> 
     cuts = np.searchsorted(post_at, bounds).tolist()
     wcuts = np.searchsorted(words.tok, bounds).tolist() if words is not None else None
     det = detector()
+    feats = features_many([a.words for a in docs], lp, bounds, post, cuts)
     for k, a in enumerate(docs):
         lo, hi = bounds[k], bounds[k + 1]
-        a.features = features(a.words, lp[lo:hi], post[cuts[k]:cuts[k + 1]])
+        a.features = feats[k]
         a.p_spun = det.probability(a.features) if a.words else 0.0
         a.ids = ids[lo:hi]
         a.terms = bisect_left(term_at, hi) - bisect_left(term_at, lo)

@@ -109,6 +109,37 @@ def features(n_words: int, base_logprobs: np.ndarray, posteriors: list[float]) -
     }
 
 
+def features_many(n_words: list[int], base_logprobs: np.ndarray, bounds: list[int],
+                  posteriors: np.ndarray, cuts: list[int]) -> list[dict[str, float]]:
+    """`features` of many documents at once, the same values: document ``k`` has the
+    base log-probabilities ``base_logprobs[bounds[k]:bounds[k + 1]]`` and the posteriors
+    ``posteriors[cuts[k]:cuts[k + 1]]``. The counts come from running totals over the whole
+    batch (exact); the two sums stay numpy's sums of each document's slice."""
+    a = PRIOR_WORDS
+    prior = CLEAN_PRIOR
+    post = np.asarray(posteriors, dtype=np.float64)
+    lp = np.asarray(base_logprobs, dtype=np.float64)
+    zero = np.zeros(1, dtype=np.int64)
+    c05 = np.concatenate((zero, np.cumsum(post >= 0.5))).tolist()
+    c09 = np.concatenate((zero, np.cumsum(post >= 0.9))).tolist()
+    c45 = np.concatenate((zero, np.cumsum(lp < -4.5))).tolist()
+    out = []
+    for k, words in enumerate(n_words):
+        p0, p1 = cuts[k], cuts[k + 1]
+        l0, l1 = bounds[k], bounds[k + 1]
+        n = max(words, 0) + a
+        n_tok = (l1 - l0) + a
+        out.append({
+            "spun_mass": (float(post[p0:p1].sum()) + a * prior["spun_mass"]) / n,
+            "confident_share": (float(c05[p1] - c05[p0]) + a * prior["confident_share"]) / n,
+            "strong_share": (float(c09[p1] - c09[p0]) + a * prior["strong_share"]) / n,
+            "mean_logprob": (float(lp[l0:l1].sum()) + a * prior["mean_logprob"]) / n_tok,
+            "surprise_share": (float(c45[l1] - c45[l0]) + a * prior["surprise_share"]) / n_tok,
+            "log_words": math.log(min(max(words, 1), MAX_CALIBRATED_WORDS)),
+        })
+    return out
+
+
 def document_features(text: str, table=None) -> dict[str, float]:
     """Detection features of one document (what `check` feeds the logistic model).
 
