@@ -68,6 +68,15 @@ def test_stopword_counts_are_the_python_counts(text: str) -> None:
                                  clean_module._FOREIGN_STOP) == expected
 
 
+_MOJI_ALPHABET = "aÂÃâé Ã©\x1b\x80\x9f\xbf\xc1\xc2\xf4\xf5\u0152\u2013\u2019\u201c\u20ac\ufb01\ufffd\ud800"
+
+
+@settings(max_examples=600, deadline=None)
+@given(st.one_of(ANY, st.text(alphabet=_MOJI_ALPHABET, max_size=12)))
+def test_mojibake_test_agrees_with_the_hint_pattern(text: str) -> None:
+    assert ctext.maybe_mojibake(text) == bool(clean_module._MOJI_HINT.search(text))
+
+
 def test_every_character_alone_and_between_letters() -> None:
     # Each code point below U+3100 and a sample above it, where the classes (letter, digit,
     # space, word) change.
@@ -77,6 +86,9 @@ def test_every_character_alone_and_between_letters() -> None:
         for text in (c, f"a{c}s", f"{c}s", f"1{c}2", f"ab{c} "):
             assert ctext.find_tokens(text) == tokens_module.TOKEN_RE.findall(text), hex(cp)
         assert ctext.has_controls(c) == bool(clean_module._CONTROL.search(c)), hex(cp)
+        for text in (c, "\u00c3" + c, c + "\u00a9", "\u00e2" + c + "x"):
+            assert ctext.maybe_mojibake(text) == bool(clean_module._MOJI_HINT.search(text)), \
+                hex(cp)
         toks = [c, c + "A", "A" + c, c + c]
         assert np.frombuffer(ctext.token_codes(toks), dtype=np.uint8).tolist() == \
             _codes_py(toks), hex(cp)

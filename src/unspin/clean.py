@@ -371,6 +371,8 @@ _COMMON_MOJIBAKE_RE = re.compile(
 def _mojibake(text: str) -> list[_Raw]:
     if text.isascii() and "\x1b" not in text:
         return []
+    if _ctext is not None and not _ctext.maybe_mojibake(text):
+        return []  # no hint anywhere (a curly quote or a dash is not one)
     hints = [m.span() for m in _MOJI_HINT.finditer(text)]
     edits: list[_Raw] = []
     window_end = 0
