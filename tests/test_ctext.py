@@ -68,7 +68,8 @@ def test_stopword_counts_are_the_python_counts(text: str) -> None:
                                  clean_module._FOREIGN_STOP) == expected
 
 
-_MOJI_ALPHABET = "aÂÃâé Ã©\x1b\x80\x9f\xbf\xc1\xc2\xf4\xf5\u0152\u2013\u2019\u201c\u20ac\ufb01\ufffd\ud800"
+_MOJI_ALPHABET = ("aÂÃâé Ã©\x1b\x80\x9f\xbf\xc1\xc2\xf4\xf5"
+                  "\u0152\u2013\u2019\u201c\u20ac\ufb01\ufffd\ud800")
 
 
 @settings(max_examples=600, deadline=None)
