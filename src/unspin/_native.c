@@ -11,6 +11,9 @@
  * `Model.joint` also runs the decoder's joint step (decode._CompiledJoint): enumerating
  * each cluster's combinations of options, scoring their windows and summing posteriors was
  * half of a spun `restore` in Python, which stays the reference there too.
+ * `Model.word_entries` scores the single-word candidates (decode.Decoder._word_entries) and
+ * `two_step_best` picks `restore --two-step`'s candidates; the numpy code is the reference
+ * for both, with the same values to the last bit (tests compare them).
  *
  * Arrays come in through the buffer protocol (no numpy headers needed to build). The
  * caller (lm.py) checks dtypes and shapes; this code checks lengths and id ranges so that
