@@ -465,3 +465,36 @@ def test_best_by_position_is_what_lexsort_puts_first(rows):
     best, positions = decode_mod._best_by(pos, score)
     assert np.array_equal(best, order[first])
     assert np.array_equal(positions, pos[order][first])
+
+
+def test_multiword_specs_are_the_table_slices():
+    """`_multiword_specs` from the lists built once gives what the numpy slices of each
+    table row gave (every row with a trusted multiword original, and a few without)."""
+    dec = get_models().decoder
+    src = dec.source
+    dec._multi_originals()
+
+    def reference(key):
+        i = src._index.get(key)
+        if i is None:
+            return ()
+        a, b = src._offsets[i:i + 2].tolist()
+        sel = np.flatnonzero(dec._trusted_multi[a:b]) + a
+        if not len(sel):
+            return ()
+        origs = src._orig[sel]
+        coss = src.cosines4()[src._cos[sel].view(np.uint16)].tolist()
+        fans = src.fanouts1()[origs].tolist()
+        merged = {}
+        for o, f, c, fn in zip(origs.tolist(), src._flags[sel].tolist(), coss, fans,
+                               strict=True):
+            orig = tuple(src._words[o].split(" "))
+            merged[orig] = (key.count(" ") + 1, orig, f, c, fn, 0)
+        return tuple(merged.values())
+
+    span = dec._trusted_multi_lists()[0]
+    rows = sorted(span)
+    assert len(rows) > 1000
+    keys = [src._words[r] for r in rows[::7]] + ["the", "because", "however", "xqzv", "city"]
+    for key in keys:
+        assert dec._multiword_specs(key) == reference(key), key

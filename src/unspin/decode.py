@@ -885,6 +885,7 @@ class Decoder:
         self._is_phrase: np.ndarray | None = None
         self._small: np.ndarray | None = None  # see `_name_small_words`
         self._trusted_multi: np.ndarray | None = None
+        self._tm_lists: tuple | None = None  # see `_trusted_multi_lists`
         self._multi_rows: set[int] = set()  # rows of `_multi_originals`, for lookups by row
 
     # ------------------------------------------------------------------ helpers
@@ -1228,31 +1229,49 @@ class Decoder:
         """The specs of `CandidateSource.specs` (shipped table only) whose original has
         several words and a trusted source, in the same order, without building the
         others: a common word has hundreds of candidates and few multiword ones, and a scan
-        meets tens of thousands of words."""
+        meets tens of thousands of words (each new one used to cost a dozen numpy calls on
+        a few entries: see `_trusted_multi_lists`)."""
         src = self.source
         i = src._index.get(key)
         if i is None:
             return ()
-        a, b = src._offsets[i:i + 2].tolist()
-        if b <= a:
+        span, origs, flags, coss, fans = self._trusted_multi_lists()
+        where = span.get(i)
+        if where is None:
             return ()
-        self._multi_originals()
-        sel = np.flatnonzero(self._trusted_multi[a:b]) + a
-        if not len(sel):
-            return ()
-        origs = src._orig[sel]
+        lo, hi = where
         # As `specs` builds them: cosine rounded in float64, fanout at least 1; one entry
         # per original (a later duplicate replaces an earlier one's values in its place).
-        coss = src.cosines4()[src._cos[sel].view(np.uint16)].tolist()
-        fans = src.fanouts1()[origs].tolist()
         length = key.count(" ") + 1
         words = src._words
         merged: dict[tuple[str, ...], tuple] = {}
-        for o, f, c, fn in zip(origs.tolist(), src._flags[sel].tolist(), coss, fans,
+        for o, f, c, fn in zip(origs[lo:hi], flags[lo:hi], coss[lo:hi], fans[lo:hi],
                                strict=True):
             orig = tuple(words[o].split(" "))
             merged[orig] = (length, orig, f, c, fn, 0)
         return tuple(merged.values())
+
+    def _trusted_multi_lists(self) -> tuple:
+        """Every trusted multiword table entry (`_multi_originals`) as Python lists, built
+        once: ``(span, origs, flags, cosines, fanouts)``, ``span`` mapping a table row to
+        the ``(lo, hi)`` of its entries in the lists (in table order)."""
+        if self._tm_lists is None:
+            self._multi_originals()
+            src = self.source
+            entries = np.flatnonzero(self._trusted_multi)
+            offs = np.asarray(src._offsets, dtype=np.int64)
+            rows = np.searchsorted(offs, entries, side="right") - 1
+            origs = np.asarray(src._orig)[entries]
+            coss = src.cosines4()[np.asarray(src._cos)[entries].view(np.uint16)].tolist()
+            fans = src.fanouts1()[origs].tolist()
+            flags = np.asarray(src._flags)[entries].tolist()
+            first = np.flatnonzero(np.concatenate(([True], rows[1:] != rows[:-1]))) \
+                if len(rows) else np.zeros(0, dtype=np.int64)
+            last = np.concatenate((first[1:], [len(rows)])).astype(np.int64)
+            span = dict(zip(rows[first].tolist(), zip(first.tolist(), last.tolist(),
+                                                      strict=True), strict=True))
+            self._tm_lists = (span, origs.tolist(), flags, coss, fans)
+        return self._tm_lists
 
     def _name_small_words(self) -> np.ndarray:
         """Per LM id: is it a small word that stays lower-case inside a name ("of")."""
