@@ -297,13 +297,15 @@ class CandidateSource:
                 if not learned and not terms:  # most keys: the specs straight away
                     found: dict[tuple[str, ...], tuple] = {}
                     for o, f, c, fn in zip(origs.tolist(), flags, coss, fans, strict=True):
-                        orig = tuple(words[o].split(" "))
+                        w = words[o]
+                        orig = (w,) if " " not in w else tuple(w.split(" "))
                         found[orig] = (length, orig, f, c, fn, 0)
                     out = tuple(found.values())
                     self._specs[key] = out
                     return out
                 for o, f, c, fn in zip(origs.tolist(), flags, coss, fans, strict=True):
-                    merged[tuple(words[o].split(" "))] = [f, c, fn, 0]
+                    w = words[o]
+                    merged[(w,) if " " not in w else tuple(w.split(" "))] = [f, c, fn, 0]
         for orig in terms or ():
             m = merged.get(orig)
             if m is None:

@@ -1168,18 +1168,23 @@ class Decoder:
         if hit is not None:
             return hit
         lm_get = self.lm.index.get
+        channel_get = self._channel_cache.get
         out = []
         specs = self._multiword_specs(key) if multi_only and not self.source._learned \
             else self.source.specs(key)
         for spec in specs:
-            original, flags = spec[1], spec[2]
+            length, original, flags, cosine, fanout, count = spec
             if multi_only and not (len(original) > 1 and (
                     _hand_phrase(flags) or flags & (FLAG_WN_SYN | FLAG_NUMBER))):
                 continue
-            oids = tuple(map(lm_get, original, repeat(UNK)))
+            # (One word: no map object; a key's hundreds of originals are mostly one word.)
+            oids = (lm_get(original[0], UNK),) if len(original) == 1 else \
+                tuple(map(lm_get, original, repeat(UNK)))
             if UNK in oids:
                 continue
-            out.append((spec, oids, self._spec_channel(spec)))
+            # `_spec_channel`, inlined: its cache hit is most of the time here.
+            ch = channel_get((flags, cosine, fanout, count, length, len(original)))
+            out.append((spec, oids, self._spec_channel(spec) if ch is None else ch))
         hit = tuple(out)
         if len(self._entry_cache) > 200_000:  # bounded however many documents pass
             self._entry_cache.clear()
