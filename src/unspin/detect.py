@@ -93,20 +93,9 @@ def features(n_words: int, base_logprobs: np.ndarray, posteriors: list[float]) -
         posteriors: For each position that has candidates, the local posterior that the
             observed word was swapped.
     """
-    a = PRIOR_WORDS
-    prior = CLEAN_PRIOR
-    n = max(n_words, 0) + a
-    post = np.asarray(posteriors, dtype=np.float64)
     lp = np.asarray(base_logprobs, dtype=np.float64)
-    n_tok = len(lp) + a
-    return {
-        "spun_mass": (float(post.sum()) + a * prior["spun_mass"]) / n,
-        "confident_share": (float(np.sum(post >= 0.5)) + a * prior["confident_share"]) / n,
-        "strong_share": (float(np.sum(post >= 0.9)) + a * prior["strong_share"]) / n,
-        "mean_logprob": (float(lp.sum()) + a * prior["mean_logprob"]) / n_tok,
-        "surprise_share": (float(np.sum(lp < -4.5)) + a * prior["surprise_share"]) / n_tok,
-        "log_words": math.log(min(max(n_words, 1), MAX_CALIBRATED_WORDS)),
-    }
+    post = np.asarray(posteriors, dtype=np.float64)
+    return features_many([n_words], lp, [0, len(lp)], post, [0, len(post)])[0]
 
 
 def features_many(n_words: list[int], base_logprobs: np.ndarray, bounds: list[int],
