@@ -180,6 +180,33 @@ def test_compiled_lookups_give_the_numpy_values_bit_for_bit(tiny_lm, rows, width
 
 
 @native
+def test_compiled_lookups_in_large_buckets_match_numpy(tiny_lm):
+    """Buckets of a few keys are scanned, larger ones searched: force the large ones."""
+    import copy
+
+    model = copy.copy(tiny_lm)
+    model._compiled = None
+    model._bucket_cache = {}
+    for name in ("_k2", "_k3"):
+        keys = getattr(model, name)
+        shift = 31  # two buckets
+        counts = np.bincount((keys >> shift).astype(np.int32), minlength=2)
+        starts = np.zeros(len(counts) + 1, dtype=np.int32)
+        np.cumsum(counts, out=starts[1:])
+        assert counts.max() > 16
+        model._bucket_cache[name] = (keys, starts, shift, int(counts.max()).bit_length())
+    rng = np.random.default_rng(5)
+    text = model.ids("the committee met on monday . the council approved the plan".split())
+    seq = np.concatenate([np.lib.stride_tricks.sliding_window_view(text, 5),
+                          rng.integers(0, len(model), (100, 5))]).astype(np.int64)
+    fast, slow = _both(model, "logprob_seq", seq)
+    assert np.array_equal(fast, slow)
+    (fh, fp), (sh, sp) = _both(model, "pairs", seq[:, 0], seq[:, 1])
+    assert np.array_equal(fh, sh) and np.array_equal(fp, sp)
+    assert fh.any()
+
+
+@native
 def test_compiled_lookups_on_the_shipped_model_match_numpy():
     from unspin.models import get_models
 

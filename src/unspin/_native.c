@@ -67,6 +67,13 @@ static inline int find(const Table *t, uint32_t q, int32_t *pos) {
     }
     uint32_t b = q >> t->shift;
     int32_t lo = t->starts[b], hi = t->starts[b + 1];
+    if (hi - lo <= 16) {
+        /* A bucket holds about five keys: count those below q without branches. */
+        int32_t c = 0;
+        for (int32_t i = lo; i < hi; i++) c += t->keys[i] < q;
+        lo += c;
+        hi = lo;
+    }
     while (lo < hi) {
         int32_t mid = (int32_t)(((uint32_t)lo + (uint32_t)hi) >> 1);
         if (t->keys[mid] < q)
@@ -128,6 +135,23 @@ static int windows(const Model *md, const int64_t *seq, Py_ssize_t n, Py_ssize_t
         const uint8_t *h = hit + r * (m - 1);
         const int32_t *p = pos + r * (m - 1);
         float *o = out + r * (m - 2);
+        if (r + AHEAD < n) {
+            /* The values read below lie scattered over arrays of a few MB: fetch those of
+             * a row ahead (see word_entries). */
+            Py_ssize_t ra = r + AHEAD;
+            const int64_t *sa = seq + ra * m;
+            const uint8_t *ha = hit + ra * (m - 1);
+            const int32_t *pa = pos + ra * (m - 1);
+            for (Py_ssize_t t = 0; t < m - 1; t++) {
+                if (ha[t]) {
+                    PREFETCH(&md->p2[pa[t]]);
+                    PREFETCH(&md->bow2[pa[t]]);
+                } else {
+                    PREFETCH(&md->p1f[sa[t + 1]]);
+                    PREFETCH(&md->bow1f[sa[t]]);
+                }
+            }
+        }
         for (Py_ssize_t t = 0; t < m - 2; t++) {
             int64_t b = s[t + 1], c = s[t + 2];
             int hit2 = h[t + 1], hitc = h[t];
@@ -142,8 +166,10 @@ static int windows(const Model *md, const int64_t *seq, Py_ssize_t n, Py_ssize_t
         }
     }
     find_many(&md->t3, q3, n3, h3, p3);
-    for (Py_ssize_t k = 0; k < n3; k++)
+    for (Py_ssize_t k = 0; k < n3; k++) {
+        if (k + AHEAD < n3 && h3[k + AHEAD]) PREFETCH(&md->p3[p3[k + AHEAD]]);
         if (h3[k]) out[at3[k]] = md->lp[md->p3[p3[k]]];
+    }
     free(q3); free(at3); free(h3); free(p3);
     return 0;
 }
@@ -888,6 +914,25 @@ static PyObject *Model_word_entries(Model *self, PyObject *args) {
         find_many(&self->t2, q, nq, hit, pos);
         float pen = (float)unk_pen;
         for (Py_ssize_t r = 0; r < n; r++) {
+            if (r + AHEAD < n) {
+                /* The reads below are scattered over arrays of a few MB (a pair's
+                 * probability and back-off by its position, the original's unigram
+                 * values): fetch those of a row ahead so that they arrive in time. */
+                Py_ssize_t ra = r + AHEAD;
+                int64_t oa = O[ra];
+                PREFETCH(&self->p1f[oa]);
+                PREFETCH(&self->bow1f[oa]);
+                Py_ssize_t qa = i_bo[ra];
+                if (hit[qa]) {
+                    PREFETCH(&self->p2[pos[qa]]);
+                    PREFETCH(&self->bow2[pos[qa]]);
+                }
+                qa = i_oc[ra];
+                if (qa >= 0 && hit[qa]) {
+                    PREFETCH(&self->p2[pos[qa]]);
+                    PREFETCH(&self->bow2[pos[qa]]);
+                }
+            }
             int64_t j = J[r], o = O[r];
             int64_t j1 = j + 1 < last ? j + 1 : last;
             int64_t j2 = j + 2 < last ? j + 2 : last;
@@ -926,8 +971,10 @@ static PyObject *Model_word_entries(Model *self, PyObject *args) {
             }
         }
         find_many(&self->t3, q3, n3, h3, p3);
-        for (Py_ssize_t k = 0; k < n3; k++)
+        for (Py_ssize_t k = 0; k < n3; k++) {
+            if (k + AHEAD < n3 && h3[k + AHEAD]) PREFETCH(&self->p3[p3[k + AHEAD]]);
             if (h3[k]) lpw[at3[k]] = self->lp[self->p3[p3[k]]];
+        }
         for (Py_ssize_t r = 0; r < n; r++) {
             int64_t j = J[r], o = O[r];
             int64_t j1 = j + 1 < last ? j + 1 : last;
