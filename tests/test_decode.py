@@ -498,3 +498,26 @@ def test_multiword_specs_are_the_table_slices():
     keys = [src._words[r] for r in rows[::7]] + ["the", "because", "however", "xqzv", "city"]
     for key in keys:
         assert dec._multiword_specs(key) == reference(key), key
+
+
+def test_word_table_tries_frequent_originals_first():
+    """A word's entries are ordered by channel score plus the original's unigram prior, so
+    the first `max_candidates` hold the originals a spinner most likely replaced."""
+    from unspin.decode import LN10, WordTable
+
+    decoder = get_models().decoder
+    lm, table, p = decoder.lm, decoder.table(), decoder.params
+    assert p.order_prior > 0
+    w = lm.id("stated")
+    lo, hi = int(table.offsets[w]), int(table.offsets[w + 1])
+    orig = table.orig[lo:hi]
+    rank = table.channel[lo:hi] + p.order_prior * LN10 * lm.unigram_logprob(orig)
+    assert np.all(np.diff(rank) <= 1e-3)  # best first (keys kept to 1/1000 of a nat)
+    assert lm.words[int(orig[0])] == "said"  # by the channel alone: "posited"
+    # Without the prior: the channel score alone decides, and the rows hold the same entries.
+    plain = WordTable.build(lm, decoder.source, DecodeParams(**{
+        **{f: getattr(p, f) for f in p.__slots__}, "order_prior": 0.0}))
+    plo, phi = int(plain.offsets[w]), int(plain.offsets[w + 1])
+    assert np.all(np.diff(plain.channel[plo:phi]) <= 1e-3)
+    assert sorted(plain.orig[plo:phi].tolist()) == sorted(orig.tolist())
+    assert lm.words[int(plain.orig[plo])] != "said"

@@ -266,6 +266,10 @@ class NGramLM:
         np.minimum(lo, last, out=lo)
         return keys[lo] == query, lo
 
+    def unigram_logprob(self, ids: np.ndarray) -> np.ndarray:
+        """log10 P(word) of each id, without context (float32)."""
+        return self._p1f[np.asarray(ids)]
+
     def logprob(self, a: np.ndarray, b: np.ndarray, c: np.ndarray) -> np.ndarray:
         """log10 P(c | a b), vectorised; use `NONE` for a missing context word."""
         if self.native:
