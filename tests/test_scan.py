@@ -459,3 +459,30 @@ def test_resume_with_nothing_to_resume_says_so_and_scans(tmp_path, capsys):
     scan([str(path)], str(out), workers=1, resume=True)  # the first run finished
     assert "no interrupted scan to resume" in capsys.readouterr().err
     assert out.read_bytes() == first
+
+
+def test_one_worker_scan_gives_the_callers_gc_thresholds_back(tmp_path):
+    import gc
+
+    from unspin.scan import GC_THRESHOLD
+
+    src = tmp_path / "in.jsonl"
+    src.write_text('{"id": 1, "text": "The council approved the budget on Tuesday."}\n')
+    before = gc.get_threshold()
+    assert before != GC_THRESHOLD
+    seen = []
+    import unspin.scan as scan_mod
+
+    real = scan_mod.analyse_batch
+
+    def spy(batch, cfg):
+        seen.append(gc.get_threshold())
+        return real(batch, cfg)
+
+    scan_mod.analyse_batch = spy
+    try:
+        scan_mod.scan([str(src)], str(tmp_path / "out.jsonl"), workers=1)
+    finally:
+        scan_mod.analyse_batch = real
+    assert seen and all(t == GC_THRESHOLD for t in seen)  # batches ran with fewer passes
+    assert gc.get_threshold() == before

@@ -293,6 +293,7 @@ _worker_cfg: ScanConfig | None = None
 def _init_worker(cfg: ScanConfig) -> None:
     global _worker_cfg
     _worker_cfg = cfg
+    tune_gc()
     # Ctrl-C goes to the parent, which shuts the pool down.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     # A parent killed with SIGKILL cannot shut the pool down: leave when it is gone.
@@ -317,6 +318,19 @@ def _worker_batch(items: list[tuple[dict[str, Any], str | None, str | None]]) ->
 _WARM_TEXT = ("The metropolis council accredited a brand new finances on Tuesday after a "
               "protracted debate about faculty funding. The mayor stated the plan would rent "
               "three hundred academics.")
+
+
+# The cyclic collector's youngest generation is walked every 700 container allocations;
+# analysing a batch makes hundreds of thousands (token lists, candidate tuples) that
+# reference counting frees anyway, and the passes were about 5 % of `check_many` in a scan
+# (in-process A/B, session 11). A scan's processes are our own: collect less often.
+GC_THRESHOLD = (50_000, 20, 20)
+
+
+def tune_gc() -> None:
+    """Set this process's collector thresholds for analysing batches (`GC_THRESHOLD`)."""
+    if gc.get_threshold() != GC_THRESHOLD:
+        gc.set_threshold(*GC_THRESHOLD)
 
 
 def warm_up(cfg: ScanConfig) -> None:
@@ -383,8 +397,14 @@ class LocalEngine:
     def run(self, stream: Iterable[Batch | _Marker]) -> Iterator[list[Result] | _Marker]:
         """Analyse the batches of ``stream``; yield results and markers in stream order."""
         if self.workers == 1:
-            for entry in stream:
-                yield entry if isinstance(entry, _Marker) else analyse_batch(entry, self.cfg)
+            # In the caller's process (a library call too): its thresholds come back after.
+            before = gc.get_threshold()
+            tune_gc()
+            try:
+                for entry in stream:
+                    yield entry if isinstance(entry, _Marker) else analyse_batch(entry, self.cfg)
+            finally:
+                gc.set_threshold(*before)
             return
         warm_up(self.cfg)
         self.pool = self._new_pool()
@@ -446,6 +466,7 @@ def _ray_udf(batch: dict[str, Any], cfg_json: str) -> dict[str, Any]:
     import numpy as np
 
     cfg = ScanConfig(**json.loads(cfg_json))
+    tune_gc()  # a Ray worker process runs only our tasks
     results = analyse_batch([
         (json.loads(m), t if isinstance(t, str) else None, e if isinstance(e, str) else None)
         for m, t, e in zip(batch["meta"], batch["text"], batch["error"], strict=True)
