@@ -68,6 +68,28 @@ def test_stopword_counts_are_the_python_counts(text: str) -> None:
                                  clean_module._FOREIGN_STOP) == expected
 
 
+_STOP_WORDS = sorted(clean_module._EN_STOP | clean_module._FOREIGN_STOP)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(_STOP_WORDS), st.text(min_size=1, max_size=18)),
+                max_size=40),
+       st.lists(st.booleans(), max_size=40))
+def test_stopword_counts_of_function_words_in_any_case(words, upper) -> None:
+    """The compiled table of the stop words (ASCII runs) counts what the sets count."""
+    text = " ".join(w.upper() if k < len(upper) and upper[k] else w
+                    for k, w in enumerate(words))
+    found = clean_module._WORD.findall(text)
+    low = "\n".join(found).lower().split("\n") if found else []
+    expected = (len(low), sum(w in clean_module._EN_STOP for w in low),
+                sum(w in clean_module._FOREIGN_STOP for w in low))
+    assert ctext.stopword_counts(text, clean_module._EN_STOP,
+                                 clean_module._FOREIGN_STOP) == expected
+    # Other sets (not the cached frozensets) take the general path, with the same answer.
+    assert ctext.stopword_counts(text, set(clean_module._EN_STOP),
+                                 set(clean_module._FOREIGN_STOP)) == expected
+
+
 _MOJI_ALPHABET = ("aÂÃâé Ã©\x1b\x80\x9f\xbf\xc1\xc2\xf4\xf5"
                   "\u0152\u2013\u2019\u201c\u20ac\ufb01\ufffd\ud800")
 
@@ -111,3 +133,12 @@ def test_bad_arguments_raise_type_errors() -> None:
         ctext.stopword_counts("text", ["a"], frozenset())
     with pytest.raises(TypeError):
         ctext.lookup_ids({}, ("a",), UNK)
+
+
+def test_stopword_counts_follow_the_sets_they_are_given() -> None:
+    text = "The cat and der Hund"
+    assert ctext.stopword_counts(text, frozenset({"cat"}), frozenset({"hund", "und"})) == (5, 1, 1)
+    assert ctext.stopword_counts(text, clean_module._EN_STOP,
+                                 clean_module._FOREIGN_STOP) == (5, 2, 1)
+    long_word = frozenset({"x" * 40})  # too long for the compiled table: the sets decide
+    assert ctext.stopword_counts("x" * 40, long_word, frozenset()) == (1, 1, 0)

@@ -134,12 +134,87 @@ static PyObject *find_tokens(PyObject *self, PyObject *arg) {
 /* (words, in `en`, in `foreign`) over the lower-cased letter runs of a text: what
  * clean.is_english counts, without a list of words. Runs of ASCII letters are lower-cased
  * here; any other run by str.lower(), as the Python code does. */
+/* The ASCII words of two frozensets of stop words in a small open-addressing table, built
+ * on the first call with those sets (kept referenced, so the identity check is exact): an
+ * ASCII letter run is looked up without building a str object and hashing it twice. */
+#define STOP_SLOTS 2048
+#define STOP_MAXLEN 15
+typedef struct {
+    unsigned char len, flags; /* flags: 1 English, 2 foreign; len 0: empty slot */
+    char s[STOP_MAXLEN];
+} StopSlot;
+static StopSlot stop_table[STOP_SLOTS];
+static PyObject *stop_en = NULL, *stop_foreign = NULL;
+static Py_ssize_t stop_maxlen = 0;
+
+static uint32_t stop_hash(const char *s, Py_ssize_t n) {
+    uint32_t h = 2166136261u;
+    for (Py_ssize_t k = 0; k < n; k++) h = (h ^ (unsigned char)s[k]) * 16777619u;
+    return h;
+}
+
+static StopSlot *stop_find(const char *s, Py_ssize_t n) {
+    uint32_t i = stop_hash(s, n) & (STOP_SLOTS - 1);
+    for (;;) {
+        StopSlot *e = &stop_table[i];
+        if (e->len == 0 || (e->len == n && memcmp(e->s, s, (size_t)n) == 0)) return e;
+        i = (i + 1) & (STOP_SLOTS - 1);
+    }
+}
+
+/* Returns 0, or -1 with an exception set; 1 if the sets do not fit (then no table). */
+static int stop_build(PyObject *en, PyObject *foreign) {
+    memset(stop_table, 0, sizeof(stop_table));
+    stop_maxlen = 0;
+    Py_ssize_t used = 0;
+    PyObject *sets[2] = {en, foreign};
+    for (int k = 0; k < 2; k++) {
+        PyObject *it = PyObject_GetIter(sets[k]), *w;
+        if (!it) return -1;
+        while ((w = PyIter_Next(it))) {
+            if (PyUnicode_Check(w) && PyUnicode_IS_ASCII(w)) {
+                Py_ssize_t n = PyUnicode_GET_LENGTH(w);
+                if (n < 1 || n > STOP_MAXLEN || 2 * ++used > STOP_SLOTS) {
+                    Py_DECREF(w);
+                    Py_DECREF(it);
+                    return 1;
+                }
+                StopSlot *e = stop_find((const char *)PyUnicode_1BYTE_DATA(w), n);
+                e->len = (unsigned char)n;
+                memcpy(e->s, PyUnicode_1BYTE_DATA(w), (size_t)n);
+                e->flags |= (unsigned char)(1 << k);
+                if (n > stop_maxlen) stop_maxlen = n;
+            }
+            Py_DECREF(w);
+        }
+        Py_DECREF(it);
+        if (PyErr_Occurred()) return -1;
+    }
+    return 0;
+}
+
 static PyObject *stopword_counts(PyObject *self, PyObject *args) {
     PyObject *text, *en, *foreign;
     if (!PyArg_ParseTuple(args, "UOO", &text, &en, &foreign)) return NULL;
     if (!PyAnySet_Check(en) || !PyAnySet_Check(foreign)) {
         PyErr_SetString(PyExc_TypeError, "stopword_counts: expected sets");
         return NULL;
+    }
+    int table = 0;
+    if (PyFrozenSet_CheckExact(en) && PyFrozenSet_CheckExact(foreign)) {
+        if (en != stop_en || foreign != stop_foreign) {
+            Py_CLEAR(stop_en);
+            Py_CLEAR(stop_foreign);
+            int rc = stop_build(en, foreign);
+            if (rc < 0) return NULL;
+            if (rc == 0) {
+                Py_INCREF(en);
+                Py_INCREF(foreign);
+                stop_en = en;
+                stop_foreign = foreign;
+            }
+        }
+        table = en == stop_en && foreign == stop_foreign;
     }
     int kind;
     const void *data;
@@ -159,6 +234,22 @@ static PyObject *stopword_counts(PyObject *self, PyObject *args) {
             j++;
         }
         PyObject *w;
+        if (ascii && table) {
+            words++;
+            Py_ssize_t len = j - i;
+            if (len <= stop_maxlen) {
+                char buf[STOP_MAXLEN];
+                for (Py_ssize_t k = i; k < j; k++) {
+                    Py_UCS4 c = PyUnicode_READ(kind, data, k);
+                    buf[k - i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
+                }
+                StopSlot *e = stop_find(buf, len);
+                n_en += e->flags & 1;
+                n_foreign += (e->flags >> 1) & 1;
+            }
+            i = j;
+            continue;
+        }
         if (ascii) {
             w = PyUnicode_New(j - i, 127);
             if (!w) return NULL;
