@@ -605,3 +605,31 @@ def test_information_separators_are_not_binary() -> None:
     text = "The first record.\x1eThe second record.\x1f" * 50
     assert not looks_binary(text)
     assert clean(text).text.count("\n") == 100
+
+
+_BOILER_BITS = [
+    "Sign up for our newsletter", "sign-up now", "Subscribe today", "Share this article",
+    "Follow us on Twitter", "Advertisement", "Read more", "Related posts", "You may also like",
+    "Don't forget to subscribe", "Enter your email", "E-mail this story",
+    "Click here to continue", "Join our community", "ad",
+    "Get the latest news delivered straight to your inbox", "See also", "Tweet",
+    "The minister said", "12 people", "Éclair", "ſhare this article", "\u212aeep reading",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.sampled_from(_BOILER_BITS), st.text(max_size=12)), min_size=1,
+                max_size=3),
+       st.sampled_from(["", " ", "- ", "** ", "1. "]), st.sampled_from(["", ".", "!", " :"]),
+       st.booleans())
+def test_boilerplate_first_word_filter_changes_nothing(parts, lead, end, upper) -> None:
+    """The first-word shortcut gives the regular expressions' answer on every line."""
+    import unspin.clean as clean_module
+
+    line = lead + ". ".join(parts) + end
+    line = line.upper() if upper else line
+    words = line.split()
+    slow = (len(line) <= 300 and bool(words) and len(words) < clean_module._MAX_LINE_WORDS
+            and all(clean_module._is_boilerplate_sentence(s)
+                    for s in clean_module._SENT_SPLIT.split(line.strip())))
+    assert clean_module._is_boilerplate_line(line) == slow

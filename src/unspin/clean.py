@@ -610,12 +610,25 @@ def _is_boilerplate_sentence(sentence: str) -> bool:
     return bool(m) and len(core[m.end() :].split()) <= _MAX_TAIL_WORDS
 
 
+# The first word (its leading letters, lower-cased) of every sentence the two patterns
+# match: a line whose first word is ASCII and not one of them is not boilerplate, without
+# the regular expressions (most lines of an article).
+_BOILER_FIRST = frozenset(
+    "please sign subscribe register opt join click share tweet e email pin follow find like "
+    "don dont enter get advertisement advertising sponsored ad continue keep read also see "
+    "related you recommended".split())
+_LEAD = re.compile(r"[\W_]*([^\W\d_]*)")
+
+
 def _is_boilerplate_line(line: str) -> bool:
     if len(line) > 300:
         return False
     words = line.split()
     if not words or len(words) >= _MAX_LINE_WORDS:
         return False
+    lead = _LEAD.match(line).group(1)
+    if lead.isascii() and lead.lower() not in _BOILER_FIRST:
+        return False  # (a non-ASCII letter may match an ASCII one under re.I: "ſ", "K")
     # Every sentence on the line must be boilerplate; a line that goes on to real prose
     # ("Sign up for our newsletter. The minister said ...") is kept whole.
     return all(_is_boilerplate_sentence(s) for s in _SENT_SPLIT.split(line.strip()))
