@@ -142,3 +142,23 @@ def test_stopword_counts_follow_the_sets_they_are_given() -> None:
                                  clean_module._FOREIGN_STOP) == (5, 2, 1)
     long_word = frozenset({"x" * 40})  # too long for the compiled table: the sets decide
     assert ctext.stopword_counts("x" * 40, long_word, frozenset()) == (1, 1, 0)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.text(max_size=8), min_size=1, max_size=60),
+       st.lists(st.text(max_size=8), max_size=60))
+def test_vocab_table_lookups_are_the_dict_lookups(vocab, words) -> None:
+    """ASCII words through the compact table, the others through the dict: the dict's ids
+    (a repeated vocabulary word keeps its last id, as ``dict(zip(...))`` does)."""
+    index = dict(zip(vocab, range(len(vocab)), strict=True))
+    table = ctext.vocab_table(vocab)
+    query = words + vocab[:20] + ["x" * 300]
+    got = np.frombuffer(ctext.lookup_ids(index, query, -7, table), dtype=np.int64)
+    assert got.tolist() == [index.get(w, -7) for w in query]
+
+
+def test_lookup_ids_rejects_a_table_it_did_not_make() -> None:
+    with pytest.raises(ValueError, match="vocab_table"):
+        ctext.lookup_ids({"a": 0}, ["a"], 1, b"\x00" * 40)
+    with pytest.raises(TypeError):
+        ctext.vocab_table(["a", 3])

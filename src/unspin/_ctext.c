@@ -368,17 +368,56 @@ static PyObject *has_controls(PyObject *self, PyObject *arg) {
 }
 
 /* `[index.get(w, unk) for w in words]` as int64 (lm.NGramLM.ids). */
+static uint64_t vocab_hash(const unsigned char *s, Py_ssize_t n);
+
 static PyObject *lookup_ids(PyObject *self, PyObject *args) {
-    PyObject *index, *words;
+    PyObject *index, *words, *table = NULL;
     long long unk;
-    if (!PyArg_ParseTuple(args, "O!O!L", &PyDict_Type, &index, &PyList_Type, &words, &unk))
+    if (!PyArg_ParseTuple(args, "O!O!L|O!", &PyDict_Type, &index, &PyList_Type, &words, &unk,
+                          &PyBytes_Type, &table))
         return NULL;
+    /* With a vocab_table of the same vocabulary: ASCII words there, others in the dict. */
+    int64_t nslots = 0;
+    const uint32_t *slots = NULL;
+    const unsigned char *pl = NULL;
+    if (table) {
+        Py_ssize_t size = PyBytes_GET_SIZE(table);
+        int64_t hdr[2] = {0, 0};
+        if (size >= 16) memcpy(hdr, PyBytes_AS_STRING(table), 16);
+        if (size < 16 || hdr[0] < 1024 || (hdr[0] & (hdr[0] - 1)) || hdr[1] < 0 ||
+            hdr[0] > (size - 16) / 8 || 16 + hdr[0] * 8 + hdr[1] != size) {
+            PyErr_SetString(PyExc_ValueError, "lookup_ids: not a vocab_table");
+            return NULL;
+        }
+        nslots = hdr[0];
+        slots = (const uint32_t *)(PyBytes_AS_STRING(table) + 16);
+        pl = (const unsigned char *)(PyBytes_AS_STRING(table) + 16 + nslots * 8);
+    }
     Py_ssize_t n = PyList_GET_SIZE(words);
     PyObject *out = PyByteArray_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(int64_t));
     if (!out) return NULL;
     int64_t *buf = (int64_t *)PyByteArray_AS_STRING(out);
     for (Py_ssize_t k = 0; k < n; k++) {
-        PyObject *v = PyDict_GetItemWithError(index, PyList_GET_ITEM(words, k));
+        PyObject *t = PyList_GET_ITEM(words, k);
+        if (slots && PyUnicode_Check(t) && PyUnicode_IS_ASCII(t) &&
+            PyUnicode_GET_LENGTH(t) <= 255) {
+            Py_ssize_t len = PyUnicode_GET_LENGTH(t);
+            const unsigned char *d = PyUnicode_1BYTE_DATA(t);
+            uint64_t h = vocab_hash(d, len) & (uint64_t)(nslots - 1);
+            buf[k] = unk;
+            for (;;) {
+                uint32_t off = slots[2 * h];
+                if (off == 0) break;
+                const unsigned char *e = pl + off - 1;
+                if (e[0] == len && memcmp(e + 1, d, (size_t)len) == 0) {
+                    buf[k] = (int64_t)slots[2 * h + 1];
+                    break;
+                }
+                h = (h + 1) & (uint64_t)(nslots - 1);
+            }
+            continue;
+        }
+        PyObject *v = PyDict_GetItemWithError(index, t);
         if (!v) {
             if (PyErr_Occurred()) {
                 Py_DECREF(out);
@@ -393,6 +432,76 @@ static PyObject *lookup_ids(PyObject *self, PyObject *args) {
             return NULL;
         }
         buf[k] = x;
+    }
+    return out;
+}
+
+/* vocab_table(words) -> bytes: the ASCII words of a vocabulary (id = position in the list)
+ * in an open-addressing table for lookup_ids. Layout (little-endian native ints):
+ * int64 nslots (a power of two), int64 pool size, then nslots slots of (uint32 pool offset
+ * + 1, 0 = empty; int32 id), then the pool: each word as one length byte and its bytes.
+ * Words longer than 255 bytes or not ASCII stay out (lookup_ids asks the dict for those). */
+static uint64_t vocab_hash(const unsigned char *s, Py_ssize_t n) {
+    uint64_t h = 1469598103934665603ULL;
+    for (Py_ssize_t k = 0; k < n; k++) h = (h ^ s[k]) * 1099511628211ULL;
+    return h ^ (h >> 29);
+}
+
+static PyObject *vocab_table(PyObject *self, PyObject *arg) {
+    if (!PyList_Check(arg)) {
+        PyErr_SetString(PyExc_TypeError, "vocab_table: expected a list of str");
+        return NULL;
+    }
+    Py_ssize_t n = PyList_GET_SIZE(arg), pool = 0, nwords = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *w = PyList_GET_ITEM(arg, i);
+        if (!PyUnicode_Check(w)) {
+            PyErr_SetString(PyExc_TypeError, "vocab_table: expected a list of str");
+            return NULL;
+        }
+        if (PyUnicode_IS_ASCII(w) && PyUnicode_GET_LENGTH(w) <= 255) {
+            pool += 1 + PyUnicode_GET_LENGTH(w);
+            nwords++;
+        }
+    }
+    if (pool >= (Py_ssize_t)UINT32_MAX || n > INT32_MAX) {
+        PyErr_SetString(PyExc_ValueError, "vocab_table: vocabulary too large");
+        return NULL;
+    }
+    Py_ssize_t nslots = 1024;
+    while (nslots < 2 * nwords + 2) nslots *= 2;
+    Py_ssize_t size = 16 + nslots * 8 + pool;
+    PyObject *out = PyBytes_FromStringAndSize(NULL, size);
+    if (!out) return NULL;
+    char *base = PyBytes_AS_STRING(out);
+    memset(base, 0, (size_t)(16 + nslots * 8));
+    int64_t hdr[2] = {nslots, pool};
+    memcpy(base, hdr, 16);
+    uint32_t *slots = (uint32_t *)(base + 16);
+    unsigned char *pl = (unsigned char *)(base + 16 + nslots * 8);
+    uint32_t at = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *w = PyList_GET_ITEM(arg, i);
+        if (!PyUnicode_IS_ASCII(w) || PyUnicode_GET_LENGTH(w) > 255) continue;
+        Py_ssize_t len = PyUnicode_GET_LENGTH(w);
+        const unsigned char *d = PyUnicode_1BYTE_DATA(w);
+        uint64_t k = vocab_hash(d, len) & (uint64_t)(nslots - 1);
+        for (;;) {
+            uint32_t off = slots[2 * k];
+            if (off == 0) break;
+            const unsigned char *e = pl + off - 1;
+            if (e[0] == len && memcmp(e + 1, d, (size_t)len) == 0) break;
+            k = (k + 1) & (uint64_t)(nslots - 1);
+        }
+        if (slots[2 * k] != 0) { /* a repeated word: its last id, as in dict(zip(words, ids)) */
+            slots[2 * k + 1] = (uint32_t)i;
+            continue;
+        }
+        slots[2 * k] = at + 1;
+        slots[2 * k + 1] = (uint32_t)i;
+        pl[at] = (unsigned char)len;
+        memcpy(pl + at + 1, d, (size_t)len);
+        at += (uint32_t)(1 + len);
     }
     return out;
 }
@@ -538,7 +647,9 @@ static PyMethodDef methods[] = {
     {"has_controls", has_controls, METH_O,
      "has_controls(text): whether clean's control stage has anything to edit"},
     {"lookup_ids", lookup_ids, METH_VARARGS,
-     "lookup_ids(index, words, unk): index.get(w, unk) per word, int64 bytes"},
+     "lookup_ids(index, words, unk[, table]): index.get(w, unk) per word, int64 bytes"},
+    {"vocab_table", vocab_table, METH_O,
+     "vocab_table(words): lookup_ids' table of the ASCII words (id = list position), bytes"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -166,6 +166,7 @@ class NGramLM:
         self.meta = meta
         self.words: list[str] = bytes(arrays["vocab"]).decode("utf-8").split("\n")
         self.index: dict[str, int] = dict(zip(self.words, range(len(self.words)), strict=True))
+        self._vocab_table: bytes | None = None  # `_ctext.vocab_table`, built on first use
         # Plain ndarray views: indexing np.memmap objects is slower (same pages).
         arrays = {k: v.view(np.ndarray) for k, v in arrays.items()}
         self._p1 = arrays["p1"]
@@ -188,6 +189,7 @@ class NGramLM:
         # The compiled view holds buffers, not picklable; it is rebuilt on first use.
         state = dict(self.__dict__)
         state["_compiled"] = None
+        state["_vocab_table"] = None  # rebuilt on first use (a few MB)
         return state
 
     def _nat(self):
@@ -216,7 +218,12 @@ class NGramLM:
     def ids(self, words: Sequence[str]) -> np.ndarray:
         """Ids of normalised words as an int64 array."""
         if _ctext is not None and isinstance(words, list):
-            return np.frombuffer(_ctext.lookup_ids(self.index, words, UNK), dtype=np.int64)
+            if self._vocab_table is None:
+                # ASCII words looked up in a compact table (about a cache miss a word; the
+                # dict takes three or four: index, entry, key, value), others in the dict.
+                self._vocab_table = _ctext.vocab_table(self.words)
+            return np.frombuffer(_ctext.lookup_ids(self.index, words, UNK, self._vocab_table),
+                                 dtype=np.int64)
         # map() with two iterables calls dict.get(w, UNK) from C: twice as fast as a
         # generator expression.
         return np.fromiter(map(self.index.get, words, repeat(UNK)), dtype=np.int64,
