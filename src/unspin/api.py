@@ -213,30 +213,35 @@ class _Analysis:
 
     def located(self, min_confidence: float):
         """Decisions at or above a confidence, with input offsets and the replacement."""
-        starts = self.segment_starts() if self.decisions else []
-        texts = self.token_texts
-        for d in self.decisions:
-            if d.confidence < min_confidence:
-                continue
+        kept = [d for d in self.decisions if d.confidence >= min_confidence]
+        if not kept:
+            return
+        # Everything a decision needs, fetched once per document (a spun one has dozens).
+        starts = self.segment_starts()
+        texts, norms, text_in = self.token_texts, self.norms, self.input
+        offsets = self._offsets()
+        is_word = self._is_word
+        to_input = self.cleaned.span_to_input if self.cleaned.edits else None
+        for d in kept:
             first = starts[d.sentence]
             lo, hi = first + d.start, first + d.end
             if hi <= lo:
                 continue
-            offsets = self._offsets()
-            is_word = self._is_word
-            replacement = _match_case([texts[k] for k in range(lo, hi) if is_word[k]],
-                                      d.original)
+            if hi == lo + 1:  # most decisions: one token
+                replacement = _match_case([texts[lo]] if is_word[lo] else [], d.original)
+            else:
+                replacement = _match_case([texts[k] for k in range(lo, hi) if is_word[k]],
+                                          d.original)
             begin, stop = offsets[lo], offsets[hi - 1] + len(texts[hi - 1])
-            if d.start > 0 and self.norms[lo - 1] in ("a", "an") and \
-                    self.norms[lo - 1] != _article_for(d.original[0]):
+            if d.start > 0 and norms[lo - 1] in ("a", "an") and \
+                    norms[lo - 1] != _article_for(d.original[0]):
                 # The spinner fixed "a"/"an" for its word; fix it back for the original.
                 fixed = _article_for(d.original[0])
                 fixed = fixed.capitalize() if texts[lo - 1][0].isupper() else fixed
                 begin = offsets[lo - 1]
                 replacement = fixed + " " + replacement
-            start, end = self.cleaned.span_to_input(begin, stop) if self.cleaned.edits \
-                else (begin, stop)
-            if replacement == self.input[start:end]:
+            start, end = to_input(begin, stop) if to_input is not None else (begin, stop)
+            if replacement == text_in[start:end]:
                 continue
             yield d, start, end, replacement
 
