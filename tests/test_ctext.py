@@ -57,15 +57,19 @@ def test_control_test_agrees_with_the_control_stage(text: str) -> None:
     assert ctext.has_controls(text) == bool(clean_module._CONTROL.search(text))
 
 
+def _stopword_counts_py(text: str) -> tuple[int, int, int]:
+    """The counts as `clean` defines them, from the sets."""
+    found = clean_module._WORD.findall(text)
+    words = "\n".join(found).lower().split("\n") if found else []
+    return (len(words), sum(w in clean_module._EN_STOP for w in words),
+            sum(w in clean_module._FOREIGN_STOP for w in words))
+
+
 @settings(max_examples=400, deadline=None)
 @given(ANY)
 def test_stopword_counts_are_the_python_counts(text: str) -> None:
-    found = clean_module._WORD.findall(text)
-    words = "\n".join(found).lower().split("\n") if found else []
-    expected = (len(words), sum(w in clean_module._EN_STOP for w in words),
-                sum(w in clean_module._FOREIGN_STOP for w in words))
     assert ctext.stopword_counts(text, clean_module._EN_STOP,
-                                 clean_module._FOREIGN_STOP) == expected
+                                 clean_module._FOREIGN_STOP) == _stopword_counts_py(text)
 
 
 _STOP_WORDS = sorted(clean_module._EN_STOP | clean_module._FOREIGN_STOP)
@@ -79,10 +83,7 @@ def test_stopword_counts_of_function_words_in_any_case(words, upper) -> None:
     """The compiled table of the stop words (ASCII runs) counts what the sets count."""
     text = " ".join(w.upper() if k < len(upper) and upper[k] else w
                     for k, w in enumerate(words))
-    found = clean_module._WORD.findall(text)
-    low = "\n".join(found).lower().split("\n") if found else []
-    expected = (len(low), sum(w in clean_module._EN_STOP for w in low),
-                sum(w in clean_module._FOREIGN_STOP for w in low))
+    expected = _stopword_counts_py(text)
     assert ctext.stopword_counts(text, clean_module._EN_STOP,
                                  clean_module._FOREIGN_STOP) == expected
     # Other sets (not the cached frozensets) take the general path, with the same answer.
