@@ -198,13 +198,15 @@ class DecodeParams:
     # ``two_step_top`` of them by the context model (at least ``two_step_min`` above the
     # observed word), scored like any candidate with channel ``offset + two_step``.
     # ``two_step_top`` 0 switches them off even when asked for. Tuned with bench/tune.py
-    # (BENCHMARKS.md, "Two-step candidates").
+    # (BENCHMARKS.md, "Two-step candidates"). Width 10 and 20 own entries (15 and 45 before
+    # the candidate order of session 11: the same restorations on 150 calibration
+    # documents, 16.3 %, for a quarter less of `_native.two_step_best`'s time).
     two_step: float = -2.0
     two_step_top: int = 1
-    two_step_width: int = 15
+    two_step_width: int = 10
     two_step_min: float = 4.0
     two_step_suspicion: float = -4.5
-    two_step_own: int = 45
+    two_step_own: int = 20
 
     def document_rate(self, p_spun: float, spun_mass: float | None) -> float:
         """The spin rate of a document for the decoder's prior: the spun and clean rates
