@@ -26,17 +26,18 @@ CONDITIONS = (("wordnet", 0.1), ("aiksaurus", 0.1), ("aiksaurus", 0.2))
 
 
 def _scores(texts: list[str], cap: float) -> np.ndarray:
-    shipped = detect.features
+    # `check_many` takes a batch's features from `features_many` (imported into api).
+    shipped = api.features_many
 
-    def counted(n_words, base_logprobs, posteriors):
-        return {**shipped(n_words, base_logprobs, posteriors),
-                "log_words": math.log(min(max(n_words, 1), cap))}
+    def counted(n_words, *args):
+        return [{**f, "log_words": math.log(min(max(n, 1), cap))}
+                for n, f in zip(n_words, shipped(n_words, *args), strict=True)]
 
-    api.features = counted
+    api.features_many = counted
     try:
         return np.array([r.score for r in unspin.check_many(texts, spans=False)])
     finally:
-        api.features = shipped
+        api.features_many = shipped
 
 
 def main(argv: list[str] | None = None) -> int:
