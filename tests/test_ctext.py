@@ -159,7 +159,7 @@ def test_vocab_table_lookups_are_the_dict_lookups(vocab, words) -> None:
 
 
 def test_lookup_ids_rejects_a_table_it_did_not_make() -> None:
-    with pytest.raises(ValueError, match="vocab_table"):
+    with pytest.raises(TypeError, match="vocab_table"):
         ctext.lookup_ids({"a": 0}, ["a"], 1, b"\x00" * 40)
     with pytest.raises(TypeError):
         ctext.vocab_table(["a", 3])

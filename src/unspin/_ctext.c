@@ -369,29 +369,29 @@ static PyObject *has_controls(PyObject *self, PyObject *arg) {
 
 /* `[index.get(w, unk) for w in words]` as int64 (lm.NGramLM.ids). */
 static uint64_t vocab_hash(const unsigned char *s, Py_ssize_t n);
+#define VOCAB_CAPSULE "unspin._ctext.vocab_table"
 
 static PyObject *lookup_ids(PyObject *self, PyObject *args) {
     PyObject *index, *words, *table = NULL;
     long long unk;
-    if (!PyArg_ParseTuple(args, "O!O!L|O!", &PyDict_Type, &index, &PyList_Type, &words, &unk,
-                          &PyBytes_Type, &table))
+    if (!PyArg_ParseTuple(args, "O!O!L|O", &PyDict_Type, &index, &PyList_Type, &words, &unk,
+                          &table))
         return NULL;
     /* With a vocab_table of the same vocabulary: ASCII words there, others in the dict. */
     int64_t nslots = 0;
     const uint32_t *slots = NULL;
     const unsigned char *pl = NULL;
     if (table) {
-        Py_ssize_t size = PyBytes_GET_SIZE(table);
-        int64_t hdr[2] = {0, 0};
-        if (size >= 16) memcpy(hdr, PyBytes_AS_STRING(table), 16);
-        if (size < 16 || hdr[0] < 1024 || (hdr[0] & (hdr[0] - 1)) || hdr[1] < 0 ||
-            hdr[0] > (size - 16) / 8 || 16 + hdr[0] * 8 + hdr[1] != size) {
-            PyErr_SetString(PyExc_ValueError, "lookup_ids: not a vocab_table");
+        /* Only vocab_table makes these capsules: their slots and pool are consistent. */
+        const char *base = PyCapsule_GetPointer(table, VOCAB_CAPSULE);
+        if (!base) {
+            PyErr_Clear();
+            PyErr_SetString(PyExc_TypeError, "lookup_ids: table must come from vocab_table");
             return NULL;
         }
-        nslots = hdr[0];
-        slots = (const uint32_t *)(PyBytes_AS_STRING(table) + 16);
-        pl = (const unsigned char *)(PyBytes_AS_STRING(table) + 16 + nslots * 8);
+        memcpy(&nslots, base, 8);
+        slots = (const uint32_t *)(base + 16);
+        pl = (const unsigned char *)(base + 16 + nslots * 8);
     }
     Py_ssize_t n = PyList_GET_SIZE(words);
     PyObject *out = PyByteArray_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(int64_t));
@@ -436,8 +436,9 @@ static PyObject *lookup_ids(PyObject *self, PyObject *args) {
     return out;
 }
 
-/* vocab_table(words) -> bytes: the ASCII words of a vocabulary (id = position in the list)
- * in an open-addressing table for lookup_ids. Layout (little-endian native ints):
+/* vocab_table(words) -> capsule: the ASCII words of a vocabulary (id = position in the list)
+ * in an open-addressing table for lookup_ids (a capsule, so that no other bytes can pass
+ * for one and be read out of bounds). Layout (native ints):
  * int64 nslots (a power of two), int64 pool size, then nslots slots of (uint32 pool offset
  * + 1, 0 = empty; int32 id), then the pool: each word as one length byte and its bytes.
  * Words longer than 255 bytes or not ASCII stay out (lookup_ids asks the dict for those). */
@@ -445,6 +446,10 @@ static uint64_t vocab_hash(const unsigned char *s, Py_ssize_t n) {
     uint64_t h = 1469598103934665603ULL;
     for (Py_ssize_t k = 0; k < n; k++) h = (h ^ s[k]) * 1099511628211ULL;
     return h ^ (h >> 29);
+}
+
+static void vocab_table_free(PyObject *capsule) {
+    free(PyCapsule_GetPointer(capsule, VOCAB_CAPSULE));
 }
 
 static PyObject *vocab_table(PyObject *self, PyObject *arg) {
@@ -471,9 +476,8 @@ static PyObject *vocab_table(PyObject *self, PyObject *arg) {
     Py_ssize_t nslots = 1024;
     while (nslots < 2 * nwords + 2) nslots *= 2;
     Py_ssize_t size = 16 + nslots * 8 + pool;
-    PyObject *out = PyBytes_FromStringAndSize(NULL, size);
-    if (!out) return NULL;
-    char *base = PyBytes_AS_STRING(out);
+    char *base = malloc((size_t)size);
+    if (!base) return PyErr_NoMemory();
     memset(base, 0, (size_t)(16 + nslots * 8));
     int64_t hdr[2] = {nslots, pool};
     memcpy(base, hdr, 16);
@@ -503,6 +507,8 @@ static PyObject *vocab_table(PyObject *self, PyObject *arg) {
         memcpy(pl + at + 1, d, (size_t)len);
         at += (uint32_t)(1 + len);
     }
+    PyObject *out = PyCapsule_New(base, VOCAB_CAPSULE, vocab_table_free);
+    if (!out) free(base);
     return out;
 }
 
@@ -649,7 +655,7 @@ static PyMethodDef methods[] = {
     {"lookup_ids", lookup_ids, METH_VARARGS,
      "lookup_ids(index, words, unk[, table]): index.get(w, unk) per word, int64 bytes"},
     {"vocab_table", vocab_table, METH_O,
-     "vocab_table(words): lookup_ids' table of the ASCII words (id = list position), bytes"},
+     "vocab_table(words): lookup_ids' table of the ASCII words (id = list position)"},
     {NULL, NULL, 0, NULL},
 };
 

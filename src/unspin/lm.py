@@ -166,7 +166,7 @@ class NGramLM:
         self.meta = meta
         self.words: list[str] = bytes(arrays["vocab"]).decode("utf-8").split("\n")
         self.index: dict[str, int] = dict(zip(self.words, range(len(self.words)), strict=True))
-        self._vocab_table: bytes | None = None  # `_ctext.vocab_table`, built on first use
+        self._vocab_table: object | None = None  # `_ctext.vocab_table`, built on first use
         # Plain ndarray views: indexing np.memmap objects is slower (same pages).
         arrays = {k: v.view(np.ndarray) for k, v in arrays.items()}
         self._p1 = arrays["p1"]
@@ -189,7 +189,7 @@ class NGramLM:
         # The compiled view holds buffers, not picklable; it is rebuilt on first use.
         state = dict(self.__dict__)
         state["_compiled"] = None
-        state["_vocab_table"] = None  # rebuilt on first use (a few MB)
+        state["_vocab_table"] = None  # a capsule (not picklable): rebuilt on first use
         return state
 
     def _nat(self):
