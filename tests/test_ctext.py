@@ -80,15 +80,15 @@ _STOP_WORDS = sorted(clean_module._EN_STOP | clean_module._FOREIGN_STOP)
                 max_size=40),
        st.lists(st.booleans(), max_size=40))
 def test_stopword_counts_of_function_words_in_any_case(words, upper) -> None:
-    """The compiled table of the stop words (ASCII runs) counts what the sets count."""
+    """The stop words' compiled tables (ASCII runs) count what the sets count."""
     text = " ".join(w.upper() if k < len(upper) and upper[k] else w
                     for k, w in enumerate(words))
     expected = _stopword_counts_py(text)
+    assert ctext.stopword_counts(text, clean_module._EN_STOP, clean_module._FOREIGN_STOP,
+                                 *clean_module._stop_tables()) == expected
+    # Without the tables, the sets answer every run: the same counts.
     assert ctext.stopword_counts(text, clean_module._EN_STOP,
                                  clean_module._FOREIGN_STOP) == expected
-    # Other sets (not the cached frozensets) take the general path, with the same answer.
-    assert ctext.stopword_counts(text, set(clean_module._EN_STOP),
-                                 set(clean_module._FOREIGN_STOP)) == expected
 
 
 _MOJI_ALPHABET = ("aÂÃâé Ã©\x1b\x80\x9f\xbf\xc1\xc2\xf4\xf5"
@@ -136,13 +136,20 @@ def test_bad_arguments_raise_type_errors() -> None:
         ctext.lookup_ids({}, ("a",), UNK)
 
 
-def test_stopword_counts_follow_the_sets_they_are_given() -> None:
+def test_stopword_counts_follow_the_tables_they_are_given() -> None:
     text = "The cat and der Hund"
-    assert ctext.stopword_counts(text, frozenset({"cat"}), frozenset({"hund", "und"})) == (5, 1, 1)
-    assert ctext.stopword_counts(text, clean_module._EN_STOP,
-                                 clean_module._FOREIGN_STOP) == (5, 2, 1)
-    long_word = frozenset({"x" * 40})  # too long for the compiled table: the sets decide
-    assert ctext.stopword_counts("x" * 40, long_word, frozenset()) == (1, 1, 0)
+    en, foreign = {"cat"}, {"hund", "und"}
+    tables = (ctext.vocab_table(sorted(en)), ctext.vocab_table(sorted(foreign)))
+    assert ctext.stopword_counts(text, frozenset(en), frozenset(foreign), *tables) == (5, 1, 1)
+    assert ctext.stopword_counts(text, clean_module._EN_STOP, clean_module._FOREIGN_STOP,
+                                 *clean_module._stop_tables()) == (5, 2, 1)
+    long_run = "x" * 300  # longer than any table word: the sets decide
+    assert ctext.stopword_counts(long_run, {long_run}, set(),
+                                 *(ctext.vocab_table([]),) * 2) == (1, 1, 0)
+    with pytest.raises(TypeError, match="both tables"):
+        ctext.stopword_counts(text, en, foreign, tables[0])
+    with pytest.raises(TypeError, match="vocab_table"):
+        ctext.stopword_counts(text, en, foreign, b"x", b"y")
 
 
 @settings(max_examples=200, deadline=None)

@@ -131,90 +131,64 @@ static PyObject *find_tokens(PyObject *self, PyObject *arg) {
     return out;
 }
 
+/* lookup_ids' table of a vocabulary (see vocab_table, defined below). */
+#define VOCAB_CAPSULE "unspin._ctext.vocab_table"
+
+static uint64_t vocab_hash(const unsigned char *s, Py_ssize_t n) {
+    uint64_t h = 1469598103934665603ULL;
+    for (Py_ssize_t k = 0; k < n; k++) h = (h ^ s[k]) * 1099511628211ULL;
+    return h ^ (h >> 29);
+}
+
+/* The table inside a vocab_table capsule, or NULL with a TypeError naming `fn`. Only
+ * vocab_table makes these capsules, so their slots and pool are consistent. */
+static const char *vocab_base(PyObject *capsule, const char *fn) {
+    const char *base = PyCapsule_GetPointer(capsule, VOCAB_CAPSULE);
+    if (!base) {
+        PyErr_Clear();
+        PyErr_Format(PyExc_TypeError, "%s: table must come from vocab_table", fn);
+    }
+    return base;
+}
+
+/* The id of an ASCII word (len <= 255, vocab_hash `hash`) in a vocab_table, or -1. */
+static int64_t vocab_find(const char *base, uint64_t hash, const unsigned char *d,
+                          Py_ssize_t len) {
+    int64_t nslots;
+    memcpy(&nslots, base, 8);
+    const uint32_t *slots = (const uint32_t *)(base + 16);
+    const unsigned char *pl = (const unsigned char *)(base + 16 + nslots * 8);
+    uint64_t h = hash & (uint64_t)(nslots - 1);
+    for (;;) {
+        uint32_t off = slots[2 * h];
+        if (off == 0) return -1;
+        const unsigned char *e = pl + off - 1;
+        if (e[0] == len && memcmp(e + 1, d, (size_t)len) == 0) return (int64_t)slots[2 * h + 1];
+        h = (h + 1) & (uint64_t)(nslots - 1);
+    }
+}
+
 /* (words, in `en`, in `foreign`) over the lower-cased letter runs of a text: what
  * clean.is_english counts, without a list of words. Runs of ASCII letters are lower-cased
- * here; any other run by str.lower(), as the Python code does. */
-/* The ASCII words of two frozensets of stop words in a small open-addressing table, built
- * on the first call with those sets (kept referenced, so the identity check is exact): an
- * ASCII letter run is looked up without building a str object and hashing it twice. */
-#define STOP_SLOTS 2048
-#define STOP_MAXLEN 15
-typedef struct {
-    unsigned char len, flags; /* flags: 1 English, 2 foreign; len 0: empty slot */
-    char s[STOP_MAXLEN];
-} StopSlot;
-static StopSlot stop_table[STOP_SLOTS];
-static PyObject *stop_en = NULL, *stop_foreign = NULL;
-static Py_ssize_t stop_maxlen = 0;
-
-static uint32_t stop_hash(const char *s, Py_ssize_t n) {
-    uint32_t h = 2166136261u;
-    for (Py_ssize_t k = 0; k < n; k++) h = (h ^ (unsigned char)s[k]) * 16777619u;
-    return h;
-}
-
-static StopSlot *stop_find(const char *s, Py_ssize_t n) {
-    uint32_t i = stop_hash(s, n) & (STOP_SLOTS - 1);
-    for (;;) {
-        StopSlot *e = &stop_table[i];
-        if (e->len == 0 || (e->len == n && memcmp(e->s, s, (size_t)n) == 0)) return e;
-        i = (i + 1) & (STOP_SLOTS - 1);
-    }
-}
-
-/* Returns 0, or -1 with an exception set; 1 if the sets do not fit (then no table). */
-static int stop_build(PyObject *en, PyObject *foreign) {
-    memset(stop_table, 0, sizeof(stop_table));
-    stop_maxlen = 0;
-    Py_ssize_t used = 0;
-    PyObject *sets[2] = {en, foreign};
-    for (int k = 0; k < 2; k++) {
-        PyObject *it = PyObject_GetIter(sets[k]), *w;
-        if (!it) return -1;
-        while ((w = PyIter_Next(it))) {
-            if (PyUnicode_Check(w) && PyUnicode_IS_ASCII(w)) {
-                Py_ssize_t n = PyUnicode_GET_LENGTH(w);
-                if (n < 1 || n > STOP_MAXLEN || 2 * ++used > STOP_SLOTS) {
-                    Py_DECREF(w);
-                    Py_DECREF(it);
-                    return 1;
-                }
-                StopSlot *e = stop_find((const char *)PyUnicode_1BYTE_DATA(w), n);
-                e->len = (unsigned char)n;
-                memcpy(e->s, PyUnicode_1BYTE_DATA(w), (size_t)n);
-                e->flags |= (unsigned char)(1 << k);
-                if (n > stop_maxlen) stop_maxlen = n;
-            }
-            Py_DECREF(w);
-        }
-        Py_DECREF(it);
-        if (PyErr_Occurred()) return -1;
-    }
-    return 0;
-}
-
+ * here; any other run by str.lower(), as the Python code does. With vocab_tables of the
+ * two sets' words (`en_table`, `foreign_table`), an ASCII run is looked up there, without
+ * building a str object and hashing it twice (the sets' non-ASCII words can only match
+ * non-ASCII runs, which the sets answer). */
 static PyObject *stopword_counts(PyObject *self, PyObject *args) {
-    PyObject *text, *en, *foreign;
-    if (!PyArg_ParseTuple(args, "UOO", &text, &en, &foreign)) return NULL;
+    PyObject *text, *en, *foreign, *oen = NULL, *ofor = NULL;
+    if (!PyArg_ParseTuple(args, "UOO|OO", &text, &en, &foreign, &oen, &ofor)) return NULL;
     if (!PyAnySet_Check(en) || !PyAnySet_Check(foreign)) {
         PyErr_SetString(PyExc_TypeError, "stopword_counts: expected sets");
         return NULL;
     }
-    int table = 0;
-    if (PyFrozenSet_CheckExact(en) && PyFrozenSet_CheckExact(foreign)) {
-        if (en != stop_en || foreign != stop_foreign) {
-            Py_CLEAR(stop_en);
-            Py_CLEAR(stop_foreign);
-            int rc = stop_build(en, foreign);
-            if (rc < 0) return NULL;
-            if (rc == 0) {
-                Py_INCREF(en);
-                Py_INCREF(foreign);
-                stop_en = en;
-                stop_foreign = foreign;
-            }
+    const char *t_en = NULL, *t_for = NULL;
+    if (oen || ofor) {
+        if (!oen || !ofor) {
+            PyErr_SetString(PyExc_TypeError, "stopword_counts: give both tables or neither");
+            return NULL;
         }
-        table = en == stop_en && foreign == stop_foreign;
+        if (!(t_en = vocab_base(oen, "stopword_counts"))) return NULL;
+        if (!(t_for = vocab_base(ofor, "stopword_counts"))) return NULL;
     }
     int kind;
     const void *data;
@@ -234,19 +208,16 @@ static PyObject *stopword_counts(PyObject *self, PyObject *args) {
             j++;
         }
         PyObject *w;
-        if (ascii && table) {
-            words++;
-            Py_ssize_t len = j - i;
-            if (len <= stop_maxlen) {
-                char buf[STOP_MAXLEN];
-                for (Py_ssize_t k = i; k < j; k++) {
-                    Py_UCS4 c = PyUnicode_READ(kind, data, k);
-                    buf[k - i] = (char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
-                }
-                StopSlot *e = stop_find(buf, len);
-                n_en += e->flags & 1;
-                n_foreign += (e->flags >> 1) & 1;
+        if (ascii && t_en && j - i <= 255) {
+            unsigned char buf[255];
+            for (Py_ssize_t k = i; k < j; k++) {
+                Py_UCS4 c = PyUnicode_READ(kind, data, k);
+                buf[k - i] = (unsigned char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
             }
+            uint64_t h = vocab_hash(buf, j - i);
+            words++;
+            n_en += vocab_find(t_en, h, buf, j - i) >= 0;
+            n_foreign += vocab_find(t_for, h, buf, j - i) >= 0;
             i = j;
             continue;
         }
@@ -368,9 +339,6 @@ static PyObject *has_controls(PyObject *self, PyObject *arg) {
 }
 
 /* `[index.get(w, unk) for w in words]` as int64 (lm.NGramLM.ids). */
-static uint64_t vocab_hash(const unsigned char *s, Py_ssize_t n);
-#define VOCAB_CAPSULE "unspin._ctext.vocab_table"
-
 static PyObject *lookup_ids(PyObject *self, PyObject *args) {
     PyObject *index, *words, *table = NULL;
     long long unk;
@@ -378,43 +346,20 @@ static PyObject *lookup_ids(PyObject *self, PyObject *args) {
                           &table))
         return NULL;
     /* With a vocab_table of the same vocabulary: ASCII words there, others in the dict. */
-    int64_t nslots = 0;
-    const uint32_t *slots = NULL;
-    const unsigned char *pl = NULL;
-    if (table) {
-        /* Only vocab_table makes these capsules: their slots and pool are consistent. */
-        const char *base = PyCapsule_GetPointer(table, VOCAB_CAPSULE);
-        if (!base) {
-            PyErr_Clear();
-            PyErr_SetString(PyExc_TypeError, "lookup_ids: table must come from vocab_table");
-            return NULL;
-        }
-        memcpy(&nslots, base, 8);
-        slots = (const uint32_t *)(base + 16);
-        pl = (const unsigned char *)(base + 16 + nslots * 8);
-    }
+    const char *base = NULL;
+    if (table && !(base = vocab_base(table, "lookup_ids"))) return NULL;
     Py_ssize_t n = PyList_GET_SIZE(words);
     PyObject *out = PyByteArray_FromStringAndSize(NULL, n * (Py_ssize_t)sizeof(int64_t));
     if (!out) return NULL;
     int64_t *buf = (int64_t *)PyByteArray_AS_STRING(out);
     for (Py_ssize_t k = 0; k < n; k++) {
         PyObject *t = PyList_GET_ITEM(words, k);
-        if (slots && PyUnicode_Check(t) && PyUnicode_IS_ASCII(t) &&
+        if (base && PyUnicode_Check(t) && PyUnicode_IS_ASCII(t) &&
             PyUnicode_GET_LENGTH(t) <= 255) {
-            Py_ssize_t len = PyUnicode_GET_LENGTH(t);
             const unsigned char *d = PyUnicode_1BYTE_DATA(t);
-            uint64_t h = vocab_hash(d, len) & (uint64_t)(nslots - 1);
-            buf[k] = unk;
-            for (;;) {
-                uint32_t off = slots[2 * h];
-                if (off == 0) break;
-                const unsigned char *e = pl + off - 1;
-                if (e[0] == len && memcmp(e + 1, d, (size_t)len) == 0) {
-                    buf[k] = (int64_t)slots[2 * h + 1];
-                    break;
-                }
-                h = (h + 1) & (uint64_t)(nslots - 1);
-            }
+            Py_ssize_t len = PyUnicode_GET_LENGTH(t);
+            int64_t id = vocab_find(base, vocab_hash(d, len), d, len);
+            buf[k] = id >= 0 ? id : unk;
             continue;
         }
         PyObject *v = PyDict_GetItemWithError(index, t);
@@ -442,12 +387,6 @@ static PyObject *lookup_ids(PyObject *self, PyObject *args) {
  * int64 nslots (a power of two), int64 pool size, then nslots slots of (uint32 pool offset
  * + 1, 0 = empty; int32 id), then the pool: each word as one length byte and its bytes.
  * Words longer than 255 bytes or not ASCII stay out (lookup_ids asks the dict for those). */
-static uint64_t vocab_hash(const unsigned char *s, Py_ssize_t n) {
-    uint64_t h = 1469598103934665603ULL;
-    for (Py_ssize_t k = 0; k < n; k++) h = (h ^ s[k]) * 1099511628211ULL;
-    return h ^ (h >> 29);
-}
-
 static void vocab_table_free(PyObject *capsule) {
     free(PyCapsule_GetPointer(capsule, VOCAB_CAPSULE));
 }

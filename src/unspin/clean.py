@@ -814,11 +814,24 @@ def _counts(sample: str) -> tuple[int, int, int, int, int]:
     return n_visible, bad, letters, n_ascii, latin
 
 
+_STOP_TABLES: tuple = ()
+
+
+def _stop_tables() -> tuple:
+    """The stop words' compiled tables (`_ctext.vocab_table` of each set): the compiled
+    counts look ASCII runs up there (built on first use, well under a millisecond)."""
+    global _STOP_TABLES
+    if not _STOP_TABLES:
+        _STOP_TABLES = (_ctext.vocab_table(sorted(_EN_STOP)),
+                        _ctext.vocab_table(sorted(_FOREIGN_STOP)))
+    return _STOP_TABLES
+
+
 def _stopword_counts(sample: str) -> tuple[int, int, int]:
     """Letter runs (``[^\\W\\d_]+``) of a text, and how many of them, lower-cased, are
     English and how many foreign function words."""
     if _ctext is not None:
-        return _ctext.stopword_counts(sample, _EN_STOP, _FOREIGN_STOP)
+        return _ctext.stopword_counts(sample, _EN_STOP, _FOREIGN_STOP, *_stop_tables())
     if sample.isascii():
         words = _WORD_LOWER_ASCII.findall(sample.lower())
     else:  # each word lowered alone ("İ" lowers to two characters), in one call
