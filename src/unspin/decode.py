@@ -413,6 +413,9 @@ class PhraseEntries:
         self.terms: list[int] = []  # numbers of the entries from the term table (FLAG_TERM)
         self.ranges: dict[tuple[str, bool], tuple[int, int]] = {}  # key -> its numbers
         self._new: list[tuple] = []  # (channel, observed length, original ids) not in arrays
+        # Arrays with room to grow (doubling): a scan adds entries in most batches, and
+        # copying every entry met so far each time cost 2 % of a 10,000-document scan.
+        self._n = 0  # entries in the arrays
         self._channel = np.zeros(0, dtype=np.float64)
         self._length = np.zeros(0, dtype=np.int16)
         self._mlength = np.zeros(0, dtype=np.int16)
@@ -428,24 +431,33 @@ class PhraseEntries:
             self._new.append((ch, spec[0], oids))
         return lo, len(self.specs)
 
+    def _grow(self, need: int) -> None:
+        cap = max(need, 2 * len(self._channel), 1024)
+        for name in ("_channel", "_length", "_mlength", "_orig"):
+            old = getattr(self, name)
+            new = np.zeros((cap, *old.shape[1:]), dtype=old.dtype)
+            new[:self._n] = old[:self._n]
+            setattr(self, name, new)
+
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Per entry: channel log-odds before position-dependent adjustments, the number
         of observed tokens replaced, the number of original words, and the original ids
-        (padded with `UNK`)."""
+        (padded with `UNK`). Views, valid until entries are added."""
         if self._new:
-            n = len(self._new)
-            orig = np.zeros((n, MAX_PHRASE), dtype=np.int32)
-            mlen = np.fromiter((len(e[2]) for e in self._new), dtype=np.int16, count=n)
-            for k, e in enumerate(self._new):
+            n, lo = len(self._new), self._n
+            if lo + n > len(self._channel):
+                self._grow(lo + n)
+            hi = lo + n
+            self._channel[lo:hi] = np.fromiter((e[0] for e in self._new), np.float64, n)
+            self._length[lo:hi] = np.fromiter((e[1] for e in self._new), np.int16, n)
+            self._mlength[lo:hi] = np.fromiter((len(e[2]) for e in self._new), np.int16, n)
+            orig = self._orig
+            for k, e in enumerate(self._new, start=lo):
                 orig[k, :len(e[2])] = e[2]
-            self._channel = np.concatenate(
-                (self._channel, np.fromiter((e[0] for e in self._new), np.float64, n)))
-            self._length = np.concatenate(
-                (self._length, np.fromiter((e[1] for e in self._new), np.int16, n)))
-            self._mlength = np.concatenate((self._mlength, mlen))
-            self._orig = np.concatenate((self._orig, orig))
+            self._n = hi
             self._new = []
-        return self._channel, self._length, self._mlength, self._orig
+        n = self._n
+        return self._channel[:n], self._length[:n], self._mlength[:n], self._orig[:n]
 
 
 @dataclass(slots=True)
@@ -1251,9 +1263,14 @@ class Decoder:
         per id and kept in arrays over the vocabulary.
         """
         if self._multi_lo is None:
-            self._multi_lo = np.full(len(self.lm.words), -1, dtype=np.int64)
+            # Empty for every id but those of the few words with such originals (worked
+            # out on first use): most new words of a scan then cost no Python call.
+            self._multi_lo = np.zeros(len(self.lm.words), dtype=np.int64)
             self._multi_hi = np.zeros(len(self.lm.words), dtype=np.int64)
-            self._multi_lo[UNK] = 0
+            self._multi_originals()
+            words, get = self.source._words, self.lm.index.get
+            some = [get(words[r]) for r in self._multi_rows]
+            self._multi_lo[[i for i in some if i is not None and i != UNK]] = -1
         lo_of, hi_of = self._multi_lo, self._multi_hi
         lo = lo_of[ids]
         todo = np.flatnonzero(lo < 0)
