@@ -521,3 +521,37 @@ def test_word_table_tries_frequent_originals_first():
     assert np.all(np.diff(plain.channel[plo:phi]) <= 1e-3)
     assert sorted(plain.orig[plo:phi].tolist()) == sorted(orig.tolist())
     assert lm.words[int(plain.orig[plo])] != "said"
+
+
+@pytest.mark.parametrize("chunk", [20_000, 12])
+def test_the_evidence_padded_arrays_are_what_prepare_computes(monkeypatch, chunk):
+    # `check` and `restore` hand the detection evidence's padded ids, scores and pair
+    # lookups to `decode` instead of scoring the text again: they must be the same arrays,
+    # also for documents the evidence cut into several chunks.
+    from unspin.tokens import find_tokens, lower_tokens, segment_ids, shape_codes
+
+    monkeypatch.setattr(decode_mod, "CHUNK_TOKENS", chunk)
+    dec = get_models().decoder
+    texts = [TEXT, REPEATED_SWAP, "One more short text. It has two sentences."]
+    toks, bounds = [], [0]
+    for t in texts:
+        toks += find_tokens(t)
+        bounds.append(len(toks))
+    norms = lower_tokens(toks, straight_quotes=True)
+    seg = segment_ids(toks, doc_starts=np.asarray(bounds[:-1], dtype=np.int64))
+    shape = shape_codes(toks, seg)
+    ids = dec.lm.ids(norms)
+    chunks = dec.evidence(norms, ids, seg, shape, padded=True)[-1]
+    assert (len(chunks) > 1) == (chunk < 1000)
+    for k in range(len(texts)):
+        lo, hi = bounds[k], bounds[k + 1]
+        starts = np.flatnonzero(np.concatenate(([True], seg[lo + 1:hi] != seg[lo:hi - 1])))
+        cuts = [*starts.tolist(), hi - lo]
+        sents = [norms[lo + a:lo + b] for a, b in zip(cuts, cuts[1:], strict=False)]
+        fresh = dec.prepare(sents)
+        reused = dec.prepare(sents, padded=decode_mod.padded_range(chunks, lo, hi))
+        assert len(fresh) == len(reused) == len(sents)
+        for x, y in zip(fresh, reused, strict=True):
+            assert np.array_equal(x.padded, y.padded) and np.array_equal(x.base, y.base)
+            assert all(np.array_equal(a, b) for a, b in zip(x.pairs, y.pairs, strict=True))
+    assert decode_mod.padded_range(chunks, 3, 3) is None

@@ -16,6 +16,7 @@ from .decode import (
     NAME_SMALL_WORDS,
     Decision,
     ScoredWords,
+    padded_range,
 )
 from .detect import Detector, features_many
 from .models import data_path, get_models
@@ -177,6 +178,9 @@ class _Analysis:
         self.terms = 0  # occurrences of the term table's observed phrases (`_score_all`)
         self.terms_found = 0  # of those, restored by the local decisions (`_count_terms`)
         self.ids: np.ndarray | None = None  # LM ids of the tokens, from `_score_all`
+        # The evidence's padded ids, scores and pair lookups (`padded_range`), kept by
+        # `_score_all` for the documents it leaves to `_decode_all`.
+        self.padded: tuple | None = None
 
     def score(self) -> float:
         if not self.supported:
@@ -304,9 +308,10 @@ def _score_all(analyses: list[_Analysis], decoder, keep_words: bool = False) -> 
     term_at = [i for i, ln in decoder.term_hits(norms, ids) if bisect_right(bounds, i)
                == bisect_right(bounds, i + ln - 1)]  # not across two documents
     found = decoder.evidence(norms, ids, seg_all, shape_all, positions=True,
-                             entries=keep_words)
+                             entries=keep_words, padded=True)
     lp, post, post_at = found[:3]
     words = found[3] if keep_words else None
+    chunks = found[-1]
     cuts = np.searchsorted(post_at, bounds).tolist()
     wcuts = np.searchsorted(words.tok, bounds).tolist() if words is not None else None
     det = detector()
@@ -317,6 +322,8 @@ def _score_all(analyses: list[_Analysis], decoder, keep_words: bool = False) -> 
         a.p_spun = det.probability(a.features) if a.words else 0.0
         a.ids = ids[lo:hi]
         a.terms = bisect_left(term_at, hi) - bisect_left(term_at, lo)
+        if a.p_spun >= SPAN_GATE or a.terms:  # to be decoded: its LM scores are reused
+            a.padded = padded_range(chunks, lo, hi)
         if wcuts is not None and (a.p_spun >= SPAN_GATE or a.terms):
             # Only documents that `_analyse` goes on to decode (most of a crawl is not).
             mine = words.take(slice(wcuts[k], wcuts[k + 1]))
@@ -350,7 +357,8 @@ def _decode_all(analyses: list[_Analysis], decoder, mode: str, min_confidence: f
             sents, shapes = a.sentences()
             a.decisions, _, _ = decoder.decode(
                 sents, shapes=shapes, prior=lambda local, states, r=r: r,
-                min_confidence=min_confidence, known=a.scored, ids=a.ids, two_step=two_step)
+                min_confidence=min_confidence, known=a.scored, ids=a.ids, two_step=two_step,
+                padded=a.padded)
         return
     sentences: list[list[str]] = []
     shapes: list[list[int]] = []
@@ -376,9 +384,14 @@ def _decode_all(analyses: list[_Analysis], decoder, mode: str, min_confidence: f
     ids = None
     if all(a.ids is not None for a in analyses):
         ids = np.concatenate([a.ids for a in analyses]) if analyses else None
+    padded = None
+    if all(a.padded is not None for a in analyses):
+        padded = analyses[0].padded if len(analyses) == 1 else \
+            tuple(np.concatenate([a.padded[k] for a in analyses]) for k in range(4))
     decisions, _, _ = decoder.decode(
         sentences, fast=True, shapes=shapes, prior=rates_arr,
-        min_confidence=min_confidence, suspicion=CHECK_SUSPICION, known=known, ids=ids)
+        min_confidence=min_confidence, suspicion=CHECK_SUSPICION, known=known, ids=ids,
+        padded=padded)
     for d in decisions:  # in sentence order
         k = bisect_right(first, d.sentence) - 1
         d.sentence -= first[k]

@@ -269,6 +269,41 @@ class ScoredWords:
 
 
 @dataclass(slots=True)
+class EvidenceChunk:
+    """The padded arrays of one chunk of `Decoder.evidence`: tokens ``first`` on (of the
+    evidence's input), at ``tok_at`` in ``g``; ``base`` and ``own`` as `SentenceState`'s
+    ``base`` and ``pairs``, for the whole chunk (``own`` None if the model has no pairs)."""
+
+    first: int
+    tok_at: np.ndarray
+    g: np.ndarray
+    base: np.ndarray
+    own: tuple[np.ndarray, np.ndarray] | None
+
+
+def padded_range(chunks: list[EvidenceChunk], lo: int, hi: int) -> tuple | None:
+    """`Decoder.decode`'s ``padded`` for the evidence's tokens ``[lo, hi)`` (whole
+    segments): ``(g, base, hit, pos)``, the pair arrays as long as ``g`` (the pair after
+    each piece's last EOS is a dummy, never read); None for no tokens or no pairs."""
+    if hi <= lo:
+        return None
+    parts = []
+    for c in chunks:
+        a, b = max(lo, c.first) - c.first, min(hi, c.first + len(c.tok_at)) - c.first
+        if b <= a:
+            continue
+        if c.own is None:
+            return None
+        p0, p1 = int(c.tok_at[a]) - 2, int(c.tok_at[b - 1]) + 2  # its NONE; past its EOS
+        parts.append((c.g[p0:p1], c.base[p0:p1],
+                      np.append(c.own[0][p0:p1 - 1], False),
+                      np.append(c.own[1][p0:p1 - 1], np.int32(0))))
+    if len(parts) == 1:
+        return parts[0]
+    return tuple(np.concatenate([p[k] for p in parts]) for k in range(4))
+
+
+@dataclass(slots=True)
 class SentenceState:
     norms: list[str]
     ids: np.ndarray
@@ -1163,7 +1198,8 @@ class Decoder:
         return self.channel(Candidate(0, *spec)) if v is None else v
 
     def prepare(self, sentences: list[list[str]], shapes: list[list[int]] | None = None,
-                ids: np.ndarray | None = None) -> list[SentenceState]:
+                ids: np.ndarray | None = None,
+                padded: tuple | None = None) -> list[SentenceState]:
         """Ids and observed-context LM scores for each sentence.
 
         Args:
@@ -1172,18 +1208,26 @@ class Decoder:
                 name: changing it needs more evidence), 2 when it is in capitals (an
                 acronym: never changed), else 0.
             ids: The LM ids of all their tokens, in order, if the caller has them.
+            padded: Their padded ids, scores and pair lookups, if the caller has them
+                (`padded_range` of the detection evidence): not scored again.
         """
         if not sentences:
             return []
         # All sentences in one padded array (one id lookup, one LM pass); each state holds
         # views of its part. Windows across a sentence boundary are unused.
         lens = np.fromiter(map(len, sentences), dtype=np.int64, count=len(sentences))
-        if ids is None:
+        if ids is None and padded is None:
             ids = self.lm.ids(list(chain.from_iterable(sentences)))
-        g, starts, ends = pad_sentences(ids, lens)
-        lp, own = self._score_padded(g)
-        base = np.concatenate(([0.0, 0.0], lp))
-        base[starts] = base[starts + 1] = 0.0  # the padding before each sentence
+        if padded is not None:
+            g, base, hit, pos = padded
+            ends = np.cumsum(lens + 3)
+            starts = ends - lens - 3
+            own = (hit, pos)
+        else:
+            g, starts, ends = pad_sentences(ids, lens)
+            lp, own = self._score_padded(g)
+            base = np.concatenate(([0.0, 0.0], lp))
+            base[starts] = base[starts + 1] = 0.0  # the padding before each sentence
         states = []
         for k, (s0, s1) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
             norms = sentences[k]
@@ -1750,7 +1794,8 @@ class Decoder:
         return J, E, orig, CH, S
 
     def evidence(self, norms: list[str], ids: np.ndarray, seg: np.ndarray,
-                 shape: np.ndarray, positions: bool = False, entries: bool = False):
+                 shape: np.ndarray, positions: bool = False, entries: bool = False,
+                 padded: bool = False):
         """Detection evidence without decoding: the fast path behind `unspin.check`.
 
         Scores the single-word candidates of the shipped tables only (no phrases, no
@@ -1765,15 +1810,18 @@ class Decoder:
             entries: Also return the scored shipped-table candidates (`ScoredWords`, with
                 ``sent`` the segment number and ``tok`` the token index), which `decode`
                 can reuse.
+            padded: Also return the chunks' padded arrays (`EvidenceChunk` each), which
+                `padded_range` cuts into `decode`'s ``padded``.
 
         Returns:
             ``(token_logprobs, p_swapped)``: log10 P of every token in observed context, and
             for every position that has candidates (in token order) the posterior that it
             was swapped; with ``positions``, then those positions' token indices; with
-            ``entries``, then the `ScoredWords`.
+            ``entries``, then the `ScoredWords`; with ``padded``, then the list of
+            `EvidenceChunk`.
         """
         n = len(ids)
-        lps, posts, ats, found = [], [], [], []
+        lps, posts, ats, found, chunks = [], [], [], [], []
         bounds = np.flatnonzero(np.concatenate(([True], seg[1:] != seg[:-1]))) if n \
             else np.zeros(0, int)
         k = 0
@@ -1782,8 +1830,11 @@ class Decoder:
             stop = int(bounds[np.searchsorted(bounds, k + CHUNK_TOKENS)]) \
                 if k + CHUNK_TOKENS < int(bounds[-1]) else n
             stop = max(stop, k + 1)
-            lp, post, at, words = self._evidence_chunk(norms[k:stop], ids[k:stop],
-                                                       seg[k:stop] - seg[k], shape[k:stop])
+            lp, post, at, words, chunk = self._evidence_chunk(
+                norms[k:stop], ids[k:stop], seg[k:stop] - seg[k], shape[k:stop])
+            if padded:
+                chunk.first = k
+                chunks.append(chunk)
             lps.append(lp)
             posts.append(post)
             ats.append(at + k)
@@ -1801,6 +1852,8 @@ class Decoder:
             out = (*out, ScoredWords(*(cat([getattr(w, f) for w in found]) if found else
                                        (e_f if f in ("channel", "score") else e_i)
                                        for f in ScoredWords.__slots__)))
+        if padded:
+            out = (*out, chunks)
         return out
 
     def _unknown_entries(self, norms, ids, tok_at, shape, eligible):
@@ -1871,7 +1924,7 @@ class Decoder:
         tok = np.searchsorted(tok_at, J[table])
         words = ScoredWords(seg[tok], tok, E[table], orig[table], CH[table], S[table])
         return (base[tok_at], 1.0 / (1.0 + np.exp(-np.minimum(zlse, 50.0))),
-                np.searchsorted(tok_at, zpos), words)
+                np.searchsorted(tok_at, zpos), words, EvidenceChunk(0, tok_at, g, base, own))
 
     def _phrase_scores(self, g, base, end_of, shape, pos, entry):
         """Local log-odds of multi-token candidates, vectorised by original length.
@@ -2346,7 +2399,7 @@ class Decoder:
                shapes: list[list[int]] | None = None, prior=None,
                min_confidence: float = 0.0, suspicion: float | None = None,
                known: ScoredWords | None = None, ids: np.ndarray | None = None,
-               two_step: bool = False):
+               two_step: bool = False, padded: tuple | None = None):
         """Decode normalised sentences.
 
         Args:
@@ -2360,6 +2413,8 @@ class Decoder:
                 candidates scored as `local` would (the same table, candidate limit and
                 context), and at positions that `local` looks at.
             ids: The LM ids of all the sentences' tokens, in order, if the caller has them.
+            padded: The sentences' padded ids, scores and pair lookups, if the caller has
+                them (`padded_range`; see `prepare`).
             two_step: Also look for originals two steps away in the word table (see
                 `_two_step_candidates`; not with ``fast``).
             prior: Optional callable ``(local, states) -> float`` (or an array of one rate
@@ -2400,8 +2455,12 @@ class Decoder:
             while k2 < len(sentences) and (k2 == k or n_tok < CHUNK_TOKENS):
                 n_tok += len(sentences[k2]) + 3
                 k2 += 1
+            part_padded = None
+            if padded is not None:  # the chunk's part: its sentences' tokens and padding
+                part_padded = tuple(a[g_offset:g_offset + n_tok] for a in padded)
             chunk = self.prepare(sentences[k:k2], shapes[k:k2] if shapes is not None else None,
-                                 ids=None if ids is None else ids[t0:t0 + n_tok - 3 * (k2 - k)])
+                                 ids=None if ids is None else ids[t0:t0 + n_tok - 3 * (k2 - k)],
+                                 padded=part_padded)
             t0 += n_tok - 3 * (k2 - k)
             part_known = None
             if known is not None:
