@@ -555,3 +555,38 @@ def test_the_evidence_padded_arrays_are_what_prepare_computes(monkeypatch, chunk
             assert np.array_equal(x.padded, y.padded) and np.array_equal(x.base, y.base)
             assert all(np.array_equal(a, b) for a, b in zip(x.pairs, y.pairs, strict=True))
     assert decode_mod.padded_range(chunks, 3, 3) is None
+
+
+@pytest.mark.parametrize("floor", [0.0, 0.3, 0.62])
+def test_local_decisions_are_the_greedy_choice_by_confidence(floor):
+    # `_local_decisions` skips its greedy pass when no two decisions overlap; with or
+    # without overlaps it must give what the plain greedy rule gives: the most confident
+    # first, then any that overlaps a kept one dropped, the rest in text order.
+    dec = get_models().decoder
+    # The last sentence's phrase candidates overlap word candidates ("for the reason that"
+    # -> "because" against "reason" -> "understanding"): the greedy pass has work to do.
+    norms, shapes = prepared(REPEATED_SWAP + " " + TEXT + " The panel ruled on the case at "
+                             "this point in time, for the reason that the law was clear.")
+    loc = dec.local(dec.prepare(norms, shapes))
+    _, best, conf, positions = dec.posteriors(loc)
+    if floor == 0.0:
+        spans = sorted((int(loc.sent_of[p]), dec.candidate(loc, n).start,
+                        dec.candidate(loc, n).start + dec.candidate(loc, n).length)
+                       for n, p in zip(best.tolist(), positions.tolist(), strict=True))
+        assert any(a[0] == b[0] and b[1] < a[2] for a, b in zip(spans, spans[1:], strict=False))
+    ref, taken = [], set()
+    for n, c, pos in sorted(zip(best.tolist(), conf.tolist(), positions.tolist(), strict=True),
+                            key=lambda x: -x[1]):
+        if c < floor:
+            continue
+        cand = dec.candidate(loc, n)
+        sent = int(loc.sent_of[pos])
+        span = {(sent, k) for k in range(cand.start, cand.start + cand.length)}
+        if span & taken:
+            continue
+        taken |= span
+        ref.append((sent, cand.start, cand.start + cand.length, cand.original, c))
+    ref.sort(key=lambda d: (d[0], d[1]))
+    got = [(d.sentence, d.start, d.end, d.original, d.confidence)
+           for d in dec._local_decisions(loc, floor)]
+    assert got == ref and got

@@ -2535,15 +2535,32 @@ class Decoder:
             number[~single] = loc.phrase_entry[r]
         words = self.lm.words
         specs = loc.phrase_specs
+        sent = loc.sent_of[positions]
+        # Most often no two decisions overlap: then all are kept, in text order, and the
+        # greedy pass below (by confidence) would keep the same ones.
+        end = tok + 1
+        if not single.all():
+            end[~single] = tok[~single] + np.fromiter(
+                (specs[e][0] for e in number[~single].tolist()), dtype=np.int64,
+                count=int((~single).sum()))
+        order = np.lexsort((tok, sent))
+        s_o, t_o, e_o = sent[order], tok[order], end[order]
+        overlap = bool(np.any((s_o[1:] == s_o[:-1]) & (t_o[1:] < e_o[:-1]))) \
+            if len(order) > 1 else False
+        if not overlap:
+            best, conf, single, tok, orig, flags, number, sent = (
+                a[order] for a in (best, conf, single, tok, orig, flags, number, sent))
         found = []
         for ph, t, o, fl, e, cf, si in zip((~single).tolist(), tok.tolist(), orig.tolist(),
                                            flags.tolist(), number.tolist(), conf.tolist(),
-                                           loc.sent_of[positions].tolist(), strict=True):
+                                           sent.tolist(), strict=True):
             if ph:
                 spec = specs[e]
                 found.append(Decision(si, t, t + spec[0], spec[1], cf, spec[2]))
             else:
                 found.append(Decision(si, t, t + 1, (words[o],), cf, fl))
+        if not overlap:
+            return found
         taken: dict[int, set[int]] = {}
         out = []
         for d in sorted(found, key=lambda d: -d.confidence):
