@@ -1,7 +1,8 @@
-"""Fit the decoder's channel weights on the calibration split (WordNet spinner only).
+"""Fit the decoder's channel weights on the calibration split (seen spinners only).
 
-``python -m bench.fit_channel [--docs 200] [--skip 30]`` spins calibration documents with
-the WordNet spinner at 10/20/35 % (plus the clean originals), runs the decoder's local
+``python -m bench.fit_channel [--docs 200] [--skip 30] [--spinners wordnet mythes]`` spins
+calibration documents with the WordNet spinner (and any other seen spinner asked for) at
+10/20/35 % (plus the clean originals), runs the decoder's local
 step, and fits a conditional logit over each position's choices (keep the observed words,
 or one of the candidates): the log-odds of a candidate is
 
@@ -38,7 +39,7 @@ from unspin.models import data_path, get_models
 from unspin.tokens import segments, tokenize
 
 from .data import load_clean_docs
-from .spinners import WordNetSpinner
+from .spinners import SPINNERS
 
 NAMES = ["lm_weight", "offset", "syn", "loose", "mythes", "vector", "phrase", "number",
          "cosine", "fanout", "name_penalty", "length_bonus"]
@@ -138,6 +139,9 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--skip", type=int, default=30)
     ap.add_argument("--dry-run", action="store_true", help="print the weights, write nothing")
     ap.add_argument("--out", default=None, help="where to write (default: the shipped file)")
+    ap.add_argument("--spinners", nargs="+", default=["wordnet"],
+                    help="seen spinners to spin the calibration documents with (never "
+                         "aiksaurus: it must stay unseen)")
     ap.add_argument("--drop", default="", help="comma-separated weights fixed at 0 (e.g. "
                     "syn,loose,mythes,vector: a channel that ignores which resource proposed "
                     "the pair)")
@@ -146,10 +150,13 @@ def main(argv: list[str] | None = None) -> int:
     p = models.decoder.params
     p.local_floor = -40.0  # keep every scored entry for fitting
     docs = load_clean_docs(args.docs + args.skip, split="calib", seed=7)[args.skip:]
-    spinner = WordNetSpinner()
+    if any(n.startswith("aiksaurus") for n in args.spinners):
+        ap.error("the Aiksaurus spinners are the unseen tables: never fitted on")
+    spinners = [SPINNERS[n]() for n in args.spinners]
     parts = []
     for k, doc in enumerate(docs):
-        for rate in (0.0, 0.1, 0.2, 0.35):
+        runs = [(None, 0.0)] + [(sp, r) for sp in spinners for r in (0.1, 0.2, 0.35)]
+        for spinner, rate in runs:
             if rate:
                 sd = spinner.spin(doc["text"], rate, 1000 + k)
                 text, swaps = sd.spun, sd.swaps

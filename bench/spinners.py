@@ -35,6 +35,7 @@ from unspin.tokens import WORD, Token, tokenize
 
 WORDNET_DIR = Path(os.environ.get("UNSPIN_WORDNET_DIR", "/usr/share/wordnet"))
 AIKSAURUS_DIR = Path(os.environ.get("UNSPIN_AIKSAURUS_DIR", "/usr/share/aiksaurus"))
+MYTHES_PATH = Path(os.environ.get("UNSPIN_MYTHES", "/usr/share/mythes/th_en_US_v2.dat"))
 
 
 @dataclass
@@ -618,6 +619,65 @@ class AiksaurusSpinner(Spinner):
         return " " in key and key in self.lookup
 
 
+class MyThesSpinner(Spinner):
+    """Loose-relation spinner from MyThes (OpenOffice's English thesaurus, built from
+    WordNet with its broader, similar and related terms): a second *seen* table, for
+    fitting the channel on more than WordNet's synonyms (`bench.fit_channel --spinners`).
+
+    Sense-blind like the others: round-robin over a word's meanings, and within a meaning
+    the looser terms (similar, related, broader) before the plain synonyms, so that its
+    swaps are mostly the kind a WordNet-synonym table does not hold. Antonyms are skipped.
+    Its table feeds the restorer's candidates (MyThes is one of their sources), so it is
+    never an unseen spinner.
+    """
+
+    name = "mythes"
+    hand = HAND_WORDNET
+
+    def __init__(self, path: str | Path = MYTHES_PATH) -> None:
+        super().__init__()
+        path = Path(path)
+        if not path.exists():
+            raise FileNotFoundError(f"MyThes data not found at {path} (apt install mythes-en-us)")
+        self.meanings: dict[str, list[list[str]]] = {}
+        with open(path, encoding="utf-8", errors="replace") as fh:
+            fh.readline()  # the encoding
+            head, remaining, found = "", 0, []
+            for line in fh:
+                line = line.rstrip("\n")
+                if remaining == 0:
+                    head, n = line.rsplit("|", 1)
+                    head, remaining, found = head.lower(), int(n), []
+                    self.meanings[head] = found
+                    continue
+                remaining -= 1
+                loose, plain = [], []
+                for term in line.split("|")[1:]:
+                    word, _, note = term.partition(" (")
+                    word = word.strip().lower()
+                    if not word or word == head or note.startswith("antonym"):
+                        continue
+                    (loose if note else plain).append(word)
+                found.append(loose + plain)
+
+    def _entry(self, key: str) -> list[str]:
+        hit = self._cache.get(("m", key))
+        if hit is None:
+            pools = [[w for w in ws if self._ok(w, key) and _is_base(w)]
+                     for ws in self.meanings.get(key, [])]
+            hit = self._cache[("m", key)] = _round_robin(pools, self.per_entry)
+        return hit
+
+    def base_candidates(self, lemma: str, upos: str) -> list[str]:
+        return self._entry(lemma)
+
+    def surface_candidates(self, form: str) -> list[str]:
+        return self._entry(form)
+
+    def is_phrase(self, key: str) -> bool:
+        return " " in key and key in self.meanings
+
+
 class AiksaurusBroadSpinner(AiksaurusSpinner):
     """The Aiksaurus spinner with meaning titles first (looser, harder; see `broad`)."""
 
@@ -641,7 +701,7 @@ class AiksaurusEverySpinner(AiksaurusSpinner):
 
 SPINNERS = {"wordnet": WordNetSpinner, "aiksaurus": AiksaurusSpinner,
             "aiksaurus-broad": AiksaurusBroadSpinner, "wordnet-every": WordNetEverySpinner,
-            "aiksaurus-every": AiksaurusEverySpinner}
+            "aiksaurus-every": AiksaurusEverySpinner, "mythes": MyThesSpinner}
 
 
 def get_spinner(name: str) -> Spinner:
