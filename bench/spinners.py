@@ -553,7 +553,27 @@ def read_aiksaurus(directory: str | Path = AIKSAURUS_DIR) -> tuple:
     return words, word_meanings, meaning_words, meaning_titles
 
 
-class AiksaurusSpinner(Spinner):
+class _FormTableSpinner(Spinner):
+    """A spinner whose table has one entry per word or phrase, whatever its part of speech
+    (`_entry`); `_keys` is the table's keys."""
+
+    def _entry(self, key: str) -> list[str]:
+        raise NotImplementedError
+
+    def _keys(self):
+        raise NotImplementedError
+
+    def base_candidates(self, lemma: str, upos: str) -> list[str]:
+        return self._entry(lemma)
+
+    def surface_candidates(self, form: str) -> list[str]:
+        return self._entry(form)
+
+    def is_phrase(self, key: str) -> bool:
+        return " " in key and key in self._keys()
+
+
+class AiksaurusSpinner(_FormTableSpinner):
     """Phrase-table spinner from the Aiksaurus thesaurus (the "unseen" table).
 
     Aiksaurus groups words into broad meanings regardless of part of speech; a word's
@@ -609,17 +629,11 @@ class AiksaurusSpinner(Spinner):
         self._table[key] = out
         return out
 
-    def base_candidates(self, lemma: str, upos: str) -> list[str]:
-        return self._entry(lemma)
-
-    def surface_candidates(self, form: str) -> list[str]:
-        return self._entry(form)
-
-    def is_phrase(self, key: str) -> bool:
-        return " " in key and key in self.lookup
+    def _keys(self):
+        return self.lookup
 
 
-class MyThesSpinner(Spinner):
+class MyThesSpinner(_FormTableSpinner):
     """Loose-relation spinner from MyThes (OpenOffice's English thesaurus, built from
     WordNet with its broader, similar and related terms): a second *seen* table, for
     fitting the channel on more than WordNet's synonyms (`bench.fit_channel --spinners`).
@@ -668,14 +682,8 @@ class MyThesSpinner(Spinner):
             hit = self._cache[("m", key)] = _round_robin(pools, self.per_entry)
         return hit
 
-    def base_candidates(self, lemma: str, upos: str) -> list[str]:
-        return self._entry(lemma)
-
-    def surface_candidates(self, form: str) -> list[str]:
-        return self._entry(form)
-
-    def is_phrase(self, key: str) -> bool:
-        return " " in key and key in self.meanings
+    def _keys(self):
+        return self.meanings
 
 
 class AiksaurusBroadSpinner(AiksaurusSpinner):
