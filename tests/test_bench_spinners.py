@@ -14,6 +14,7 @@ from bench.spinners import (  # noqa: E402
     AIKSAURUS_DIR,
     HAND_AIKSAURUS,
     HAND_WORDNET,
+    MYTHES_PATH,
     WORDNET_DIR,
     SpunDoc,
     Swap,
@@ -26,6 +27,7 @@ HAVE_WORDNET = (WORDNET_DIR / "index.noun").exists()
 HAVE_AIKSAURUS = (AIKSAURUS_DIR / "words.dat").exists()
 need_wordnet = pytest.mark.skipif(not HAVE_WORDNET, reason="WordNet data not installed")
 need_aiksaurus = pytest.mark.skipif(not HAVE_AIKSAURUS, reason="Aiksaurus data not installed")
+HAVE_MYTHES = MYTHES_PATH.exists()
 
 PARAGRAPH = (
     "The Supreme Court said on Monday that three women had been hired by the White House "
@@ -55,7 +57,16 @@ def aiksaurus():
     return AiksaurusSpinner()
 
 
-@pytest.fixture(params=["wordnet", "aiksaurus"])
+@pytest.fixture(scope="module")
+def mythes():
+    if not HAVE_MYTHES:
+        pytest.skip("MyThes data not installed")
+    from bench.spinners import MyThesSpinner
+
+    return MyThesSpinner()
+
+
+@pytest.fixture(params=["wordnet", "aiksaurus", "mythes"])
 def spinner(request):
     return request.getfixturevalue(request.param)
 
@@ -306,3 +317,20 @@ def test_chrf():
     # n=2 P=1 R=1/2 F=(5*0.5)/(4+0.5)=0.5555..; n>=3: hyp has no n-grams -> skipped
     f1, f2 = (5 * 2 / 3) / (4 + 2 / 3), 2.5 / 4.5
     assert M.chrf("ab", "abc") == pytest.approx(100 * (f1 + f2) / 2)
+
+
+def test_mythes_spinner_reads_loose_terms_first_and_no_antonyms(tmp_path):
+    # A tiny file in MyThes' format: the looser terms (annotated) of each meaning come
+    # before its plain synonyms, meanings round-robin, antonyms never.
+    from bench.spinners import MyThesSpinner
+
+    path = tmp_path / "th.dat"
+    path.write_text("UTF-8\nhappy|2\n(adj)|glad|felicitous (similar term)|unhappy (antonym)\n"
+                    "(adj)|well-chosen|fortunate (related term)\nbig deal|1\n(noun)|matter\n",
+                    encoding="utf-8")
+    sp = MyThesSpinner(path)
+    assert sp.base_candidates("happy", "ADJ") == ["felicitous", "fortunate", "glad"]
+    assert "unhappy" not in sp.surface_candidates("happy")
+    assert sp.is_phrase("big deal") and not sp.is_phrase("happy")
+    with pytest.raises(FileNotFoundError):
+        MyThesSpinner(tmp_path / "missing.dat")
