@@ -5,9 +5,13 @@ of the true original among the observed word's entries in the decoder's word tab
 the order of `unspin.decode.WordTable` with ``order_prior`` set to each value asked for
 (0: channel score alone). With ``--outcomes``, also what `unspin.restore` does with each
 swap (restored, left alone, changed to another word), by where its original stands.
+With ``--beyond``, for the originals' sources outside the table: the original's rank among
+every word the context model scores for the slot, and among the observed word's skip-gram
+neighbours (cosine over the shipped vectors), by where the original stands in the table.
 
     python -m bench.reach --docs 150 --priors 0 0.5 1 2
     python -m bench.reach --docs 100 --outcomes
+    python -m bench.reach --docs 60 --spinners aiksaurus --priors 1 --beyond
 """
 
 from __future__ import annotations
@@ -71,6 +75,61 @@ def outcomes(decoder, docs, spinner: str, rate: float) -> Counter:
     return count
 
 
+def beyond(decoder, docs, spinner: str, rate: float) -> dict[str, list[tuple[int, int]]]:
+    """Per place of the original in the table ("first K", "in the table", "no source"):
+    (rank among the context model's words for the slot, rank among the observed word's
+    vector neighbours) of each single-word swap; -1 where a word is outside the model or
+    has no vector. Ranks count the words scored strictly higher (0: first)."""
+    from unspin.lm import BOS, EOS, NONE
+    from unspin.tokens import find_tokens, lower_tokens, token_starts
+
+    lm, table, k = decoder.lm, decoder.table(), decoder.params.max_candidates
+    model, cids = decoder._context_model()
+    vectors, rows = decoder._topic_vectors()
+    emb = model._vectors(np.arange(model.vocab))
+    # Per context-model word, its row among the vectors (-1: none).
+    lm_of = np.full(model.vocab, -1, dtype=np.int64)
+    ok = cids >= 4
+    lm_of[cids[ok][::-1]] = np.flatnonzero(ok)[::-1]  # the first LM id of each
+    vrow = np.where(lm_of >= 0, rows[np.maximum(lm_of, 0)], -1)
+    out: dict[str, list[tuple[int, int]]] = {}
+    for d in make_spun(SPINNERS[spinner](), docs, rate, 0):
+        toks = find_tokens(d.spun)
+        at_char = {c: i for i, c in enumerate(token_starts(d.spun, toks).tolist())}
+        ids = lm.ids(lower_tokens(toks, straight_quotes=True))
+        # One padded sentence per document: the rank is an estimate, context may cross
+        # sentence ends.
+        g = cids[np.concatenate(([NONE, BOS], ids, [EOS])).astype(np.int64)]
+        found = []
+        for sw in d.swaps:
+            a, b = sw.spun_text.lower(), sw.orig_text.lower()
+            wa, wb = lm.index.get(a), lm.index.get(b)
+            if " " in a or " " in b or wa is None or wb is None or sw.spun_start not in at_char:
+                continue
+            entries = table.orig[table.offsets[wa]:table.offsets[wa + 1]].tolist()
+            where = (f"first {k}" if wb in entries[:k] else
+                     "in the table" if wb in entries else "no source")
+            found.append((at_char[sw.spun_start] + 2, cids[wa], cids[wb], where))
+        if not found:
+            continue
+        vec = model.slot_vectors(g, np.array([f[0] for f in found]))
+        for (_, ca, cb, where), v in zip(found, vec, strict=True):
+            r_ctx = r_vec = -1
+            if ca >= 4 and cb >= 4:
+                sc = emb @ v + model.bias
+                sc[:4] = -np.inf
+                sc[ca] = -np.inf
+                r_ctx = int((sc > sc[cb]).sum())
+                if vrow[ca] >= 0 and vrow[cb] >= 0:
+                    cos = np.full(model.vocab, -np.inf, dtype=np.float32)
+                    has = vrow >= 0
+                    cos[has] = vectors[vrow[has]] @ vectors[vrow[ca]]
+                    cos[ca] = -np.inf
+                    r_vec = int((cos > cos[cb]).sum())
+            out.setdefault(where, []).append((r_ctx, r_vec))
+    return out
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="python -m bench.reach", description=__doc__.split("\n")[0])
     ap.add_argument("--docs", type=int, default=150, help="calibration documents")
@@ -78,6 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--spinners", nargs="*", default=["aiksaurus", "wordnet"])
     ap.add_argument("--priors", nargs="*", type=float, default=[0.0, 1.0])
     ap.add_argument("--outcomes", action="store_true", help="also run restore on the swaps")
+    ap.add_argument("--beyond", action="store_true",
+                    help="also the originals' ranks by the context model and the vectors")
     args = ap.parse_args(argv)
 
     from unspin.decode import WordTable
@@ -98,6 +159,23 @@ def main(argv: list[str] | None = None) -> int:
             print(f"| {name} ({len(swaps)} swaps) | {prior:g} | {' | '.join(cells)} | "
                   f"{100 * np.mean(r >= 0):.1f} % |")
     decoder.params.order_prior = shipped
+    if args.beyond:
+        for name in args.spinners:
+            print(f"\n{name}: the original's rank by the context model (all its words) and "
+                  "among the observed word's vector neighbours")
+            print("| place in the table | swaps | model first | model top 10 | model top 100 "
+                  "| model n/a | vectors top 10 | vectors top 100 | vectors n/a |")
+            print("|---|---|---|---|---|---|---|---|---|")
+            for where, ranks_ in sorted(beyond(decoder, docs, name, args.rate).items()):
+                r = np.array(ranks_)
+                c, v = r[:, 0], r[:, 1]
+
+                def share(x, n):
+                    return f"{100 * np.mean((x >= 0) & (x < n)):.1f} %"
+
+                print(f"| {where} | {len(r)} | {share(c, 1)} | {share(c, 10)} | "
+                      f"{share(c, 100)} | {100 * np.mean(c < 0):.1f} % | {share(v, 10)} | "
+                      f"{share(v, 100)} | {100 * np.mean(v < 0):.1f} % |")
     if args.outcomes:
         for name in args.spinners:
             count = outcomes(decoder, docs, name, args.rate)
