@@ -142,6 +142,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--spinners", nargs="+", default=["wordnet"],
                     help="seen spinners to spin the calibration documents with (never "
                          "aiksaurus: it must stay unseen)")
+    ap.add_argument("--save-data", default=None, help="keep the extracted entries (.npz)")
+    ap.add_argument("--load-data", default=None, help="fit on entries saved before")
     ap.add_argument("--drop", default="", help="comma-separated weights fixed at 0 (e.g. "
                     "syn,loose,mythes,vector: a channel that ignores which resource proposed "
                     "the pair)")
@@ -152,9 +154,9 @@ def main(argv: list[str] | None = None) -> int:
     docs = load_clean_docs(args.docs + args.skip, split="calib", seed=7)[args.skip:]
     if any(n.startswith("aiksaurus") for n in args.spinners):
         ap.error("the Aiksaurus spinners are the unseen tables: never fitted on")
-    spinners = [SPINNERS[n]() for n in args.spinners]
+    spinners = [] if args.load_data else [SPINNERS[n]() for n in args.spinners]
     parts = []
-    for k, doc in enumerate(docs):
+    for k, doc in enumerate([] if args.load_data else docs):
         runs = [(None, 0.0)] + [(sp, r) for sp in spinners for r in (0.1, 0.2, 0.35)]
         for spinner, rate in runs:
             if rate:
@@ -167,10 +169,16 @@ def main(argv: list[str] | None = None) -> int:
                 parts.append((x, grp + 10_000_000 * len(parts), y, off))
         if (k + 1) % 50 == 0:
             print(f"{k + 1}/{len(docs)}", file=sys.stderr)
-    x = np.concatenate([q[0] for q in parts])
-    grp = np.concatenate([q[1] for q in parts])
-    y = np.concatenate([q[2] for q in parts])
-    off = np.concatenate([q[3] for q in parts])
+    if args.load_data:
+        saved = np.load(args.load_data)
+        x, grp, y, off = saved["x"], saved["grp"], saved["y"], saved["off"]
+    else:
+        x = np.concatenate([q[0] for q in parts])
+        grp = np.concatenate([q[1] for q in parts])
+        y = np.concatenate([q[2] for q in parts])
+        off = np.concatenate([q[3] for q in parts])
+    if args.save_data:
+        np.savez_compressed(args.save_data, x=x, grp=grp, y=y, off=off)
     drop = [NAMES.index(n) for n in args.drop.split(",") if n]
     keep = [k for k in range(len(NAMES)) if k not in drop]
     w = np.zeros(len(NAMES))

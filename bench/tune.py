@@ -9,6 +9,7 @@ tuned on the test split that bench.run reports.
 from __future__ import annotations
 
 import argparse
+import json
 import time
 
 import unspin
@@ -45,9 +46,19 @@ def main() -> None:
     ap.add_argument("--rate", type=float, default=0.2)
     ap.add_argument("--docs", type=int, default=60)
     ap.add_argument("--set", nargs="*", default=[])
+    ap.add_argument("--channel", default=None,
+                    help="channel weights from this file (as bench.fit_channel writes them) "
+                         "instead of the shipped ones")
     ap.add_argument("--two-step", action="store_true", help="restore with two_step=True")
     args = ap.parse_args()
     params = get_models().decoder.params
+    if args.channel:
+        from unspin.decode import DecodeParams
+
+        fitted = DecodeParams.fitted(args.channel)
+        for name in json.load(open(args.channel, encoding="utf-8")):
+            if name in DecodeParams.__slots__:
+                setattr(params, name, getattr(fitted, name))
     for kv in args.set:
         k, v = kv.split("=")
         setattr(params, k, type(getattr(params, k))(v))
