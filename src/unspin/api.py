@@ -322,10 +322,10 @@ def _score_all(analyses: list[_Analysis], decoder, keep_words: bool = False) -> 
         a.p_spun = det.probability(a.features) if a.words else 0.0
         a.ids = ids[lo:hi]
         a.terms = bisect_left(term_at, hi) - bisect_left(term_at, lo)
-        if a.p_spun >= SPAN_GATE or a.terms:  # to be decoded: its LM scores are reused
-            a.padded = padded_range(chunks, lo, hi)
-        if wcuts is not None and (a.p_spun >= SPAN_GATE or a.terms):
-            # Only documents that `_analyse` goes on to decode (most of a crawl is not).
+        if not (a.p_spun >= SPAN_GATE or a.terms):
+            continue  # only documents that `_analyse` goes on to decode (most of a crawl is not)
+        a.padded = padded_range(chunks, lo, hi)  # its LM scores, reused there
+        if wcuts is not None:
             mine = words.take(slice(wcuts[k], wcuts[k + 1]))
             # Segment and token numbers within the document's own segments.
             sent = mine.sent - int(seg_all[lo]) if hi > lo else mine.sent
