@@ -49,6 +49,13 @@ def ranks(table, lm, swaps: list[tuple[str, str]]) -> np.ndarray:
     return out
 
 
+def place(table, k: int, observed: int, original: int) -> str:
+    """Where an original stands among an observed word's table entries (LM ids)."""
+    entries = table.orig[table.offsets[observed]:table.offsets[observed + 1]].tolist()
+    return (f"first {k}" if original in entries[:k] else
+            "in the table" if original in entries else "no source")
+
+
 def outcomes(decoder, docs, spinner: str, rate: float) -> Counter:
     """(where the original stands, what restore did) for each single-word swap."""
     import unspin
@@ -65,9 +72,7 @@ def outcomes(decoder, docs, spinner: str, rate: float) -> Counter:
             if wa is None or wb is None:
                 where = "unknown word"
             else:
-                entries = table.orig[table.offsets[wa]:table.offsets[wa + 1]].tolist()
-                where = (f"first {k}" if wb in entries[:k] else
-                         "in the table" if wb in entries else "no source")
+                where = place(table, k, wa, wb)
             hit = [e for e in edits if e.start < s.spun_end and e.end > s.spun_start]
             did = ("left alone" if not hit else
                    "restored" if hit[0].replacement.lower() == b else "changed wrongly")
@@ -106,10 +111,8 @@ def beyond(decoder, docs, spinner: str, rate: float) -> dict[str, list[tuple[int
             wa, wb = lm.index.get(a), lm.index.get(b)
             if " " in a or " " in b or wa is None or wb is None or sw.spun_start not in at_char:
                 continue
-            entries = table.orig[table.offsets[wa]:table.offsets[wa + 1]].tolist()
-            where = (f"first {k}" if wb in entries[:k] else
-                     "in the table" if wb in entries else "no source")
-            found.append((at_char[sw.spun_start] + 2, cids[wa], cids[wb], where))
+            found.append((at_char[sw.spun_start] + 2, cids[wa], cids[wb],
+                          place(table, k, wa, wb)))
         if not found:
             continue
         vec = model.slot_vectors(g, np.array([f[0] for f in found]))
