@@ -8,6 +8,7 @@ import unspin
 from unspin.candidates import LearnedTable
 from unspin.cli import main
 from unspin.learn import aligned_pairs, learn_table
+from unspin.models import get_models
 
 ORIGINAL = "The committee also announced a new policy on Monday, because of rising costs."
 SPUN = "The committee additionally declared a new policy on Monday, as a result of rising costs."
@@ -54,3 +55,18 @@ def test_cli_learn_then_restore_with_the_table(tmp_path, capsys):
     assert "device" not in unspin.restore(text).text
     assert unspin.restore(text, table=str(out)).text.startswith("Our team tested the device")
     assert main(["learn", str(tmp_path / "missing.jsonl"), "-o", str(out)]) == 2
+
+
+def test_each_new_table_gets_models_of_its_own():
+    # The model cache is keyed by the table's id; a freed table's id is usually given to
+    # the next object of its size, here the next table.
+    for first, second in (("meeting", "session"), ("conference", "assembly")):
+        table = LearnedTable()
+        table.add(("gathering",), (first,), 5)
+        get_models(table)
+        del table
+        table = LearnedTable()
+        table.add(("gathering",), (second,), 5)
+        models = get_models(table)
+        assert models.source._learned["gathering"] == {(second,): 5}
+        assert models.table is table

@@ -35,6 +35,9 @@ class Models:
     lm: NGramLM
     source: CandidateSource
     decoder: Decoder
+    # The learned table the models were made with, if any: held so that its id, part of
+    # the cache key, cannot be reused by a new table while the entry exists.
+    table: LearnedTable | None = None
 
 
 def set_default_lm(path: str | Path | None) -> None:
@@ -74,7 +77,11 @@ def set_default_terms(path: str | Path | None) -> None:
 
 
 def get_models(table: str | Path | LearnedTable | None = None) -> Models:
-    """The shared models, loaded on first use; ``table`` adds a learned substitution table."""
+    """The shared models, loaded on first use; ``table`` adds a learned substitution table.
+
+    A `LearnedTable` object is cached by identity: changing it after its first use does
+    not change the models made with it (pass a new table instead).
+    """
     lm_path = _default_lm_path or data_path("lm.bin")
     terms = _default_terms_path
     table_key = id(table) if isinstance(table, LearnedTable) else (str(table) if table else None)
@@ -90,7 +97,8 @@ def get_models(table: str | Path | LearnedTable | None = None) -> Models:
                 params = DecodeParams.fitted(data_path("channel.json"))
                 context = data_path("context.bin")  # loaded by the decoder on first use
                 models = Models(lm, source, Decoder(lm, source, params,
-                                                    context if context.is_file() else None))
+                                                    context if context.is_file() else None),
+                                table if isinstance(table, LearnedTable) else None)
                 if len(_cache) > 8:
                     _cache.clear()
                 _cache[key] = models
