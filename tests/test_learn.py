@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 
 import unspin
 from unspin.candidates import LearnedTable
@@ -70,3 +71,15 @@ def test_each_new_table_gets_models_of_its_own():
         models = get_models(table)
         assert models.source._learned["gathering"] == {(second,): 5}
         assert models.table is table
+
+
+def test_a_table_file_rewritten_in_place_is_read_again(tmp_path):
+    path = tmp_path / "table.tsv"
+    for k, original in enumerate(("meeting", "session")):
+        table = LearnedTable()
+        table.add(("gathering",), (original,), 5)
+        table.save(path)
+        # Two writes within the clock's resolution would look alike: set the times.
+        os.utime(path, ns=(10**18 + k, 10**18 + k))
+        assert get_models(str(path)).source._learned["gathering"] == {(original,): 5}
+    assert get_models(path).source._learned["gathering"] == {("session",): 5}

@@ -6,6 +6,7 @@ worker processes share pages and start quickly.
 
 from __future__ import annotations
 
+import os
 import threading
 from dataclasses import dataclass
 from functools import cache
@@ -80,12 +81,16 @@ def get_models(table: str | Path | LearnedTable | None = None) -> Models:
     """The shared models, loaded on first use; ``table`` adds a learned substitution table.
 
     A `LearnedTable` object is cached by identity: changing it after its first use does
-    not change the models made with it (pass a new table instead).
+    not change the models made with it (pass a new table instead). A table or term table
+    given as a path is cached by the path and the file's size and modification time: a
+    file rewritten in place is read again.
     """
     lm_path = _default_lm_path or data_path("lm.bin")
     terms = _default_terms_path
-    table_key = id(table) if isinstance(table, LearnedTable) else (str(table) if table else None)
-    key = (str(lm_path), table_key) if terms is None else (str(lm_path), table_key, str(terms))
+    table_key = id(table) if isinstance(table, LearnedTable) else \
+        (_file_key(table) if table else None)
+    key = (str(lm_path), table_key) if terms is None else \
+        (str(lm_path), table_key, _file_key(terms))
     models = _cache.get(key)
     if models is None:
         with _lock:
@@ -103,6 +108,16 @@ def get_models(table: str | Path | LearnedTable | None = None) -> Models:
                     _cache.clear()
                 _cache[key] = models
     return models
+
+
+def _file_key(path: str | Path) -> tuple:
+    """A file's path with its size and modification time (None if it cannot be read:
+    loading it then says why)."""
+    try:
+        st = os.stat(path)
+    except OSError:
+        return (str(path), None)
+    return (str(path), st.st_size, st.st_mtime_ns)
 
 
 _base: CandidateSource | None = None
