@@ -590,3 +590,37 @@ def test_local_decisions_are_the_greedy_choice_by_confidence(floor):
     got = [(d.sentence, d.start, d.end, d.original, d.confidence)
            for d in dec._local_decisions(loc, floor)]
     assert got == ref and got
+
+
+@pytest.mark.parametrize("learned", [False, True])
+def test_new_keys_numbered_together_get_the_entries_of_one_by_one(learned):
+    models = _learned_decoder() if learned else get_models().decoder
+    src, lm, params = models.source, models.lm, models.params
+    table = models.table()
+    rows = np.arange(len(src._words))
+    phrase_rows = rows[models._phrase_rows()]
+    unknown_rows = rows[(table.row_ids == decode_mod.UNK) & ~models._phrase_rows()]
+    keys = [src._words[r] for r in (*phrase_rows[::997].tolist(), *unknown_rows[::499].tolist())]
+    keys += ["qwzxv", "blorft", "metropolis", "as well as", next(iter(src._terms))]
+    keys = [k for k in keys if src.is_key(k) or " " not in k]
+    rng = np.random.default_rng(7)
+    keys = [keys[i] for i in rng.permutation(len(keys))]
+    keys += keys[:5]  # met again in the same batch
+    multi = [src._words[r] for r in np.flatnonzero(models._multi_originals())[::211].tolist()]
+    assert len(keys) > 150 and len(multi) > 20
+
+    def numbered(dec):
+        return dec._phrases.specs, [a.tolist() for a in dec._phrases.arrays()], \
+            dec._phrases.ranges
+
+    one = decode_mod.Decoder(lm, src, params)
+    for k in keys:
+        one._entry_range(k, False)
+    for w in multi:
+        one._entry_range(w, True)
+    together = decode_mod.Decoder(lm, src, params)
+    together._number_keys(keys[:60])
+    together._number_keys(keys[40:])  # some of them already numbered
+    together._number_keys(multi, multi_only=True)
+    assert numbered(together) == numbered(one)
+    assert len(one._phrases.specs) > 1000

@@ -329,24 +329,33 @@ def _hand_phrase(f: int) -> bool:
     return bool(f & FLAG_PHRASE) and not f & LEXICAL
 
 
-def _channel(c: Candidate, p: DecodeParams) -> float:
-    f = c.flags
+def _channel_base(flags: int, length: int, mlength: int, p: DecodeParams) -> float | None:
+    """The part of `_channel` set by the sources and the lengths (None: ruled out)."""
+    f = flags
     # Changing the number of words needs a trusted source: loose thesaurus relations and
     # vector neighbours propose multiword hyponyms ("academy" -> "national academy of
     # sciences", "legless lizard" -> "lizard") that no spinner produces.
     trusted = _hand_phrase(f) or f & (FLAG_LEARNED | FLAG_TERM | FLAG_WN_SYN | FLAG_NUMBER)
-    if (len(c.original) != c.length and not trusted) or (
-            len(c.original) > 3 and not (_hand_phrase(f) or f & (FLAG_LEARNED | FLAG_TERM))):
-        return -30.0
+    if (mlength != length and not trusted) or (
+            mlength > 3 and not (_hand_phrase(f) or f & (FLAG_LEARNED | FLAG_TERM))):
+        return None
     if not _hand_phrase(f):
         f &= ~FLAG_PHRASE
     if not f & (LEXICAL | FLAG_PHRASE | FLAG_NUMBER | FLAG_LEARNED | FLAG_TERM | FLAG_TWO_STEP):
-        return -30.0
+        return None
     # Additive in the sources that propose the pair (weights fitted by bench/fit_channel.py).
     s = p.offset
     for bit, name in _SOURCE_BITS:
         if f & bit:
             s += getattr(p, name)
+    return s
+
+
+def _channel(c: Candidate, p: DecodeParams) -> float:
+    s = _channel_base(c.flags, c.length, len(c.original), p)
+    if s is None:
+        return -30.0
+    f = c.flags
     if f & FLAG_LEARNED:
         s += p.learned + math.log(c.count / (c.count + 1.0))
     if f & FLAG_TERM:
@@ -394,6 +403,7 @@ class WordTable:
     cosine: np.ndarray
     fanout: np.ndarray
     channel: np.ndarray
+    row_ids: np.ndarray  # per row of the candidate table: its word's LM id (UNK: phrase)
 
     @classmethod
     def build(cls, lm, source: CandidateSource, params: DecodeParams) -> WordTable:
@@ -428,7 +438,8 @@ class WordTable:
         offsets[1:] = np.cumsum(np.bincount(obs, minlength=len(lm)))
         # Compact types (ids fit 21 bits, flags 7): each worker process holds its own
         # table, and two workers share one L3 cache.
-        return cls(offsets, org.astype(np.int32), flags.astype(np.int16), cos, fan, chan)
+        return cls(offsets, org.astype(np.int32), flags.astype(np.int16), cos, fan, chan,
+                   lm_of)
 
 
 class PhraseEntries:
@@ -465,6 +476,21 @@ class PhraseEntries:
             self.specs.append(spec)
             self._new.append((ch, spec[0], oids))
         return lo, len(self.specs)
+
+    def extend(self, specs: list[tuple], channel: np.ndarray, length: np.ndarray,
+               mlength: np.ndarray, originals: np.ndarray) -> None:
+        """Number a block of entries made as arrays (`Decoder._table_entries`; none from
+        the term table): specs, channel, observed and original lengths, original ids."""
+        self.arrays()  # the entries added one by one before them first
+        lo, hi = self._n, self._n + len(specs)
+        if hi > len(self._channel):
+            self._grow(hi)
+        self._channel[lo:hi] = channel
+        self._length[lo:hi] = length
+        self._mlength[lo:hi] = mlength
+        self._orig[lo:hi] = originals
+        self._n = hi
+        self.specs.extend(specs)
 
     def _grow(self, need: int) -> None:
         cap = max(need, 2 * len(self._channel), 1024)
@@ -950,6 +976,7 @@ class Decoder:
         self._two_step_entry: dict[int, int] = {}  # original LM id -> number in `_phrases`
         self._two_step_stamp: np.ndarray | None = None  # scratch of `_two_step_best`
         self._orig_ids: dict[tuple[str, ...], list[int]] = {}  # originals' LM ids (joint)
+        self._phrase_row_ids: dict[int, tuple[int, ...]] = {}  # see `_table_entries`
         self._phrases = PhraseEntries()
         # Per LM id: the range of its word's trusted multiword originals in `_phrases`
         # (`_multi_ranges`); -1 where not worked out yet.
@@ -968,6 +995,7 @@ class Decoder:
         self._small: np.ndarray | None = None  # see `_name_small_words`
         self._trusted_multi: np.ndarray | None = None
         self._tm_lists: tuple | None = None  # see `_trusted_multi_lists`
+        self._tm_entries: np.ndarray | None = None  # their numbers in the table
         self._multi_rows: set[int] = set()  # rows of `_multi_originals`, for lookups by row
 
     # ------------------------------------------------------------------ helpers
@@ -1291,6 +1319,144 @@ class Decoder:
             self._phrases.ranges[ck] = r
         return r
 
+    def _number_keys(self, keys: list[str], multi_only: bool = False) -> None:
+        """`_entry_range` of every key, in order: the keys met for the first time worked
+        out together.
+
+        A scan meets thousands of new phrases and unknown words in every thousand
+        documents; key by key, each cost a dozen numpy calls on a few table entries
+        (`CandidateSource.specs`) and Python work for each of its originals. Here the
+        shipped table's entries of all the new keys are gathered, filtered and scored in
+        one numpy pass (`_table_entries`); their order, numbers and values are those of
+        the key-by-key way, which still serves the keys a learned or term table also holds
+        (with a learned table, every key of ``multi_only``: see `_entries`).
+        """
+        self.table()  # (built now if it is not yet: building it starts a new `_phrases`)
+        ranges = self._phrases.ranges
+        src = self.source
+        index, learned, terms = src._index, src._learned, src._terms
+        new: dict[str, int] = {}  # key -> its table row; -1: not in it; -2: key by key
+        for key in keys:
+            if (key, multi_only) not in ranges and key not in new:
+                i = index.get(key)
+                new[key] = -2 if key in learned or key in terms or (multi_only and learned) \
+                    else -1 if i is None else i
+        rows = [i for i in new.values() if i >= 0]
+        block, kept, own_way = self._table_entries(
+            rows, [key for key, i in new.items() if i >= 0], multi_only)
+        phrases = self._phrases
+        n = len(phrases.specs)  # entries numbered so far, the pending ones included
+        added = pending = 0  # entries of the block added, and numbered but not added
+        k = -1
+        for key, i in new.items():
+            if i >= 0:
+                k += 1
+                if k not in own_way:
+                    ranges[(key, multi_only)] = (n, n + kept[k])
+                    n += kept[k]
+                    pending += kept[k]
+                    continue
+            elif i == -1:  # `specs` has nothing for a key the table does not hold
+                ranges[(key, multi_only)] = (n, n)
+                continue
+            if pending:
+                phrases.extend(*(a[added:added + pending] for a in block))
+                added, pending = added + pending, 0
+            self._entry_range(key, multi_only)
+            n = len(phrases.specs)
+        if pending:
+            phrases.extend(*(a[added:added + pending] for a in block))
+
+    def _table_entries(self, rows: list[int], keys: list[str], multi_only: bool = False
+                       ) -> tuple[tuple, list[int], set[int]]:
+        """The `_entries` of shipped-table keys, all at once.
+
+        Args:
+            rows: The keys' rows in the candidate table.
+            keys: The keys.
+            multi_only: Only the trusted multiword originals (`_multi_originals`).
+
+        Returns:
+            ``(block, kept, own_way)``: the entries in key order as ``(specs, channel,
+            length, mlength, originals)`` (`PhraseEntries.extend`'s arguments), the number
+            of each key's entries, and the numbers of the keys left to `_entries` (one
+            listing an original twice, which `CandidateSource.specs` merges, or holding a
+            flag the shipped table never sets); those have no entries in the block.
+        """
+        src = self.source
+        p = self.params
+        if multi_only:  # the rows' entries among the trusted multiword ones
+            span = self._trusted_multi_lists()[0]
+            where = np.array([span.get(i, (0, 0)) for i in rows], dtype=np.int64).reshape(-1, 2)
+            lo, cnt = where[:, 0], where[:, 1] - where[:, 0]
+        else:
+            offs = src._offsets
+            r = np.asarray(rows, dtype=np.int64)
+            lo = np.asarray(offs[r], dtype=np.int64)
+            cnt = np.asarray(offs[r + 1], dtype=np.int64) - lo
+        total = int(cnt.sum())
+        at = np.repeat(lo - np.cumsum(cnt) + cnt, cnt) + np.arange(total)
+        if multi_only:
+            at = self._tm_entries[at]
+        origs = np.asarray(src._orig[at], dtype=np.int64)
+        flags = np.asarray(src._flags[at], dtype=np.int64)
+        key_of = np.repeat(np.arange(len(rows)), cnt)
+        width = int(origs.max()) + 1 if total else 1
+        pair = np.sort(key_of * width + origs)
+        own_way = set((pair[1:][np.diff(pair) == 0] // width).tolist())
+        odd = (flags & (FLAG_LEARNED | FLAG_TERM | FLAG_TWO_STEP)) != 0
+        own_way.update(key_of[odd].tolist())
+        keep = (self.table().row_ids[origs] != UNK) | self._phrase_rows()[origs]
+        if own_way:
+            keep &= ~np.isin(key_of, np.fromiter(own_way, dtype=np.int64))
+        # Multiword originals: their LM ids as `_entries` finds them, once per table row.
+        words = src._words
+        lm_get = self.lm.index.get
+        row_ids = self._phrase_row_ids
+        mlength = np.ones(total, dtype=np.int64)
+        multi = np.flatnonzero(keep & self._phrase_rows()[origs])
+        multi_ids = []
+        for e, o in zip(multi.tolist(), origs[multi].tolist(), strict=True):
+            oids = row_ids.get(o)
+            if oids is None:
+                oids = row_ids[o] = tuple(map(lm_get, words[o].split(" "), repeat(UNK)))
+            if UNK in oids:
+                keep[e] = False
+            else:
+                multi_ids.append(oids)
+                mlength[e] = len(oids)
+        multi = multi[keep[multi]]
+        kept = np.bincount(key_of[keep], minlength=len(rows)).tolist()
+        origs, flags, mlength = origs[keep], flags[keep], mlength[keep]
+        length = np.repeat(np.fromiter((key.count(" ") + 1 for key in keys), dtype=np.int64,
+                                       count=len(keys)), cnt)[keep]
+        cos = src.cosines4()[src._cos[at[keep]].view(np.uint16)]
+        fans = src.fanouts1()[origs]
+        # `channel`, exactly: its part that depends on the flags and lengths once per
+        # combination, then the cosine and fanout terms in the same order of operations.
+        combo = (flags * 1024 + length) * 1024 + mlength
+        uniq, inv = np.unique(combo, return_inverse=True)
+        heads = [_channel_base(c >> 20, c >> 10 & 1023, c & 1023, p) for c in uniq.tolist()]
+        dead = np.array([h is None for h in heads], dtype=bool)[inv]
+        head = np.array([0.0 if h is None else h for h in heads], dtype=np.float64)[inv]
+        fan_values, fan_inv = np.unique(fans, return_inverse=True)
+        log_fan = np.array([math.log(max(v, 1)) for v in fan_values.tolist()],
+                           dtype=np.float64)[fan_inv]
+        priors = self._priors()
+        channel = np.where(dead, -30.0 + priors,
+                           ((head + p.cosine * np.maximum(cos, 0.0)) - p.fanout * log_fan)
+                           + priors)
+        originals = np.zeros((len(origs), MAX_PHRASE), dtype=np.int32)
+        originals[:, 0] = self.table().row_ids[origs]
+        if len(multi):
+            originals[(np.cumsum(keep) - 1)[multi]] = np.array(
+                [t + (UNK,) * (MAX_PHRASE - len(t)) for t in multi_ids], dtype=np.int32)
+        original_words = list(map(tuple, map(str.split, map(words.__getitem__, origs.tolist()),
+                                              repeat(" "))))
+        specs = list(zip(length.tolist(), original_words, flags.tolist(), cos.tolist(),
+                         fans.tolist(), repeat(0)))
+        return (specs, channel, length, mlength, originals), kept, own_way
+
     def _multi_range(self, w: str) -> tuple[int, int]:
         """Range of the trusted multiword originals of one known word (maybe empty)."""
         self._multi_originals()
@@ -1319,10 +1485,14 @@ class Decoder:
         lo = lo_of[ids]
         todo = np.flatnonzero(lo < 0)
         if len(todo):
+            words: dict[int, str] = {}
             for k in todo.tolist():
-                i = int(ids[k])
-                if lo_of[i] < 0:
-                    lo_of[i], hi_of[i] = self._multi_range(flat[int(at[k])])
+                words.setdefault(int(ids[k]), flat[int(at[k])])
+            index, rows = self.source._index, self._multi_rows
+            self._number_keys([w for w in words.values() if index.get(w) in rows],
+                              multi_only=True)
+            for i, w in words.items():
+                lo_of[i], hi_of[i] = self._multi_range(w)
             lo = lo_of[ids]
         return lo, hi_of[ids]
 
@@ -1372,6 +1542,7 @@ class Decoder:
             span = dict(zip(rows[first].tolist(), zip(first.tolist(), last.tolist(),
                                                       strict=True), strict=True))
             self._tm_lists = (span, origs.tolist(), flags, coss, fans)
+            self._tm_entries = entries
         return self._tm_lists
 
     def _name_small_words(self) -> np.ndarray:
@@ -1530,20 +1701,22 @@ class Decoder:
         # Blocks of consecutive entry numbers: position, rank at the position, range.
         b_pos, b_rank, b_lo, b_hi = [at[has]], [np.zeros(int(has.sum()), np.int64)], \
             [lo[has]], [hi[has]]
-        more: list[tuple[int, int, int, int]] = []
-        for j in at[full].tolist():
-            # (The word table is indexed by LM id, so rare spun words like "unexampled"
-            # come here.)
-            r = self._entry_range(flat[j], False)
-            if r[1] > r[0]:
-                more.append((j, 0, *r))
+        # (The word table is indexed by LM id, so rare spun words like "unexampled"
+        # come here.)
+        found = [(j, 0, flat[j]) for j in at[full].tolist()]
         hit_j, hit_ln = self._phrase_hits(flat, g, at, end_of)
         for j, ln in zip(hit_j.tolist(), hit_ln.tolist(), strict=True):
             key = " ".join(flat[j:j + ln])
             if src.is_key(key):
-                r = self._entry_range(key, False)
-                if r[1] > r[0]:
-                    more.append((j, ln, *r))
+                found.append((j, ln, key))
+        ranges = self._phrases.ranges
+        if any((key, False) not in ranges for _, _, key in found):
+            self._number_keys([key for _, _, key in found])
+        more: list[tuple[int, int, int, int]] = []
+        for j, ln, key in found:
+            r = ranges[(key, False)]
+            if r[1] > r[0]:
+                more.append((j, ln, *r))
         if more:
             extra = np.array(more, dtype=np.int64)
             b_pos.append(extra[:, 0])
