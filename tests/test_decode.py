@@ -624,3 +624,17 @@ def test_new_keys_numbered_together_get_the_entries_of_one_by_one(learned):
     together._number_keys(multi, multi_only=True)
     assert numbered(together) == numbered(one)
     assert len(one._phrases.specs) > 1000
+
+
+def test_unknown_words_originals_are_their_single_word_entries():
+    shared = get_models().decoder
+    dec = decode_mod.Decoder(shared.lm, shared.source, shared.params)
+    src = dec.source
+    unknown = (dec.table().row_ids == decode_mod.UNK) & ~dec._phrase_rows()
+    words = [src._words[r] for r in np.flatnonzero(unknown)[::301].tolist()]
+    assert len(words) > 20
+    dec._number_keys(words[::2])  # some numbered with others, some alone
+    for w in words:
+        want = [(oids[0], ch) for _, oids, ch in dec._entries(w, False) if len(oids) == 1]
+        assert dec._unknown_originals(w) == want
+    assert any(dec._unknown_originals(w) for w in words)

@@ -2040,10 +2040,13 @@ class Decoder:
         CH: list[float] = []
         floor = self.params.channel_floor
         index, learned = self.source._index, self.source._learned
-        for i in np.flatnonzero((ids == UNK) & eligible[tok_at]).tolist():
+        at = [i for i in np.flatnonzero((ids == UNK) & eligible[tok_at]).tolist()
+              if norms[i] in index or norms[i] in learned]  # most are not: names, rare words
+        new = [norms[i] for i in at if norms[i] not in self._unknown_cache]
+        if new:
+            self._number_keys(new)  # their entries, made together
+        for i in at:
             word = norms[i]
-            if word not in index and word not in learned:  # most: names, rare words
-                continue
             name = self.params.name_penalty * (shape[i] == 1)
             for o, ch in self._unknown_originals(word):
                 if ch - name > floor:
@@ -2057,7 +2060,10 @@ class Decoder:
         """``(LM id, channel)`` of the single-word originals of a word the LM lacks."""
         hit = self._unknown_cache.get(word)
         if hit is None:
-            hit = [(oids[0], ch) for _, oids, ch in self._entries(word, False) if len(oids) == 1]
+            lo, hi = self._entry_range(word, False)
+            channel, _, mlength, originals = self._phrases.arrays()
+            one = np.flatnonzero(mlength[lo:hi] == 1) + lo
+            hit = list(zip(originals[one, 0].tolist(), channel[one].tolist(), strict=True))
             if len(self._unknown_cache) > 200_000:  # bounded like `_entries`
                 self._unknown_cache.clear()
             self._unknown_cache[word] = hit
