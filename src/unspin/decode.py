@@ -407,9 +407,8 @@ class WordTable:
 
     @classmethod
     def build(cls, lm, source: CandidateSource, params: DecodeParams) -> WordTable:
-        words = source._words
-        get = lm.index.get  # phrases hold a space, which no LM word does: they map to UNK
-        lm_of = np.fromiter(map(get, words, repeat(UNK)), dtype=np.int32, count=len(words))
+        # Phrases hold a space, which no LM word does: they map to UNK.
+        lm_of = np.asarray(lm.ids(source._words), dtype=np.int32)
         offs = np.asarray(source._offsets, dtype=np.int64)
         rows = np.repeat(np.arange(len(offs) - 1, dtype=np.int32), np.diff(offs))
         orig_row = np.asarray(source._orig)
@@ -1589,8 +1588,7 @@ class Decoder:
             lens = np.fromiter(map(str.count, phrases, repeat(" ")), dtype=np.int64,
                                count=len(phrases)) + 1
             words = " ".join(phrases).split(" ")
-            ids = np.fromiter(map(self.lm.index.get, words, repeat(UNK)), dtype=np.int64,
-                              count=len(words))
+            ids = np.asarray(self.lm.ids(words), dtype=np.int64)
             first = np.concatenate(([0], np.cumsum(lens)[:-1]))
             out = {}
             for ln in range(2, MAX_PHRASE + 1):
