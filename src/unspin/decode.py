@@ -1109,6 +1109,8 @@ class Decoder:
                 first[self.lm.id(w1)] = second[self.lm.id(w2)] = True
             self._term_first, self._term_second = first, second
         at = np.flatnonzero(self._term_first[ids[:-1]] & self._term_second[ids[1:]]).tolist()
+        if not at:
+            return []  # most texts (and `_phrase_len` is built on first use)
         plen = self.source._phrase_len
         n = len(norms)
         found = []
