@@ -671,8 +671,11 @@ def _logsumexp_by(pos: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.nd
     """Per distinct position: log(sum(exp(score)))."""
     if len(pos) == 0:
         return pos, score
-    order = np.argsort(pos, kind="stable")
-    ps, ss = pos[order], score[order]
+    if (pos[1:] >= pos[:-1]).all():  # often in order already: no sort
+        ps, ss = pos, score
+    else:
+        order = np.argsort(pos, kind="stable")
+        ps, ss = pos[order], score[order]
     starts = np.flatnonzero(np.concatenate(([True], ps[1:] != ps[:-1])))
     mx = np.maximum.reduceat(ss, starts)
     sizes = np.diff(np.concatenate((starts, [len(ss)])))
@@ -2100,10 +2103,14 @@ class Decoder:
                                                own_pairs=own)
         zpos, zlse = _logsumexp_by(J, S)
         table = E >= 0  # the unknown words' candidates (E = -1) take another path in decode
-        tok = np.searchsorted(tok_at, J[table])
+        # Padded positions back to token numbers: a look-up, not a binary search (candidates
+        # are only ever at tokens).
+        tok_of = np.empty(size, dtype=np.int64)
+        tok_of[tok_at] = np.arange(n)
+        tok = tok_of[J[table]]
         words = ScoredWords(seg[tok], tok, E[table], orig[table], CH[table], S[table])
         return (base[tok_at], 1.0 / (1.0 + np.exp(-np.minimum(zlse, 50.0))),
-                np.searchsorted(tok_at, zpos), words, EvidenceChunk(0, tok_at, g, base, own))
+                tok_of[zpos], words, EvidenceChunk(0, tok_at, g, base, own))
 
     def _phrase_scores(self, g, base, end_of, shape, pos, entry):
         """Local log-odds of multi-token candidates, vectorised by original length.
