@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 import unspin.lm as lm_module
 from unspin.lm import BOS, EOS, NONE, UNK, ArrayFile, NGramLM, build_lm, fingerprint
+from unspin.models import data_path
 
 CORPUS = [
     "The committee met on Monday. The committee approved the budget.",
@@ -115,6 +116,15 @@ def test_bucketed_lookup_agrees_with_binary_search(tiny_lm):
         expected = np.isin(query, keys)
         assert np.array_equal(hit, expected)
         assert np.array_equal(keys[pos[hit]], query[hit])
+
+
+def test_bucket_starts_count_the_keys_under_each_prefix():
+    model = NGramLM(data_path("lm.bin"))  # the shipped model: millions of keys
+    for name in ("_k2", "_k3"):
+        keys, starts, shift, depth = model._buckets(name)
+        counts = np.bincount((keys >> shift).astype(np.int64), minlength=len(starts) - 1)
+        assert np.array_equal(starts, np.concatenate(([0], np.cumsum(counts))))
+        assert depth == int(counts.max()).bit_length() and len(starts) > 1 << 15
 
 
 def test_sequence_scoring_agrees_with_window_scoring(tiny_lm):

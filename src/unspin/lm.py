@@ -245,10 +245,14 @@ class NGramLM:
             keys = getattr(self, name)
             bits = max(1, min(24, int(len(keys)).bit_length() - 3))
             shift = 32 - bits
-            counts = np.bincount((keys >> shift).astype(np.int32), minlength=1 << bits)
-            starts = np.zeros(len(counts) + 1, dtype=np.int32)
-            np.cumsum(counts, out=starts[1:])
-            depth = int(counts.max()).bit_length()
+            # The keys are sorted: each bucket's start is a binary search for its first
+            # possible key, which reads a few pages of the memory-mapped keys where
+            # counting them all read every page (most of a short check's start-up).
+            first = np.arange(1 << bits, dtype=np.uint32) << np.uint32(shift)
+            starts = np.empty((1 << bits) + 1, dtype=np.int32)
+            starts[:-1] = np.searchsorted(keys, first.astype(keys.dtype, copy=False))
+            starts[-1] = len(keys)
+            depth = int(np.diff(starts).max()).bit_length() if len(keys) else 0
             hit = (keys, starts, shift, depth)
             self._bucket_cache[name] = hit
         return hit
