@@ -979,6 +979,7 @@ class Decoder:
         self._two_step_stamp: np.ndarray | None = None  # scratch of `_two_step_best`
         self._orig_ids: dict[tuple[str, ...], list[int]] = {}  # originals' LM ids (joint)
         self._phrase_row_ids: dict[int, tuple[int, ...]] = {}  # see `_table_entries`
+        self._channel_table: tuple | None = None  # see `_channel_tables`
         self._phrases = PhraseEntries()
         # Per LM id: the range of its word's trusted multiword originals in `_phrases`
         # (`_multi_ranges`); -1 where not worked out yet.
@@ -1436,16 +1437,14 @@ class Decoder:
                                        count=len(keys)), cnt)[keep]
         cos = src.cosines4()[src._cos[at[keep]].view(np.uint16)]
         fans = src.fanouts1()[origs]
-        # `channel`, exactly: its part that depends on the flags and lengths once per
-        # combination, then the cosine and fanout terms in the same order of operations.
-        combo = (flags * 1024 + length) * 1024 + mlength
-        uniq, inv = np.unique(combo, return_inverse=True)
-        heads = [_channel_base(c >> 20, c >> 10 & 1023, c & 1023, p) for c in uniq.tolist()]
-        dead = np.array([h is None for h in heads], dtype=bool)[inv]
-        head = np.array([0.0 if h is None else h for h in heads], dtype=np.float64)[inv]
-        fan_values, fan_inv = np.unique(fans, return_inverse=True)
-        log_fan = np.array([math.log(max(v, 1)) for v in fan_values.tolist()],
-                           dtype=np.float64)[fan_inv]
+        # `channel`, exactly: its part that depends on the flags and lengths, and the log of
+        # the fanout, from tables made with the scalar code; then the cosine and fanout
+        # terms in the same order of operations.
+        heads, log_fanouts = self._channel_tables(int(length.max(initial=1)),
+                                                  int(mlength.max(initial=1)))
+        head = heads[flags, length, mlength]
+        dead = np.isnan(head)
+        log_fan = log_fanouts[fans]
         priors = self._priors()
         channel = np.where(dead, -30.0 + priors,
                            ((head + p.cosine * np.maximum(cos, 0.0)) - p.fanout * log_fan)
@@ -1460,6 +1459,28 @@ class Decoder:
         specs = list(zip(length.tolist(), original_words, flags.tolist(), cos.tolist(),
                          fans.tolist(), repeat(0)))
         return (specs, channel, length, mlength, originals), kept, own_way
+
+    def _channel_tables(self, length: int, mlength: int) -> tuple[np.ndarray, np.ndarray]:
+        """`_channel_base` per (flags of the shipped table, observed length, original length),
+        NaN where it rules the pair out; and ``math.log(max(fanout, 1))`` per fanout.
+        Made on first use with the scalar code (so the values are its own), again when the
+        parameters change or longer keys come."""
+        key = _params_key(self.params)
+        have = self._channel_table
+        if have is None or have[0] != key or have[1].shape[1] <= length \
+                or have[1].shape[2] <= mlength:
+            n, m = max(length, MAX_PHRASE) + 1, max(mlength, MAX_PHRASE) + 1
+            heads = np.full((256, n, m), np.nan)
+            for f in range(256):
+                for ln in range(1, n):
+                    for ml in range(1, m):
+                        h = _channel_base(f, ln, ml, self.params)
+                        if h is not None:
+                            heads[f, ln, ml] = h
+            logs = have[2] if have is not None else np.array(
+                [math.log(max(v, 1)) for v in range(1 << 16)], dtype=np.float64)
+            self._channel_table = have = (key, heads, logs)
+        return have[1], have[2]
 
     def _multi_range(self, w: str) -> tuple[int, int]:
         """Range of the trusted multiword originals of one known word (maybe empty)."""
