@@ -638,3 +638,37 @@ def test_unknown_words_originals_are_their_single_word_entries():
         want = [(oids[0], ch) for _, oids, ch in dec._entries(w, False) if len(oids) == 1]
         assert dec._unknown_originals(w) == want
     assert any(dec._unknown_originals(w) for w in words)
+
+
+def test_a_key_listing_an_original_twice_is_merged_as_specs_merges_it(tmp_path):
+    # The shipped table lists each original once per key; a rebuilt one might not. Such a
+    # key goes the key-by-key way (`specs` keeps one entry, with the later values).
+    from unspin.candidates import FLAG_VECTOR, CandidateSource
+
+    words = ["qwzxv", "gathering", "meeting", "session", "as a result of", "because"]
+    rows = {w: k for k, w in enumerate(words)}
+    entries = [("qwzxv", "meeting", FLAG_WN_SYN), ("qwzxv", "session", FLAG_VECTOR),
+               ("qwzxv", "meeting", FLAG_WN_LOOSE), ("gathering", "meeting", FLAG_WN_SYN),
+               ("as a result of", "because", FLAG_PHRASE)]
+    (tmp_path / "cand_words.txt").write_text("\n".join(words) + "\n", encoding="utf-8")
+    counts = np.bincount([rows[o] for o, _, _ in entries], minlength=len(words))
+    np.save(tmp_path / "cand_offsets.npy", np.concatenate(([0], np.cumsum(counts))))
+    np.save(tmp_path / "cand_orig.npy", np.array([rows[g] for _, g, _ in entries], np.uint32))
+    np.save(tmp_path / "cand_flags.npy", np.array([f for _, _, f in entries], np.uint8))
+    np.save(tmp_path / "cand_cos.npy", np.array([0.5, 0.25, 0.75, 0.5, 0.0], np.float16))
+    np.save(tmp_path / "cand_fanout.npy", np.array([1, 3, 2, 2, 1, 4], np.uint16))
+    shared = get_models().decoder
+    source = CandidateSource(data_dir=tmp_path, terms={})
+    keys = ["gathering", "qwzxv", "as a result of", "nothing"]
+    one = decode_mod.Decoder(shared.lm, source, shared.params)
+    for k in keys:
+        one._entry_range(k, False)
+    together = decode_mod.Decoder(shared.lm, source, shared.params)
+    together._number_keys(keys)
+    assert together._phrases.specs == one._phrases.specs
+    assert [a.tolist() for a in together._phrases.arrays()] == \
+        [a.tolist() for a in one._phrases.arrays()]
+    assert together._phrases.ranges == one._phrases.ranges
+    lo, hi = together._phrases.ranges[("qwzxv", False)]
+    assert [(s[1], s[2]) for s in together._phrases.specs[lo:hi]] == \
+        [(("meeting",), FLAG_WN_LOOSE), (("session",), FLAG_VECTOR)]
