@@ -1347,8 +1347,10 @@ class Decoder:
                 new[key] = -2 if key in learned or key in terms or (multi_only and learned) \
                     else -1 if i is None else i
         rows = [i for i in new.values() if i >= 0]
+        # (No numpy pass when none is new or none is in the shipped table.)
         block, kept, own_way = self._table_entries(
-            rows, [key for key, i in new.items() if i >= 0], multi_only)
+            rows, [key for key, i in new.items() if i >= 0], multi_only) if rows \
+            else ((), [], set())
         phrases = self._phrases
         n = len(phrases.specs)  # entries numbered so far, the pending ones included
         added = pending = 0  # entries of the block added, and numbered but not added
