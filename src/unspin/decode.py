@@ -1413,7 +1413,9 @@ class Decoder:
         own_way = set((pair[1:][np.diff(pair) == 0] // width).tolist())
         odd = (flags & (FLAG_LEARNED | FLAG_TERM | FLAG_TWO_STEP)) != 0
         own_way.update(key_of[odd].tolist())
-        keep = (self.table().row_ids[origs] != UNK) | self._phrase_rows()[origs]
+        ids = self.table().row_ids[origs]  # UNK for a multiword original
+        is_phrase = self._phrase_rows()[origs]
+        keep = (ids != UNK) | is_phrase
         if own_way:
             keep &= ~np.isin(key_of, np.fromiter(own_way, dtype=np.int64))
         # Multiword originals: their LM ids as `_entries` finds them, once per table row.
@@ -1421,7 +1423,7 @@ class Decoder:
         lm_get = self.lm.index.get
         row_ids = self._phrase_row_ids
         mlength = np.ones(total, dtype=np.int64)
-        multi = np.flatnonzero(keep & self._phrase_rows()[origs])
+        multi = np.flatnonzero(keep & is_phrase)
         multi_ids = []
         for e, o in zip(multi.tolist(), origs[multi].tolist(), strict=True):
             oids = row_ids.get(o)
@@ -1434,7 +1436,7 @@ class Decoder:
                 mlength[e] = len(oids)
         multi = multi[keep[multi]]
         kept = np.bincount(key_of[keep], minlength=len(rows)).tolist()
-        origs, flags, mlength = origs[keep], flags[keep], mlength[keep]
+        origs, flags, mlength, ids = origs[keep], flags[keep], mlength[keep], ids[keep]
         length = np.repeat(np.fromiter((key.count(" ") + 1 for key in keys), dtype=np.int64,
                                        count=len(keys)), cnt)[keep]
         cos = src.cosines4()[src._cos[at[keep]].view(np.uint16)]
@@ -1452,7 +1454,7 @@ class Decoder:
                            ((head + p.cosine * np.maximum(cos, 0.0)) - p.fanout * log_fan)
                            + priors)
         originals = np.zeros((len(origs), MAX_PHRASE), dtype=np.int32)
-        originals[:, 0] = self.table().row_ids[origs]
+        originals[:, 0] = ids
         if len(multi):
             originals[(np.cumsum(keep) - 1)[multi]] = np.array(
                 [t + (UNK,) * (MAX_PHRASE - len(t)) for t in multi_ids], dtype=np.int32)
@@ -1735,9 +1737,8 @@ class Decoder:
             key = " ".join(flat[j:j + ln])
             if src.is_key(key):
                 found.append((j, ln, key))
+        self._number_keys([key for _, _, key in found])  # those met for the first time
         ranges = self._phrases.ranges
-        if any((key, False) not in ranges for _, _, key in found):
-            self._number_keys([key for _, _, key in found])
         more: list[tuple[int, int, int, int]] = []
         for j, ln, key in found:
             r = ranges[(key, False)]
