@@ -98,6 +98,21 @@ def test_flattened_no_break_space_becomes_space() -> None:
     assert c.text == " "
 
 
+def test_an_accented_letter_before_a_space_is_not_sent_to_ftfy(monkeypatch) -> None:
+    # "é " could be the start of a three-byte sequence whose no-break space was flattened,
+    # but only if a continuation follows; a word ending in an accent is not mojibake.
+    import unspin.clean as clean_module
+
+    def no_ftfy():
+        raise AssertionError("ftfy called")
+
+    monkeypatch.setattr(clean_module, "_ftfy", no_ftfy)
+    text = "Pokémon and José met at the café on Tomás Street. Ça va."
+    assert clean(text).text == text
+    with pytest.raises(AssertionError):
+        clean("The price:Â 5 euros, cafÃ© open.")
+
+
 def test_legitimate_accents_untouched() -> None:
     text = "The naïve café served crème brûlée in São Paulo; “quoted” — fine."
     c = clean(text)

@@ -91,7 +91,7 @@ def test_stopword_counts_of_function_words_in_any_case(words, upper) -> None:
                                  clean_module._FOREIGN_STOP) == expected
 
 
-_MOJI_ALPHABET = ("aÂÃâé Ã©\x1b\x80\x9f\xbf\xc1\xc2\xf4\xf5"
+_MOJI_ALPHABET = ("aÂÃâéð× Ã©\x1b\x80\x9f\xbf\xc1\xc2\xf4\xf5"
                   "\u0152\u2013\u2019\u201c\u20ac\ufb01\ufffd\ud800")
 
 
@@ -110,7 +110,8 @@ def test_every_character_alone_and_between_letters() -> None:
         for text in (c, f"a{c}s", f"{c}s", f"1{c}2", f"ab{c} "):
             assert ctext.find_tokens(text) == tokens_module.TOKEN_RE.findall(text), hex(cp)
         assert ctext.has_controls(c) == bool(clean_module._CONTROL.search(c)), hex(cp)
-        for text in (c, "\u00c3" + c, c + "\u00a9", "\u00e2" + c + "x"):
+        for text in (c, "\u00c3" + c, c + "\u00a9", "\u00e2" + c + "x", "\u00e9 " + c,
+                     "\u00d7 " + c):
             assert ctext.maybe_mojibake(text) == bool(clean_module._MOJI_HINT.search(text)), \
                 hex(cp)
         toks = [c, c + "A", "A" + c, c + c]

@@ -572,8 +572,17 @@ static PyObject *maybe_mojibake(PyObject *self, PyObject *arg) {
         }
         if (c <= 0x9f || (c >= 0xfb00 && c <= 0xfb06) || (c >= 0xd800 && c <= 0xdfff))
             Py_RETURN_TRUE;
-        if (c >= 0xc2 && c <= 0xf4 && i + 1 < n && is_cp1252_cont(PyUnicode_READ(kind, data, i + 1)))
-            Py_RETURN_TRUE;
+        if (c >= 0xc2 && c <= 0xf4 && i + 1 < n) {
+            Py_UCS4 d = PyUnicode_READ(kind, data, i + 1);
+            /* A space after à..ô (a longer sequence's lead) only with a continuation
+             * after it (see clean._MOJI_HINT). */
+            if (d == ' ' && c >= 0xe0) {
+                if (i + 2 < n && is_cp1252_cont(PyUnicode_READ(kind, data, i + 2)))
+                    Py_RETURN_TRUE;
+            } else if (is_cp1252_cont(d)) {
+                Py_RETURN_TRUE;
+            }
+        }
     }
     Py_RETURN_FALSE;
 }

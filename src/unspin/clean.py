@@ -222,7 +222,12 @@ _CP1252_CONT = (
     "\x80-\xbf\u0152\u0153\u0160\u0161\u0178\u017d\u017e\u0192\u02c6\u02dc\u2013\u2014"
     "\u2018-\u201a\u201c-\u201e\u2020-\u2022\u2026\u2030\u2039\u203a\u20ac\u2122\ufffd "
 )
-_MOJI_HINT = re.compile(f"[\x1b\x80-\x9f\ufb00-\ufb06\ud800-\udfff]|[\xc2-\xf4][{_CP1252_CONT}]")
+# A space after a lead byte of a three- or four-byte sequence (à..ô) is a hint only when a
+# continuation follows it too: "café ", "José " and "Tomás " are not mojibake, and they sent
+# 4 % of clean Wikipedia articles through ftfy for nothing (a millisecond each).
+_MOJI_HINT = re.compile(f"[\x1b\x80-\x9f\ufb00-\ufb06\ud800-\udfff]"
+                        f"|[\xc2-\xf4][{_CP1252_CONT.replace(' ', '')}]"
+                        f"|[\xc2-\xdf] |[\xe0-\xf4] [{_CP1252_CONT}]")
 # A window cut after ASCII whitespace that follows an ASCII character cannot split a
 # mojibake sequence (those are all non-ASCII, except a flattened no-break space after Â..ô).
 _CUT = re.compile(r"[\x00-\x7f][ \t\n]")
