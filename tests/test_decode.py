@@ -50,6 +50,23 @@ def test_word_count_changes_need_a_trusted_source():
     assert _channel(synonym, p) > -30.0
 
 
+def test_channel_array_of_byte_flags_is_that_of_the_same_flags_as_wider_ints():
+    # Byte flags take the sources' part from a table of all 256 values; it must give the
+    # bits the element-wise sums give (the word table's order depends on them).
+    from unspin.decode import _channel_array
+
+    rng = np.random.default_rng(0)
+    flags = np.concatenate((np.arange(256), rng.integers(0, 256, 5000))).astype(np.uint8)
+    cos = rng.uniform(-0.2, 1.0, len(flags)).astype(np.float16)
+    fan = rng.integers(0, 400, len(flags)).astype(np.uint16)
+    p = get_models().decoder.params
+    looked_up = _channel_array(flags, cos, fan, p)
+    summed = _channel_array(flags.astype(np.int64), cos, fan, p)
+    assert looked_up.dtype == summed.dtype == np.float64
+    assert looked_up.tobytes() == summed.tobytes()
+    assert (looked_up == -30.0).any() and (looked_up > -30.0).any()
+
+
 def test_two_step_channel_is_its_own_weight():
     p = DecodeParams()
     two = Candidate(0, 1, ("first",), FLAG_TWO_STEP, 0.0, 1)
