@@ -18,7 +18,7 @@ import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from importlib.resources import files
-from itertools import compress, repeat
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -175,11 +175,14 @@ def _longest_phrases(keys: list[str]) -> dict[str, int]:
     """First word -> number of words of the longest phrase key (at most `MAX_PHRASE`)
     starting with it.
 
-    Every step runs at C speed (a Python loop over the phrases, a third of the keys, was a
-    tenth of the start-up): the phrases in order of length, so that in the dictionary built
-    from them the longest comes last and stays.
+    The steps that touch every key are simple comprehensions or run at C speed (a Python
+    loop over the phrases, a third of the keys, was a tenth of the start-up): the phrases
+    in order of length, so that in the dictionary built from them the longest comes last
+    and stays.
     """
-    phrases = list(compress(keys, map(str.__contains__, keys, repeat(" "))))
+    # (A comprehension's ``in``: three times faster than mapping ``str.__contains__``,
+    # which goes through a method wrapper for every key.)
+    phrases = [k for k in keys if " " in k]
     if not phrases:
         return {}
     lens = np.fromiter(map(str.count, phrases, repeat(" ")), dtype=np.int64,

@@ -33,7 +33,7 @@ import json
 import math
 from collections import Counter
 from dataclasses import dataclass
-from itertools import chain, compress, repeat
+from itertools import chain, repeat
 from operator import attrgetter
 from pathlib import Path
 
@@ -1598,8 +1598,9 @@ class Decoder:
         """Per table row: is its word a phrase (holds a space)?"""
         if self._is_phrase is None:
             words = self.source._words
-            self._is_phrase = np.fromiter(map(str.__contains__, words, repeat(" ")),
-                                          dtype=bool, count=len(words))
+            # (``in`` in a generator: mapping ``str.__contains__`` is twice as slow)
+            self._is_phrase = np.fromiter((" " in w for w in words), dtype=bool,
+                                          count=len(words))
         return self._is_phrase
 
     def _learned_words(self) -> np.ndarray:
@@ -1626,7 +1627,7 @@ class Decoder:
         """
         if self._phrase_packed is None:
             keys = [*self.source._index, *self.source._terms, *self.source._learned]
-            phrases = list(compress(keys, map(str.__contains__, keys, repeat(" "))))
+            phrases = [k for k in keys if " " in k]  # (see `_longest_phrases`)
             lens = np.fromiter(map(str.count, phrases, repeat(" ")), dtype=np.int64,
                                count=len(phrases)) + 1
             words = " ".join(phrases).split(" ")
