@@ -191,6 +191,25 @@ def restoration_scores(spun_doc: Any, edits: Sequence[Any], kinds: tuple[str, ..
     }
 
 
+def edit_outcomes(spun_doc: Any, edits: Sequence[Any]) -> list[bool]:
+    """Per edit (in the order given): does it give back the original? An edit is right
+    when it lies inside a swap that the edits restore (`restoration_scores`' rule); one
+    on a swap left unrestored (a name half restored, a wrong original) or on no swap is
+    not."""
+    swaps = _get(spun_doc, "swaps")
+    restored = []
+    for s in swaps:
+        s0, s1 = int(_get(s, "spun_start")), int(_get(s, "spun_end"))
+        inside = [e for e in edits if s0 <= _get(e, "start") and _get(e, "end") <= s1]
+        text = _get(s, "spun_text")
+        for e in sorted(inside, key=lambda e: -_get(e, "start")):
+            a, b = _get(e, "start") - s0, _get(e, "end") - s0
+            text = text[:a] + _get(e, "replacement") + text[b:]
+        restored.append((s0, s1, _norm_ws(text) == _norm_ws(_get(s, "orig_text"))))
+    return [any(ok and s0 <= _get(e, "start") and _get(e, "end") <= s1
+                for s0, s1, ok in restored) for e in edits]
+
+
 def false_edits_clean(text: str, edits: Sequence[Any], kinds: tuple[str, ...] = ("spin",)
                       ) -> dict[str, float | int]:
     """Edits made on clean (unspun) text: every one is false."""

@@ -338,3 +338,69 @@ def test_features_of_a_batch_are_each_documents_features(docs):
     many = features_many([d[0] for d in docs], lp, bounds, post, cuts)
     for k, (words, lps, ps) in enumerate(docs):
         assert many[k] == features(words, np.array(lps), np.array(ps))  # to the last bit
+
+
+# ------------------------------------------------------------- restore's edit confidences
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.sampled_from([0.1, 0.3, 0.5, 0.5, 0.7, 0.9, 0.99, 1.0]),
+                          st.booleans()), min_size=120, max_size=400))
+def test_fitted_confidence_map_is_increasing_and_keeps_the_share_right(rows):
+    from unspin.detect import fit_confidence_map
+
+    raw, right = [r for r, _ in rows], [y for _, y in rows]
+    try:
+        cmap = fit_confidence_map(raw, right, min_block=20)
+    except ValueError:  # everything pooled into one block: refused, not a flat map
+        return
+    assert all(a < b for a, b in zip(cmap.x, cmap.x[1:]))
+    assert all(a < b for a, b in zip(cmap.y, cmap.y[1:]))
+    assert all(0.0 <= v <= 1.0 for v in cmap.y)
+    # Each point is a pool of edits: its raw confidence and share right are averages of
+    # theirs, so they lie within the range of the raw values and of their groups' shares.
+    x, y = np.array(raw), np.array(right, dtype=float)
+    shares = [y[x == v].mean() for v in np.unique(x)]
+    assert x.min() - 1e-12 <= cmap.x[0] and cmap.x[-1] <= x.max() + 1e-12
+    assert min(shares) - 1e-12 <= cmap.y[0] and cmap.y[-1] <= max(shares) + 1e-12
+
+
+def test_confidence_map_pools_violators_and_inverts():
+    from unspin.detect import ConfidenceMap, fit_confidence_map
+
+    # 0.5-edits right 80 %, 0.9-edits right 60 %: a violation, pooled into one share
+    # between them; 1.0-edits right 95 %.
+    raw = [0.5] * 100 + [0.9] * 100 + [1.0] * 100
+    right = [1] * 80 + [0] * 20 + [1] * 60 + [0] * 40 + [1] * 95 + [0] * 5
+    cmap = fit_confidence_map(raw, right, min_block=10)
+    assert cmap.x == pytest.approx([0.7, 1.0]) and cmap.y == pytest.approx([0.7, 0.95])
+    assert cmap(0.5) == pytest.approx(0.7) and cmap(0.85) == pytest.approx(0.825)
+    assert cmap.raw_for(0.825) == pytest.approx(0.85)
+    assert cmap.raw_for(0.5) == -np.inf and cmap.raw_for(0.96) == np.inf
+    assert ConfidenceMap.identity()(0.37) == pytest.approx(0.37)
+    with pytest.raises(ValueError):
+        fit_confidence_map([], [])
+
+
+def test_restore_reports_mapped_confidences_and_filters_on_them():
+    from unspin.api import _default_min_confidence, edit_confidence_map
+
+    cmap = edit_confidence_map()
+    assert len(cmap.x) > 2 and all(a < b for a, b in zip(cmap.y, cmap.y[1:]))
+    every = [e for e in unspin.restore(SPUN, min_confidence=0.0).edits if e.kind == "spin"]
+    assert every and all(cmap.y[0] - 1e-4 <= e.confidence <= cmap.y[-1] + 1e-4
+                         for e in every)
+    # The default keeps what the decoder's tuned threshold keeps, on the map's scale.
+    default = [e for e in unspin.restore(SPUN).edits if e.kind == "spin"]
+    cut = cmap(_default_min_confidence())
+    assert [(e.start, e.replacement) for e in default] == \
+        [(e.start, e.replacement) for e in every if e.confidence >= round(cut, 4)]
+    # An explicit threshold is on the reported scale.
+    mid = sorted(e.confidence for e in every)[len(every) // 2]
+    kept = [e for e in unspin.restore(SPUN, min_confidence=mid).edits if e.kind == "spin"]
+    assert [(e.start, e.confidence) for e in kept] == \
+        [(e.start, e.confidence) for e in every if e.confidence >= mid]
+    # The report's spans are the edits.
+    r = unspin.restore(SPUN)
+    assert sorted((s.start, s.confidence) for s in r.report.spans) == \
+        sorted((e.start, e.confidence) for e in r.edits if e.kind == "spin")

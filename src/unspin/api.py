@@ -18,7 +18,7 @@ from .decode import (
     ScoredWords,
     padded_range,
 )
-from .detect import Detector, features_many
+from .detect import ConfidenceMap, Detector, features_many
 from .models import data_path, get_models
 from .report import Edit, Report, Restoration, Span
 from .tokens import (
@@ -64,6 +64,14 @@ def detector() -> Detector:
     """The shipped detector (calibrated weights), or defaults if none shipped."""
     path = data_path("detector.json")
     return Detector.from_json(path) if path.is_file() else Detector()
+
+
+@lru_cache(maxsize=1)
+def edit_confidence_map() -> ConfidenceMap:
+    """The shipped map from the decoder's confidence to `restore`'s (the share of such
+    edits that are right; `ConfidenceMap`), or the identity if none shipped."""
+    path = data_path("edit_confidence.json")
+    return ConfidenceMap.from_json(path) if path.is_file() else ConfidenceMap.identity()
 
 
 def utf16_codec(data: bytes) -> str | None:
@@ -441,6 +449,14 @@ def _analyse(texts, table: TableArg, mode: str, min_confidence: float = 0.0,
     if mode == "restore" and todo:
         _decode_all(todo, decoder, mode, min_confidence, two_step)
         _only_terms_below_gate(todo)
+        # Joint decisions report the share of such edits that are right (`ConfidenceMap`).
+        cmap = edit_confidence_map()
+        for a in todo:
+            if a.decisions:
+                raw = np.array([d.confidence for d in a.decisions], dtype=np.float64)
+                for d, c in zip(a.decisions, np.interp(raw, cmap.x, cmap.y).tolist(),
+                                strict=True):
+                    d.confidence = c
     return analyses
 
 
@@ -533,7 +549,9 @@ def restore(text: str, *, min_confidence: float | None = None, threshold: float 
 
     Args:
         text: The document (str; bytes are decoded as UTF-8 with replacement).
-        min_confidence: Only make spin edits at least this confident (default: tuned).
+        min_confidence: Only make spin edits at least this confident (default: tuned;
+            about 0.58). An edit's confidence is the share of the benchmark's edits of that
+            confidence that gave back the original (seen spinner, `ConfidenceMap`).
         threshold: Detection threshold for the attached report.
         table: A learned substitution table (path or `LearnedTable`) to use as well.
         two_step: Also look two steps into the candidate table where a word is very
@@ -550,7 +568,9 @@ def restore(text: str, *, min_confidence: float | None = None, threshold: float 
         TypeError: if ``text`` is not str or bytes.
     """
     (analysis,) = _analyse([text], table, "restore", two_step=bool(two_step))
-    min_conf = _default_min_confidence() if min_confidence is None else float(min_confidence)
+    # The default keeps the edits the decoder's tuned threshold keeps, on the map's scale.
+    min_conf = edit_confidence_map()(_default_min_confidence()) if min_confidence is None \
+        else float(min_confidence)
     located = list(analysis.located(min_conf))  # the report's spans are the same edits
     report = analysis.report(threshold, min_conf, located)
     edits = [e for e in analysis.cleaned.edits]

@@ -255,7 +255,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--min-confidence",
         type=_probability,
         metavar="X",
-        help="only make edits at least this confident, in [0, 1] (default: the model's)",
+        help="only make edits at least this confident, in [0, 1]: an edit's confidence "
+        "is the share of such edits that were right on the benchmark (default: the "
+        "model's, about 0.58)",
     )
     model.add_argument(
         "--threshold",

@@ -177,3 +177,92 @@ def save(det: Detector, path) -> None:
         json.dump({"weights": det.weights, "bias": det.bias, "mean": det.mean,
                    "scale": det.scale, "threshold": det.threshold}, fh, indent=1)
         fh.write("\n")
+
+
+@dataclass(slots=True)
+class ConfidenceMap:
+    """The share of `restore`'s spin edits that are right, as a function of the decoder's
+    confidence: a monotone piecewise-linear map through ``(x[k], y[k])``, flat beyond the
+    ends, strictly increasing between them.
+
+    The decoder's joint confidences were too high where many candidates compete (on the
+    calibration split, edits it gave 0.90-0.99 were right about 70 % of the time); `restore`
+    reports this map's value, so that an edit's confidence is the probability that it is
+    right and ``min_confidence`` means what it says. Fitted by ``bench/confidence.py``.
+    """
+
+    x: list[float]
+    y: list[float]
+
+    def __call__(self, raw: float) -> float:
+        """The calibrated confidence of a raw one."""
+        return float(np.interp(raw, self.x, self.y))
+
+    def raw_for(self, calibrated: float) -> float:
+        """The lowest raw confidence whose calibrated value is at least ``calibrated``
+        (-inf when every raw value's is: ``calibrated`` at or below the map's floor)."""
+        if calibrated <= self.y[0]:
+            return -math.inf
+        if calibrated > self.y[-1]:
+            return math.inf
+        return float(np.interp(calibrated, self.y, self.x))
+
+    @classmethod
+    def identity(cls) -> ConfidenceMap:
+        """Raw confidences as they are (no map shipped)."""
+        return cls([0.0, 1.0], [0.0, 1.0])
+
+    @classmethod
+    def from_json(cls, path) -> ConfidenceMap:
+        """Load a map written by `save_confidence_map`."""
+        with open(path, encoding="utf-8") as fh:
+            d = json.load(fh)
+        return cls([float(v) for v in d["x"]], [float(v) for v in d["y"]])
+
+
+def fit_confidence_map(raw, right, min_block: int = 50) -> ConfidenceMap:
+    """Isotonic regression of right (1) / wrong (0) on raw confidence (pool adjacent
+    violators), blocks of fewer than ``min_block`` edits pooled with a neighbour, then a
+    line through the blocks' mean raw confidence and share right.
+
+    Args:
+        raw: The decoder's confidence of each labelled edit.
+        right: Whether each edit gave back the original.
+        min_block: Smallest block: below it, a share right is mostly noise.
+    """
+    x = np.asarray(raw, dtype=np.float64)
+    y = np.asarray(right, dtype=np.float64)
+    if len(x) == 0:
+        raise ValueError("no labelled edits to fit a confidence map to")
+    # Blocks: [sum of x, sum of y, count], one per distinct raw value to start with (edits
+    # of equal confidence cannot be told apart); merged while they violate monotonicity,
+    # then where too small to trust.
+    values, at, counts = np.unique(x, return_inverse=True, return_counts=True)
+    sums = np.bincount(at, weights=y, minlength=len(values))
+    blocks: list[list[float]] = []
+    for xv, sy, n in zip(values.tolist(), sums.tolist(), counts.tolist(), strict=True):
+        blocks.append([xv * n, sy, float(n)])
+        while len(blocks) > 1 and (
+                blocks[-2][1] / blocks[-2][2] >= blocks[-1][1] / blocks[-1][2]):
+            sx, sy, n = blocks.pop()
+            blocks[-1][0] += sx
+            blocks[-1][1] += sy
+            blocks[-1][2] += n
+    merged: list[list[float]] = []
+    for b in blocks:  # too small: into the block before (the shares stay increasing)
+        if merged and (b[2] < min_block or merged[-1][2] < min_block):
+            merged[-1] = [merged[-1][k] + b[k] for k in range(3)]
+        else:
+            merged.append(b)
+    xs = [sx / n for sx, _, n in merged]
+    ys = [sy / n for _, sy, n in merged]
+    if len(xs) == 1:  # one block: a flat map would make every threshold all or nothing
+        raise ValueError("the labelled edits give one block: too few to fit a map")
+    return ConfidenceMap(xs, ys)
+
+
+def save_confidence_map(cmap: ConfidenceMap, path, meta: dict | None = None) -> None:
+    """Write a map as JSON (with ``meta``: how it was fitted)."""
+    with open(path, "w", encoding="utf-8") as fh:
+        json.dump({**(meta or {}), "x": cmap.x, "y": cmap.y}, fh, indent=1)
+        fh.write("\n")
