@@ -32,7 +32,8 @@ BINS = (0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0)
 MAP_PATH = Path(__file__).resolve().parents[1] / "src" / "unspin" / "data" / "edit_confidence.json"
 
 
-def labelled_edits(docs: list[dict], spinner: str, seed: int = 7) -> dict[str, list]:
+def labelled_edits(docs: list[dict], spinner: str, seed: int = 7,
+                   two_step: bool = False) -> dict[str, list]:
     """``(raw confidence, right)`` of every spin edit `restore` makes with every decision
     kept (no confidence map), on the documents spun at each of `RATES` and on the clean
     ones; and ``(confidence, right)`` of `check`'s spans on the spun ones."""
@@ -48,7 +49,8 @@ def labelled_edits(docs: list[dict], spinner: str, seed: int = 7) -> dict[str, l
             spun = make_spun(SPINNERS[spinner](), docs, rate, seed=seed + k)
             reports = unspin.check_many([d.spun for d in spun])
             for sd, rep in zip(spun, reports, strict=True):
-                edits = [e for e in unspin.restore(sd.spun, min_confidence=0.0).edits
+                edits = [e for e in unspin.restore(sd.spun, min_confidence=0.0,
+                                                   two_step=two_step).edits
                          if e.kind == "spin"]
                 out["restore"] += zip([e.confidence for e in edits],
                                       M.edit_outcomes(sd, edits), strict=True)
@@ -58,7 +60,8 @@ def labelled_edits(docs: list[dict], spinner: str, seed: int = 7) -> dict[str, l
                                     M.edit_outcomes(sd, spans), strict=True)
         for d in docs:
             out["restore_clean"] += [(e.confidence, False) for e in
-                                     unspin.restore(d["text"], min_confidence=0.0).edits
+                                     unspin.restore(d["text"], min_confidence=0.0,
+                                                    two_step=two_step).edits
                                      if e.kind == "spin"]
     finally:
         api.edit_confidence_map = shipped
@@ -105,6 +108,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--fit", action="store_true", help=f"write {MAP_PATH.name}")
     ap.add_argument("--eval", type=int, default=0, metavar="N",
                     help="reliability on N test documents (seen and unseen spinner)")
+    ap.add_argument("--two-step", action="store_true",
+                    help="evaluate restore(two_step=True) (the map is fitted without)")
     ap.add_argument("--out", default="bench/out/confidence.json")
     args = ap.parse_args(argv)
     from unspin.api import _default_min_confidence, edit_confidence_map
@@ -133,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
         default = cmap(_default_min_confidence())
         docs = load_clean_docs(args.eval, "test", seed=5)
         for spinner in ("wordnet", "aiksaurus"):
-            got = labelled_edits(docs, spinner)
+            got = labelled_edits(docs, spinner, two_step=args.two_step)
             rows = got["restore"] + got["restore_clean"]
             kept = [r for r in rows if np.interp(r[0], cmap.x, cmap.y) >= default]
             for name, rel in ((f"restore {spinner}, every edit, raw", reliability(rows)),
