@@ -198,15 +198,6 @@ class ConfidenceMap:
         """The calibrated confidence of a raw one."""
         return float(np.interp(raw, self.x, self.y))
 
-    def raw_for(self, calibrated: float) -> float:
-        """The lowest raw confidence whose calibrated value is at least ``calibrated``
-        (-inf when every raw value's is: ``calibrated`` at or below the map's floor)."""
-        if calibrated <= self.y[0]:
-            return -math.inf
-        if calibrated > self.y[-1]:
-            return math.inf
-        return float(np.interp(calibrated, self.y, self.x))
-
     @classmethod
     def identity(cls) -> ConfidenceMap:
         """Raw confidences as they are (no map shipped)."""
