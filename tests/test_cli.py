@@ -177,6 +177,16 @@ def test_check_text_from_stdin(stdin, capsys):
     assert err == ""
 
 
+def test_check_text_says_when_a_text_is_too_short_for_its_score(stdin, capsys):
+    stdin("Hello world.")
+    code, out, _ = run(["check"], capsys)
+    assert code == 0 and "verdict: not spun" in out
+    assert "note: a short text (2 words)" in out
+    stdin(SPUN)
+    _, out, _ = run(["check"], capsys)
+    assert "short text" not in out
+
+
 def test_check_json_contract(tmp_path, capsys):
     path = tmp_path / "doc.txt"
     path.write_text(SPUN)

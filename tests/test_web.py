@@ -269,6 +269,13 @@ def test_docs_page_works_offline(page, base_url):
     assert page.external == []
 
 
+def test_verdict_notes_that_a_short_text_gives_little_evidence(page):
+    _analyse(page, "Hello world.")
+    assert "short text (2 words)" in page.text_content("#verdict")
+    _analyse(page, SPUN)
+    assert "short text" not in page.text_content("#verdict")
+
+
 def test_verdict_counts_known_tortured_phrases(page):
     text = ("In this study we apply counterfeit consciousness to images of bosom malignancy "
             "collected at two sites between 2015 and 2019.")

@@ -663,6 +663,12 @@ def _format_report(report: Any) -> str:
         f"words: {report.words}, spans: {len(report.spans)}"
         + (f", known tortured phrases: {report.terms}" if report.terms else ""),
     ]
+    from .api import SHORT_TEXT_WORDS
+
+    if report.words < SHORT_TEXT_WORDS:
+        lines.append(f"note: a short text ({report.words} word{'s' * (report.words != 1)}) "
+                     "gives little evidence: its score stays near the middle; the verdict "
+                     "is what to read")
     for span in report.spans:
         lines.append(
             f"  {_oneline(span.text)} -> {_oneline(span.suggestion)} "

@@ -41,6 +41,9 @@
   const codePoints = (text) => Array.from(text);
   const slice = (chars, a, b) => chars.slice(a, b).join("");
 
+  // unspin.api.SHORT_TEXT_WORDS: below it a score says little (see renderVerdict).
+  const SHORT_TEXT_WORDS = 12;
+
   function confidenceClass(c) {
     if (c >= 0.8) return "c-high";
     if (c >= 0.5) return "c-mid";
@@ -184,6 +187,11 @@
     meter.setAttribute("aria-label", "spin score");
     meter.id = "score-meter";
     box.append(line, meter);
+    if (check.words < SHORT_TEXT_WORDS) {
+      box.append(el("p", "verdict-note",
+        `A short text (${check.words} word${check.words === 1 ? "" : "s"}) gives little ` +
+        "evidence: its score stays near the middle. The verdict is what to read."));
+    }
     box.dataset.verdict = check.spun ? "spun" : "clean";
     box.dataset.score = fmt(check.score);
   }
