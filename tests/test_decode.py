@@ -223,6 +223,38 @@ def test_phrase_lookup_finds_phrases_and_unknown_words():
         assert [dec.lm.words[i] for i in originals[e, :mlength[e]]] == list(specs[e][1])
 
 
+@pytest.mark.parametrize("use_padded", [False, True])
+def test_local_on_prepared_arrays_is_local_on_the_states_views(monkeypatch, use_padded):
+    # `prepare` hands `local` its contiguous arrays; with a plain list of the same states
+    # `local` concatenates their views: the same arrays, pair lookups and scores.
+    dec = get_models().decoder
+    sents, shapes = prepared(REPEATED_SWAP)
+    padded = None
+    if use_padded:
+        flat = dec.prepare(sents, shapes)
+        padded = (*flat.arrays[:2], *flat.arrays[2])
+    chunk = dec.prepare(sents, shapes, padded=padded)
+    assert isinstance(chunk, decode_mod.PreparedChunk) and len(chunk) > 2
+    seen = []
+    entries = decode_mod.Decoder._word_entries
+
+    def record(self, g, base, end_of, shape, eligible, *a, own_pairs=None, **k):
+        seen.append((g.copy(), base.copy(), None if own_pairs is None else
+                     tuple(x.copy() for x in own_pairs)))
+        return entries(self, g, base, end_of, shape, eligible, *a, own_pairs=own_pairs, **k)
+
+    monkeypatch.setattr(decode_mod.Decoder, "_word_entries", record)
+    fast = dec.local(chunk)
+    slow = dec.local(list(chunk))
+    (g1, b1, o1), (g2, b2, o2) = seen
+    assert np.array_equal(g1, g2) and np.array_equal(b1, b2)
+    assert o1 is not None and o2 is not None
+    for x, y in zip(o1, o2, strict=True):
+        assert x.dtype == y.dtype and np.array_equal(x, y)
+    for name in ("pos", "score", "channel", "orig", "entry", "zpos", "zlse"):
+        assert np.array_equal(getattr(fast, name), getattr(slow, name)), name
+
+
 def test_phrase_numbers_start_afresh_past_the_limit_with_the_same_result(monkeypatch):
     dec = get_models().decoder
     sents, shapes = prepared(TEXT)

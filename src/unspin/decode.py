@@ -303,6 +303,15 @@ def padded_range(chunks: list[EvidenceChunk], lo: int, hi: int) -> tuple | None:
     return tuple(np.concatenate([p[k] for p in parts]) for k in range(4))
 
 
+class PreparedChunk(list):
+    """`Decoder.prepare`'s sentence states, with the contiguous arrays their views come
+    from: ``(g, base, pairs)`` (``pairs``: the model's lookups of adjacent pairs, or None),
+    so that `Decoder.local` need not concatenate the views back (copies of every array,
+    a few per cent of a spun document's `check`)."""
+
+    arrays: tuple | None = None
+
+
 @dataclass(slots=True)
 class SentenceState:
     norms: list[str]
@@ -1273,7 +1282,7 @@ class Decoder:
             lp, own = self._score_padded(g)
             base = np.concatenate(([0.0, 0.0], lp))
             base[starts] = base[starts + 1] = 0.0  # the padding before each sentence
-        states = []
+        states = PreparedChunk()
         for k, (s0, s1) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
             norms = sentences[k]
             st = SentenceState(norms, g[s0 + 2:s1 - 1], g[s0:s1], base[s0:s1])
@@ -1281,6 +1290,8 @@ class Decoder:
             if own is not None:
                 st.pairs = (own[0][s0:s1 - 1], own[1][s0:s1 - 1])
             states.append(st)
+        n = int(ends[-1])
+        states.arrays = (g[:n], base[:n], own)
         return states
 
     def adjust(self, st: SentenceState, i: int, cand: Candidate) -> float:
@@ -2229,9 +2240,15 @@ class Decoder:
             two_step: With ``context``, also the two-step candidates
                 (`_two_step_candidates`).
         """
-        # Global arrays over all sentences, padded: [NONE, BOS, ids..., EOS] each.
-        g = np.concatenate([st.padded for st in states]) if states else np.zeros(0, np.int64)
-        base = np.concatenate([st.base for st in states]) if states else np.zeros(0)
+        # Global arrays over all sentences, padded: [NONE, BOS, ids..., EOS] each (read,
+        # never written: views of `prepare`'s arrays when it made the states).
+        arrays = states.arrays if isinstance(states, PreparedChunk) and states else None
+        if arrays is not None:
+            g, base = arrays[0], arrays[1]
+        else:
+            g = np.concatenate([st.padded for st in states]) if states else \
+                np.zeros(0, np.int64)
+            base = np.concatenate([st.base for st in states]) if states else np.zeros(0)
         lens = np.array([len(st.padded) for st in states], dtype=np.int64)
         starts = np.concatenate(([0], np.cumsum(lens)[:-1])) if states else lens
         ends = starts + lens  # exclusive; the EOS is at ends - 1
@@ -2255,8 +2272,12 @@ class Decoder:
             kpos = starts[known.sent] + 2 + known.tok
             eligible[kpos] = False
         own = None
-        if states and all(st.pairs is not None for st in states):
-            # The pair after each sentence's EOS crosses into the next: never used.
+        if arrays is not None and arrays[2] is not None:
+            # The pair after each sentence's EOS crosses into the next: never used (cut).
+            own = tuple(a[:len(g) - 1].copy() for a in arrays[2])
+            own[0][ends[:-1] - 1] = False
+            own[1][ends[:-1] - 1] = 0
+        elif states and all(st.pairs is not None for st in states):
             cut = (np.zeros(1, dtype=bool), np.zeros(1, dtype=np.int32))
             own = tuple(np.concatenate([part for st in states for part in (st.pairs[k], cut[k])])
                         [:-1] for k in (0, 1))
