@@ -121,8 +121,11 @@ def main(argv: list[str] | None = None) -> int:
         got = labelled_edits(docs, "wordnet")
         rows = got["restore"] + got["restore_clean"]
         cmap = fit_confidence_map([r[0] for r in rows], [r[1] for r in rows])
+        from unspin.models import decoder_fingerprint
+
         save_confidence_map(cmap, MAP_PATH, {
             "about": "restore's spin edits: the decoder's confidence (x) -> share right (y)",
+            "decoder": decoder_fingerprint(),
             "fitted_on": f"{args.docs} calib documents, WordNet spinner at "
                          f"{', '.join(f'{r:.0%}' for r in RATES)} and their clean originals: "
                          f"{len(rows)} edits",

@@ -402,3 +402,30 @@ def test_restore_reports_mapped_confidences_and_filters_on_them():
     r = unspin.restore(SPUN)
     assert sorted((s.start, s.confidence) for s in r.report.spans) == \
         sorted((e.start, e.confidence) for e in r.edits if e.kind == "spin")
+
+
+def test_shipped_edit_confidence_map_was_fitted_with_the_shipped_decoder():
+    # Rebuilt tables, a new language model or refitted weights change what a confidence
+    # means: refit the map with them (`python -m bench.confidence --docs 200 --fit`).
+    from unspin.models import data_path, decoder_fingerprint
+
+    with open(data_path("edit_confidence.json"), encoding="utf-8") as fh:
+        fitted_with = json.load(fh)["decoder"]
+    assert fitted_with == decoder_fingerprint(), \
+        "the edit confidence map is stale: python -m bench.confidence --docs 200 --fit"
+
+
+def test_decoder_fingerprint_follows_the_decoders_weights(monkeypatch):
+    from unspin import models
+    from unspin.decode import DecodeParams
+
+    before = models.decoder_fingerprint()
+    fitted = DecodeParams.fitted
+
+    def shifted(path):
+        params = fitted(path)
+        params.offset += 0.01
+        return params
+
+    monkeypatch.setattr(models.DecodeParams, "fitted", classmethod(lambda cls, p: shifted(p)))
+    assert models.decoder_fingerprint() != before

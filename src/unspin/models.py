@@ -110,6 +110,36 @@ def get_models(table: str | Path | LearnedTable | None = None) -> Models:
     return models
 
 
+# The shipped files that `restore`'s decisions and their confidences depend on (all but the
+# edit confidence map itself): see `decoder_fingerprint`.
+DECODER_FILES = ("lm.bin", "context.bin", "cand_words.txt", "cand_offsets.npy",
+                 "cand_orig.npy", "cand_flags.npy", "cand_cos.npy", "cand_fanout.npy",
+                 "vectors.npy", "phrases.tsv", "terms.tsv", "channel.json", "detector.json")
+
+
+def decoder_fingerprint() -> str:
+    """A digest of the shipped data the default decoder reads and of its parameters.
+
+    `bench/confidence.py` stores it with the edit confidence map it fits; a test checks
+    that the shipped map was fitted with the shipped model, so that a rebuilt table or
+    refitted weights cannot leave `restore` reporting the old model's confidences.
+    """
+    import hashlib
+    from dataclasses import fields
+
+    digest = hashlib.sha256()
+    for name in DECODER_FILES:
+        path = data_path(name)
+        digest.update(name.encode())
+        if path.is_file():
+            with open(path, "rb") as fh:
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(block)
+    params = DecodeParams.fitted(data_path("channel.json"))
+    digest.update(repr([(f.name, getattr(params, f.name)) for f in fields(params)]).encode())
+    return digest.hexdigest()[:16]
+
+
 def _file_key(path: str | Path) -> tuple:
     """A file's path with its size and modification time (None if it cannot be read:
     loading it then says why)."""
