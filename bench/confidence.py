@@ -75,7 +75,7 @@ def reliability(rows: list, cmap=None) -> dict:
         return {"n": 0}
     c = np.array([r[0] for r in rows], dtype=np.float64)
     if cmap is not None:
-        c = np.interp(c, cmap.x, cmap.y)
+        c = cmap.many(c)
     y = np.array([r[1] for r in rows], dtype=np.float64)
     bins = []
     ece = 0.0
@@ -143,7 +143,7 @@ def main(argv: list[str] | None = None) -> int:
         for spinner in ("wordnet", "aiksaurus"):
             got = labelled_edits(docs, spinner, two_step=args.two_step)
             rows = got["restore"] + got["restore_clean"]
-            kept = [r for r in rows if np.interp(r[0], cmap.x, cmap.y) >= default]
+            kept = [r for r in rows if cmap(r[0]) >= default]
             for name, rel in ((f"restore {spinner}, every edit, raw", reliability(rows)),
                               (f"restore {spinner}, every edit, mapped",
                                reliability(rows, cmap)),

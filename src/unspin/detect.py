@@ -198,6 +198,10 @@ class ConfidenceMap:
         """The calibrated confidence of a raw one."""
         return float(np.interp(raw, self.x, self.y))
 
+    def many(self, raw) -> np.ndarray:
+        """The calibrated confidences of an array of raw ones (the same values)."""
+        return np.interp(np.asarray(raw, dtype=np.float64), self.x, self.y)
+
     @classmethod
     def identity(cls) -> ConfidenceMap:
         """Raw confidences as they are (no map shipped)."""
