@@ -60,3 +60,17 @@ def test_ray_engine_doc_timeout(tmp_path, ray_cluster):
     slow, ok = (json.loads(line) for line in out.read_text().splitlines())
     assert slow["error"].startswith("timeout")
     assert "score" in ok
+
+
+def test_ray_engine_asks_for_no_more_tasks_than_blocks(tmp_path, ray_cluster):
+    # Fewer records than the tasks the engine keeps in flight: Ray Data warns on stderr
+    # when the concurrency asked for exceeds the blocks it is given.
+    import warnings
+
+    path = _write_jsonl(tmp_path / "in.jsonl", _docs(1))
+    out = tmp_path / "out.jsonl"
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        scan([str(path)], str(out), engine="ray", workers=2)
+    assert [w for w in caught if "concurrent tasks" in str(w.message)] == []
+    assert len(out.read_text().splitlines()) == 1
