@@ -4,14 +4,19 @@
     python -m bench.confidence --eval 200         # reliability on the test split
 
 Restores documents of the ``calib`` split spun by the WordNet spinner at 10, 20 and 35 %
-(never the Aiksaurus spinner: it stays unseen) and their clean originals, keeping every
-decision with the decoder's own confidence, and labels each spin edit right (it gives back
-the original, `bench.metrics.edit_outcomes`) or not. ``--fit`` fits the monotone map from
-that confidence to the share right (`unspin.detect.fit_confidence_map`) and writes it.
-``--eval N`` prints reliability tables (confidence bins against the share right, and the
-expected calibration error) of `restore`'s edits on N test documents, seen and unseen
-spinner, with and without the shipped map, and of `check`'s spans for comparison; the
-results also go to ``--out`` as JSON.
+and their clean originals, keeping every decision with the decoder's own confidence, and
+labels each spin edit right (it gives back the original, `bench.metrics.edit_outcomes`) or
+not. ``--fit`` fits the monotone map from that confidence to the share right
+(`unspin.detect.fit_confidence_map`); then, on those edits and on the same documents spun by
+the MyThes spinner (a table the candidate sources hold only loosely: about half of its
+edits are right), the log-odds shift by the document's familiarity
+(`unspin.detect.document_familiarity`, `fit_familiarity_shift`), and writes both. The
+Aiksaurus spinner is never used for fitting: it stays unseen. ``--eval N`` prints
+reliability tables (confidence bins against the share right, and the expected calibration
+error) of `restore`'s edits on N test documents, seen and unseen spinner: raw, mapped, and
+mapped with the document's adjustment (what `restore` reports), for every edit and for the
+edits `restore` makes by default; and of `check`'s spans for comparison. The results also
+go to ``--out`` as JSON.
 """
 
 from __future__ import annotations
@@ -33,49 +38,57 @@ MAP_PATH = Path(__file__).resolve().parents[1] / "src" / "unspin" / "data" / "ed
 
 
 def labelled_edits(docs: list[dict], spinner: str, seed: int = 7,
-                   two_step: bool = False) -> dict[str, list]:
-    """``(raw confidence, right)`` of every spin edit `restore` makes with every decision
-    kept (no confidence map), on the documents spun at each of `RATES` and on the clean
-    ones; and ``(confidence, right)`` of `check`'s spans on the spun ones."""
+                   two_step: bool = False, clean: bool = True) -> dict[str, list]:
+    """``(raw confidence, right, document familiarity)`` of every spin edit `restore` makes
+    with every decision kept (no confidence map), on the documents spun at each of `RATES`
+    and (``clean``) on the clean ones; and ``(confidence, right)`` of `check`'s spans on the
+    spun ones."""
     import unspin
     import unspin.api as api
-    from unspin.detect import ConfidenceMap
+    from unspin.detect import ConfidenceMap, document_familiarity, document_features
 
     shipped = api.edit_confidence_map
     api.edit_confidence_map = ConfidenceMap.identity  # the decoder's own confidences
     out: dict[str, list] = {"restore": [], "restore_clean": [], "check": []}
+
+    def restored(text: str, rows: list, outcomes) -> None:
+        edits = [e for e in unspin.restore(text, min_confidence=0.0, two_step=two_step).edits
+                 if e.kind == "spin"]
+        if edits:
+            fam = document_familiarity(document_features(text))
+            rows += [(e.confidence, ok, fam) for e, ok in
+                     zip(edits, outcomes(edits), strict=True)]
+
     try:
         for k, rate in enumerate(RATES):
             spun = make_spun(SPINNERS[spinner](), docs, rate, seed=seed + k)
             reports = unspin.check_many([d.spun for d in spun])
             for sd, rep in zip(spun, reports, strict=True):
-                edits = [e for e in unspin.restore(sd.spun, min_confidence=0.0,
-                                                   two_step=two_step).edits
-                         if e.kind == "spin"]
-                out["restore"] += zip([e.confidence for e in edits],
-                                      M.edit_outcomes(sd, edits), strict=True)
+                restored(sd.spun, out["restore"], lambda e, sd=sd: M.edit_outcomes(sd, e))
                 spans = [{"start": s.start, "end": s.end, "replacement": s.suggestion}
                          for s in rep.spans]
                 out["check"] += zip([s.confidence for s in rep.spans],
                                     M.edit_outcomes(sd, spans), strict=True)
-        for d in docs:
-            out["restore_clean"] += [(e.confidence, False) for e in
-                                     unspin.restore(d["text"], min_confidence=0.0,
-                                                    two_step=two_step).edits
-                                     if e.kind == "spin"]
+        if clean:
+            for d in docs:
+                restored(d["text"], out["restore_clean"], lambda e: [False] * len(e))
     finally:
         api.edit_confidence_map = shipped
     return out
 
 
-def reliability(rows: list, cmap=None) -> dict:
+def reliability(rows: list, cmap=None, adjusted=None) -> dict:
     """Per confidence bin: edits, mean confidence, share right; and the expected
-    calibration error (bins weighted by their edits) and Brier score."""
+    calibration error (bins weighted by their edits) and Brier score. ``cmap`` maps the raw
+    confidences; ``adjusted`` (a map, applied after ``cmap``: its shift only matters, give
+    it with the identity ``x``/``y``) moves them by each row's document familiarity."""
     if not rows:
         return {"n": 0}
     c = np.array([r[0] for r in rows], dtype=np.float64)
     if cmap is not None:
         c = cmap.many(c)
+    if adjusted is not None:  # each edit moved by its document's familiarity (`restore`)
+        c = np.concatenate([adjusted.many(c[k:k + 1], r[2]) for k, r in enumerate(rows)])
     y = np.array([r[1] for r in rows], dtype=np.float64)
     bins = []
     ece = 0.0
@@ -113,7 +126,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", default="bench/out/confidence.json")
     args = ap.parse_args(argv)
     from unspin.api import _default_min_confidence, edit_confidence_map
-    from unspin.detect import fit_confidence_map, save_confidence_map
+    from unspin.detect import fit_confidence_map, fit_familiarity_shift, save_confidence_map
 
     results: dict = {}
     if args.fit:
@@ -121,35 +134,49 @@ def main(argv: list[str] | None = None) -> int:
         got = labelled_edits(docs, "wordnet")
         rows = got["restore"] + got["restore_clean"]
         cmap = fit_confidence_map([r[0] for r in rows], [r[1] for r in rows])
+        loose = labelled_edits(docs, "mythes", clean=False)["restore"]
+        both = rows + loose
+        cmap.familiarity, cmap.shift = fit_familiarity_shift(
+            cmap.many([r[0] for r in both]), [r[1] for r in both], [r[2] for r in both])
         from unspin.models import decoder_fingerprint
 
         save_confidence_map(cmap, MAP_PATH, {
-            "about": "restore's spin edits: the decoder's confidence (x) -> share right (y)",
+            "about": "restore's spin edits: the decoder's confidence (x) -> share right (y), "
+                     "then a log-odds shift by the document's familiarity",
             "decoder": decoder_fingerprint(),
             "fitted_on": f"{args.docs} calib documents, WordNet spinner at "
                          f"{', '.join(f'{r:.0%}' for r in RATES)} and their clean originals: "
-                         f"{len(rows)} edits",
+                         f"{len(rows)} edits (the map); with the same documents spun by the "
+                         f"MyThes spinner: {len(both)} edits (the shift)",
             "command": "python -m bench.confidence --docs "
                        f"{args.docs} --fit"})
-        print(f"wrote {MAP_PATH} ({len(cmap.x)} points, from {len(rows)} edits); the "
-              f"default threshold {_default_min_confidence()} maps to "
-              f"{cmap(_default_min_confidence()):.4f}")
-        results["fit"] = {"edits": len(rows), "points": len(cmap.x)}
+        print(f"wrote {MAP_PATH} ({len(cmap.x)} points, from {len(rows)} edits; shift "
+              f"{len(cmap.shift)} points from {len(both)}); the default threshold "
+              f"{_default_min_confidence()} maps to {cmap(_default_min_confidence()):.4f}")
+        results["fit"] = {"edits": len(rows), "points": len(cmap.x),
+                          "shift_edits": len(both), "shift_points": len(cmap.shift)}
         edit_confidence_map.cache_clear()
     if args.eval:
+        from unspin.detect import ConfidenceMap
+
         cmap = edit_confidence_map()
+        shift = ConfidenceMap([0.0, 1.0], [0.0, 1.0], cmap.familiarity, cmap.shift)
         default = cmap(_default_min_confidence())
         docs = load_clean_docs(args.eval, "test", seed=5)
         for spinner in ("wordnet", "aiksaurus"):
             got = labelled_edits(docs, spinner, two_step=args.two_step)
             rows = got["restore"] + got["restore_clean"]
-            kept = [r for r in rows if cmap(r[0]) >= default]
+            kept = [r for r in rows if cmap(r[0]) >= default]  # restore's default edits
             for name, rel in ((f"restore {spinner}, every edit, raw", reliability(rows)),
                               (f"restore {spinner}, every edit, mapped",
                                reliability(rows, cmap)),
+                              (f"restore {spinner}, every edit, reported",
+                               reliability(rows, cmap, shift)),
                               (f"restore {spinner}, default edits, raw", reliability(kept)),
                               (f"restore {spinner}, default edits, mapped",
                                reliability(kept, cmap)),
+                              (f"restore {spinner}, default edits, reported",
+                               reliability(kept, cmap, shift)),
                               (f"check {spinner}, spans", reliability(got["check"]))):
                 _print(name, rel)
                 results[name] = rel

@@ -380,19 +380,37 @@ def test_confidence_map_pools_violators():
         fit_confidence_map([], [])
 
 
-def test_restore_reports_mapped_confidences_and_filters_on_them():
+def _raw_and_familiarity(monkeypatch, text):
+    """The decoder's own confidence of every spin edit of ``text`` (no map), and the
+    document's familiarity."""
+    import unspin.api as api
+    from unspin.detect import ConfidenceMap, document_familiarity, document_features
+
+    with monkeypatch.context() as m:
+        m.setattr(api, "edit_confidence_map", ConfidenceMap.identity)
+        raw = [e for e in unspin.restore(text, min_confidence=0.0).edits if e.kind == "spin"]
+    return raw, document_familiarity(document_features(text))
+
+
+def test_restore_reports_mapped_confidences_and_filters_on_them(monkeypatch):
     from unspin.api import _default_min_confidence, edit_confidence_map
 
     cmap = edit_confidence_map()
     assert len(cmap.x) > 2 and np.all(np.diff(cmap.y) > 0)
+    assert len(cmap.shift) > 1 and np.all(np.diff(cmap.shift) >= 0)
+    raw, fam = _raw_and_familiarity(monkeypatch, SPUN)
     every = [e for e in unspin.restore(SPUN, min_confidence=0.0).edits if e.kind == "spin"]
-    assert every and all(cmap.y[0] - 1e-4 <= e.confidence <= cmap.y[-1] + 1e-4
-                         for e in every)
-    # The default keeps what the decoder's tuned threshold keeps, on the map's scale.
+    assert [(e.start, e.replacement) for e in every] == \
+        [(e.start, e.replacement) for e in raw]
+    # Reported: the map's value, moved by the document's familiarity.
+    assert [e.confidence for e in every] == pytest.approx(
+        cmap.many([e.confidence for e in raw], fam).tolist(), abs=2e-4)
+    # The default keeps what the decoder's tuned threshold keeps, on the map's scale
+    # before the document's adjustment.
     default = [e for e in unspin.restore(SPUN).edits if e.kind == "spin"]
     cut = cmap(_default_min_confidence())
-    assert [(e.start, e.replacement) for e in default] == \
-        [(e.start, e.replacement) for e in every if e.confidence >= round(cut, 4)]
+    assert default and [(e.start, e.replacement) for e in default] == \
+        [(e.start, e.replacement) for e in raw if cmap(e.confidence) >= cut]
     # An explicit threshold is on the reported scale.
     mid = sorted(e.confidence for e in every)[len(every) // 2]
     kept = [e for e in unspin.restore(SPUN, min_confidence=mid).edits if e.kind == "spin"]
@@ -402,6 +420,69 @@ def test_restore_reports_mapped_confidences_and_filters_on_them():
     r = unspin.restore(SPUN)
     assert sorted((s.start, s.confidence) for s in r.report.spans) == \
         sorted((e.start, e.confidence) for e in r.edits if e.kind == "spin")
+
+
+def test_unfamiliar_document_lowers_confidences_not_the_default_edits(monkeypatch):
+    import unspin.api as api
+    from unspin.detect import ConfidenceMap
+
+    shipped = api.edit_confidence_map()
+    _, fam = _raw_and_familiarity(monkeypatch, SPUN)
+    plain = [e for e in unspin.restore(SPUN).edits if e.kind == "spin"]
+    # A map whose shift takes two units of log-odds off every document this familiar.
+    harsh = ConfidenceMap(shipped.x, shipped.y, [fam + 1.0, fam + 2.0], [-2.0, 0.0])
+    monkeypatch.setattr(api, "edit_confidence_map", lambda: harsh)
+    lowered = [e for e in unspin.restore(SPUN).edits if e.kind == "spin"]
+    assert [(e.start, e.replacement) for e in lowered] == \
+        [(e.start, e.replacement) for e in plain]
+    assert all(b.confidence < a.confidence for a, b in zip(plain, lowered, strict=True))
+    # ... and an explicit threshold sees the lowered values.
+    top = max(e.confidence for e in lowered)
+    assert [e.start for e in unspin.restore(SPUN, min_confidence=top).edits
+            if e.kind == "spin"] == [e.start for e in lowered if e.confidence >= top]
+
+
+def test_familiarity_shift_fits_the_share_right_by_document():
+    from unspin.detect import ConfidenceMap, fit_familiarity_shift
+
+    # Every edit mapped to 0.9; in documents of familiarity 0.1 right half the time, in
+    # those of 0.4 nine times in ten: shifts of about logit(0.5) - logit(0.9) and 0.
+    mapped = [0.9] * 2000
+    right = ([1, 0] * 500) + ([1] * 9 + [0]) * 100
+    fam = [0.1] * 1000 + [0.4] * 1000
+    xs, shifts = fit_familiarity_shift(mapped, right, fam, min_block=300)
+    assert xs == pytest.approx([0.1, 0.4])
+    assert shifts == pytest.approx([np.log(1.0) - np.log(9.0), 0.0], abs=1e-6)
+    cmap = ConfidenceMap([0.0, 1.0], [0.0, 1.0], xs, shifts)
+    assert cmap.many([0.9], 0.1)[0] == pytest.approx(0.5)
+    assert cmap.many([0.9], 0.4)[0] == pytest.approx(0.9)
+    assert cmap.many([0.9], None)[0] == pytest.approx(0.9)  # no document: the map alone
+    # A violation (less familiar documents right more often) is pooled: one shift.
+    xs, shifts = fit_familiarity_shift(mapped, list(reversed(right)), fam, min_block=300)
+    assert len(shifts) == 1
+    with pytest.raises(ValueError):
+        fit_familiarity_shift([0.9] * 10, [1] * 10, [0.2] * 10, min_block=300)
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.tuples(st.floats(0.05, 0.99), st.booleans(), st.integers(0, 30)),
+                min_size=40, max_size=300))
+def test_familiarity_shift_is_nondecreasing(rows):
+    from unspin.detect import fit_familiarity_shift
+
+    xs, shifts = fit_familiarity_shift([r[0] for r in rows], [r[1] for r in rows],
+                                       [r[2] / 60 for r in rows], min_block=20)
+    assert np.all(np.diff(xs) > 0) and np.all(np.diff(shifts) > 0)
+
+
+def test_document_familiarity_is_bounded():
+    from unspin.detect import FAMILIARITY_CAP, document_familiarity
+
+    assert document_familiarity({"spun_mass": 0.05, "surprise_share": 0.2}) == \
+        pytest.approx(0.25)
+    assert document_familiarity({"spun_mass": 0.05, "surprise_share": 0.0}) == \
+        FAMILIARITY_CAP  # no surprise at all: a guard, not a division by zero
+    assert document_familiarity({}) == 0.0
 
 
 def test_shipped_edit_confidence_map_was_fitted_with_the_shipped_decoder():

@@ -18,7 +18,7 @@ from .decode import (
     ScoredWords,
     padded_range,
 )
-from .detect import ConfidenceMap, Detector, features_many
+from .detect import ConfidenceMap, Detector, document_familiarity, features_many
 from .models import data_path, get_models
 from .report import Edit, Report, Restoration, Span
 from .tokens import (
@@ -177,6 +177,9 @@ class _Analysis:
                 ok, self.language = False, "binary"
         self.supported = ok
         self.decisions: list[Decision] = []
+        # `restore`: each decision's confidence on the map's scale before the document's
+        # familiarity adjustment (what the default threshold is read on).
+        self.gates: list[float] | None = None
         self.features: dict[str, float] = {}
         self.p_spun = 0.0
         self.words = 0
@@ -230,9 +233,18 @@ class _Analysis:
             self._is_word = (self.codes & CODE_WORD).astype(bool).tolist()
         return self._starts
 
-    def located(self, min_confidence: float):
-        """Decisions at or above a confidence, with input offsets and the replacement."""
-        kept = [d for d in self.decisions if d.confidence >= min_confidence]
+    def located(self, min_confidence: float, *, by_gate: bool = False, shown: bool = False):
+        """Decisions at or above a confidence, with input offsets and the replacement;
+        ``by_gate``: at or above it before the document's adjustment (``gates``);
+        ``shown``: compare the confidence as reported (4 decimals), so that a threshold
+        copied from an edit keeps that edit."""
+        if by_gate and self.gates is not None:
+            kept = [d for d, g in zip(self.decisions, self.gates, strict=True)
+                    if g >= min_confidence]
+        elif shown:
+            kept = [d for d in self.decisions if round(d.confidence, 4) >= min_confidence]
+        else:
+            kept = [d for d in self.decisions if d.confidence >= min_confidence]
         if not kept:
             return
         # Everything a decision needs, fetched once per document (a spun one has dozens).
@@ -456,12 +468,16 @@ def _analyse(texts, table: TableArg, mode: str, min_confidence: float = 0.0,
     if mode == "restore" and todo:
         _decode_all(todo, decoder, mode, min_confidence, two_step)
         _only_terms_below_gate(todo)
-        # Joint decisions report the share of such edits that are right (`ConfidenceMap`).
+        # Joint decisions report the share of such edits that are right in a document of
+        # this familiarity (`ConfidenceMap`); the map's value before the document's
+        # adjustment stays as the gate of `restore`'s default (its tuned operating point).
         cmap = edit_confidence_map()
         for a in todo:
             if a.decisions:
-                mapped = cmap.many([d.confidence for d in a.decisions]).tolist()
-                for d, c in zip(a.decisions, mapped, strict=True):
+                raw = [d.confidence for d in a.decisions]
+                a.gates = cmap.many(raw).tolist()
+                reported = cmap.many(raw, document_familiarity(a.features)).tolist()
+                for d, c in zip(a.decisions, reported, strict=True):
                     d.confidence = c
     return analyses
 
@@ -555,9 +571,13 @@ def restore(text: str, *, min_confidence: float | None = None, threshold: float 
 
     Args:
         text: The document (str; bytes are decoded as UTF-8 with replacement).
-        min_confidence: Only make spin edits at least this confident (default: tuned;
-            about 0.58). An edit's confidence is the share of the benchmark's edits of that
-            confidence that gave back the original (seen spinner, `ConfidenceMap`).
+        min_confidence: Only make spin edits at least this confident. An edit's
+            confidence is the probability that it gives back the original: the share of
+            the benchmark's edits of that decoder confidence that did, lowered in a
+            document whose surprising words the candidate sources explain poorly (a
+            spinner whose table they do not hold; `ConfidenceMap`). Default: the tuned
+            operating point, the edits whose confidence before that document adjustment
+            is at least about 0.58 (so a default edit can report less).
         threshold: Detection threshold for the attached report.
         table: A learned substitution table (path or `LearnedTable`) to use as well.
         two_step: Also look two steps into the candidate table where a word is very
@@ -574,10 +594,13 @@ def restore(text: str, *, min_confidence: float | None = None, threshold: float 
         TypeError: if ``text`` is not str or bytes.
     """
     (analysis,) = _analyse([text], table, "restore", two_step=bool(two_step))
-    # The default keeps the edits the decoder's tuned threshold keeps, on the map's scale.
-    min_conf = edit_confidence_map()(_default_min_confidence()) if min_confidence is None \
+    # The default keeps the edits the decoder's tuned threshold keeps, on the map's scale
+    # before the document's adjustment; an explicit threshold is read on the reported one.
+    default = min_confidence is None
+    min_conf = edit_confidence_map()(_default_min_confidence()) if default \
         else float(min_confidence)
-    located = list(analysis.located(min_conf))  # the report's spans are the same edits
+    # The report's spans are the same edits.
+    located = list(analysis.located(min_conf, by_gate=default, shown=not default))
     report = analysis.report(threshold, min_conf, located)
     edits = [e for e in analysis.cleaned.edits]
     spin = [

@@ -179,28 +179,62 @@ def save(det: Detector, path) -> None:
         fh.write("\n")
 
 
+def document_familiarity(features: dict[str, float]) -> float:
+    """How much of a document's surprise the shipped tables explain: the expected share of
+    swapped words (``spun_mass``) over the share of surprising tokens (``surprise_share``),
+    both from the detection features, capped at `FAMILIARITY_CAP`.
+
+    A spinner whose table the candidate sources hold leaves surprising words that they
+    explain (on the benchmark about 0.25-0.40 for the seen spinner at 10-35 %); one whose
+    table they do not hold leaves surprising words they cannot explain (0.16-0.23 for the
+    MyThes and Aiksaurus spinners at every rate), and there `restore`'s edits are right
+    about half as often at the same decoder confidence.
+    """
+    surprise = max(float(features.get("surprise_share", 0.0)), 0.01)
+    return min(float(features.get("spun_mass", 0.0)) / surprise, FAMILIARITY_CAP)
+
+
+FAMILIARITY_CAP = 1.0
+
+
+def _logit_shift(p: np.ndarray, shift: float) -> np.ndarray:
+    """``p`` moved by ``shift`` on the log-odds scale (values kept inside (0, 1))."""
+    q = np.clip(p, 1e-6, 1.0 - 1e-6)
+    return 1.0 / (1.0 + np.exp(-(np.log(q / (1.0 - q)) + shift)))
+
+
 @dataclass(slots=True)
 class ConfidenceMap:
     """The share of `restore`'s spin edits that are right, as a function of the decoder's
     confidence: a monotone piecewise-linear map through ``(x[k], y[k])``, flat beyond the
-    ends, strictly increasing between them.
+    ends, strictly increasing between them; then, when fitted, moved on the log-odds scale
+    by a nondecreasing function of the document's familiarity (`document_familiarity`),
+    piecewise linear through ``(familiarity[k], shift[k])``.
 
     The decoder's joint confidences were too high where many candidates compete (on the
-    calibration split, edits it gave 0.90-0.99 were right about 70 % of the time); `restore`
+    calibration split, edits it gave 0.90-0.99 were right about 70 % of the time), and far
+    too high in documents spun with a table the candidate sources do not hold; `restore`
     reports this map's value, so that an edit's confidence is the probability that it is
     right and ``min_confidence`` means what it says. Fitted by ``bench/confidence.py``.
     """
 
     x: list[float]
     y: list[float]
+    familiarity: list[float] = field(default_factory=list)
+    shift: list[float] = field(default_factory=list)
 
     def __call__(self, raw: float) -> float:
-        """The calibrated confidence of a raw one."""
+        """The calibrated confidence of a raw one (no document adjustment)."""
         return float(np.interp(raw, self.x, self.y))
 
-    def many(self, raw) -> np.ndarray:
-        """The calibrated confidences of an array of raw ones (the same values)."""
-        return np.interp(np.asarray(raw, dtype=np.float64), self.x, self.y)
+    def many(self, raw, familiarity: float | None = None) -> np.ndarray:
+        """The calibrated confidences of an array of raw ones (the same values), in a
+        document of the given familiarity (None: no document adjustment)."""
+        mapped = np.interp(np.asarray(raw, dtype=np.float64), self.x, self.y)
+        if familiarity is None or not self.familiarity:
+            return mapped
+        d = float(np.interp(familiarity, self.familiarity, self.shift))
+        return mapped if d == 0.0 else _logit_shift(mapped, d)
 
     @classmethod
     def identity(cls) -> ConfidenceMap:
@@ -212,7 +246,68 @@ class ConfidenceMap:
         """Load a map written by `save_confidence_map`."""
         with open(path, encoding="utf-8") as fh:
             d = json.load(fh)
-        return cls([float(v) for v in d["x"]], [float(v) for v in d["y"]])
+        return cls([float(v) for v in d["x"]], [float(v) for v in d["y"]],
+                   [float(v) for v in d.get("familiarity", [])],
+                   [float(v) for v in d.get("shift", [])])
+
+
+def fit_familiarity_shift(mapped, right, familiarity, min_block: int = 300
+                          ) -> tuple[list[float], list[float]]:
+    """The log-odds shift, nondecreasing in the document's familiarity, that makes mapped
+    confidences match the share right.
+
+    Edits are sorted by their document's familiarity and cut into blocks of at least
+    ``min_block`` (whole familiarity values never split); each block gets the shift that
+    makes its mean shifted confidence equal its share right (bisection); adjacent blocks
+    whose shifts decrease are pooled (their edits together) until the shifts increase.
+
+    Args:
+        mapped: Each labelled edit's confidence on the map's scale.
+        right: Whether it gave back the original.
+        familiarity: Its document's `document_familiarity`.
+        min_block: Fewest edits of a block.
+
+    Returns:
+        ``(familiarity points, shifts)``: each block's mean familiarity and its shift.
+    """
+    m = np.asarray(mapped, dtype=np.float64)
+    y = np.asarray(right, dtype=np.float64)
+    f = np.asarray(familiarity, dtype=np.float64)
+    if len(m) < 2 * min_block:
+        raise ValueError(f"{len(m)} labelled edits: too few for blocks of {min_block}")
+    order = np.argsort(f, kind="stable")
+    m, y, f = m[order], y[order], f[order]
+
+    def solve(idx: np.ndarray) -> float:
+        target = y[idx].mean()
+        lo, hi = -10.0, 10.0
+        for _ in range(60):
+            mid = (lo + hi) / 2
+            if _logit_shift(m[idx], mid).mean() < target:
+                lo = mid
+            else:
+                hi = mid
+        return (lo + hi) / 2
+
+    cuts = [0]
+    while len(m) - cuts[-1] >= 2 * min_block:
+        k = cuts[-1] + min_block
+        while k < len(m) and f[k] == f[k - 1]:  # one document's edits stay together
+            k += 1
+        cuts.append(k)
+    cuts.append(len(m))
+    blocks = [np.arange(a, b) for a, b in zip(cuts[:-1], cuts[1:], strict=True) if b > a]
+    shifts = [solve(b) for b in blocks]
+    k = 1
+    while k < len(blocks):  # pool adjacent violators
+        if shifts[k] <= shifts[k - 1]:
+            blocks[k - 1] = np.concatenate((blocks[k - 1], blocks.pop(k)))
+            shifts.pop(k)
+            shifts[k - 1] = solve(blocks[k - 1])
+            k = max(1, k - 1)
+        else:
+            k += 1
+    return [float(f[b].mean()) for b in blocks], [float(s) for s in shifts]
 
 
 def fit_confidence_map(raw, right, min_block: int = 50) -> ConfidenceMap:
@@ -259,5 +354,7 @@ def fit_confidence_map(raw, right, min_block: int = 50) -> ConfidenceMap:
 def save_confidence_map(cmap: ConfidenceMap, path, meta: dict | None = None) -> None:
     """Write a map as JSON (with ``meta``: how it was fitted)."""
     with open(path, "w", encoding="utf-8") as fh:
-        json.dump({**(meta or {}), "x": cmap.x, "y": cmap.y}, fh, indent=1)
+        extra = {"familiarity": cmap.familiarity, "shift": cmap.shift} \
+            if cmap.familiarity else {}
+        json.dump({**(meta or {}), "x": cmap.x, "y": cmap.y, **extra}, fh, indent=1)
         fh.write("\n")
