@@ -34,21 +34,24 @@ from .spinners import SPINNERS
 
 RATES = (0.10, 0.20, 0.35)
 BINS = (0.0, 0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 1.0)
-MAP_PATH = Path(__file__).resolve().parents[1] / "src" / "unspin" / "data" / "edit_confidence.json"
+DATA = Path(__file__).resolve().parents[1] / "src" / "unspin" / "data"
+MAP_PATH = DATA / "edit_confidence.json"
+SPAN_MAP_PATH = DATA / "span_confidence.json"
 
 
 def labelled_edits(docs: list[dict], spinner: str, seed: int = 7,
                    two_step: bool = False, clean: bool = True) -> dict[str, list]:
     """``(raw confidence, right, document familiarity)`` of every spin edit `restore` makes
     with every decision kept (no confidence map), on the documents spun at each of `RATES`
-    and (``clean``) on the clean ones; and ``(confidence, right)`` of `check`'s spans on the
-    spun ones."""
+    and (``clean``) on the clean ones; and ``(confidence, right, familiarity)`` of `check`'s
+    spans on the spun ones."""
     import unspin
     import unspin.api as api
     from unspin.detect import ConfidenceMap, document_familiarity, document_features
 
-    shipped = api.edit_confidence_map
-    api.edit_confidence_map = ConfidenceMap.identity  # the decoder's own confidences
+    shipped = api.edit_confidence_map, api.span_confidence_map
+    # The decoder's own confidences (restore's edits) and local posteriors (check's spans).
+    api.edit_confidence_map = api.span_confidence_map = ConfidenceMap.identity
     out: dict[str, list] = {"restore": [], "restore_clean": [], "check": []}
 
     def restored(text: str, rows: list, outcomes) -> None:
@@ -65,15 +68,18 @@ def labelled_edits(docs: list[dict], spinner: str, seed: int = 7,
             reports = unspin.check_many([d.spun for d in spun])
             for sd, rep in zip(spun, reports, strict=True):
                 restored(sd.spun, out["restore"], lambda e, sd=sd: M.edit_outcomes(sd, e))
+                if not rep.spans:
+                    continue
                 spans = [{"start": s.start, "end": s.end, "replacement": s.suggestion}
                          for s in rep.spans]
-                out["check"] += zip([s.confidence for s in rep.spans],
-                                    M.edit_outcomes(sd, spans), strict=True)
+                fam = document_familiarity(document_features(sd.spun))
+                out["check"] += [(s.confidence, ok, fam) for s, ok in
+                                 zip(rep.spans, M.edit_outcomes(sd, spans), strict=True)]
         if clean:
             for d in docs:
                 restored(d["text"], out["restore_clean"], lambda e: [False] * len(e))
     finally:
-        api.edit_confidence_map = shipped
+        api.edit_confidence_map, api.span_confidence_map = shipped
     return out
 
 
@@ -125,16 +131,19 @@ def main(argv: list[str] | None = None) -> int:
                     help="evaluate restore(two_step=True) (the map is fitted without)")
     ap.add_argument("--out", default="bench/out/confidence.json")
     args = ap.parse_args(argv)
-    from unspin.api import _default_min_confidence, edit_confidence_map
+    from unspin.api import _default_min_confidence, edit_confidence_map, span_confidence_map
     from unspin.detect import fit_confidence_map, fit_familiarity_shift, save_confidence_map
 
     results: dict = {}
+    from unspin.detect import ConfidenceMap
+
     if args.fit:
         docs = load_clean_docs(args.docs, "calib", seed=5)
         got = labelled_edits(docs, "wordnet")
         rows = got["restore"] + got["restore_clean"]
         cmap = fit_confidence_map([r[0] for r in rows], [r[1] for r in rows])
-        loose = labelled_edits(docs, "mythes", clean=False)["restore"]
+        loose_got = labelled_edits(docs, "mythes", clean=False)
+        loose = loose_got["restore"]
         both = rows + loose
         cmap.familiarity, cmap.shift = fit_familiarity_shift(
             cmap.many([r[0] for r in both]), [r[1] for r in both], [r[2] for r in both])
@@ -153,14 +162,32 @@ def main(argv: list[str] | None = None) -> int:
         print(f"wrote {MAP_PATH} ({len(cmap.x)} points, from {len(rows)} edits; shift "
               f"{len(cmap.shift)} points from {len(both)}); the default threshold "
               f"{_default_min_confidence()} maps to {cmap(_default_min_confidence()):.4f}")
+        # `check`'s spans: their local posteriors stay (close where the tables know the
+        # spinner's), moved by the same kind of shift, fitted on their own.
+        spans = got["check"] + loose_got["check"]
+        smap = ConfidenceMap.identity()
+        smap.familiarity, smap.shift = fit_familiarity_shift(
+            [r[0] for r in spans], [r[1] for r in spans], [r[2] for r in spans])
+        save_confidence_map(smap, SPAN_MAP_PATH, {
+            "about": "check's spans: the local posterior, then a log-odds shift by the "
+                     "document's familiarity",
+            "decoder": decoder_fingerprint(),
+            "fitted_on": f"the spans of check on {args.docs} calib documents spun by the "
+                         f"WordNet and MyThes spinners at "
+                         f"{', '.join(f'{r:.0%}' for r in RATES)}: {len(spans)} spans",
+            "command": "python -m bench.confidence --docs "
+                       f"{args.docs} --fit"})
+        print(f"wrote {SPAN_MAP_PATH} (shift {len(smap.shift)} points from {len(spans)} "
+              "spans)")
         results["fit"] = {"edits": len(rows), "points": len(cmap.x),
-                          "shift_edits": len(both), "shift_points": len(cmap.shift)}
+                          "shift_edits": len(both), "shift_points": len(cmap.shift),
+                          "span_shift_spans": len(spans), "span_shift_points": len(smap.shift)}
         edit_confidence_map.cache_clear()
+        span_confidence_map.cache_clear()
     if args.eval:
-        from unspin.detect import ConfidenceMap
-
         cmap = edit_confidence_map()
         shift = ConfidenceMap([0.0, 1.0], [0.0, 1.0], cmap.familiarity, cmap.shift)
+        span_shift = span_confidence_map()
         default = cmap(_default_min_confidence())
         docs = load_clean_docs(args.eval, "test", seed=5)
         for spinner in ("wordnet", "aiksaurus"):
@@ -177,7 +204,10 @@ def main(argv: list[str] | None = None) -> int:
                                reliability(kept, cmap)),
                               (f"restore {spinner}, default edits, reported",
                                reliability(kept, cmap, shift)),
-                              (f"check {spinner}, spans", reliability(got["check"]))):
+                              (f"check {spinner}, spans, posterior",
+                               reliability(got["check"])),
+                              (f"check {spinner}, spans, reported",
+                               reliability(got["check"], None, span_shift))):
                 _print(name, rel)
                 results[name] = rel
     if not results:

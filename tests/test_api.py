@@ -485,15 +485,42 @@ def test_document_familiarity_is_bounded():
     assert document_familiarity({}) == 0.0
 
 
-def test_shipped_edit_confidence_map_was_fitted_with_the_shipped_decoder():
+@pytest.mark.parametrize("name", ["edit_confidence.json", "span_confidence.json"])
+def test_shipped_edit_confidence_map_was_fitted_with_the_shipped_decoder(name):
     # Rebuilt tables, a new language model or refitted weights change what a confidence
-    # means: refit the map with them (`python -m bench.confidence --docs 200 --fit`).
+    # means: refit the maps with them (`python -m bench.confidence --docs 200 --fit`).
     from unspin.models import data_path, decoder_fingerprint
 
-    with open(data_path("edit_confidence.json"), encoding="utf-8") as fh:
+    with open(data_path(name), encoding="utf-8") as fh:
         fitted_with = json.load(fh)["decoder"]
     assert fitted_with == decoder_fingerprint(), \
-        "the edit confidence map is stale: python -m bench.confidence --docs 200 --fit"
+        f"{name} is stale: python -m bench.confidence --docs 200 --fit"
+
+
+def test_check_reports_span_confidences_moved_by_familiarity_same_spans(monkeypatch):
+    import unspin.api as api
+    from unspin.detect import ConfidenceMap, document_familiarity, document_features
+
+    smap = api.span_confidence_map()
+    assert smap.x == [0.0, 1.0] and len(smap.shift) > 1 and np.all(np.diff(smap.shift) >= 0)
+    shown = unspin.check(SPUN).spans
+    fam = document_familiarity(document_features(SPUN))
+    with monkeypatch.context() as m:
+        m.setattr(api, "span_confidence_map", ConfidenceMap.identity)
+        posterior = unspin.check(SPUN).spans
+    assert shown and [(s.start, s.suggestion) for s in shown] == \
+        [(s.start, s.suggestion) for s in posterior]
+    assert [s.confidence for s in shown] == pytest.approx(
+        smap.many([s.confidence for s in posterior], fam).tolist(), abs=2e-4)
+    # A map that takes two units of log-odds off: the same spans (the posterior is the
+    # gate), every confidence lower; check_many agrees with check.
+    harsh = ConfidenceMap([0.0, 1.0], [0.0, 1.0], [fam + 1.0, fam + 2.0], [-2.0, 0.0])
+    monkeypatch.setattr(api, "span_confidence_map", lambda: harsh)
+    lowered = unspin.check(SPUN).spans
+    assert [(s.start, s.suggestion) for s in lowered] == \
+        [(s.start, s.suggestion) for s in posterior]
+    assert all(b.confidence < a.confidence for a, b in zip(posterior, lowered, strict=True))
+    assert unspin.check_many([SPUN, "A plain sentence."])[0].spans == lowered
 
 
 def test_decoder_fingerprint_follows_the_decoders_weights(monkeypatch):

@@ -81,6 +81,15 @@ def edit_confidence_map() -> ConfidenceMap:
     return ConfidenceMap.from_json(path) if path.is_file() else ConfidenceMap.identity()
 
 
+@lru_cache(maxsize=1)
+def span_confidence_map() -> ConfidenceMap:
+    """The shipped adjustment of `check`'s span confidences (the decoder's local
+    posteriors, already close to the share right where the tables know the spinner's) by
+    the document's familiarity (`ConfidenceMap` with the identity map), or the identity."""
+    path = data_path("span_confidence.json")
+    return ConfidenceMap.from_json(path) if path.is_file() else ConfidenceMap.identity()
+
+
 def utf16_codec(data: bytes) -> str | None:
     """``"utf-16"`` or ``"utf-16-le"`` when bytes look like UTF-16 text, else None.
 
@@ -177,8 +186,9 @@ class _Analysis:
                 ok, self.language = False, "binary"
         self.supported = ok
         self.decisions: list[Decision] = []
-        # `restore`: each decision's confidence on the map's scale before the document's
-        # familiarity adjustment (what the default threshold is read on).
+        # Each decision's confidence before the document's familiarity adjustment (what
+        # the default thresholds are read on): `restore`'s on the map's scale, `check`'s
+        # the local posterior.
         self.gates: list[float] | None = None
         self.features: dict[str, float] = {}
         self.p_spun = 0.0
@@ -286,8 +296,8 @@ class _Analysis:
         score = self.score()
         spans = [
             Span(start, end, self.input[start:end], repl, round(d.confidence, 4))
-            for d, start, end, repl in (self.located(min_confidence) if located is None
-                                        else located)
+            for d, start, end, repl in (self.located(min_confidence, by_gate=True)
+                                        if located is None else located)
         ]
         return Report(score=round(score, 6), spun=score >= thr, spans=spans, threshold=thr,
                       language="en", supported=True, words=self.words,
@@ -456,6 +466,7 @@ def _analyse(texts, table: TableArg, mode: str, min_confidence: float = 0.0,
             _decode_all(todo, decoder, mode, min_confidence)
             _count_terms([a for a in todo if a.terms], decoder.params.min_confidence)
             _only_terms_below_gate(todo)
+            _adjust_span_confidences(todo)
         return analyses
     # The score counts the tortured phrases that `check`'s local decisions restore, so that
     # every mode reports the same score: made here for the few documents that have one.
@@ -480,6 +491,21 @@ def _analyse(texts, table: TableArg, mode: str, min_confidence: float = 0.0,
                 for d, c in zip(a.decisions, reported, strict=True):
                     d.confidence = c
     return analyses
+
+
+def _adjust_span_confidences(analyses: list[_Analysis]) -> None:
+    """Report each span's local posterior moved by its document's familiarity
+    (`span_confidence_map`); the posterior stays the gate, so the spans are the same."""
+    smap = span_confidence_map()
+    if not smap.familiarity:
+        return
+    for a in analyses:
+        if a.decisions:
+            conf = [d.confidence for d in a.decisions]
+            a.gates = conf
+            moved = smap.many(conf, document_familiarity(a.features)).tolist()
+            for d, c in zip(a.decisions, moved, strict=True):
+                d.confidence = c
 
 
 def _only_terms_below_gate(analyses: list[_Analysis]) -> None:
