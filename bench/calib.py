@@ -19,7 +19,7 @@ import sys
 from pathlib import Path
 
 from .data import load_clean_docs
-from .spinners import WordNetSpinner
+from .spinners import SPINNERS
 
 CALIB_RATES = (0.05, 0.10, 0.20, 0.35)
 
@@ -29,6 +29,10 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--docs", type=int, default=400, help="calib documents (each used twice)")
     ap.add_argument("--out", default="bench/out")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--spinners", nargs="+", default=["wordnet"], choices=sorted(SPINNERS),
+                    help="spin each document with each of these (never 'aiksaurus' for the "
+                    "shipped detector: it is the benchmark's unseen spinner); the clean rows "
+                    "are written once per spinner, so spun and clean stay balanced")
     ap.add_argument("--fit", action="store_true",
                     help="fit the detector on calib.jsonl and write src/unspin/data/detector.json")
     args = ap.parse_args(argv)
@@ -41,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
     rng = random.Random(args.seed)
-    spinner = WordNetSpinner()
+    spinners = [SPINNERS[name]() for name in args.spinners]
     docs = load_clean_docs(args.docs, "calib", args.seed)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -49,19 +53,23 @@ def main(argv: list[str] | None = None) -> int:
     with open(path, "w", encoding="utf-8") as fh:
         for k, doc in enumerate(docs):
             rate = rng.choice(CALIB_RATES)
-            spun = spinner.spin(doc["text"], rate, args.seed * 1_000_003 + k)
             short = excerpt(doc["text"], rng.randint(1, 3))
-            spun_short = spinner.spin(short, rate, args.seed * 1_000_003 + k)
-            rows = [(0, 0.0, doc["text"], False), (1, rate, spun.spun, False),
-                    (0, 0.0, short, True), (1, rate, spun_short.spun, True)]
-            for label, r, text, is_short in rows:
-                rec = {"id": doc["id"], "source": doc["source"], "label": label, "rate": r,
-                       "spinner": spinner.name if label else None, "short": is_short,
-                       "features": document_features(text)}
-                fh.write(json.dumps(rec) + "\n")
+            clean = [(0, 0.0, doc["text"], False, None), (0, 0.0, short, True, None)]
+            clean = [(*row[:4], document_features(row[2])) for row in clean]
+            for spinner in spinners:
+                spun = spinner.spin(doc["text"], rate, args.seed * 1_000_003 + k)
+                spun_short = spinner.spin(short, rate, args.seed * 1_000_003 + k)
+                rows = [clean[0], (1, rate, spun.spun, False, None),
+                        clean[1], (1, rate, spun_short.spun, True, None)]
+                for label, r, text, is_short, feats in rows:
+                    rec = {"id": doc["id"], "source": doc["source"], "label": label, "rate": r,
+                           "spinner": spinner.name if label else None, "short": is_short,
+                           "features": feats if feats is not None else
+                           document_features(text)}
+                    fh.write(json.dumps(rec) + "\n")
             if (k + 1) % 50 == 0:
                 print(f"{k + 1}/{len(docs)}", file=sys.stderr)
-    print(f"wrote {4 * len(docs)} rows to {path}", file=sys.stderr)
+    print(f"wrote {4 * len(docs) * len(spinners)} rows to {path}", file=sys.stderr)
     return 0
 
 
