@@ -1,8 +1,10 @@
 """Calibration data for the detector: ``python -m bench.calib [--docs 400] [--out bench/out]``.
 
-Spins documents of the ``calib`` split (disjoint from the ``test`` split) with the WordNet
-spinner only, at rates drawn from {5, 10, 20, 35} %, and pairs each with its clean
-original. The Aiksaurus spinner is never used here: it must stay unseen for the benchmark.
+Spins documents of the ``calib`` split (disjoint from the ``test`` split) with each spinner
+of ``--spinners`` (the shipped detector: ``wordnet mythes``, a table the candidate sources
+hold closely and one they hold loosely), at rates drawn from {5, 10, 20, 35} %, and pairs
+each with its clean original. The Aiksaurus spinner is never used here: it must stay unseen
+for the benchmark.
 Each document also gives a short excerpt (its first one to three sentences, spun at the
 same rate or left clean), so that the detector is calibrated on pasted sentences too, not
 only on articles. Writes ``calib.jsonl``: one line per text with ``id``, ``label`` (1 spun,

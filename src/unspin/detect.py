@@ -4,7 +4,8 @@ The evidence is what the decoder's local step already computed: for each positio
 posterior that an observed word was swapped for one of the candidates, plus how surprising
 the observed words are to the language model. A logistic model over a handful of
 document-level features turns that into a probability; its weights are fitted by
-``bench/calib.py`` on the calibration split (WordNet spinner plus clean documents) and
+``bench/calib.py`` on the calibration split (WordNet and MyThes spinners plus clean
+documents; ``python -m bench.calib --spinners wordnet mythes && python -m bench.calib --fit``) and
 shipped in ``data/detector.json``.
 """
 

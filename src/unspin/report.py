@@ -14,7 +14,7 @@ from . import __version__
 # Bumped whenever the shipped data (language model, context model, tables, calibration)
 # is rebuilt or added, or the decoder's weights change, so a curator can tell which model
 # produced a result.
-DATA_VERSION = "2026.12.01.1"
+DATA_VERSION = "2026.12.01.2"
 
 
 def versions() -> dict[str, str]:
