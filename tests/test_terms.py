@@ -211,3 +211,27 @@ def test_term_hits_finds_every_key_start(words):
     got = models.decoder.term_hits(words, models.lm.ids(words))
     assert [i for i, _ in got] == want
     assert all(" ".join(words[i:i + ln]) in terms for i, ln in got)
+
+
+def test_terms_keep_their_confidence_whatever_the_document_familiarity(monkeypatch):
+    # The familiarity shift reads the word tables, which know nothing of tortured phrases:
+    # a harsh shift lowers other spans and edits, never a term's.
+    from unspin.detect import ConfidenceMap, document_familiarity, document_features
+
+    terms = {"Counterfeit consciousness", "bosom malignancy"}
+    before_c = {s.text: s.confidence for s in unspin.check(PAPER).spans}
+    before_r = {e.text: e.confidence for e in unspin.restore(PAPER).edits if e.kind == "spin"}
+    assert terms <= set(before_c) and terms <= set(before_r)
+    fam = document_familiarity(document_features(PAPER))
+    harsh = ConfidenceMap([0.0, 1.0], [0.0, 1.0], [fam + 1.0, fam + 2.0], [-3.0, 0.0])
+    shipped = api.edit_confidence_map()
+    harsh_edits = ConfidenceMap(shipped.x, shipped.y, harsh.familiarity, harsh.shift)
+    monkeypatch.setattr(api, "span_confidence_map", lambda: harsh)
+    monkeypatch.setattr(api, "edit_confidence_map", lambda: harsh_edits)
+    after_c = {s.text: s.confidence for s in unspin.check(PAPER).spans}
+    after_r = {e.text: e.confidence for e in unspin.restore(PAPER).edits if e.kind == "spin"}
+    for t in terms:
+        assert after_c[t] == before_c[t] and after_r[t] == before_r[t]
+    assert set(after_c) == set(before_c) and set(after_r) == set(before_r)
+    others = [t for t in before_c if t not in terms] + [t for t in before_r if t not in terms]
+    assert all(after_c.get(t, 1.0) <= before_c.get(t, 1.0) for t in others)

@@ -485,20 +485,25 @@ def _analyse(texts, table: TableArg, mode: str, min_confidence: float = 0.0,
         # Joint decisions report the share of such edits that are right in a document of
         # this familiarity (`ConfidenceMap`); the map's value before the document's
         # adjustment stays as the gate of `restore`'s default (its tuned operating point).
+        # Tortured phrases keep the map's value (see `_adjust_span_confidences`).
         cmap = edit_confidence_map()
         for a in todo:
             if a.decisions:
                 raw = [d.confidence for d in a.decisions]
                 a.gates = cmap.many(raw).tolist()
                 reported = cmap.many(raw, document_familiarity(a.features)).tolist()
-                for d, c in zip(a.decisions, reported, strict=True):
-                    d.confidence = c
+                for d, g, c in zip(a.decisions, a.gates, reported, strict=True):
+                    d.confidence = g if d.flags & FLAG_TERM else c
     return analyses
 
 
 def _adjust_span_confidences(analyses: list[_Analysis]) -> None:
     """Report each span's local posterior moved by its document's familiarity
-    (`span_confidence_map`); the posterior stays the gate, so the spans are the same."""
+    (`span_confidence_map`); the posterior stays the gate, so the spans are the same.
+
+    Not the term table's phrases: the familiarity reads the shipped word tables, which
+    know nothing of tortured phrases, and the shift was fitted on spinners that write none.
+    """
     smap = span_confidence_map()
     if not smap.familiarity:
         return
@@ -508,7 +513,8 @@ def _adjust_span_confidences(analyses: list[_Analysis]) -> None:
             a.gates = conf
             moved = smap.many(conf, document_familiarity(a.features)).tolist()
             for d, c in zip(a.decisions, moved, strict=True):
-                d.confidence = c
+                if not d.flags & FLAG_TERM:
+                    d.confidence = c
 
 
 def _only_terms_below_gate(analyses: list[_Analysis]) -> None:
