@@ -133,7 +133,7 @@ def test_utf16_bytes_are_decoded_as_utf16(encoding):
     assert "Supreme Court " in r.text
 
 
-def test_learned_table_restores_what_the_shipped_tables_cannot(tmp_path):
+def test_learned_table_restores_what_the_shipped_tables_cannot(tmp_path, monkeypatch):
     from unspin.candidates import LearnedTable
 
     text = ("The engineers said the new gizmo would be ready by Monday, and the rapid auto "
@@ -148,6 +148,22 @@ def test_learned_table_restores_what_the_shipped_tables_cannot(tmp_path):
         restored = unspin.restore(text, table=t).text
         assert "new device" in restored and "fast car" in restored
     assert unspin.check(text, table=table).spans
+    # The document's familiarity reads the shipped tables only (blind to the learned
+    # pairs): with a learned table the confidences are not moved by it.
+    import unspin.api as api
+    from unspin.detect import ConfidenceMap
+
+    edits = [e for e in unspin.restore(text, table=table).edits if e.kind == "spin"]
+    spans = unspin.check(text, table=table).spans
+    shipped = api.edit_confidence_map()
+    # Every familiarity below 5 gets a shift of -3.
+    harsh = ConfidenceMap(shipped.x, shipped.y, [5.0, 6.0], [-3.0, 0.0])
+    monkeypatch.setattr(api, "edit_confidence_map", lambda: harsh)
+    monkeypatch.setattr(api, "span_confidence_map",
+                        lambda: ConfidenceMap([0.0, 1.0], [0.0, 1.0], [5.0, 6.0], [-3.0, 0.0]))
+    assert edits and [(e.start, e.confidence) for e in unspin.restore(text, table=table).edits
+                      if e.kind == "spin"] == [(e.start, e.confidence) for e in edits]
+    assert spans and unspin.check(text, table=table).spans == spans
 
 
 def test_random_bytes_read_as_latin1_are_binary_not_a_language():

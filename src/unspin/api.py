@@ -469,7 +469,8 @@ def _analyse(texts, table: TableArg, mode: str, min_confidence: float = 0.0,
             _decode_all(todo, decoder, mode, min_confidence)
             _count_terms([a for a in todo if a.terms], decoder.params.min_confidence)
             _only_terms_below_gate(todo)
-            _adjust_span_confidences(todo)
+            if not decoder.source._learned:
+                _adjust_span_confidences(todo)
         return analyses
     # The score counts the tortured phrases that `check`'s local decisions restore, so that
     # every mode reports the same score: made here for the few documents that have one.
@@ -491,7 +492,10 @@ def _analyse(texts, table: TableArg, mode: str, min_confidence: float = 0.0,
             if a.decisions:
                 raw = [d.confidence for d in a.decisions]
                 a.gates = cmap.many(raw).tolist()
-                reported = cmap.many(raw, document_familiarity(a.features)).tolist()
+                # (Familiarity reads the evidence, which scores the shipped tables only: blind
+                # to what a learned table explains, so it is not read then.)
+                fam = None if decoder.source._learned else document_familiarity(a.features)
+                reported = cmap.many(raw, fam).tolist()
                 for d, g, c in zip(a.decisions, a.gates, reported, strict=True):
                     d.confidence = g if d.flags & FLAG_TERM else c
     return analyses
