@@ -129,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
                     help="reliability on N test documents (seen and unseen spinner)")
     ap.add_argument("--two-step", action="store_true",
                     help="evaluate restore(two_step=True) (the map is fitted without)")
+    ap.add_argument("--short", action="store_true",
+                    help="--eval on each document's first 1-3 sentences instead")
     ap.add_argument("--out", default="bench/out/confidence.json")
     args = ap.parse_args(argv)
     from unspin.api import _default_min_confidence, edit_confidence_map, span_confidence_map
@@ -190,6 +192,13 @@ def main(argv: list[str] | None = None) -> int:
         span_shift = span_confidence_map()
         default = cmap(_default_min_confidence())
         docs = load_clean_docs(args.eval, "test", seed=5)
+        if args.short:  # what is pasted into the web page: the first 1-3 sentences
+            import random
+
+            from .calib import excerpt
+
+            rng = random.Random(3)
+            docs = [dict(d, text=excerpt(d["text"], rng.randint(1, 3))) for d in docs]
         for spinner in ("wordnet", "aiksaurus"):
             got = labelled_edits(docs, spinner, two_step=args.two_step)
             rows = got["restore"] + got["restore_clean"]
