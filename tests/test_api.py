@@ -164,6 +164,7 @@ def test_learned_table_restores_what_the_shipped_tables_cannot(tmp_path, monkeyp
     assert edits and [(e.start, e.confidence) for e in unspin.restore(text, table=table).edits
                       if e.kind == "spin"] == [(e.start, e.confidence) for e in edits]
     assert spans and unspin.check(text, table=table).spans == spans
+    assert unspin.check(text, table=table).familiarity is None
 
 
 def test_random_bytes_read_as_latin1_are_binary_not_a_language():
@@ -513,6 +514,16 @@ def test_shipped_edit_confidence_map_was_fitted_with_the_shipped_decoder(name):
         fitted_with = json.load(fh)["decoder"]
     assert fitted_with == decoder_fingerprint(), \
         f"{name} is stale: python -m bench.confidence --docs 200 --fit"
+
+
+def test_reports_carry_the_document_familiarity():
+    from unspin.detect import document_familiarity, document_features
+
+    fam = round(document_familiarity(document_features(SPUN)), 4)
+    checked, restored = unspin.check(SPUN), unspin.restore(SPUN).report
+    assert checked.familiarity == restored.familiarity == fam and 0.0 < fam <= 1.0
+    assert checked.to_dict()["familiarity"] == fam
+    assert unspin.check("").familiarity is None  # not analysed: nothing to read
 
 
 def test_check_reports_span_confidences_moved_by_familiarity_same_spans(monkeypatch):

@@ -187,6 +187,23 @@ def test_check_text_says_when_a_text_is_too_short_for_its_score(stdin, capsys):
     assert "short text" not in out
 
 
+def test_check_text_says_when_the_tables_hardly_know_the_spinner(stdin, capsys, monkeypatch):
+    import unspin.api as api
+    import unspin.detect as detect
+
+    stdin(SPUN)
+    _, out, _ = run(["check"], capsys)
+    assert "verdict: SPUN" in out and "familiarity" not in out
+    # The same text, its familiarity read below the line: the summary says so.
+    low = api.UNFAMILIAR_BELOW - 0.05
+    monkeypatch.setattr(api, "document_familiarity", lambda features: low)
+    stdin(SPUN)
+    _, out, _ = run(["check"], capsys)
+    assert f"note: the shipped tables explain little of this text's unusual wording " \
+        f"(familiarity {low:.2f})" in out
+    assert detect.document_familiarity({"spun_mass": 0.1, "surprise_share": 0.2}) == 0.5
+
+
 def test_check_json_contract(tmp_path, capsys):
     path = tmp_path / "doc.txt"
     path.write_text(SPUN)

@@ -50,6 +50,13 @@ SPAN_GATE = 0.4
 # summary and the web page say so rather than let such a score read as suspicion.
 SHORT_TEXT_WORDS = 12
 
+# A spun text whose familiarity (`document_familiarity`) is below this was most likely spun
+# with a table the shipped sources do not hold: between the medians of the benchmark's
+# seen spinner (0.25-0.40) and of those it holds loosely or not at all (0.15-0.23). The
+# CLI's summary says so: its spans are then right about half the time, and a table learned
+# from aligned pairs (`unspin learn`) is what restores such a spinner's swaps.
+UNFAMILIAR_BELOW = 0.22
+
 # `check` scores span candidates only where the word or one of the next two has log10
 # probability below this (restore: -2.0). On 60 calibration documents spun at 20 % it
 # found 0.5 % fewer swaps than at -2.0, in about three quarters of the time.
@@ -207,6 +214,9 @@ class _Analysis:
         self._is_word: list[bool] = []
         self.scored: ScoredWords | None = None  # see `_score_all`
         self.terms = 0  # occurrences of the term table's observed phrases (`_score_all`)
+        # `document_familiarity` of the features (`_score_all`; None with a learned table,
+        # whose pairs the evidence does not see).
+        self.familiarity: float | None = None
         self.terms_found = 0  # of those, restored by the local decisions (`_count_terms`)
         self.ids: np.ndarray | None = None  # LM ids of the tokens, from `_score_all`
         # The evidence's padded ids, scores and pair lookups (`padded_range`), kept by
@@ -304,7 +314,9 @@ class _Analysis:
         ]
         return Report(score=round(score, 6), spun=score >= thr, spans=spans, threshold=thr,
                       language="en", supported=True, words=self.words,
-                      terms=self.terms_found)
+                      terms=self.terms_found,
+                      familiarity=None if self.familiarity is None
+                      else round(self.familiarity, 4))
 
 
 def _score_all(analyses: list[_Analysis], decoder, keep_words: bool = False) -> None:
@@ -356,10 +368,12 @@ def _score_all(analyses: list[_Analysis], decoder, keep_words: bool = False) -> 
     wcuts = np.searchsorted(words.tok, bounds).tolist() if words is not None else None
     det = detector()
     feats = features_many([a.words for a in docs], lp, bounds, post, cuts)
+    learned = bool(decoder.source._learned)
     for k, a in enumerate(docs):
         lo, hi = bounds[k], bounds[k + 1]
         a.features = feats[k]
         a.p_spun = det.probability(a.features) if a.words else 0.0
+        a.familiarity = None if learned else document_familiarity(a.features)
         a.ids = ids[lo:hi]
         a.terms = bisect_left(term_at, hi) - bisect_left(term_at, lo)
         if not (a.p_spun >= SPAN_GATE or a.terms):
@@ -469,8 +483,7 @@ def _analyse(texts, table: TableArg, mode: str, min_confidence: float = 0.0,
             _decode_all(todo, decoder, mode, min_confidence)
             _count_terms([a for a in todo if a.terms], decoder.params.min_confidence)
             _only_terms_below_gate(todo)
-            if not decoder.source._learned:
-                _adjust_span_confidences(todo)
+            _adjust_span_confidences(todo)
         return analyses
     # The score counts the tortured phrases that `check`'s local decisions restore, so that
     # every mode reports the same score: made here for the few documents that have one.
@@ -494,8 +507,7 @@ def _analyse(texts, table: TableArg, mode: str, min_confidence: float = 0.0,
                 a.gates = cmap.many(raw).tolist()
                 # (Familiarity reads the evidence, which scores the shipped tables only: blind
                 # to what a learned table explains, so it is not read then.)
-                fam = None if decoder.source._learned else document_familiarity(a.features)
-                reported = cmap.many(raw, fam).tolist()
+                reported = cmap.many(raw, a.familiarity).tolist()
                 for d, g, c in zip(a.decisions, a.gates, reported, strict=True):
                     d.confidence = g if d.flags & FLAG_TERM else c
     return analyses
@@ -512,10 +524,10 @@ def _adjust_span_confidences(analyses: list[_Analysis]) -> None:
     if not smap.familiarity:
         return
     for a in analyses:
-        if a.decisions:
+        if a.decisions and a.familiarity is not None:
             conf = [d.confidence for d in a.decisions]
             a.gates = conf
-            moved = smap.many(conf, document_familiarity(a.features)).tolist()
+            moved = smap.many(conf, a.familiarity).tolist()
             for d, c in zip(a.decisions, moved, strict=True):
                 if not d.flags & FLAG_TERM:
                     d.confidence = c

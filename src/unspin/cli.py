@@ -664,12 +664,19 @@ def _format_report(report: Any) -> str:
         f"words: {report.words}, spans: {len(report.spans)}"
         + (f", known tortured phrases: {report.terms}" if report.terms else ""),
     ]
-    from .api import SHORT_TEXT_WORDS
+    from .api import SHORT_TEXT_WORDS, UNFAMILIAR_BELOW
 
     if report.words < SHORT_TEXT_WORDS:
         lines.append(f"note: a short text ({report.words} word{'s' * (report.words != 1)}) "
                      "gives little evidence: its score stays near the middle; the verdict "
                      "is what to read")
+    elif report.spun and report.familiarity is not None \
+            and report.familiarity < UNFAMILIAR_BELOW:
+        lines.append(f"note: the shipped tables explain little of this text's unusual "
+                     f"wording (familiarity {report.familiarity:.2f}): it was likely spun "
+                     "with a table they do not hold, so spans are less certain (see their "
+                     "confidences) and many swaps go unseen; a table learned from aligned "
+                     "pairs (unspin learn) restores such a spinner better")
     for span in report.spans:
         lines.append(
             f"  {_oneline(span.text)} -> {_oneline(span.suggestion)} "
