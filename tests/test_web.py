@@ -21,6 +21,8 @@ sync_api = pytest.importorskip("playwright.sync_api",
                                reason="playwright is not installed (the test extra has it)")
 import httpx  # noqa: E402
 
+import unspin  # noqa: E402
+import unspin.api  # noqa: E402
 from unspin.server import ServerConfig, create_app  # noqa: E402
 
 CHROMIUM = os.environ.get("UNSPIN_CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
@@ -274,6 +276,18 @@ def test_verdict_notes_that_a_short_text_gives_little_evidence(page):
     assert "short text (2 words)" in page.text_content("#verdict")
     _analyse(page, SPUN)
     assert "short text" not in page.text_content("#verdict")
+
+
+def test_verdict_notes_a_spinner_the_tables_hardly_know(page):
+    # Swaps no shipped table explains well ("okayed" is one they know).
+    text = ("Township senators okayed the virgin purse Tuesday after dragged-out squabbles "
+            "about seminary bankrolling, and burgomasters voiced blueprints.")
+    report = unspin.check(text)
+    assert report.spun and report.familiarity < unspin.api.UNFAMILIAR_BELOW
+    _analyse(page, text)
+    assert "explain little of this text's unusual wording" in page.text_content("#verdict")
+    _analyse(page, SPUN)
+    assert "explain little" not in page.text_content("#verdict")
 
 
 def test_verdict_counts_known_tortured_phrases(page):

@@ -43,6 +43,9 @@
 
   // unspin.api.SHORT_TEXT_WORDS: below it a score says little (see renderVerdict).
   const SHORT_TEXT_WORDS = 12;
+  // unspin.api.UNFAMILIAR_BELOW: a spun text whose familiarity is below it was likely spun
+  // with a table the shipped sources do not hold (see renderVerdict).
+  const UNFAMILIAR_BELOW = 0.22;
 
   function confidenceClass(c) {
     if (c >= 0.8) return "c-high";
@@ -191,6 +194,11 @@
       box.append(el("p", "verdict-note",
         `A short text (${check.words} word${check.words === 1 ? "" : "s"}) gives little ` +
         "evidence: its score stays near the middle. The verdict is what to read."));
+    } else if (check.spun && check.familiarity != null && check.familiarity < UNFAMILIAR_BELOW) {
+      box.append(el("p", "verdict-note",
+        "The shipped tables explain little of this text's unusual wording (familiarity " +
+        `${fmt(check.familiarity)}): it was likely spun with a table they do not hold, so ` +
+        "the spans are less certain and many swaps go unseen."));
     }
     box.dataset.verdict = check.spun ? "spun" : "clean";
     box.dataset.score = fmt(check.score);
