@@ -284,6 +284,10 @@ def test_all_formats_in_one_scan_and_parquet_output(tmp_path):
     assert table[3]["id"] == "7"  # Parquet ids are strings
     assert [s["suggestion"] for s in table[0]["spans"]] == \
         [s["suggestion"] for s in recs[0]["spans"]]
+    # Every field of a JSONL record has its Parquet column (none silently dropped).
+    analysed = next(r for r in recs if "score" in r)
+    assert set(analysed) <= set(table[0]), set(analysed) - set(table[0])
+    assert [r["familiarity"] for r in table] == [r.get("familiarity") for r in recs]
 
 
 def test_doc_timeout_gives_an_error_record_and_the_scan_goes_on(tmp_path):

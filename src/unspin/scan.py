@@ -674,7 +674,8 @@ def _parquet_schema(mode: str):
         fields += [("text", pa.string()), ("edits", pa.list_(edit))]
     else:
         fields += [("threshold", pa.float64()), ("language", pa.string()),
-                   ("words", pa.int64()), ("terms", pa.int64())]
+                   ("words", pa.int64()), ("terms", pa.int64()),
+                   ("familiarity", pa.float64())]
     fields += [("spans", pa.list_(span)),
                ("version", pa.struct([("package", pa.string()), ("data", pa.string())]))]
     return pa.schema(fields)
