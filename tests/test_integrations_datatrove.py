@@ -10,6 +10,7 @@ pytest.importorskip("datatrove", reason="datatrove is not installed (pip install
 from datatrove.data import Document  # noqa: E402
 from datatrove.executor import LocalPipelineExecutor  # noqa: E402
 
+import unspin  # noqa: E402
 from unspin.integrations.datatrove import UnspinFilter, UnspinFormatter  # noqa: E402
 
 CLEAN = ("The city council approved a new budget on Tuesday after a long debate about "
@@ -65,6 +66,11 @@ def test_filter_without_spans_keeps_score_and_verdict():
     assert UnspinFilter(spans=False).filter(without) == UnspinFilter().filter(with_spans)
     assert without.metadata["unspin_score"] == with_spans.metadata["unspin_score"]
     assert with_spans.metadata["unspin_spans"] and without.metadata["unspin_spans"] == []
+    # The document's familiarity too (the same value as the API's report).
+    fam = unspin.check(SPUN).familiarity
+    assert fam is not None
+    assert with_spans.metadata["unspin_familiarity"] == fam
+    assert without.metadata["unspin_familiarity"] == fam
 
 
 def test_filter_counts_known_tortured_phrases():

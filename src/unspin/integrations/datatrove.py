@@ -15,8 +15,11 @@ Example::
 
 Each document analysed gets ``doc.metadata["unspin_score"]`` (calibrated probability),
 ``["unspin_spun"]`` (verdict), ``["unspin_spans"]`` (list of ``{start, end, text,
-suggestion, confidence}``, character offsets into ``doc.text``) and ``["unspin_terms"]``
-(known tortured phrases restored in context, see `unspin.Report.terms`). Text that is not English
+suggestion, confidence}``, character offsets into ``doc.text``), ``["unspin_terms"]``
+(known tortured phrases restored in context, see `unspin.Report.terms`) and
+``["unspin_familiarity"]`` (how much of the text's unusual wording the shipped tables
+explain, `unspin.Report.familiarity`: low on a spun text, a spinner whose table they do
+not hold). Text that is not English
 prose, empty or longer than ``max_chars`` is kept and marked ``unspin_supported=False``:
 a filter for spinning should not silently drop what it cannot judge.
 
@@ -48,6 +51,7 @@ def _annotate(doc: Document, report: Any, key: str) -> None:
     doc.metadata[f"{key}_supported"] = bool(report.supported)
     doc.metadata[f"{key}_spans"] = [s.to_dict() for s in report.spans]
     doc.metadata[f"{key}_terms"] = report.terms
+    doc.metadata[f"{key}_familiarity"] = report.familiarity
 
 
 class UnspinFilter(BaseFilter):
