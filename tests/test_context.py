@@ -306,6 +306,29 @@ def test_restore_reaches_an_original_two_steps_away_when_asked():
 
 
 @shipped
+def test_restore_looks_two_steps_by_itself_in_a_spun_document_the_tables_hardly_explain(
+        monkeypatch):
+    import dataclasses
+
+    import unspin.api as api
+
+    report = unspin.check(TWO_STEP_TEXT)
+    assert report.familiarity < api.UNFAMILIAR_BELOW and not report.spun
+    assert ("anterior", "first") not in _edits(TWO_STEP_TEXT)  # not judged spun: not here
+    # Judged spun (a threshold below its score): the two-step search runs by itself.
+    lenient = dataclasses.replace(api.detector(), threshold=report.score - 0.01)
+    monkeypatch.setattr(api, "detector", lambda: lenient)
+    assert ("anterior", "first") in _edits(TWO_STEP_TEXT)
+    assert _edits(TWO_STEP_TEXT) == _edits(TWO_STEP_TEXT, two_step=True)
+    monkeypatch.setattr(api, "TWO_STEP_WHEN_UNFAMILIAR", False)
+    assert ("anterior", "first") not in _edits(TWO_STEP_TEXT)
+    monkeypatch.setattr(api, "TWO_STEP_WHEN_UNFAMILIAR", True)
+    # A familiar document (familiarity read above the line) is left to one step.
+    monkeypatch.setattr(api, "UNFAMILIAR_BELOW", report.familiarity - 0.01)
+    assert ("anterior", "first") not in _edits(TWO_STEP_TEXT)
+
+
+@shipped
 def test_two_step_matches_in_numpy_and_compiled(monkeypatch):
     from unspin.lm import native_available
 

@@ -270,8 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
         "--two-step",
         action="store_true",
         help="also look two steps into the candidate table where a word is very unlikely "
-        "(candidates of candidates, ranked by the context model): more restorations of "
-        "unknown spinners' swaps, about a sixth slower",
+        "(candidates of candidates, ranked by the context model) in every document, not "
+        "only in spun ones the shipped tables explain poorly (the default): more "
+        "restorations of unknown spinners' swaps, about a sixth slower",
     )
     model.add_argument(
         "--index",
