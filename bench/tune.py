@@ -1,7 +1,7 @@
 """Quick development loop for the decoder's channel weights (calibration split only).
 
 ``python -m bench.tune [--spinner wordnet] [--rate 0.2] [--docs 60] [--two-step]
-[--set name=value ...]``
+[--unfamiliar-below X] [--set name=value ...]``
 prints restoration and false-edit figures on calibration documents, so weights are never
 tuned on the test split that bench.run reports.
 """
@@ -50,7 +50,14 @@ def main() -> None:
                     help="channel weights from this file (as bench.fit_channel writes them) "
                          "instead of the shipped ones")
     ap.add_argument("--two-step", action="store_true", help="restore with two_step=True")
+    ap.add_argument("--unfamiliar-below", type=float, default=None, metavar="X",
+                    help="the familiarity below which restore looks two steps by itself in a "
+                         "spun document (unspin.api.UNFAMILIAR_BELOW; 0 turns it off)")
     args = ap.parse_args()
+    if args.unfamiliar_below is not None:
+        import unspin.api
+
+        unspin.api.UNFAMILIAR_BELOW = args.unfamiliar_below
     params = get_models().decoder.params
     if args.channel:
         from unspin.decode import DecodeParams
@@ -65,7 +72,9 @@ def main() -> None:
     docs = load_clean_docs(args.docs, split="calib", seed=7)
     res = evaluate(args.spinner, args.rate, docs, two_step=args.two_step)
     print(" ".join(f"{k}={v:.3f}" for k, v in res.items()), args.set,
-          "two-step" if args.two_step else "")
+          "two-step" if args.two_step else "",
+          f"unfamiliar-below={args.unfamiliar_below}" if args.unfamiliar_below is not None
+          else "")
 
 
 if __name__ == "__main__":
