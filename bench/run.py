@@ -25,6 +25,7 @@ import functools  # noqa: E402
 import json  # noqa: E402
 import platform  # noqa: E402
 import shutil  # noqa: E402
+import statistics  # noqa: E402
 import subprocess  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -256,6 +257,10 @@ def _sum_dicts(rows: list[dict], keys: list[str]) -> dict:
     return {k: sum(r[k] for r in rows) for k in keys}
 
 
+def _median(values: list[float]) -> float | None:
+    return float(statistics.median(values)) if values else None
+
+
 def evaluate_condition(spun: list[SpunDoc], clean_scores: dict, check, restore, lm,
                        timers: dict) -> dict:
     """Detection, localisation and restoration figures for one spinner and rate."""
@@ -272,11 +277,13 @@ def evaluate_condition(spun: list[SpunDoc], clean_scores: dict, check, restore, 
     if check is None:
         return res
 
-    scores, flags, span_rows, rest_rows, chrfs = [], [], [], [], []
+    scores, flags, span_rows, rest_rows, chrfs, fams = [], [], [], [], [], []
     for d in spun:
         rep = timers["check"].run(check, d.spun)
         scores.append(float(rep.score))
         flags.append(bool(rep.spun))
+        if _attr(rep, "familiarity", None) is not None:
+            fams.append(float(rep.familiarity))
         span_rows.append(M.span_scores(list(rep.spans), d.swaps))
         r = timers["restore"].run(restore, d.spun)
         rest_rows.append(M.restoration_scores(d, list(r.edits)))
@@ -291,6 +298,8 @@ def evaluate_condition(spun: list[SpunDoc], clean_scores: dict, check, restore, 
         "auc": M.roc_auc(labels, all_scores),
         "tpr_at_1pct_fpr": M.tpr_at_fpr(labels, all_scores, 0.01),
         "flagged_share": sum(flags) / len(flags),
+        # How much of the documents' unusual wording the shipped tables explain (median).
+        "familiarity": _median(fams),
         "roc": M.roc_curve(labels, all_scores)[:2],
         "spans": {
             **sp,
@@ -350,10 +359,12 @@ def run(args: argparse.Namespace) -> dict:
     if lm:
         clean_scores["ppl"] = [perplexity_score(lm, d["text"]) for d in docs]
     if check:
-        flagged = []
+        flagged, fams = [], []
         for k, d in enumerate(clean_all):
             rep = timers["check_clean"].run(check, d["text"])
             flagged.append(bool(rep.spun))
+            if _attr(rep, "familiarity", None) is not None:
+                fams.append(float(rep.familiarity))
             if k < len(docs):
                 clean_scores["unspin"].append(float(rep.score))
             if k == 0:
@@ -367,6 +378,7 @@ def run(args: argparse.Namespace) -> dict:
             "flagged_docs": len(flagged),
             "false_edits": fe_sum["false_edits"],
             "false_edits_per_100w": 100 * fe_sum["false_edits"] / fe_sum["words"],
+            "familiarity": _median(fams),
             "scores": clean_scores["unspin"],
         }
 
@@ -449,15 +461,19 @@ def report_md(r: dict) -> str:
         out.append("")
     conds = r["conditions"]
     out += ["## Detection", "",
-            "| spinner | rate | swapped | AUC | TPR@1%FPR | flagged | ppl AUC | ppl TPR@1%FPR |",
-            "|---|---|---|---|---|---|---|---|"]
+            "| spinner | rate | swapped | AUC | TPR@1%FPR | flagged | familiarity | ppl AUC "
+            "| ppl TPR@1%FPR |",
+            "|---|---|---|---|---|---|---|---|---|"]
     for c in conds.values():
         u, p = c.get("unspin", {}), c.get("perplexity", {})
         out.append(
             f"| {c['spinner']} | {c['rate']:.0%} | {_pct(c['swapped_word_share'])} "
             f"| {_f(u.get('auc'))} | {_pct(u.get('tpr_at_1pct_fpr'))} "
-            f"| {_pct(u.get('flagged_share'))} | {_f(p.get('auc'))} "
-            f"| {_pct(p.get('tpr_at_1pct_fpr'))} |")
+            f"| {_pct(u.get('flagged_share'))} | {_f(u.get('familiarity'), '{:.2f}')} "
+            f"| {_f(p.get('auc'))} | {_pct(p.get('tpr_at_1pct_fpr'))} |")
+    out += ["", "familiarity: median of `Report.familiarity` (how much of the unusual wording "
+            "the shipped tables explain; clean documents: "
+            f"{_f(r.get('clean', {}).get('familiarity'), '{:.2f}')})."]
     out += ["", "## Localisation (spans vs true swaps)", "",
             "| spinner | rate | char precision | char recall | swaps found | spans on a swap |",
             "|---|---|---|---|---|---|"]
