@@ -851,7 +851,8 @@ def create_app(config: ServerConfig | None = None) -> Any:
     @app.post("/v1/check", summary="Spin score and spun spans",
               description="The record of `unspin check --format jsonl`: score, spun, spans "
               "(character offsets, suggestion, confidence), threshold, language, supported, "
-              "words, terms (known tortured phrases), version; `id` echoed when given.")
+              "words, terms (known tortured phrases), familiarity (how much of the unusual "
+              "wording the shipped tables explain), version; `id` echoed when given.")
     async def check(req: CheckRequest) -> Any:
         opts = {} if req.threshold is None else {"threshold": req.threshold}
         return await run("check", req, opts)
