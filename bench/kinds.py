@@ -18,7 +18,7 @@ import random
 import unspin
 
 from .data import load_clean_docs, make_spun
-from .metrics import _norm_ws
+from .metrics import edited_swap, swap_restored
 from .spinners import SPINNERS
 
 KINDS = ("word", "capital-word", "name", "phrase", "number")
@@ -54,11 +54,8 @@ def main(argv: list[str] | None = None) -> int:
             k = kind_of(s.spun_text, s.orig_text)
             w = max(1, len(s.orig_text.split()))
             inside = [e for e in edits if s.spun_start <= e.start and e.end <= s.spun_end]
-            text = s.spun_text
-            for e in sorted(inside, key=lambda e: -e.start):
-                a, b = e.start - s.spun_start, e.end - s.spun_start
-                text = text[:a] + e.replacement + text[b:]
-            ok = _norm_ws(text).lower() == _norm_ws(s.orig_text).lower()
+            text = edited_swap(s, inside)
+            ok = swap_restored(s, text)
             total[k] += w
             right[k] += w * ok
             touched[k] += w * bool(inside)

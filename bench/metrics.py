@@ -125,6 +125,22 @@ def _norm_ws(s: str) -> str:
     return " ".join(s.split()).lower()
 
 
+def edited_swap(swap: Any, inside: Sequence[Any]) -> str:
+    """The swap's spun text with the edits lying inside it applied (edits in spun-text
+    offsets); compare it with ``orig_text`` through `swap_restored`."""
+    s0 = int(_get(swap, "spun_start"))
+    text = _get(swap, "spun_text")
+    for e in sorted(inside, key=lambda e: -_get(e, "start")):
+        a, b = _get(e, "start") - s0, _get(e, "end") - s0
+        text = text[:a] + _get(e, "replacement") + text[b:]
+    return text
+
+
+def swap_restored(swap: Any, text: str) -> bool:
+    """Does ``text`` give the swap's original back (case-insensitive, whitespace-normalised)?"""
+    return _norm_ws(text) == _norm_ws(_get(swap, "orig_text"))
+
+
 def n_words(text: str) -> int:
     """Number of word tokens, as the tokenizer counts them."""
     return sum(1 for t in tokenize(text) if t.kind == WORD)
@@ -157,11 +173,7 @@ def restoration_scores(spun_doc: Any, edits: Sequence[Any], kinds: tuple[str, ..
         w = max(1, n_words(_get(s, "orig_text")))
         swapped_words += w
         inside = [e for e in eds if s0 <= _get(e, "start") and _get(e, "end") <= s1]
-        text = _get(s, "spun_text")
-        for e in sorted(inside, key=lambda e: -_get(e, "start")):
-            a, b = _get(e, "start") - s0, _get(e, "end") - s0
-            text = text[:a] + _get(e, "replacement") + text[b:]
-        ok = _norm_ws(text) == _norm_ws(_get(s, "orig_text"))
+        ok = swap_restored(s, edited_swap(s, inside))
         if ok:
             restored_words += w
             restored += 1
@@ -201,11 +213,7 @@ def edit_outcomes(spun_doc: Any, edits: Sequence[Any]) -> list[bool]:
     for s in swaps:
         s0, s1 = int(_get(s, "spun_start")), int(_get(s, "spun_end"))
         inside = [e for e in edits if s0 <= _get(e, "start") and _get(e, "end") <= s1]
-        text = _get(s, "spun_text")
-        for e in sorted(inside, key=lambda e: -_get(e, "start")):
-            a, b = _get(e, "start") - s0, _get(e, "end") - s0
-            text = text[:a] + _get(e, "replacement") + text[b:]
-        restored.append((s0, s1, _norm_ws(text) == _norm_ws(_get(s, "orig_text"))))
+        restored.append((s0, s1, swap_restored(s, edited_swap(s, inside))))
     return [any(ok and s0 <= _get(e, "start") and _get(e, "end") <= s1
                 for s0, s1, ok in restored) for e in edits]
 
