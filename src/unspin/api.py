@@ -514,40 +514,39 @@ def _analyse(texts, table: TableArg, mode: str, min_confidence: float = 0.0,
         _decode_all(todo, decoder, mode, min_confidence, two_step)
         _only_terms_below_gate(todo)
         # Joint decisions report the share of such edits that are right in a document of
-        # this familiarity (`ConfidenceMap`); the map's value before the document's
-        # adjustment stays as the gate of `restore`'s default (its tuned operating point).
-        # Tortured phrases keep the map's value (see `_adjust_span_confidences`).
+        # this familiarity (`ConfidenceMap`, `_map_confidences`).
         cmap = edit_confidence_map()
         for a in todo:
-            if a.decisions:
-                raw = [d.confidence for d in a.decisions]
-                a.gates = cmap.many(raw).tolist()
-                # (Familiarity reads the evidence, which scores the shipped tables only: blind
-                # to what a learned table explains, so it is not read then.)
-                reported = cmap.many(raw, a.familiarity).tolist()
-                for d, g, c in zip(a.decisions, a.gates, reported, strict=True):
-                    d.confidence = g if d.flags & FLAG_TERM else c
+            _map_confidences(a, cmap)
     return analyses
+
+
+def _map_confidences(a: _Analysis, cmap: ConfidenceMap) -> None:
+    """Report each decision's confidence through ``cmap`` in a document of this
+    familiarity; the map's value before the document's adjustment is kept as the gate
+    (``gates``) that the default thresholds read, so the adjustment never changes which
+    spans or edits are made.
+
+    Tortured phrases of the term table keep the map's value: the familiarity reads the
+    shipped word tables, which know nothing of them, and the shift was fitted on spinners
+    that write none. (With a learned table the familiarity is None, as the evidence it
+    reads does not see the learned pairs: the map alone then.)
+    """
+    if not a.decisions:
+        return
+    raw = [d.confidence for d in a.decisions]
+    a.gates = cmap.many(raw).tolist()
+    moved = cmap.many(raw, a.familiarity).tolist()
+    for d, g, c in zip(a.decisions, a.gates, moved, strict=True):
+        d.confidence = g if d.flags & FLAG_TERM else c
 
 
 def _adjust_span_confidences(analyses: list[_Analysis]) -> None:
     """Report each span's local posterior moved by its document's familiarity
-    (`span_confidence_map`); the posterior stays the gate, so the spans are the same.
-
-    Not the term table's phrases: the familiarity reads the shipped word tables, which
-    know nothing of tortured phrases, and the shift was fitted on spinners that write none.
-    """
+    (`span_confidence_map`, whose map is the identity); see `_map_confidences`."""
     smap = span_confidence_map()
-    if not smap.familiarity:
-        return
     for a in analyses:
-        if a.decisions and a.familiarity is not None:
-            conf = [d.confidence for d in a.decisions]
-            a.gates = conf
-            moved = smap.many(conf, a.familiarity).tolist()
-            for d, c in zip(a.decisions, moved, strict=True):
-                if not d.flags & FLAG_TERM:
-                    d.confidence = c
+        _map_confidences(a, smap)
 
 
 def _only_terms_below_gate(analyses: list[_Analysis]) -> None:
