@@ -121,7 +121,7 @@ def test_highlights_restore_and_diff(page, base_url, tmp_path):
 
     # The document is shown verbatim, spun spans marked with their likely original.
     assert page.text_content("#doc") == SPUN
-    marks = page.locator("#doc mark.spun")
+    marks = page.locator("#doc mark.spun:not(.from-restore)")
     assert marks.count() == len(expected["spans"]) >= 3
     for k, span in enumerate(expected["spans"]):
         mark = marks.nth(k)
@@ -139,6 +139,21 @@ def test_highlights_restore_and_diff(page, base_url, tmp_path):
         assert marks.nth(k).get_attribute("data-restored") == state
     assert court.get_attribute("data-restored") == "same"
     assert "c-high" in court.get_attribute("class")
+    # The full decode's spin edits where check marked nothing are marked too, as its own.
+    only = [e for e in spin_edits
+            if not any(s["start"] < e["end"] and e["start"] < s["end"] for s in expected["spans"])]
+    extra = page.locator("#doc mark.spun.from-restore")
+    assert extra.count() == len(only) >= 1
+    for k, edit in enumerate(only):
+        assert extra.nth(k).text_content() == edit["text"]
+        assert extra.nth(k).get_attribute("data-suggestion") == edit["replacement"]
+        assert extra.nth(k).get_attribute("data-restored") == "same"
+        assert "found by the full decode" in extra.nth(k).get_attribute("title")
+    n_marks = len(expected["spans"]) + len(only)
+    assert page.locator("#doc mark.spun").count() == n_marks
+    assert page.text_content("#span-count") == str(n_marks)
+    assert f"{n_marks} spun spans ({len(only)} found by the full decode)" in \
+        page.text_content("#verdict")
     assert page.get_attribute("#verdict", "data-verdict") == "spun"
     assert f"{expected['score']:.2f}" in page.text_content("#verdict")
 

@@ -92,9 +92,20 @@
       restored;
   }
 
-  // The highlights come from the quick check (each span judged alone); the restored text
-  // from the full decode (spans judged together, a stricter bar). Say on each highlight
-  // what the restored text did with it, so that the two views never seem to disagree.
+  // The highlights come first from the quick check (each span judged alone), then from the
+  // full decode too: it reads each word's wider context and the whole document, and finds
+  // more swaps at the same precision (BENCHMARKS.md, Localisation), so its spin edits that
+  // no check span overlaps are added as highlights of their own.
+  function restoreOnlySpans(check, restore) {
+    const spans = check.supported ? check.spans : [];
+    return (restore.edits || [])
+      .filter((e) => e.kind === "spin" && !spans.some((s) => s.start < e.end && e.start < s.end))
+      .map((e) => ({ start: e.start, end: e.end, text: e.text, suggestion: e.replacement,
+        confidence: e.confidence, fromRestore: true }));
+  }
+
+  // Say on each highlight what the restored text did with it, so that the two views never
+  // seem to disagree.
   function annotateHighlights(restore) {
     const edits = (restore.edits || []).filter((e) => e.kind !== "cleanup");
     document.querySelectorAll("#doc mark.spun").forEach((mark) => {
@@ -127,8 +138,11 @@
     ranges.forEach((span) => {
       doc.append(document.createTextNode(slice(chars, pos, span.start)));
       const text = slice(chars, span.start, span.end);
-      const tip = `likely original: “${span.suggestion}” (confidence ${fmt(span.confidence)})`;
-      const mark = el("mark", `spun ${confidenceClass(span.confidence)}`, text);
+      const tip = `likely original: “${span.suggestion}” (confidence ${fmt(span.confidence)})` +
+        (span.fromRestore ? "; found by the full decode" : "");
+      const mark = el("mark", `spun ${confidenceClass(span.confidence)}` +
+        (span.fromRestore ? " from-restore" : ""), text);
+      if (span.fromRestore) mark.dataset.source = "restore";
       mark.tabIndex = 0;
       mark.setAttribute("role", "button");
       mark.setAttribute("aria-label", `${text}, ${tip}`);
@@ -153,7 +167,8 @@
 
       const row = el("tr");
       row.append(el("td", "", text), el("td", "", span.suggestion),
-        el("td", "num", fmt(span.confidence)));
+        el("td", "num", fmt(span.confidence)),
+        el("td", "", span.fromRestore ? "full decode" : "check"));
       tbody.append(row);
     });
     doc.append(document.createTextNode(slice(chars, pos, chars.length)));
@@ -163,7 +178,7 @@
       : "No spun spans found.";
   }
 
-  function renderVerdict(check) {
+  function renderVerdict(check, added = 0) {
     const box = $("verdict");
     box.replaceChildren();
     if (!check.supported) {
@@ -178,7 +193,9 @@
       check.spun ? "Likely spun" : "Not spun");
     line.append(label, document.createTextNode(
       ` · spin score ${fmt(check.score)} (threshold ${fmt(check.threshold)})` +
-      ` · ${check.words} words · ${check.spans.length} spun span${check.spans.length === 1 ? "" : "s"}` +
+      ` · ${check.words} words · ${check.spans.length + added} spun ` +
+      `span${check.spans.length + added === 1 ? "" : "s"}` +
+      (added ? ` (${added} found by the full decode)` : "") +
       (check.terms ? ` · ${check.terms} known tortured phrase${check.terms === 1 ? "" : "s"}` : "")));
     const meter = el("meter");
     meter.min = 0;
@@ -345,6 +362,11 @@
       if (my !== generation) return;
       current.restore = restore;
       renderRestore(chars, restore);
+      const added = restoreOnlySpans(check, restore);
+      if (added.length) {
+        renderVerdict(check, added.length);
+        renderHighlights(chars, [...check.spans, ...added]);
+      }
       annotateHighlights(restore);
       $("results").dataset.state = "done";
       const secs = ((performance.now() - started) / 1000).toFixed(1);
