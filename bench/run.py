@@ -36,6 +36,12 @@ from unspin.tokens import norm_sentences  # noqa: E402
 from . import metrics as M  # noqa: E402
 from .data import REPO, load_clean_docs, make_spun  # noqa: E402
 from .spinners import SPINNERS, SpunDoc  # noqa: E402
+from .yardstick import (  # noqa: E402
+    YARDSTICK_MB_PER_S,
+    bar_multiple,
+    gopher_mb_per_s,
+    times_yardstick,
+)
 
 RATES = (0.10, 0.20, 0.35)
 SEEN, UNSEEN = "wordnet", "aiksaurus"
@@ -410,8 +416,11 @@ def run(args: argparse.Namespace) -> dict:
 
     if check:
         batched = batched_check_speed([d["text"] for d in clean_all], spun_texts)
+        # The yardstick (`bench.yardstick`) on clean test documents, right after.
+        gopher = gopher_mb_per_s([d["text"] for d in clean_all[:300]])
         results["speed"] = {
             **batched,
+            "gopher_mb_per_s": gopher,
             "check_mb_per_s": _combined(timers["check"], timers["check_clean"]),
             "check_clean_mb_per_s": timers["check_clean"].mbps(),
             "check_spun_mb_per_s": timers["check"].mbps(),
@@ -536,6 +545,18 @@ def report_md(r: dict) -> str:
             f"{_f(sp.get('restore_clean_mb_per_s'), '{:.3f}')} (a document scoring below the "
             "span gate is not decoded).",
             ""]
+    gopher = sp.get("gopher_mb_per_s")
+    if gopher:
+        def times(key: str) -> str:
+            v = sp.get(key)
+            return "n/a" if v is None else f"{times_yardstick(v, gopher):.2f}x"
+
+        out += [f"Yardstick: datatrove's GopherQualityFilter ran at {gopher:.3f} MB/s on 300 "
+                "clean test documents right after (`bench.yardstick`; the speed bars were "
+                f"written where it ran at {YARDSTICK_MB_PER_S} MB/s): `check_many` "
+                f"{times('check_many_mb_per_s')} its speed (a bar of 2 MB/s asks "
+                f"{bar_multiple(2.0):g}x), `restore` {times('restore_mb_per_s')} (200 KB/s "
+                f"asks {bar_multiple(0.2):g}x).", ""]
     sh = r.get("short")
     if sh:
         out += ["## Short texts (first 1-3 sentences of test documents)", "",

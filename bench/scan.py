@@ -50,6 +50,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.yardstick import YARDSTICK_MB_PER_S, bar_multiple, times_yardstick
+
 ROOT = Path(__file__).resolve().parents[1]
 SRC = ROOT / "src"
 OUT = ROOT / "bench" / "out" / "scan"
@@ -200,34 +202,18 @@ def machine_scaling(trials: int = 5) -> dict[str, Any]:
     return out
 
 
-# The issue's yardstick: datatrove's GopherQualityFilter "ran at about 0.2 MB/s per core on
-# this machine" when the bar of 1.5 MB/s per core was set, so the bar asks for 7.5 times
-# Gopher's speed. The VMs this runs on differ by 2x in speed per core from session to
-# session (and drift within minutes); the ratio to Gopher on the same documents in the same
-# minute reads the bar independently of the VM.
-YARDSTICK_MB_PER_S = 0.2
 BAR_MB_PER_S_PER_CORE = 1.5
 
 
 def gopher_speed(docs: Path, n: int = 300) -> float | None:
-    """GopherQualityFilter's MB/s on the first ``n`` documents, in a fresh process (one
-    core; spaCy loaded and warmed first, as a pipeline would). None without datatrove."""
+    """The yardstick (`bench.yardstick`) on the first ``n`` documents, in a fresh process
+    (one core, nothing else loaded). None without datatrove."""
     code = f"""
-import json, sys, time
-try:
-    from datatrove.data import Document
-    from datatrove.pipeline.filters import GopherQualityFilter
-except ImportError:
-    print("null"); sys.exit(0)
-recs = [json.loads(line) for _, line in zip(range({n}), open({str(docs)!r}, encoding="utf-8"))]
-docs = [Document(text=r["text"], id=str(r["id"])) for r in recs]
-gf = GopherQualityFilter()
-gf.filter(Document(text=recs[0]["text"], id="warm"))
-t = time.perf_counter()
-for d in docs:
-    gf.filter(d)
-dt = time.perf_counter() - t
-print(json.dumps(sum(len(r["text"].encode("utf-8")) for r in recs) / 1e6 / dt))
+import json
+from bench.yardstick import gopher_mb_per_s
+with open({str(docs)!r}, encoding="utf-8") as fh:
+    texts = [json.loads(line)["text"] for _, line in zip(range({n}), fh)]
+print(json.dumps(gopher_mb_per_s(texts)))
 """
     out = subprocess.run([sys.executable, "-c", code], env=_env(), check=True,
                          capture_output=True, text=True).stdout
@@ -271,18 +257,18 @@ def bench_throughput(docs: Path, mb: float, res: dict, trials: int = 3) -> None:
     print(f"1 worker, MB/s per trial: {res['w1_mb_per_s_trials']} "
           f"(median {res['w1_mb_per_s_median']})", flush=True)
     if all(g is not None for g in gopher):
-        rel = [x / g for x, g in zip(one_worker, gopher, strict=True)]
+        rel = [times_yardstick(x, g) for x, g in zip(one_worker, gopher, strict=True)]
         med = statistics.median(rel)
         res["yardstick"] = {
             "gopher_mb_per_s_trials": [round(g, 4) for g in gopher],
             "w1_over_gopher_trials": [round(r, 3) for r in rel],
             "w1_over_gopher_median": round(med, 3),
-            "bar_over_yardstick": BAR_MB_PER_S_PER_CORE / YARDSTICK_MB_PER_S,
+            "bar_over_yardstick": bar_multiple(BAR_MB_PER_S_PER_CORE),
             "w1_mb_per_s_at_yardstick_speed": round(med * YARDSTICK_MB_PER_S, 4)}
         print(f"yardstick: GopherQualityFilter {[round(g, 3) for g in gopher]} MB/s right "
               f"after each 1-worker scan; the scan at {[round(r, 2) for r in rel]}x its "
               f"speed (median {med:.2f}x; the bar asks "
-              f"{BAR_MB_PER_S_PER_CORE / YARDSTICK_MB_PER_S:g}x): "
+              f"{bar_multiple(BAR_MB_PER_S_PER_CORE):g}x): "
               f"{med * YARDSTICK_MB_PER_S:.2f} MB/s on a machine where Gopher runs at "
               f"{YARDSTICK_MB_PER_S} MB/s", flush=True)
     res["speedup_2_vs_1"] = round(ratios[0], 3)
