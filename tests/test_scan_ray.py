@@ -50,6 +50,62 @@ def test_ray_engine_in_chunks_keeps_order(tmp_path, ray_cluster, monkeypatch):
     assert on_ray.read_bytes() == local.read_bytes()
 
 
+def test_ray_engine_runs_the_next_chunk_while_one_ends(tmp_path, ray_cluster, monkeypatch):
+    # A chunk's last blocks leave a worker idle, and the driver then writes its results and
+    # reads the next: the next chunk must already be running. Each chunk here (analysed in
+    # the driver, not on Ray) waits until the next one has started; run one at a time, the
+    # first would wait in vain.
+    import threading
+
+    from unspin import scan as scan_module
+
+    real = scan_module.RayEngine
+    monkeypatch.setattr(scan_module, "RayEngine",
+                        lambda *args, **kwargs: real(*args, chunk_docs=6, **kwargs))
+    a = _write_jsonl(tmp_path / "a.jsonl", _docs(20), BAD_LINES)
+    b = _write_jsonl(tmp_path / "b.jsonl", _docs(5))
+    chunks: list[int] = []  # a first run counts the chunks
+    started: list[threading.Event] = []
+    overlapped = []
+
+    def run_chunk(self, batches):
+        k = len(chunks)
+        chunks.append(k)
+        if started:
+            started[k].set()
+            if k + 1 < len(started):
+                overlapped.append(started[k + 1].wait(5))
+        return [r for batch in batches for r in scan_module.analyse_batch(batch, self.cfg)]
+
+    monkeypatch.setattr(real, "_run_chunk", run_chunk)
+    local, on_ray = tmp_path / "local.jsonl", tmp_path / "ray.jsonl"
+    scan([str(a), str(b)], str(local), workers=1)
+    scan([str(a), str(b)], str(on_ray), engine="ray", workers=2, batch_size=3)
+    n_chunks = len(chunks)
+    assert n_chunks >= 4
+    chunks.clear()
+    started.extend(threading.Event() for _ in range(n_chunks))
+    scan([str(a), str(b)], str(on_ray), engine="ray", workers=2, batch_size=3)
+    assert overlapped == [True] * (n_chunks - 1)
+    assert on_ray.read_bytes() == local.read_bytes()
+
+
+def test_ray_engine_failure_in_a_chunk_reaches_the_caller(tmp_path, ray_cluster, monkeypatch):
+    from unspin import scan as scan_module
+
+    real = scan_module.RayEngine
+    monkeypatch.setattr(scan_module, "RayEngine",
+                        lambda *args, **kwargs: real(*args, chunk_docs=4, **kwargs))
+
+    def run_chunk(self, batches):
+        raise RuntimeError("the cluster went away")
+
+    monkeypatch.setattr(real, "_run_chunk", run_chunk)
+    a = _write_jsonl(tmp_path / "a.jsonl", _docs(12))
+    with pytest.raises(RuntimeError, match="the cluster went away"):
+        scan([str(a)], str(tmp_path / "ray.jsonl"), engine="ray", workers=2, batch_size=2)
+
+
 def test_ray_engine_doc_timeout(tmp_path, ray_cluster):
     from test_scan import SENTENCES
 

@@ -483,6 +483,33 @@ def _ray_udf(batch: dict[str, Any], cfg_json: str) -> dict[str, Any]:
 # Ray engine: documents per block (one Ray task) in batches, and tasks in flight per worker.
 RAY_BATCHES_PER_BLOCK = 16
 RAY_TASKS_PER_WORKER = 2
+# Chunks (datasets) running at once: while one ends (its last blocks leave a worker idle)
+# and the driver writes its results and reads the next, the next one already runs.
+RAY_CHUNKS_IN_FLIGHT = 2
+
+
+class _InThread:
+    """``fn(*args)`` run in a daemon thread (a Ray dataset's execution blocks its caller;
+    a daemon thread does not hold the process up on Ctrl-C); `result` waits for it."""
+
+    def __init__(self, fn: Any, *args: Any) -> None:
+        self._out: Any = None
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._run, args=(fn, args), daemon=True,
+                                        name="unspin-ray-chunk")
+        self._thread.start()
+
+    def _run(self, fn: Any, args: tuple) -> None:
+        try:
+            self._out = fn(*args)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller of `result`
+            self._error = exc
+
+    def result(self) -> Any:
+        self._thread.join()
+        if self._error is not None:
+            raise self._error
+        return self._out
 
 
 class RayEngine:
@@ -551,18 +578,27 @@ class RayEngine:
         logging.getLogger("ray.data").setLevel(logging.ERROR)
         chunk: list[Batch | _Marker] = []
         docs = 0
+        running: collections.deque = collections.deque()  # (chunk, its _InThread), in order
         for entry in stream:
             chunk.append(entry)
             if not isinstance(entry, _Marker):
                 docs += len(entry)
             if docs >= self.chunk_docs:
-                yield from self._flush(chunk)
+                running.append((chunk, self._start(chunk)))
                 chunk, docs = [], 0
-        yield from self._flush(chunk)
+                while len(running) >= RAY_CHUNKS_IN_FLIGHT:
+                    yield from self._flush(*running.popleft())
+        running.append((chunk, self._start(chunk)))
+        while running:
+            yield from self._flush(*running.popleft())
 
-    def _flush(self, chunk: list[Batch | _Marker]) -> Iterator[list[Result] | _Marker]:
+    def _start(self, chunk: list[Batch | _Marker]) -> _InThread | None:
         batches = [e for e in chunk if not isinstance(e, _Marker)]
-        lines = self._run_chunk(batches) if batches else []
+        return _InThread(self._run_chunk, batches) if batches else None
+
+    def _flush(self, chunk: list[Batch | _Marker],
+               job: _InThread | None) -> Iterator[list[Result] | _Marker]:
+        lines = job.result() if job is not None else []
         pos = 0
         for entry in chunk:
             if isinstance(entry, _Marker):
