@@ -689,6 +689,30 @@ def test_unknown_words_originals_are_their_single_word_entries():
     assert any(dec._unknown_originals(w) for w in words)
 
 
+@pytest.mark.parametrize("learned", [False, True])
+def test_unknown_words_cached_together_get_the_originals_of_one_by_one(learned):
+    # `_cache_unknown` scores the shipped table's single-word originals of many words in one
+    # pass, without numbering their entries; each word must get what the key-by-key way
+    # gives (`_unknown_originals` on its own), to the last bit, learned and term keys too.
+    shared = _learned_decoder() if learned else get_models().decoder
+    src = shared.source
+    table = shared.table()
+    unknown = (table.row_ids == decode_mod.UNK) & ~shared._phrase_rows()
+    words = [src._words[r] for r in np.flatnonzero(unknown)[::173].tolist()]
+    words += [next(iter(src._learned))] if learned else []
+    words += [k for k in src._terms if " " not in k][:3] + ["qwzxv-not-a-key"]
+    assert len(words) > 100
+    together = decode_mod.Decoder(shared.lm, src, shared.params)
+    together._cache_unknown(words[::2])
+    together._cache_unknown(words)  # some of them already cached
+    one = decode_mod.Decoder(shared.lm, src, shared.params)
+    got = {w: together._unknown_originals(w) for w in words}
+    want = {w: one._unknown_originals(w) for w in words if src.is_key(w)}
+    assert {w: got[w] for w in want} == want
+    assert sum(1 for v in want.values() if v) > 50
+    assert not together._phrases.specs or learned  # nothing numbered for plain words
+
+
 def test_a_key_listing_an_original_twice_is_merged_as_specs_merges_it(tmp_path):
     # The shipped table lists each original once per key; a rebuilt one might not. Such a
     # key goes the key-by-key way (`specs` keeps one entry, with the later values).
@@ -721,3 +745,8 @@ def test_a_key_listing_an_original_twice_is_merged_as_specs_merges_it(tmp_path):
     lo, hi = together._phrases.ranges[("qwzxv", False)]
     assert [(s[1], s[2]) for s in together._phrases.specs[lo:hi]] == \
         [(("meeting",), FLAG_WN_LOOSE), (("session",), FLAG_VECTOR)]
+    cached = decode_mod.Decoder(shared.lm, source, shared.params)
+    cached._cache_unknown(["qwzxv", "gathering"])  # "qwzxv": the key-by-key way
+    assert cached._unknown_originals("qwzxv") == one._unknown_originals("qwzxv")
+    assert cached._unknown_originals("gathering") == one._unknown_originals("gathering")
+    assert len(cached._unknown_originals("qwzxv")) == 2

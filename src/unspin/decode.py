@@ -1414,7 +1414,53 @@ class Decoder:
             flag the shipped table never sets); those have no entries in the block.
         """
         src = self.source
-        p = self.params
+        at, origs, flags, key_of, cnt, own_way = self._table_rows(rows, multi_only)
+        ids = self.table().row_ids[origs]  # UNK for a multiword original
+        is_phrase = self._phrase_rows()[origs]
+        keep = (ids != UNK) | is_phrase
+        if own_way:
+            keep &= ~np.isin(key_of, np.fromiter(own_way, dtype=np.int64))
+        # Multiword originals: their LM ids as `_entries` finds them, once per table row.
+        words = src._words
+        lm_get = self.lm.index.get
+        row_ids = self._phrase_row_ids
+        mlength = np.ones(len(at), dtype=np.int64)
+        multi = np.flatnonzero(keep & is_phrase)
+        multi_ids = []
+        for e, o in zip(multi.tolist(), origs[multi].tolist(), strict=True):
+            oids = row_ids.get(o)
+            if oids is None:
+                oids = row_ids[o] = tuple(map(lm_get, words[o].split(" "), repeat(UNK)))
+            if UNK in oids:
+                keep[e] = False
+            else:
+                multi_ids.append(oids)
+                mlength[e] = len(oids)
+        multi = multi[keep[multi]]
+        kept = np.bincount(key_of[keep], minlength=len(rows)).tolist()
+        origs, flags, mlength, ids = origs[keep], flags[keep], mlength[keep], ids[keep]
+        length = np.repeat(np.fromiter((key.count(" ") + 1 for key in keys), dtype=np.int64,
+                                       count=len(keys)), cnt)[keep]
+        channel, cos, fans = self._table_channel(at[keep], origs, flags, length, mlength)
+        originals = np.zeros((len(origs), MAX_PHRASE), dtype=np.int32)
+        originals[:, 0] = ids
+        if len(multi):
+            originals[(np.cumsum(keep) - 1)[multi]] = np.array(
+                [t + (UNK,) * (MAX_PHRASE - len(t)) for t in multi_ids], dtype=np.int32)
+        original_words = list(map(tuple, map(str.split, map(words.__getitem__, origs.tolist()),
+                                              repeat(" "))))
+        specs = list(zip(length.tolist(), original_words, flags.tolist(), cos.tolist(),
+                         fans.tolist(), repeat(0)))
+        return (specs, channel, length, mlength, originals), kept, own_way
+
+    def _table_rows(self, rows: list[int], multi_only: bool) -> tuple:
+        """The entries of candidate-table rows (`_table_entries`): ``(at, origs, flags,
+        key_of, cnt, own_way)``, each entry's number in the table, original's row and
+        flags, and the number of its row among ``rows``; each row's count of entries; and
+        the numbers of the rows that `_entries` must take key by key (an original listed
+        twice, which `CandidateSource.specs` merges, or a flag the shipped table never
+        sets)."""
+        src = self.source
         if multi_only:  # the rows' entries among the trusted multiword ones
             span = self._trusted_multi_lists()[0]
             where = np.array([span.get(i, (0, 0)) for i in rows], dtype=np.int64).reshape(-1, 2)
@@ -1436,37 +1482,20 @@ class Decoder:
         own_way = set((pair[1:][np.diff(pair) == 0] // width).tolist())
         odd = (flags & (FLAG_LEARNED | FLAG_TERM | FLAG_TWO_STEP)) != 0
         own_way.update(key_of[odd].tolist())
-        ids = self.table().row_ids[origs]  # UNK for a multiword original
-        is_phrase = self._phrase_rows()[origs]
-        keep = (ids != UNK) | is_phrase
-        if own_way:
-            keep &= ~np.isin(key_of, np.fromiter(own_way, dtype=np.int64))
-        # Multiword originals: their LM ids as `_entries` finds them, once per table row.
-        words = src._words
-        lm_get = self.lm.index.get
-        row_ids = self._phrase_row_ids
-        mlength = np.ones(total, dtype=np.int64)
-        multi = np.flatnonzero(keep & is_phrase)
-        multi_ids = []
-        for e, o in zip(multi.tolist(), origs[multi].tolist(), strict=True):
-            oids = row_ids.get(o)
-            if oids is None:
-                oids = row_ids[o] = tuple(map(lm_get, words[o].split(" "), repeat(UNK)))
-            if UNK in oids:
-                keep[e] = False
-            else:
-                multi_ids.append(oids)
-                mlength[e] = len(oids)
-        multi = multi[keep[multi]]
-        kept = np.bincount(key_of[keep], minlength=len(rows)).tolist()
-        origs, flags, mlength, ids = origs[keep], flags[keep], mlength[keep], ids[keep]
-        length = np.repeat(np.fromiter((key.count(" ") + 1 for key in keys), dtype=np.int64,
-                                       count=len(keys)), cnt)[keep]
-        cos = src.cosines4()[src._cos[at[keep]].view(np.uint16)]
+        return at, origs, flags, key_of, cnt, own_way
+
+    def _table_channel(self, at: np.ndarray, origs: np.ndarray, flags: np.ndarray,
+                       length: np.ndarray, mlength: np.ndarray
+                       ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`channel` of shipped-table entries (numbers ``at``, originals' rows ``origs``,
+        flags, observed and original lengths), exactly: its part that depends on the flags
+        and lengths, and the log of the fanout, from tables made with the scalar code; then
+        the cosine and fanout terms in the same order of operations. Returns ``(channel,
+        cosine, fanout)``."""
+        src = self.source
+        p = self.params
+        cos = src.cosines4()[src._cos[at].view(np.uint16)]
         fans = src.fanouts1()[origs]
-        # `channel`, exactly: its part that depends on the flags and lengths, and the log of
-        # the fanout, from tables made with the scalar code; then the cosine and fanout
-        # terms in the same order of operations.
         heads, log_fanouts = self._channel_tables(int(length.max(initial=1)),
                                                   int(mlength.max(initial=1)))
         head = heads[flags, length, mlength]
@@ -1476,16 +1505,7 @@ class Decoder:
         channel = np.where(dead, -30.0 + priors,
                            ((head + p.cosine * np.maximum(cos, 0.0)) - p.fanout * log_fan)
                            + priors)
-        originals = np.zeros((len(origs), MAX_PHRASE), dtype=np.int32)
-        originals[:, 0] = ids
-        if len(multi):
-            originals[(np.cumsum(keep) - 1)[multi]] = np.array(
-                [t + (UNK,) * (MAX_PHRASE - len(t)) for t in multi_ids], dtype=np.int32)
-        original_words = list(map(tuple, map(str.split, map(words.__getitem__, origs.tolist()),
-                                              repeat(" "))))
-        specs = list(zip(length.tolist(), original_words, flags.tolist(), cos.tolist(),
-                         fans.tolist(), repeat(0)))
-        return (specs, channel, length, mlength, originals), kept, own_way
+        return channel, cos, fans
 
     def _channel_tables(self, length: int, mlength: int) -> tuple[np.ndarray, np.ndarray]:
         """`_channel_base` per (flags of the shipped table, observed length, original length),
@@ -2095,7 +2115,7 @@ class Decoder:
               if norms[i] in index or norms[i] in learned]  # most are not: names, rare words
         new = [norms[i] for i in at if norms[i] not in self._unknown_cache]
         if new:
-            self._number_keys(new)  # their entries, made together
+            self._cache_unknown(list(dict.fromkeys(new)))  # their originals, made together
         for i in at:
             word = norms[i]
             name = self.params.name_penalty * (shape[i] == 1)
@@ -2106,6 +2126,45 @@ class Decoder:
                     CH.append(ch - name)
         return (np.array(J, dtype=np.int64), np.array(orig, dtype=np.int64),
                 np.array(CH, dtype=np.float64))
+
+    def _cache_unknown(self, words: list[str]) -> None:
+        """`_unknown_originals` of words met for the first time (distinct), worked out
+        together.
+
+        Most of them (names, rare words) come from the shipped table alone, and their
+        single-word originals are all the evidence needs: those are gathered and scored in
+        one numpy pass, the same rows with the same values as `_table_entries` gives them,
+        without numbering every entry of the words (their multiword originals, the specs)
+        in `_phrases`, which a clean document never reads. This numbering was about a
+        sixteenth of a scan of clean documents. Words a learned or term table also holds,
+        and the shipped keys that `_entries` takes key by key, go the old way.
+        """
+        src = self.source
+        index, learned, terms = src._index, src._learned, src._terms
+        plain = [w for w in words if w not in learned and w not in terms and w in index]
+        own = [w for w in words if not (w not in learned and w not in terms and w in index)]
+        cache = self._unknown_cache
+        if plain:
+            at, origs, flags, key_of, _, own_way = self._table_rows(
+                [index[w] for w in plain], False)
+            ids = self.table().row_ids[origs]
+            keep = (ids != UNK) & ~self._phrase_rows()[origs]
+            if own_way:
+                keep &= ~np.isin(key_of, np.fromiter(own_way, dtype=np.int64))
+            one = np.ones(int(keep.sum()), dtype=np.int64)
+            channel, _, _ = self._table_channel(at[keep], origs[keep], flags[keep], one, one)
+            bounds = np.concatenate(([0], np.cumsum(np.bincount(
+                key_of[keep], minlength=len(plain))))).tolist()
+            pairs = list(zip(ids[keep].tolist(), channel.tolist(), strict=True))
+            if len(cache) + len(plain) > 200_000:  # bounded as in `_unknown_originals`
+                cache.clear()
+            for k, w in enumerate(plain):
+                if k in own_way:
+                    own.append(w)
+                else:
+                    cache[w] = pairs[bounds[k]:bounds[k + 1]]
+        if own:
+            self._number_keys(own)  # their entries, made together
 
     def _unknown_originals(self, word: str) -> list[tuple[int, float]]:
         """``(LM id, channel)`` of the single-word originals of a word the LM lacks."""
