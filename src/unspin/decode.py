@@ -2141,8 +2141,10 @@ class Decoder:
         """
         src = self.source
         index, learned, terms = src._index, src._learned, src._terms
-        plain = [w for w in words if w not in learned and w not in terms and w in index]
-        own = [w for w in words if not (w not in learned and w not in terms and w in index)]
+        plain: list[str] = []
+        own: list[str] = []
+        for w in words:
+            (plain if w in index and w not in learned and w not in terms else own).append(w)
         cache = self._unknown_cache
         if plain:
             at, origs, flags, key_of, _, own_way = self._table_rows(
