@@ -2135,8 +2135,8 @@ class Decoder:
         single-word originals are all the evidence needs: those are gathered and scored in
         one numpy pass, the same rows with the same values as `_table_entries` gives them,
         without numbering every entry of the words (their multiword originals, the specs)
-        in `_phrases`, which a clean document never reads. This numbering was about a
-        sixteenth of a scan of clean documents. Words a learned or term table also holds,
+        in `_phrases`, which a clean document never reads (about 2 % of checking clean
+        documents: BENCHMARKS, session 18). Words a learned or term table also holds,
         and the shipped keys that `_entries` takes key by key, go the old way.
         """
         src = self.source
