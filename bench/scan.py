@@ -331,14 +331,19 @@ def bench_long_scaling(n: int, res: dict, repeat: int, trials: int,
     path = OUT / f"docs_long_x{repeat}.jsonl"
     nbytes = make_docs(n, path, spun_every=spun_every, repeat=repeat)
     mb = nbytes / 1e6
-    ratios, seconds = [], []
+    ratios, seconds, gopher = [], [], []
     for _ in range(trials):
-        took = {w: _run_scan(path, OUT / f"long_w{w}.jsonl", "--workers", str(w))
-                for w in (1, 2)}
+        took = {}
+        for w in (1, 2):
+            took[w] = _run_scan(path, OUT / f"long_w{w}.jsonl", "--workers", str(w))
+            if w == 1:  # the yardstick right after (`bench_throughput`)
+                gopher.append(gopher_speed(path))
         ratios.append(took[1] / took[2])
         seconds.append([round(took[1], 2), round(took[2], 2)])
         print(f"long input, {n * repeat} documents ({mb:.0f} MB): workers=1 {took[1]:.1f} s, "
-              f"workers=2 {took[2]:.1f} s, speed-up {took[1] / took[2]:.3f}x", flush=True)
+              f"workers=2 {took[2]:.1f} s, speed-up {took[1] / took[2]:.3f}x; Gopher "
+              f"{gopher[-1] or 0:.3f} MB/s, the one-worker scan at "
+              f"{mb / took[1] / gopher[-1] if gopher[-1] else 0:.2f}x", flush=True)
     same = (OUT / "long_w1.jsonl").read_bytes() == (OUT / "long_w2.jsonl").read_bytes()
     res["long_scaling"] = {"docs": n * repeat, "mb": round(mb, 2), "trials_seconds": seconds,
                            "speedup_trials": [round(r, 3) for r in ratios],
@@ -346,6 +351,13 @@ def bench_long_scaling(n: int, res: dict, repeat: int, trials: int,
                            "w1_mb_per_s_median": round(
                                statistics.median(mb / s[0] for s in seconds), 4),
                            "output_equals": same}
+    if all(g is not None for g in gopher):
+        rel = [times_yardstick(mb / sec[0], g) for sec, g in zip(seconds, gopher, strict=True)]
+        res["long_scaling"]["yardstick"] = {
+            "gopher_mb_per_s_trials": [round(g, 4) for g in gopher],
+            "w1_over_gopher_trials": [round(r, 3) for r in rel],
+            "w1_over_gopher_median": round(statistics.median(rel), 3),
+            "bar_over_yardstick": bar_multiple(BAR_MB_PER_S_PER_CORE)}
     print(f"long input: 2 vs 1 worker speed-up median "
           f"{res['long_scaling']['speedup_median']}x; same output: {same}", flush=True)
     for name in (path, OUT / "long_w1.jsonl", OUT / "long_w2.jsonl"):
