@@ -229,6 +229,17 @@ print(json.dumps(gopher_mb_per_s(texts)))
     return json.loads(out.strip().splitlines()[-1])
 
 
+def _yardstick_summary(one_worker: list[float], gopher: list[float]) -> dict[str, Any]:
+    """One-worker speeds (MB/s) read against the yardstick measured right after each."""
+    rel = [times_yardstick(x, g) for x, g in zip(one_worker, gopher, strict=True)]
+    med = statistics.median(rel)
+    return {"gopher_mb_per_s_trials": [round(g, 4) for g in gopher],
+            "w1_over_gopher_trials": [round(r, 3) for r in rel],
+            "w1_over_gopher_median": round(med, 3),
+            "bar_over_yardstick": bar_multiple(BAR_MB_PER_S_PER_CORE),
+            "w1_mb_per_s_at_yardstick_speed": round(med * YARDSTICK_MB_PER_S, 4)}
+
+
 def bench_throughput(docs: Path, mb: float, res: dict, trials: int = 3) -> None:
     # Wall-clock scaling needs idle cores; on a shared machine the CPU seconds per MB (all
     # processes of the scan) say whether the work itself grows with the workers. One pair
@@ -266,14 +277,9 @@ def bench_throughput(docs: Path, mb: float, res: dict, trials: int = 3) -> None:
     print(f"1 worker, MB/s per trial: {res['w1_mb_per_s_trials']} "
           f"(median {res['w1_mb_per_s_median']})", flush=True)
     if all(g is not None for g in gopher):
-        rel = [times_yardstick(x, g) for x, g in zip(one_worker, gopher, strict=True)]
-        med = statistics.median(rel)
-        res["yardstick"] = {
-            "gopher_mb_per_s_trials": [round(g, 4) for g in gopher],
-            "w1_over_gopher_trials": [round(r, 3) for r in rel],
-            "w1_over_gopher_median": round(med, 3),
-            "bar_over_yardstick": bar_multiple(BAR_MB_PER_S_PER_CORE),
-            "w1_mb_per_s_at_yardstick_speed": round(med * YARDSTICK_MB_PER_S, 4)}
+        res["yardstick"] = _yardstick_summary(one_worker, gopher)
+        rel = res["yardstick"]["w1_over_gopher_trials"]
+        med = res["yardstick"]["w1_over_gopher_median"]
         print(f"yardstick: GopherQualityFilter {[round(g, 3) for g in gopher]} MB/s right "
               f"after each 1-worker scan; the scan at {[round(r, 2) for r in rel]}x its "
               f"speed (median {med:.2f}x; the bar asks "
@@ -352,12 +358,8 @@ def bench_long_scaling(n: int, res: dict, repeat: int, trials: int,
                                statistics.median(mb / s[0] for s in seconds), 4),
                            "output_equals": same}
     if all(g is not None for g in gopher):
-        rel = [times_yardstick(mb / sec[0], g) for sec, g in zip(seconds, gopher, strict=True)]
-        res["long_scaling"]["yardstick"] = {
-            "gopher_mb_per_s_trials": [round(g, 4) for g in gopher],
-            "w1_over_gopher_trials": [round(r, 3) for r in rel],
-            "w1_over_gopher_median": round(statistics.median(rel), 3),
-            "bar_over_yardstick": bar_multiple(BAR_MB_PER_S_PER_CORE)}
+        res["long_scaling"]["yardstick"] = _yardstick_summary(
+            [mb / sec[0] for sec in seconds], gopher)
     print(f"long input: 2 vs 1 worker speed-up median "
           f"{res['long_scaling']['speedup_median']}x; same output: {same}", flush=True)
     for name in (path, OUT / "long_w1.jsonl", OUT / "long_w2.jsonl"):
