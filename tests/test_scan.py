@@ -490,3 +490,19 @@ def test_one_worker_scan_gives_the_callers_gc_thresholds_back(tmp_path):
         scan_mod.analyse_batch = real
     assert seen and all(t == GC_THRESHOLD for t in seen)  # batches ran with fewer passes
     assert gc.get_threshold() == before
+
+
+def test_the_cli_and_the_function_share_the_default_batch_size(capsys):
+    """`--batch-size`'s default is written into the parser (the CLI does not import the scan
+    module to build it): it must stay the scan's own default, and the help must say it."""
+    import inspect
+
+    from unspin import cli
+    from unspin.scan import BATCH_DOCS
+
+    args = cli.build_parser().parse_args(["scan", "in.jsonl", "-o", "out.jsonl"])
+    assert args.batch_size == BATCH_DOCS
+    assert inspect.signature(scan).parameters["batch_size"].default == BATCH_DOCS
+    assert cli.BATCH_RECORDS == BATCH_DOCS  # `unspin check` of a JSONL file batches alike
+    assert main(["scan", "--help"]) == 0  # (main returns the exit code)
+    assert f"(default: {BATCH_DOCS})" in " ".join(capsys.readouterr().out.split())

@@ -822,8 +822,9 @@ def _api_kwargs(args: argparse.Namespace, *names: str) -> dict[str, Any]:
     return kwargs
 
 
-# JSONL records analysed together by a `run_many` (files only, see `_process`).
-BATCH_RECORDS = 32
+# JSONL records analysed together by a `run_many` (files only, see `_process`): as many as
+# `unspin scan` puts in a batch (scan.BATCH_DOCS, whose comment says why).
+BATCH_RECORDS = 64
 BATCH_CHARS = 200_000
 
 
@@ -1090,8 +1091,9 @@ def _add_scan_parser(commands: Any, fmt: Any) -> None:
     run.add_argument("--doc-timeout", type=_positive_float, default=60.0, metavar="S",
                      help="seconds one document may take before it becomes an error record "
                      "(default: 60)")
-    run.add_argument("--batch-size", type=_positive_int, default=32, metavar="N",
-                     help="documents per batch sent to a worker (default: 32)")
+    # (scan.BATCH_DOCS; not imported here: the scan module is loaded only to scan)
+    run.add_argument("--batch-size", type=_positive_int, default=64, metavar="N",
+                     help="documents per batch sent to a worker (default: 64)")
     model = scan.add_argument_group("model")
     model.add_argument("--table", metavar="TABLE",
                        help="learned substitution table to use as well")

@@ -82,7 +82,7 @@ class UnspinFilter(BaseFilter):
         max_chars: int | None = 1_000_000,
         metadata_key: str = KEY,
         exclusion_writer: Any = None,
-        batch_size: int = 32,
+        batch_size: int = 64,
     ) -> None:
         super().__init__(exclusion_writer, batch_size)
         self.threshold = threshold
