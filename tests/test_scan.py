@@ -330,6 +330,15 @@ def test_cli_summary_on_stderr(tmp_path, capsys):
     assert "\r" not in err  # no progress line when stderr is not a terminal
 
 
+def test_cli_summary_names_the_five_commonest_error_reasons_and_counts_the_rest(
+        tmp_path, capsys):
+    path = _write_jsonl(tmp_path / "in.jsonl", [], BAD_LINES)  # 8 kinds of error, 9 records
+    assert main(["scan", str(path), "-o", str(tmp_path / "o.jsonl"), "--workers", "1"]) == 0
+    err = capsys.readouterr().err
+    assert "9 errors (empty text 2, " in err  # the commonest first
+    assert ", 3 more (3 other reasons))" in err  # 9 = 2 + 1 + 1 + 1 + 1 shown, 3 kinds left
+
+
 def _scan_cmd(inputs: list[str], out: str, *extra: str) -> list[str]:
     return [sys.executable, "-m", "unspin", "scan", *inputs, "-o", out, "-q", *extra]
 

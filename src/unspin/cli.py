@@ -1129,7 +1129,13 @@ def _cmd_scan(args: argparse.Namespace) -> int:
         raise CLIError(f"cannot write {args.output}: {_describe_os_error(exc)}") from None
     if not args.quiet:
         d = summary.to_dict()
-        reasons = ", ".join(f"{k} {v}" for k, v in list(summary.error_reasons.items())[:5])
+        shown = list(summary.error_reasons.items())
+        reasons = ", ".join(f"{k} {v}" for k, v in shown[:5])
+        if len(shown) > 5:  # the commonest five; the output file has every record's reason
+            rest = sum(v for _, v in shown[5:])
+            kinds = len(shown) - 5
+            reasons += f", {rest} more ({kinds} other reason{'s' if kinds > 1 else ''})"
+
         resumed = (f" (+{summary.resumed_records} done before --resume)"
                    if summary.resumed_records else "")
         print(
