@@ -440,6 +440,17 @@ def test_jsonl_custom_fields(stdin, capsys):
     assert "error" not in rec
 
 
+def test_jsonl_nested_fields(stdin, capsys):
+    stdin(json.dumps({"meta": {"url": "u1"}, "body": {"text": PLAIN}}) + "\n"
+          + json.dumps({"meta": {"url": "u2"}, "body": {}}) + "\n")
+    code, out, _ = run(["check", "--text-field", "body.text", "--id-field", "meta.url"],
+                       capsys)
+    assert code == 0
+    first, second = jsonl(out)
+    assert first["id"] == "u1" and "error" not in first
+    assert second["id"] == "u2" and second["error"] == "missing 'body.text' field"
+
+
 def test_jsonl_library_exception_becomes_error_record(stdin, capsys, monkeypatch):
     real = unspin.check
 

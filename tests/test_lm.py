@@ -34,6 +34,17 @@ def tiny_lm(tmp_path_factory) -> NGramLM:
     return NGramLM(out)
 
 
+def test_build_reads_a_nested_text_field(tmp_path):
+    src = tmp_path / "nested.jsonl"
+    src.write_text("\n".join(json.dumps({"doc": {"body": t}}) for t in CORPUS * 3),
+                   encoding="utf-8")
+    out = tmp_path / "nested.lm"
+    stats = build_lm([str(src)], str(out), text_field="doc.body", min_counts=(1, 1, 1),
+                     progress=False)
+    assert stats["trigrams"] > 0
+    assert NGramLM(out).id("mayor") != UNK
+
+
 def test_probabilities_sum_to_one_over_the_vocabulary(tiny_lm):
     vocab = np.arange(len(tiny_lm))
     for a, b in [("the", "committee"), ("<s>", "the"), ("said", "the"), ("zzz", "the")]:

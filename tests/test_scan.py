@@ -130,6 +130,53 @@ def test_parquet_columns(tmp_path):
         next(it)
 
 
+def test_dotted_field_names_reach_into_nested_objects(tmp_path):
+    """OSCAR keeps its ids in ``warc_headers``, Dolma its extras in ``metadata``: a dotted
+    name reaches into nested objects, unless the record has a field of that exact name."""
+    from unspin.formats import MISSING_FIELD, field_value
+
+    rec = {"a": {"b": {"c": 1}}, "x.y": 2, "x": {"y": 3}, "s": "str"}
+    assert field_value(rec, "a.b.c") == 1
+    assert field_value(rec, "x.y") == 2  # the exact name first
+    assert field_value(rec, "a") == {"b": {"c": 1}}
+    for missing in ("a.b.d", "s.t", "a.b.c.d", "nope", "a..b"):
+        assert field_value(rec, missing) is MISSING_FIELD
+    docs = [{"warc_headers": {"warc-record-id": "<urn:1>"}, "content": {"text": SENTENCES[0]}},
+            {"warc_headers": {}, "content": {"text": 42}},
+            {"warc_headers": "flat", "content": "flat"}]
+    path = _write_jsonl(tmp_path / "n.jsonl", docs)
+    opts = ReadOptions(text_field="content.text", id_field="warc_headers.warc-record-id")
+    items = list(read_items(str(path), opts))
+    assert items[0].meta["id"] == "<urn:1>" and items[0].text == SENTENCES[0]
+    assert "id" not in items[1].meta and "is a number" in items[1].error
+    assert items[2].error == "missing 'content.text' field"
+    out = tmp_path / "o.jsonl"
+    assert main(["scan", str(path), "-o", str(out), "--workers", "1", "-q",
+                 "--text-field", "content.text", "--id-field",
+                 "warc_headers.warc-record-id"]) == 0
+    recs = [json.loads(line) for line in out.read_text().splitlines()]
+    assert recs[0]["id"] == "<urn:1>" and "score" in recs[0]
+    assert [("error" in r) for r in recs] == [False, True, True]
+
+
+def test_parquet_struct_fields(tmp_path):
+    pa = pytest.importorskip("pyarrow")
+    pq = pytest.importorskip("pyarrow.parquet")
+    table = pa.table({"meta": [{"url": "u0", "lang": "en"}, None, {"url": "u2", "lang": "en"}],
+                      "body": [{"text": SENTENCES[0]}, {"text": SENTENCES[1]}, None]})
+    path = tmp_path / "s.parquet"
+    pq.write_table(table, path)
+    items = list(read_items(str(path), ReadOptions(text_field="body.text",
+                                                   id_field="meta.url")))
+    assert [it.meta.get("id") for it in items] == ["u0", None, "u2"]
+    assert [it.text for it in items[:2]] == SENTENCES[:2]
+    assert items[2].error == "text is null"  # the struct itself is null there
+    for bad in ("body.nope", "meta.url.more", "nope.text"):
+        (only,) = read_items(str(path), ReadOptions(text_field=bad))  # one for the file
+        assert only.error.startswith("cannot read the rest of the file") \
+            and f"no {bad!r} column" in only.error
+
+
 def _write_warc(path: Path) -> None:
     warcio = pytest.importorskip("warcio")
     from warcio.statusandheaders import StatusAndHeaders

@@ -144,6 +144,19 @@ def test_index_add_files_directories_and_jsonl(tmp_path, capsys):
     assert code == 2 and "nope" in err
 
 
+def test_index_add_reads_nested_fields(tmp_path, capsys):
+    jl = tmp_path / "nested.jsonl"
+    jl.write_text(json.dumps({"meta": {"url": "u1"}, "body": {"text": make_doc(104)}}) + "\n"
+                  + json.dumps({"meta": {"url": "u2"}, "body": "flat"}) + "\n")
+    idx = tmp_path / "n.idx"
+    code, out, err = run(capsys, ["index", "add", "--index", str(idx), str(jl), "--text-field",
+                                  "body.text", "--id-field", "meta.url"])
+    assert code == 0
+    assert json.loads(out)["added"] == 1 and "nested.jsonl:2: missing 'body.text'" in err
+    with unspin.Index(idx, create=False) as index:
+        assert list(index.ids()) == ["u1"]
+
+
 def test_reference_edits_rebuild_the_original():
     original = make_doc(5)
     copy = spin(original, 0.4, seed=3)

@@ -25,6 +25,7 @@ from typing import IO, Any, NoReturn
 from . import __version__
 from .api import utf16_codec
 from .extract import html_to_text, looks_like_html
+from .formats import MISSING_FIELD, field_value
 from .formats import json_type_name as _json_type
 
 PROG = "unspin"
@@ -148,13 +149,14 @@ def _add_input_group(parser: argparse.ArgumentParser) -> None:
         "--text-field",
         default="text",
         metavar="NAME",
-        help="JSONL field holding the text (default: text)",
+        help="JSONL field holding the text (default: text; 'a.b': field b of object a)",
     )
     group.add_argument(
         "--id-field",
         default="id",
         metavar="NAME",
-        help="JSONL field echoed into each output record (default: id)",
+        help="JSONL field echoed into each output record (default: id; 'a.b' as for "
+        "--text-field)",
     )
 
 
@@ -307,7 +309,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--text-field",
         default="text",
         metavar="NAME",
-        help="JSONL field holding the text (default: text)",
+        help="JSONL field holding the text (default: text; 'a.b': field b of object a)",
     )
     out = build.add_argument_group("output")
     out.add_argument("-o", "--output", required=True, metavar="FILE", help="model file to write")
@@ -450,9 +452,11 @@ def _add_trace_parsers(commands: Any, fmt: Any) -> None:
                      "JSONL file or '-' (one {\"id\", \"text\"} object per line)")
     add.add_argument("--index", required=True, metavar="PATH", help="index file")
     add.add_argument("--text-field", default="text", metavar="NAME",
-                     help="JSONL field holding the text (default: text)")
+                     help="JSONL field holding the text (default: text; 'a.b': field b "
+                     "of object a)")
     add.add_argument("--id-field", default="id", metavar="NAME",
-                     help="JSONL field holding the id (default: id)")
+                     help="JSONL field holding the id (default: id; 'a.b' as for "
+                     "--text-field)")
     add.add_argument("--batch-size", type=_positive_int, default=500, metavar="N",
                      help="documents per transaction (default: 500)")
     add.add_argument("-q", "--quiet", action="store_true", help="no progress on stderr")
@@ -544,7 +548,7 @@ def _is_json_record(raw: bytes, text_field: str) -> bool:
         obj = json.loads(line.decode("utf-8", "replace"))
     except (ValueError, RecursionError):
         return False
-    return isinstance(obj, dict) and text_field in obj
+    return isinstance(obj, dict) and field_value(obj, text_field) is not MISSING_FIELD
 
 
 class _Input:
@@ -598,11 +602,12 @@ def _parse_record(
         return meta, None, f"invalid JSON: {exc}"
     if not isinstance(obj, dict):
         return meta, None, f"not a JSON object but {_json_type(obj)}"
-    if args.id_field in obj:
-        meta["id"] = obj[args.id_field]
-    if args.text_field not in obj:
+    ident = field_value(obj, args.id_field)
+    if ident is not MISSING_FIELD:
+        meta["id"] = ident
+    text = field_value(obj, args.text_field)
+    if text is MISSING_FIELD:
         return meta, None, f"missing {args.text_field!r} field"
-    text = obj[args.text_field]
     if not isinstance(text, str):
         return meta, None, f"{args.text_field!r} field is {_json_type(text)}, not a string"
     try:
@@ -1064,9 +1069,11 @@ def _add_scan_parser(commands: Any, fmt: Any) -> None:
                      help="files (.jsonl[.gz|.zst], .parquet, .warc[.gz], .txt, .html), "
                      "directories (searched recursively) or globs")
     inp.add_argument("--text-field", default="text", metavar="NAME",
-                     help="JSONL field / Parquet column holding the text (default: text)")
+                     help="JSONL field / Parquet column holding the text (default: text; "
+                     "'a.b': field b of object or struct column a)")
     inp.add_argument("--id-field", default="id", metavar="NAME",
-                     help="field / column echoed as 'id' (default: id)")
+                     help="field / column echoed as 'id' (default: id; 'a.b' as for "
+                     "--text-field)")
     inp.add_argument("--max-chars", type=_positive_int, default=1_000_000, metavar="N",
                      help="longer texts become error records (default: 1000000)")
     out = scan.add_argument_group("output")

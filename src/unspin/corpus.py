@@ -14,6 +14,7 @@ import json
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+from .formats import field_value
 from .tokens import norm_sentences
 
 DETERMINERS = frozenset({"the", "a", "an", "its", "their", "his", "her", "our", "this", "these"})
@@ -108,7 +109,10 @@ def iter_documents(paths: Iterable[str | Path], text_field: str = "text") -> Ite
                         doc = json.loads(line)
                     except ValueError:
                         continue
-                    if isinstance(doc, dict) and isinstance(doc.get(text_field), str):
-                        yield doc
+                    if not isinstance(doc, dict):
+                        continue
+                    text = field_value(doc, text_field)  # ("a.b": field b of object a)
+                    if isinstance(text, str):
+                        yield doc if text_field in doc else {**doc, text_field: text}
             else:
                 yield {"id": str(path), "text": fh.read()}

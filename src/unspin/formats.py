@@ -199,6 +199,58 @@ def _check_text(item: Item, text: Any, opts: ReadOptions, what: str) -> Item:
     return item
 
 
+# --------------------------------------------------------------------------- fields
+
+MISSING_FIELD = object()  # `field_value` of a field the object lacks
+
+
+def field_value(obj: dict[str, Any], name: str) -> Any:
+    """The value of field ``name`` of a JSON object, or `MISSING_FIELD`.
+
+    A name with dots also reaches into nested objects when the object has no field of
+    that exact name: ``warc_headers.warc-record-id`` is field ``warc-record-id`` of the
+    object in field ``warc_headers`` (OSCAR's ids, Dolma's ``metadata``).
+    """
+    if name in obj:
+        return obj[name]
+    if "." not in name:
+        return MISSING_FIELD
+    cur: Any = obj
+    for part in name.split("."):
+        if not isinstance(cur, dict) or part not in cur:
+            return MISSING_FIELD
+        cur = cur[part]
+    return cur
+
+
+def _parquet_path(schema: Any, name: str) -> list[str] | None:
+    """How to reach field ``name`` in a Parquet file: ``[column]`` for a column of that
+    name, ``[column, field, ...]`` for a field of struct columns (dotted, as in
+    `field_value`), None when there is neither."""
+    if name in schema.names:
+        return [name]
+    parts = name.split(".")
+    if len(parts) < 2 or parts[0] not in schema.names:
+        return None
+    import pyarrow as pa
+
+    typ = schema.field(parts[0]).type
+    for part in parts[1:]:
+        if not pa.types.is_struct(typ) or typ.get_field_index(part) < 0:
+            return None
+        typ = typ.field(part).type
+    return parts
+
+
+def _parquet_values(batch: Any, path: list[str]) -> list[Any]:
+    """The values of a field (`_parquet_path`) in a record batch, one per row (None where
+    a struct on the way is null)."""
+    values = batch.column(path[0]).to_pylist()
+    for part in path[1:]:
+        values = [v.get(part) if isinstance(v, dict) else None for v in values]
+    return values
+
+
 # --------------------------------------------------------------------------- readers
 
 
@@ -224,15 +276,17 @@ def _jsonl_item(raw: bytes, meta: dict[str, Any], opts: ReadOptions) -> Item:
     if not isinstance(obj, dict):
         item.error = bad_utf8 or f"not a JSON object but {json_type_name(obj)}"
         return item
-    if opts.id_field in obj:
-        meta["id"] = obj[opts.id_field]
+    ident = field_value(obj, opts.id_field)
+    if ident is not MISSING_FIELD:
+        meta["id"] = ident
     if bad_utf8:
         item.error = bad_utf8
         return item
-    if opts.text_field not in obj:
+    text = field_value(obj, opts.text_field)
+    if text is MISSING_FIELD:
         item.error = f"missing {opts.text_field!r} field"
         return item
-    return _check_text(item, obj[opts.text_field], opts, f"{opts.text_field!r} field")
+    return _check_text(item, text, opts, f"{opts.text_field!r} field")
 
 
 def _read_jsonl(path: str, opts: ReadOptions, start: int) -> Iterator[Item | None]:
@@ -250,10 +304,13 @@ def _read_parquet(path: str, opts: ReadOptions, start: int) -> Iterator[Item | N
     except ImportError as exc:  # pragma: no cover - depends on the environment
         raise OSError("reading Parquet needs pyarrow (pip install 'unspin[scan]')") from exc
     pf = pq.ParquetFile(path)
-    names = set(pf.schema_arrow.names)
-    if opts.text_field not in names:
-        raise OSError(f"no {opts.text_field!r} column (columns: {', '.join(sorted(names))})")
-    columns = [opts.text_field] + ([opts.id_field] if opts.id_field in names else [])
+    schema = pf.schema_arrow
+    text_path = _parquet_path(schema, opts.text_field)
+    if text_path is None:
+        names = ", ".join(sorted(schema.names))
+        raise OSError(f"no {opts.text_field!r} column (columns: {names})")
+    id_path = _parquet_path(schema, opts.id_field)
+    columns = list(dict.fromkeys([text_path[0]] + ([id_path[0]] if id_path else [])))
     index = 0
     for batch in pf.iter_batches(batch_size=1024, columns=columns):
         n = batch.num_rows
@@ -261,8 +318,8 @@ def _read_parquet(path: str, opts: ReadOptions, start: int) -> Iterator[Item | N
             index += n
             yield from (None for _ in range(n))
             continue
-        texts = batch.column(opts.text_field).to_pylist()
-        ids = batch.column(opts.id_field).to_pylist() if opts.id_field in names else None
+        texts = _parquet_values(batch, text_path)
+        ids = _parquet_values(batch, id_path) if id_path else None
         for k in range(n):
             if index < start:
                 yield None

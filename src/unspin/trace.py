@@ -20,6 +20,7 @@ from difflib import SequenceMatcher
 from pathlib import Path
 from typing import Any
 
+from .formats import field_value
 from .index import Index, Match
 from .report import Edit, Restoration
 from .tokens import tokenize
@@ -239,7 +240,7 @@ def _records(path: str, lines: Any, text_field: str,
         if not isinstance(obj, dict):
             yield InputError(where, "not a JSON object")
             continue
-        doc_id, text = obj.get(id_field), obj.get(text_field)
+        doc_id, text = field_value(obj, id_field), field_value(obj, text_field)
         if isinstance(doc_id, int) and not isinstance(doc_id, bool):
             doc_id = str(doc_id)
         if not isinstance(doc_id, str) or not doc_id:
