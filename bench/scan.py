@@ -134,9 +134,14 @@ def _cpu_children() -> float:
     return ru.ru_utime + ru.ru_stime
 
 
+# Options given to every timed ``unspin scan`` (``--batch-size``, from this script's own).
+SCAN_OPTIONS: list[str] = []
+
+
 def _run_scan(inp: Path, out: Path, *args: str, cpu: list[float] | None = None) -> float:
     """Wall seconds of one ``unspin scan`` run; its CPU seconds (all processes) go to cpu."""
-    cmd = [sys.executable, "-m", "unspin", "scan", str(inp), "-o", str(out), "-q", *args]
+    cmd = [sys.executable, "-m", "unspin", "scan", str(inp), "-o", str(out), "-q", *args,
+           *SCAN_OPTIONS]
     c0 = _cpu_children()
     t = time.perf_counter()
     subprocess.run(cmd, env=_env(), check=True)
@@ -627,7 +632,8 @@ def _tree_rss(pid: int) -> int:
 def bench_robust(n: int, res: dict, workers: int = 2) -> None:
     path = OUT / "robust.jsonl"
     kinds = make_robust(n, path)
-    cmd = [sys.executable, "-m", "unspin", "scan", str(path), "-q", "--workers", str(workers)]
+    cmd = [sys.executable, "-m", "unspin", "scan", str(path), "-q", "--workers", str(workers),
+           *SCAN_OPTIONS]
     ref = OUT / "robust.ref.jsonl"
     t = time.perf_counter()
     proc = subprocess.Popen([*cmd, "-o", str(ref)], env=_env())
@@ -700,13 +706,18 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--spun-every", type=int, default=2, metavar="K",
                     help="spin one document in K (default 2, the benchmark's mix; 20 is "
                          "closer to a crawl, where few documents are spun)")
+    ap.add_argument("--batch-size", type=int, default=None, metavar="N",
+                    help="documents per batch of every timed scan (default: the scan's)")
     args = ap.parse_args(argv)
+    if args.batch_size is not None:
+        SCAN_OPTIONS[:] = ["--batch-size", str(args.batch_size)]
     OUT.mkdir(parents=True, exist_ok=True)
     docs = OUT / "docs.jsonl"
     nbytes = make_docs(args.docs, docs, spun_every=args.spun_every)
     _compile()
     mb = nbytes / 1e6
     res: dict = {"docs": args.docs, "spun_every": args.spun_every, "mb": round(mb, 3),
+                 "batch_size": args.batch_size,
                  "cpus": os.cpu_count(),
                  "load_at_start": _load(), "python": sys.version.split()[0]}
     from unspin.lm import native_available

@@ -358,10 +358,12 @@ def _score_all(analyses: list[_Analysis], decoder, keep_words: bool = False) -> 
     seg_all = segment_ids(texts, codes=codes,
                           doc_starts=np.asarray(bounds[:-1], dtype=np.int64))
     shape_all = shape_codes(texts, seg_all, codes=codes)
-    words_before = np.concatenate(([0], np.cumsum((codes & CODE_WORD) != 0))).tolist()
+    # Words before each document's first token (read at the bounds only: a list of every
+    # token's count cost more than the rest of this loop).
+    words_before = np.concatenate(([0], np.cumsum((codes & CODE_WORD) != 0)))[bounds].tolist()
     for k, a in enumerate(docs):
         lo, hi = bounds[k], bounds[k + 1]
-        a.words = words_before[hi] - words_before[lo]
+        a.words = words_before[k + 1] - words_before[k]
         a.norms, a.codes, a.shape = norms[lo:hi], codes[lo:hi], shape_all[lo:hi]
         a.seg = seg_all[lo:hi] - seg_all[lo] if hi > lo else seg_all[lo:hi]
         a._seg_starts = None

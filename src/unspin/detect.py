@@ -110,9 +110,11 @@ def features_many(n_words: list[int], base_logprobs: np.ndarray, bounds: list[in
     post = np.asarray(posteriors, dtype=np.float64)
     lp = np.asarray(base_logprobs, dtype=np.float64)
     zero = np.zeros(1, dtype=np.int64)
-    c05 = np.concatenate((zero, np.cumsum(post >= 0.5))).tolist()
-    c09 = np.concatenate((zero, np.cumsum(post >= 0.9))).tolist()
-    c45 = np.concatenate((zero, np.cumsum(lp < -4.5))).tolist()
+    # The running totals read only at the documents' bounds (a list of every token's total
+    # cost more than the features themselves).
+    c05 = np.concatenate((zero, np.cumsum(post >= 0.5)))[cuts].tolist()
+    c09 = np.concatenate((zero, np.cumsum(post >= 0.9)))[cuts].tolist()
+    c45 = np.concatenate((zero, np.cumsum(lp < -4.5)))[bounds].tolist()
     out = []
     for k, words in enumerate(n_words):
         p0, p1 = cuts[k], cuts[k + 1]
@@ -121,10 +123,10 @@ def features_many(n_words: list[int], base_logprobs: np.ndarray, bounds: list[in
         n_tok = (l1 - l0) + a
         out.append({
             "spun_mass": (float(post[p0:p1].sum()) + a * prior["spun_mass"]) / n,
-            "confident_share": (float(c05[p1] - c05[p0]) + a * prior["confident_share"]) / n,
-            "strong_share": (float(c09[p1] - c09[p0]) + a * prior["strong_share"]) / n,
+            "confident_share": (float(c05[k + 1] - c05[k]) + a * prior["confident_share"]) / n,
+            "strong_share": (float(c09[k + 1] - c09[k]) + a * prior["strong_share"]) / n,
             "mean_logprob": (float(lp[l0:l1].sum()) + a * prior["mean_logprob"]) / n_tok,
-            "surprise_share": (float(c45[l1] - c45[l0]) + a * prior["surprise_share"]) / n_tok,
+            "surprise_share": (float(c45[k + 1] - c45[k]) + a * prior["surprise_share"]) / n_tok,
             "log_words": math.log(min(max(words, 1), MAX_CALIBRATED_WORDS)),
         })
     return out
