@@ -606,6 +606,28 @@ def test_the_evidence_padded_arrays_are_what_prepare_computes(monkeypatch, chunk
     assert decode_mod.padded_range(chunks, 3, 3) is None
 
 
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 3), st.integers(0, 12), st.integers(1, 4),
+                          st.sampled_from([0.2, 0.5, 0.5, 0.7, 0.9, 0.95])),
+                max_size=30))
+def test_greedy_groups_keep_what_the_plain_greedy_rule_keeps(decisions):
+    """`_greedy_kept` runs the greedy rule only inside groups of overlapping decisions:
+    the same decisions as the rule over all of them (ties by confidence in index order)."""
+    sent = np.array([d[0] for d in decisions], dtype=np.int64)
+    start = np.array([d[1] for d in decisions], dtype=np.int64)
+    end = start + np.array([d[2] for d in decisions], dtype=np.int64)
+    conf = np.array([d[3] for d in decisions], dtype=np.float64)
+    taken: set[tuple[int, int]] = set()
+    ref = []
+    for i in sorted(range(len(decisions)), key=lambda i: -conf[i]):
+        span = {(int(sent[i]), k) for k in range(int(start[i]), int(end[i]))}
+        if not span & taken:
+            taken |= span
+            ref.append(i)
+    ref.sort(key=lambda i: (sent[i], start[i], i))
+    assert decode_mod._greedy_kept(sent, start, end, conf).tolist() == ref
+
+
 @pytest.mark.parametrize("floor", [0.0, 0.3, 0.62])
 def test_local_decisions_are_the_greedy_choice_by_confidence(floor):
     # `_local_decisions` skips its greedy pass when no two decisions overlap; with or
