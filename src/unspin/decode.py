@@ -312,15 +312,60 @@ class PreparedChunk(list):
     arrays: tuple | None = None
 
 
-@dataclass(slots=True)
 class SentenceState:
-    norms: list[str]
-    ids: np.ndarray
-    padded: np.ndarray  # [NONE, BOS, ids..., EOS]
-    base: np.ndarray  # log10 P of padded[t] for t >= 2, observed context
-    shapes: list[int] | None = None  # per token: 0 plain, 1 capitalised inside a sentence
-    # The model's lookups of padded's adjacent pairs (`NGramLM.pairs`), when it has them.
-    pairs: tuple[np.ndarray, np.ndarray] | None = None
+    """One prepared sentence: its tokens and shapes, and views of its part of the chunk's
+    arrays (`PreparedChunk.arrays`), made when first read: `check` reads the chunk's
+    arrays whole, and making four views for each of a batch's thousands of sentences was
+    a few per cent of checking spun documents.
+
+    Attributes:
+        norms: The normalised tokens.
+        shapes: Per token: 0 plain, 1 capitalised inside a sentence, 2 an acronym.
+        ids: Their LM ids.
+        padded: ``[NONE, BOS, ids..., EOS]``.
+        base: log10 P of ``padded[t]`` for ``t >= 2`` in observed context.
+        pairs: The model's lookups of ``padded``'s adjacent pairs (`NGramLM.pairs`), or
+            None when the model cannot share them.
+    """
+
+    __slots__ = ("norms", "shapes", "_arrays", "_lo", "_hi", "_views")
+
+    def __init__(self, norms: list[str], shapes: list[int] | None, arrays: tuple, lo: int,
+                 hi: int) -> None:
+        self.norms = norms
+        self.shapes = shapes
+        self._arrays = arrays  # (g, base, pairs or None) of the chunk
+        self._lo, self._hi = lo, hi  # this sentence's padded part: g[lo:hi]
+        self._views: tuple | None = None
+
+    def _view(self) -> tuple:
+        if self._views is None:
+            g, base, own = self._arrays
+            lo, hi = self._lo, self._hi
+            pairs = (own[0][lo:hi - 1], own[1][lo:hi - 1]) if own is not None else None
+            self._views = (g[lo + 2:hi - 1], g[lo:hi], base[lo:hi], pairs)
+        return self._views
+
+    @property
+    def ids(self) -> np.ndarray:
+        return self._view()[0]
+
+    @property
+    def padded(self) -> np.ndarray:
+        return self._view()[1]
+
+    @property
+    def base(self) -> np.ndarray:
+        return self._view()[2]
+
+    @property
+    def pairs(self) -> tuple[np.ndarray, np.ndarray] | None:
+        return self._view()[3]
+
+    @property
+    def padded_len(self) -> int:
+        """``len(padded)``, without making the view."""
+        return self._hi - self._lo
 
 
 # The table marks every pair that involves a multiword expression with FLAG_PHRASE; only
@@ -897,7 +942,7 @@ class _CompiledJoint:
         self.c_first = c_first
         self.c_npos = np.diff(np.concatenate((c_first, [len(g_first)])))
         # Each cluster's sentence row in the concatenated padded arrays.
-        lens = np.array([len(st.padded) for st in self.states], dtype=np.int64)
+        lens = np.array([st.padded_len for st in self.states], dtype=np.int64)
         starts = np.concatenate(([0], np.cumsum(lens)[:-1]))
         c_si = g_si[c_first]
         self.c_row, self.c_rowlen = starts[c_si], lens[c_si]
@@ -1325,15 +1370,12 @@ class Decoder:
             lp, own = self._score_padded(g)
             base = np.concatenate(([0.0, 0.0], lp))
             base[starts] = base[starts + 1] = 0.0  # the padding before each sentence
-        states = PreparedChunk()
-        for k, (s0, s1) in enumerate(zip(starts.tolist(), ends.tolist(), strict=True)):
-            norms = sentences[k]
-            st = SentenceState(norms, g[s0 + 2:s1 - 1], g[s0:s1], base[s0:s1])
-            st.shapes = shapes[k] if shapes is not None else [0] * len(norms)
-            if own is not None:
-                st.pairs = (own[0][s0:s1 - 1], own[1][s0:s1 - 1])
-            states.append(st)
         n = int(ends[-1])
+        states = PreparedChunk()
+        arrays = (g, base, own)
+        shapes = shapes if shapes is not None else [[0] * len(norms) for norms in sentences]
+        states.extend(map(SentenceState, sentences, shapes, repeat(arrays), starts.tolist(),
+                          ends.tolist()))
         states.arrays = (g[:n], base[:n], own)
         return states
 
@@ -2353,7 +2395,7 @@ class Decoder:
             g = np.concatenate([st.padded for st in states]) if states else \
                 np.zeros(0, np.int64)
             base = np.concatenate([st.base for st in states]) if states else np.zeros(0)
-        lens = np.array([len(st.padded) for st in states], dtype=np.int64)
+        lens = np.array([st.padded_len for st in states], dtype=np.int64)
         starts = np.concatenate(([0], np.cumsum(lens)[:-1])) if states else lens
         ends = starts + lens  # exclusive; the EOS is at ends - 1
         sent_of = np.repeat(np.arange(len(states)), lens)
@@ -2826,7 +2868,7 @@ class Decoder:
                 decided.extend(self._local_decisions(part, min_confidence))
             else:
                 parts.append(part)
-            g_offset += sum(len(st.padded) for st in chunk)
+            g_offset += sum(st.padded_len for st in chunk)
             states.extend(chunk)
             k = k2
         if per_chunk:
