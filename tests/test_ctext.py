@@ -57,6 +57,15 @@ def test_control_test_agrees_with_the_control_stage(text: str) -> None:
     assert ctext.has_controls(text) == bool(clean_module._CONTROL.search(text))
 
 
+@settings(max_examples=400, deadline=None)
+@given(ANY)
+def test_ascii_counts_are_those_of_the_ascii_characters(text: str) -> None:
+    ascii_part = "".join(c for c in text if c < "\x80")
+    visible, bad, letters, others = ctext.ascii_counts(text)
+    assert (visible, bad, letters) == clean_module._ascii_counts(ascii_part)[:3]
+    assert others == "".join(clean_module._NON_ASCII.findall(text))
+
+
 def _stopword_counts_py(text: str) -> tuple[int, int, int]:
     """The counts as `clean` defines them, from the sets."""
     found = clean_module._WORD.findall(text)
@@ -133,6 +142,8 @@ def test_bad_arguments_raise_type_errors() -> None:
         ctext.token_codes(["ok", 3])
     with pytest.raises(TypeError):
         ctext.stopword_counts("text", ["a"], frozenset())
+    with pytest.raises(TypeError):
+        ctext.ascii_counts(b"bytes")
     with pytest.raises(TypeError):
         ctext.lookup_ids({}, ("a",), UNK)
 

@@ -338,6 +338,43 @@ static PyObject *has_controls(PyObject *self, PyObject *arg) {
     Py_RETURN_FALSE;
 }
 
+/* (visible, bad, letters, others) of clean._counts' ASCII part: its ASCII characters that
+ * are not white space (\s), that are controls other than \t \n \r ([\x00-\x08\x0b\x0c
+ * \x0e-\x1f\x7f]) and that are letters; `others` is the text's non-ASCII characters, in
+ * order, as a str (clean._counts looks at those one by one). One pass, where the Python
+ * code encoded the text and ran three bytes.translate passes and a regular expression. */
+static PyObject *ascii_counts(PyObject *self, PyObject *arg) {
+    int kind;
+    const void *data;
+    Py_ssize_t n, visible = 0, bad = 0, letters = 0, nother = 0;
+    if (text_arg(arg, "ascii_counts", &kind, &data, &n) < 0) return NULL;
+    Py_UCS4 maxchar = 0;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, i);
+        if (c >= 128) {
+            nother++;
+            if (c > maxchar) maxchar = c;
+            continue;
+        }
+        unsigned char k = ascii_class[c];
+        visible += !(k & A_SPACE);
+        letters += (k & A_LETTER) != 0;
+        bad += c <= 0x08 || c == 0x0b || c == 0x0c || (c >= 0x0e && c <= 0x1f) || c == 0x7f;
+    }
+    PyObject *others = PyUnicode_New(nother, maxchar);
+    if (!others) return NULL;
+    if (nother) {
+        int okind = PyUnicode_KIND(others);
+        void *odata = PyUnicode_DATA(others);
+        Py_ssize_t j = 0;
+        for (Py_ssize_t i = 0; i < n; i++) {
+            Py_UCS4 c = PyUnicode_READ(kind, data, i);
+            if (c >= 128) PyUnicode_WRITE(okind, odata, j++, c);
+        }
+    }
+    return Py_BuildValue("nnnN", visible, bad, letters, others);
+}
+
 /* `[index.get(w, unk) for w in words]` as int64 (lm.NGramLM.ids). */
 static PyObject *lookup_ids(PyObject *self, PyObject *args) {
     PyObject *index, *words, *table = NULL;
@@ -598,6 +635,8 @@ static PyMethodDef methods[] = {
     {"token_codes", token_codes, METH_O, "token_codes(tokens): tokens._code_of per token, bytes"},
     {"maybe_mojibake", maybe_mojibake, METH_O,
      "maybe_mojibake(text): whether clean._MOJI_HINT matches anywhere in the text"},
+    {"ascii_counts", ascii_counts, METH_O,
+     "ascii_counts(text): (visible, bad, letters) of its ASCII characters, and the others"},
     {"has_controls", has_controls, METH_O,
      "has_controls(text): whether clean's control stage has anything to edit"},
     {"lookup_ids", lookup_ids, METH_VARARGS,

@@ -799,13 +799,19 @@ def _counts(sample: str) -> tuple[int, int, int, int, int]:
     character classes as `_regex_counts` (``\\s`` is ``str.isspace``, a letter
     ``[^\\W\\d_]`` is alphanumeric but not a decimal digit), five times faster.
     """
-    if sample.isascii():
-        return _ascii_counts(sample)
-    others = _NON_ASCII.findall(sample)
+    if _ctext is not None:  # the ASCII part counted and the others gathered in one pass
+        n_visible, bad, letters, others = _ctext.ascii_counts(sample)
+        if not others:
+            return n_visible, bad, letters, letters, letters
+        n_ascii = letters
+    else:
+        if sample.isascii():
+            return _ascii_counts(sample)
+        others = _NON_ASCII.findall(sample)
+        n_visible, bad, letters, n_ascii, _ = _ascii_counts(
+            sample.encode("ascii", "ignore").decode("ascii"))
     if len(others) * 8 > len(sample):
         return _regex_counts(sample)
-    n_visible, bad, letters, n_ascii, _ = _ascii_counts(
-        sample.encode("ascii", "ignore").decode("ascii"))
     latin = letters
     for c in others:
         if not c.isspace():
