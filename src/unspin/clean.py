@@ -628,12 +628,13 @@ _LEAD = re.compile(r"[\W_]*([^\W\d_]*)")
 def _is_boilerplate_line(line: str) -> bool:
     if len(line) > 300:
         return False
-    words = line.split()
-    if not words or len(words) >= _MAX_LINE_WORDS:
-        return False
+    # The first word first: it rules out most lines without splitting them into words.
     lead = _LEAD.match(line).group(1)
     if lead.isascii() and lead.lower() not in _BOILER_FIRST:
         return False  # (a non-ASCII letter may match an ASCII one under re.I: "ſ", "K")
+    words = line.split()
+    if not words or len(words) >= _MAX_LINE_WORDS:
+        return False
     # Every sentence on the line must be boilerplate; a line that goes on to real prose
     # ("Sign up for our newsletter. The minister said ...") is kept whole.
     return all(_is_boilerplate_sentence(s) for s in _SENT_SPLIT.split(line.strip()))
