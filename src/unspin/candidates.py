@@ -411,7 +411,8 @@ class CandidateSource:
         if self._vectors is None:
             return rows, None
         index, n = self._index, self._n_vec
-        found = np.fromiter((index.get(w, n) for w in words), dtype=np.int64, count=len(words))
+        # (map() calls index.get from C: twice as fast as a generator expression)
+        found = np.fromiter(map(index.get, words, repeat(n)), dtype=np.int64, count=len(words))
         rows[found < n] = found[found < n]
         return rows, self._vectors
 

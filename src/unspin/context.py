@@ -21,6 +21,7 @@ topic (`topic_delta`, from the shipped skip-gram vectors) and its word counts
 from __future__ import annotations
 
 from contextlib import AbstractContextManager, nullcontext
+from itertools import repeat
 from pathlib import Path
 
 import numpy as np
@@ -88,7 +89,7 @@ class ContextModel:
         """Per id of a language model with vocabulary ``lm_words``: this model's id of the
         same word (``<unk>`` where it has none; the four special ids map to themselves)."""
         index = dict(zip(self.words, range(len(self.words)), strict=True))
-        out = np.fromiter((index.get(w, UNK) for w in lm_words), dtype=np.int64,
+        out = np.fromiter(map(index.get, lm_words, repeat(UNK)), dtype=np.int64,
                           count=len(lm_words))
         out[:FIRST_WORD] = np.arange(min(FIRST_WORD, len(out)))
         return out
