@@ -1142,7 +1142,6 @@ def _cmd_scan(args: argparse.Namespace) -> int:
             rest = sum(v for _, v in shown[5:])
             kinds = len(shown) - 5
             reasons += f", {rest} more ({kinds} other reason{'s' if kinds > 1 else ''})"
-
         resumed = (f" (+{summary.resumed_records} done before --resume)"
                    if summary.resumed_records else "")
         print(
