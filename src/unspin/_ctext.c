@@ -1,5 +1,6 @@
 /* Optional compiled helper for the text stages: tokens, token flags, the language gate's
- * stop-word counts, the cleaner's control-character test and the language model's id lookup.
+ * character and stop-word counts, the cleaner's control-character test and the language model's
+ * id lookup.
  *
  * Why: on clean documents (most of a crawl) these per-character and per-token passes were
  * about a quarter of a `check` (regular expressions over the text, a dictionary lookup per
