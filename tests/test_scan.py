@@ -368,6 +368,19 @@ def test_cli_usage_errors(tmp_path, capsys):
     assert "output format" in capsys.readouterr().err
 
 
+def test_standard_streams_get_a_clear_error_that_names_the_streaming_command(tmp_path, capsys,
+                                                                             monkeypatch):
+    monkeypatch.chdir(tmp_path)  # (no file named "-" there)
+    path = _write_jsonl(tmp_path / "in.jsonl", _docs(1))
+    assert main(["scan", "-", "-o", str(tmp_path / "o.jsonl")]) == 2
+    err = capsys.readouterr().err
+    assert "not standard input" in err and "unspin check -" in err
+    assert main(["scan", str(path), "-o", "-"]) == 2
+    err = capsys.readouterr().err
+    assert "not standard output" in err and "unspin check" in err
+    assert not (tmp_path / "o.jsonl").exists()
+
+
 def test_cli_summary_on_stderr(tmp_path, capsys):
     path = _write_jsonl(tmp_path / "in.jsonl", _docs(3), b"\n")
     out = tmp_path / "o.jsonl"

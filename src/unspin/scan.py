@@ -892,6 +892,16 @@ def scan(
         raise ScanError("two-step candidates are for restoring: use mode 'restore'")
     if engine not in ("local", "ray"):
         raise ScanError(f"unknown engine {engine!r}")
+    # Standard input and output are streams: a scan reads its inputs by file (to resume at
+    # a record, to know their size) and assembles its output from shards at the end.
+    if "-" in inputs and not os.path.exists("-"):
+        raise ScanError("scan reads files, not standard input (it resumes by file): save the "
+                        "stream to a file, or pipe it through 'unspin check -', which reads "
+                        "JSONL on standard input and writes JSONL to standard output")
+    if output == "-":
+        raise ScanError("scan writes a file, not standard output (it assembles its output "
+                        "at the end): give -o FILE.jsonl, or use 'unspin check', which "
+                        "writes JSONL to standard output")
     out_lower = output.lower()
     if not out_lower.endswith((".jsonl", ".ndjson", ".jsonl.gz", ".ndjson.gz", ".parquet")):
         raise ScanError(f"cannot tell the output format of {output}: use .jsonl, .jsonl.gz "
