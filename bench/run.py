@@ -31,6 +31,7 @@ import sys  # noqa: E402
 import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
+from unspin.scan import BATCH_DOCS  # noqa: E402
 from unspin.tokens import norm_sentences  # noqa: E402
 
 from . import metrics as M  # noqa: E402
@@ -106,8 +107,8 @@ class Timer:
         return self.bytes / 1e6 / self.seconds if self.seconds else None
 
 
-# Documents per `check_many` call: the scan's batches (`unspin.scan.BATCH_DOCS`).
-BATCH = 64
+# Documents per `check_many` call: the scan's batches.
+BATCH = BATCH_DOCS
 
 
 def short_texts(docs: list[dict], seed: int) -> dict:

@@ -42,13 +42,13 @@ from typing import Any
 from .formats import ReadOptions, expand_inputs, read_items
 
 STATE_FILE = "state.json"
+STATE_VERSION = 1
+COMMIT_INTERVAL_S = 1.0
 # Documents per batch (`--batch-size`): a check-mode batch is one `unspin.check_many` call,
 # whose fixed numpy cost per call is spread over the batch. 64 scanned the benchmark's
 # documents about 6 % faster than 32, end to end, with one worker and with two; 128 was no
 # faster than 64 and leaves a longer tail to the last batch (BENCHMARKS, session 19).
 BATCH_DOCS = 64
-STATE_VERSION = 1
-COMMIT_INTERVAL_S = 1.0
 
 
 class ScanError(Exception):
