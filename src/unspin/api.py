@@ -266,8 +266,10 @@ class _Analysis:
             self._is_word = (self.codes & CODE_WORD).astype(bool).tolist()
         return self._starts
 
-    def located(self, min_confidence: float, *, by_gate: bool = False, shown: bool = False):
-        """Decisions at or above a confidence, with input offsets and the replacement;
+    def located(self, min_confidence: float, *, by_gate: bool = False,
+                shown: bool = False) -> list[tuple[Decision, int, int, str, str]]:
+        """Decisions at or above a confidence, with input offsets, the replacement and the
+        input's text there: ``(decision, start, end, replacement, text)`` each;
         ``by_gate``: at or above it before the document's adjustment (``gates``);
         ``shown``: compare the confidence as reported (4 decimals), so that a threshold
         copied from an edit keeps that edit."""
@@ -279,35 +281,46 @@ class _Analysis:
         else:
             kept = [d for d in self.decisions if d.confidence >= min_confidence]
         if not kept:
-            return
+            return []
         # Everything a decision needs, fetched once per document (a spun one has dozens).
         starts = self.segment_starts()
         texts, norms, text_in = self.token_texts, self.norms, self.input
         offsets = self._offsets()
         is_word = self._is_word
         to_input = self.cleaned.span_to_input if self.cleaned.edits else None
+        out = []
         for d in kept:
             first = starts[d.sentence]
             lo, hi = first + d.start, first + d.end
             if hi <= lo:
                 continue
+            original = d.original
             if hi == lo + 1:  # most decisions: one token
-                replacement = _match_case([texts[lo]] if is_word[lo] else [], d.original)
+                t = texts[lo]
+                if len(original) == 1 and is_word[lo]:
+                    # `_match_case` of one word for one word, inlined (its call was a
+                    # tenth of the reports' time).
+                    w = original[0]
+                    replacement = w.upper() if len(t) > 1 and t.isupper() else \
+                        w[:1].upper() + w[1:] if t[:1].isupper() else w
+                else:
+                    replacement = _match_case([t] if is_word[lo] else [], original)
             else:
                 replacement = _match_case([texts[k] for k in range(lo, hi) if is_word[k]],
-                                          d.original)
+                                          original)
             begin, stop = offsets[lo], offsets[hi - 1] + len(texts[hi - 1])
             if d.start > 0 and norms[lo - 1] in ("a", "an") and \
-                    norms[lo - 1] != _article_for(d.original[0]):
+                    norms[lo - 1] != _article_for(original[0]):
                 # The spinner fixed "a"/"an" for its word; fix it back for the original.
-                fixed = _article_for(d.original[0])
+                fixed = _article_for(original[0])
                 fixed = fixed.capitalize() if texts[lo - 1][0].isupper() else fixed
                 begin = offsets[lo - 1]
                 replacement = fixed + " " + replacement
             start, end = to_input(begin, stop) if to_input is not None else (begin, stop)
-            if replacement == text_in[start:end]:
-                continue
-            yield d, start, end, replacement
+            observed = text_in[start:end]
+            if replacement != observed:
+                out.append((d, start, end, replacement, observed))
+        return out
 
     def report(self, threshold: float | None, min_confidence: float,
                located: list | None = None) -> Report:
@@ -318,9 +331,9 @@ class _Analysis:
                           language=self.language, supported=False, words=self.words)
         score = self.score()
         spans = [
-            Span(start, end, self.input[start:end], repl, round(d.confidence, 4))
-            for d, start, end, repl in (self.located(min_confidence, by_gate=True)
-                                        if located is None else located)
+            Span(start, end, observed, repl, round(d.confidence, 4))
+            for d, start, end, repl, observed in (self.located(min_confidence, by_gate=True)
+                                                  if located is None else located)
         ]
         return Report(score=round(score, 6), spun=score >= thr, spans=spans, threshold=thr,
                       language="en", supported=True, words=self.words,
@@ -671,12 +684,12 @@ def restore(text: str, *, min_confidence: float | None = None, threshold: float 
     min_conf = edit_confidence_map()(_default_min_confidence()) if default \
         else float(min_confidence)
     # The report's spans are the same edits.
-    located = list(analysis.located(min_conf, by_gate=default, shown=not default))
+    located = analysis.located(min_conf, by_gate=default, shown=not default)
     report = analysis.report(threshold, min_conf, located)
     edits = [e for e in analysis.cleaned.edits]
     spin = [
-        Edit(start, end, analysis.input[start:end], repl, round(d.confidence, 4), "spin")
-        for d, start, end, repl in located
+        Edit(start, end, observed, repl, round(d.confidence, 4), "spin")
+        for d, start, end, repl, observed in located
     ]
     edits = _merge_edits(edits, spin)
     return Restoration(text=_apply(analysis.input, edits), edits=edits, report=report)
