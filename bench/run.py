@@ -141,28 +141,30 @@ def short_texts(docs: list[dict], seed: int) -> dict:
     return out
 
 
-def batched_check_speed(clean: list[str], spun: list[str]) -> dict:
-    """MB per CPU second of `unspin.check_many` over batches of `BATCH` documents, the way
-    scan and the datatrove filter call it (the same reports as `check`)."""
-    try:
-        from unspin import check_many
-    except ImportError:
+def batched_speed(name: str, clean: list[str], spun: list[str]) -> dict:
+    """MB per CPU second of ``unspin.<name>`` (`check_many` or `restore_many`) over
+    batches of `BATCH` documents, the way scan and the datatrove filter call them (the
+    same results as `check` and `restore` one by one)."""
+    import unspin
+
+    run_many = getattr(unspin, name, None)
+    if run_many is None:
         return {}
     out = {}
     total_mb = total_s = 0.0
-    for name, texts in (("clean", clean), ("spun", spun)):
+    for kind, texts in (("clean", clean), ("spun", spun)):
         if not texts:
             continue
         t = time.process_time()
         for k in range(0, len(texts), BATCH):
-            check_many(texts[k:k + BATCH])
+            run_many(texts[k:k + BATCH])
         seconds = time.process_time() - t
         mb = sum(len(x.encode("utf-8")) for x in texts) / 1e6
-        out[f"check_many_{name}_mb_per_s"] = mb / seconds
+        out[f"{name}_{kind}_mb_per_s"] = mb / seconds
         total_mb += mb
         total_s += seconds
     if total_s:
-        out["check_many_mb_per_s"] = total_mb / total_s
+        out[f"{name}_mb_per_s"] = total_mb / total_s
     return out
 
 
@@ -417,7 +419,10 @@ def run(args: argparse.Namespace) -> dict:
             results["conditions"][f"{name}@{rate:.2f}"] = res
 
     if check:
-        batched = batched_check_speed([d["text"] for d in clean_all], spun_texts)
+        batched = batched_speed("check_many", [d["text"] for d in clean_all], spun_texts)
+        # `restore_many` over what `restore` ran on one by one: the test documents and
+        # every spun condition.
+        batched.update(batched_speed("restore_many", [d["text"] for d in docs], spun_texts))
         # The yardstick (`bench.yardstick`) on clean test documents, right after: the median
         # of five readings (one reading of about a second swung by a third from run to run).
         readings = [gopher_mb_per_s([d["text"] for d in clean_all[:300]]) for _ in range(5)]
@@ -550,6 +555,13 @@ def report_md(r: dict) -> str:
             f"{_f(sp.get('restore_spun_mb_per_s'), '{:.3f}')} MB/s; on clean ones: "
             f"{_f(sp.get('restore_clean_mb_per_s'), '{:.3f}')} (a document scoring below the "
             "span gate is not decoded).",
+            "",
+            f"`restore_many` in batches of {BATCH} (what `unspin scan --mode restore` and "
+            "`unspin restore` of a JSONL file use; the same restorations, each document "
+            "still decoded on its own) over the same documents: "
+            f"{_f(sp.get('restore_many_mb_per_s'), '{:.3f}')} MB/s over all, "
+            f"{_f(sp.get('restore_many_clean_mb_per_s'), '{:.3f}')} on clean ones, "
+            f"{_f(sp.get('restore_many_spun_mb_per_s'), '{:.3f}')} on spun ones.",
             ""]
     gopher = sp.get("gopher_mb_per_s")
     if gopher:
@@ -563,8 +575,9 @@ def report_md(r: dict) -> str:
                 "`bench.yardstick`; the speed bars were "
                 f"written where it ran at {YARDSTICK_MB_PER_S} MB/s): `check_many` "
                 f"{times('check_many_mb_per_s')} its speed (a bar of 2 MB/s asks "
-                f"{bar_multiple(2.0):g}x), `restore` {times('restore_mb_per_s')} (200 KB/s "
-                f"asks {bar_multiple(0.2):g}x).", ""]
+                f"{bar_multiple(2.0):g}x), `restore_many` {times('restore_many_mb_per_s')} "
+                f"and `restore` one by one {times('restore_mb_per_s')} (200 KB/s asks "
+                f"{bar_multiple(0.2):g}x).", ""]
     sh = r.get("short")
     if sh:
         out += ["## Short texts (first 1-3 sentences of test documents)", "",

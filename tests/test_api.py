@@ -238,6 +238,21 @@ def test_check_many_names_the_bad_item():
         unspin.check_many([CLEAN, 42])
 
 
+def test_restore_many_gives_the_restorations_restore_gives_one_by_one():
+    tortured = ("Recent advances in counterfeit consciousness have changed how clinics screen "
+                "patients for bosom malignancy, and the results are promising.")
+    texts = [SPUN, CLEAN, "", "Das ist ein deutscher Satz und kein englischer Text.", tortured,
+             SPUN + "\n\n" + CLEAN, b"The council met on Monday.", "[ad_1] " + SPUN, "Word"]
+    for options in ({}, {"min_confidence": 0.3}, {"two_step": True}, {"threshold": 0.99}):
+        one_by_one = [unspin.restore(t, **options).to_dict() for t in texts]
+        assert [r.to_dict() for r in unspin.restore_many(texts, **options)] == one_by_one
+    assert any(e["kind"] == "spin" for r in one_by_one for e in r["edits"])
+    assert any(e["kind"] == "cleanup" for r in one_by_one for e in r["edits"])
+    assert unspin.restore_many([]) == []
+    with pytest.raises(TypeError, match=r"texts\[1\]: text must be str"):
+        unspin.restore_many([CLEAN, None])
+
+
 @settings(max_examples=25, deadline=None)
 @given(st.lists(st.sampled_from([SPUN, CLEAN, "Hello.", "", "? ! .", "A B C D", "42"]),
                 max_size=6))

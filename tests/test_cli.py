@@ -737,9 +737,10 @@ def test_shipped_model_end_to_end(stdin, capsys):
     assert 0.0 <= doc["score"] <= 1.0
 
 
-def test_jsonl_file_in_batches_gives_what_stdin_gives_one_by_one(tmp_path):
-    """Records from a file are checked in batches (check_many); from standard input one
-    at a time. Same records, same order, errors included."""
+@pytest.mark.parametrize("command", ["check", "restore"])
+def test_jsonl_file_in_batches_gives_what_stdin_gives_one_by_one(tmp_path, command):
+    """Records from a file are analysed in batches (check_many, restore_many); from
+    standard input one at a time. Same records, same order, errors included."""
     spun = ("The metropolis council accredited a brand new finances on Tuesday after a "
             "protracted debate about faculty funding.")
     lines = [json.dumps({"id": i, "text": spun if i % 3 else "The council met on Monday."})
@@ -749,8 +750,9 @@ def test_jsonl_file_in_batches_gives_what_stdin_gives_one_by_one(tmp_path):
     lines[9] = json.dumps({"id": 9, "text": "Le conseil municipal a voté le budget."})
     path = tmp_path / "in.jsonl"
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    cmd = [sys.executable, "-m", "unspin", "check"]
-    from_file = subprocess.run([*cmd, str(path)], capture_output=True, text=True)
+    cmd = [sys.executable, "-m", "unspin", command]
+    from_file = subprocess.run([*cmd, str(path), "--format", "jsonl"], capture_output=True,
+                               text=True)
     with open(path, "rb") as fh:
         from_stdin = subprocess.run([*cmd, "-", "--format", "jsonl"], stdin=fh,
                                     capture_output=True, text=True)
@@ -758,7 +760,10 @@ def test_jsonl_file_in_batches_gives_what_stdin_gives_one_by_one(tmp_path):
     assert from_file.stdout == from_stdin.stdout
     records = [json.loads(x) for x in from_file.stdout.splitlines()]
     assert len(records) == 40 and "error" in records[5] and "error" in records[7]
-    assert records[1]["spun"] is True and records[0]["spun"] is False
+    if command == "check":
+        assert records[1]["spun"] is True and records[0]["spun"] is False
+    else:
+        assert "city council" in records[1]["text"] and records[0]["edits"] == []
 
 
 def test_restore_two_step_option(stdin, capsys):

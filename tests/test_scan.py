@@ -494,33 +494,40 @@ def test_restore_parquet_and_gzip_outputs(tmp_path):
     assert len(gzip.decompress(gz1.read_bytes()).splitlines()) == 5
 
 
-def test_check_batches_are_checked_together_and_fall_back_one_by_one(tmp_path, monkeypatch):
+@pytest.mark.parametrize(("mode", "batch_call"), [("check", "check_many"),
+                                                  ("restore", "restore_many")])
+def test_batches_are_analysed_together_and_fall_back_one_by_one(tmp_path, monkeypatch, mode,
+                                                                 batch_call):
     import unspin
 
     docs = _docs(5)
-    path = _write_jsonl(tmp_path / "in.jsonl", docs)
+    path = _write_jsonl(tmp_path / "in.jsonl", docs, BAD_LINES)
     calls = []
-    real = unspin.check_many
+    real = getattr(unspin, batch_call)
 
     def counting(texts, **kw):
         calls.append(len(texts))
         return real(texts, **kw)
 
-    monkeypatch.setattr(unspin, "check_many", counting)
+    monkeypatch.setattr(unspin, batch_call, counting)
     together = tmp_path / "together.jsonl"
-    scan([str(path)], str(together), workers=1, batch_size=5)
-    assert 5 in calls  # one call for the whole batch
+    scan([str(path)], str(together), mode=mode, workers=1, batch_size=20)
+    # One call for the batch's readable texts: the five documents and the French one (the
+    # reader makes error records of the other bad lines, the analysis of the French text).
+    assert calls == [6]
 
     def broken(texts, **kw):
         raise RuntimeError("batch failed")
 
-    monkeypatch.setattr(unspin, "check_many", broken)
+    monkeypatch.setattr(unspin, batch_call, broken)
     alone = tmp_path / "alone.jsonl"
-    scan([str(path)], str(alone), workers=1, batch_size=5)
+    scan([str(path)], str(alone), mode=mode, workers=1, batch_size=20)
     # The same records either way: the fallback analyses each document by itself.
-    monkeypatch.setattr(unspin, "check_many", real)
+    monkeypatch.setattr(unspin, batch_call, real)
     assert _read_out(alone) == _read_out(together)
-    assert [r["id"] for r in _read_out(alone)] == [d["id"] for d in docs]
+    assert [r.get("id") for r in _read_out(alone)][:5] == [d["id"] for d in docs]
+    assert any(r.get("edits") if mode == "restore" else r.get("spans")
+               for r in _read_out(together))
 
 
 def test_resume_with_nothing_to_resume_says_so_and_scans(tmp_path, capsys):

@@ -1007,7 +1007,12 @@ def _cmd_restore(args: argparse.Namespace) -> int:
             return _json_line({**meta, "error": error})
         return _json_line(_restore_dict(result, meta))
 
-    return _process(args, run, render_one, render_record)
+    def run_many(texts: list[str]) -> list[Any]:
+        return unspin.restore_many(texts, **kwargs)
+
+    # (Restoring against an index goes document by document: `restore_with_reference`.)
+    return _process(args, run, render_one, render_record,
+                    run_many if index is None else None)
 
 
 def _cmd_lm_build(args: argparse.Namespace) -> int:

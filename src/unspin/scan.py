@@ -240,9 +240,10 @@ def _safe_one(meta: dict[str, Any], text: str | None, error: str | None, cfg: Sc
         return _dumps({**meta, "error": err}), err
 
 
-def _check_together(items: list[tuple[dict[str, Any], str | None, str | None]],
-                    cfg: ScanConfig, use_alarm: bool) -> list[Result] | None:
-    """Check mode: every good item of a batch in one `unspin.check_many` call.
+def _together(items: list[tuple[dict[str, Any], str | None, str | None]],
+              cfg: ScanConfig, use_alarm: bool) -> list[Result] | None:
+    """Every good item of a batch in one `unspin.check_many` (or, in restore mode,
+    `unspin.restore_many`) call.
 
     Together they cost about two thirds of what they cost one by one. The whole call gets
     one document's time limit (a batch normally takes a small part of it); None when it
@@ -252,7 +253,13 @@ def _check_together(items: list[tuple[dict[str, Any], str | None, str | None]],
     import unspin
 
     good = [k for k, (_, text, error) in enumerate(items) if error is None and text is not None]
-    kwargs: dict[str, Any] = {"spans": cfg.spans}
+    kwargs: dict[str, Any] = {}
+    if cfg.mode == "restore":
+        run = unspin.restore_many
+        kwargs["two_step"] = cfg.two_step
+    else:
+        run = unspin.check_many
+        kwargs["spans"] = cfg.spans
     if cfg.table is not None:
         kwargs["table"] = cfg.table
     if cfg.threshold is not None:
@@ -261,16 +268,16 @@ def _check_together(items: list[tuple[dict[str, Any], str | None, str | None]],
         if use_alarm:
             signal.setitimer(signal.ITIMER_REAL, float(cfg.doc_timeout))
         try:
-            reports = unspin.check_many([items[k][1] for k in good], **kwargs)
+            results = run([items[k][1] for k in good], **kwargs)
         finally:
             if use_alarm:
                 signal.setitimer(signal.ITIMER_REAL, 0)
     except Exception:  # noqa: BLE001 - _DocTimeout included: retried one by one
         return None
     out: list[Result | None] = [None] * len(items)
-    for k, report in zip(good, reports, strict=True):
+    for k, result in zip(good, results, strict=True):
         try:
-            out[k] = _record(_ordered(items[k][0]), report, cfg)
+            out[k] = _record(_ordered(items[k][0]), result, cfg)
         except Exception as exc:  # noqa: BLE001 - a bug on one record must not stop the scan
             out[k] = _error_record(_ordered(items[k][0]),
                                    f"internal error: {type(exc).__name__}: {exc}")
@@ -282,12 +289,12 @@ def _check_together(items: list[tuple[dict[str, Any], str | None, str | None]],
 
 def analyse_batch(items: list[tuple[dict[str, Any], str | None, str | None]],
                   cfg: ScanConfig) -> list[Result]:
-    """`analyse_one` over a batch (what a worker runs); check mode checks it as one."""
+    """`analyse_one` over a batch (what a worker runs), analysed as one (`_together`)."""
     use_alarm = _can_alarm(cfg)
     old = signal.signal(signal.SIGALRM, _on_alarm) if use_alarm else None
     try:
-        if cfg.mode == "check" and len(items) > 1:
-            together = _check_together(items, cfg, use_alarm)
+        if len(items) > 1:
+            together = _together(items, cfg, use_alarm)
             if together is not None:
                 return together
         return [_safe_one(meta, text, error, cfg, use_alarm) for meta, text, error in items]
