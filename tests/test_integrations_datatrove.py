@@ -22,15 +22,15 @@ SPUN = ("The metropolis council accredited a brand new finances on Tuesday after
 FRENCH = "Le conseil municipal a adopté un nouveau budget mardi après un long débat."
 
 
-def _docs() -> list[Document]:
-    return [Document(text=t, id=str(i)) for i, t in enumerate([CLEAN, SPUN, FRENCH, ""])]
-
-
 def _run(steps: list, logs) -> list[Document]:
+    return _run_docs(steps, [CLEAN, SPUN, FRENCH, ""], logs)
+
+
+def _run_docs(steps: list, texts: list[str], logs) -> list[Document]:
     out: list[Document] = []
 
     def reader(data, rank: int = 0, world_size: int = 1):
-        yield from _docs()
+        yield from (Document(text=t, id=str(i)) for i, t in enumerate(texts))
 
     def sink(data, rank: int = 0, world_size: int = 1):
         for doc in data:
@@ -96,6 +96,22 @@ def test_formatter_restores_text(tmp_path):
     assert docs[1].metadata["unspin_edits"] > 0
     assert docs[0].text == CLEAN and docs[0].metadata["unspin_edits"] == 0
     assert docs[2].text == FRENCH
+
+
+def test_batched_formatter_restores_as_one_by_one(tmp_path):
+    texts = [CLEAN, SPUN, FRENCH, "", SPUN + " " + CLEAN, "x" * 50]
+    batched = _run_docs([UnspinFormatter(batch_size=4, max_chars=40)], texts, tmp_path / "a")
+    single = _run_docs([UnspinFormatter(batch_size=1, max_chars=40)], texts, tmp_path / "b")
+    assert [(d.id, d.text, d.metadata) for d in batched] == \
+        [(d.id, d.text, d.metadata) for d in single]
+    want = [t if len(t) > 40 else unspin.restore(t).text for t in texts]
+    assert [d.text for d in batched] == want
+    assert "unspin_edits" not in batched[1].metadata  # longer than max_chars: untouched
+    full = _run_docs([UnspinFormatter(batch_size=4)], texts, tmp_path / "c")
+    assert [d.text for d in full] == [unspin.restore(t).text for t in texts]
+    assert full[1].metadata["unspin_edits"] == len(unspin.restore(SPUN).edits) > 0
+    with pytest.raises(ValueError, match="batch_size"):
+        UnspinFormatter(batch_size=0)
 
 
 def test_formatter_two_step_option():

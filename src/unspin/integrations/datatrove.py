@@ -28,6 +28,7 @@ Needs ``pip install 'unspin[datatrove]'``.
 
 from __future__ import annotations
 
+from itertools import islice
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +36,7 @@ try:
     from datatrove.data import Document, DocumentsPipeline
     from datatrove.pipeline.filters.base_filter import BaseFilter
     from datatrove.pipeline.formatters.base import BaseFormatter
+    from datatrove.utils.typeshelper import StatHints
 except ImportError as exc:  # pragma: no cover - depends on the environment
     raise ImportError(
         "unspin.integrations.datatrove needs datatrove: pip install 'unspin[datatrove]'"
@@ -154,27 +156,31 @@ class UnspinFormatter(BaseFormatter):
         metadata_key: Prefix of the metadata keys (default ``unspin``).
         two_step: Also originals two steps into the candidate table (`unspin.restore`'s
             ``two_step``; about a sixth slower).
+        batch_size: Documents restored together (`unspin.restore_many`: the same
+            restorations, spun documents about 1.3x and clean ones about 1.7x faster in
+            batches of 64 than one by one).
     """
 
     name = "🌀 unspin restore"
 
     def __init__(self, min_confidence: float | None = None, table: str | Path | None = None,
                  max_chars: int | None = 1_000_000, metadata_key: str = KEY,
-                 two_step: bool = False) -> None:
+                 two_step: bool = False, batch_size: int = 64) -> None:
         super().__init__()
+        if batch_size < 1:
+            raise ValueError(f"batch_size must be at least 1, not {batch_size}")
         self.two_step = bool(two_step)
         self.min_confidence = min_confidence
         self.table = str(table) if table is not None else None
         self.max_chars = max_chars
         self.metadata_key = metadata_key
-        self._last: Any = None
+        self.batch_size = batch_size
 
-    def format(self, text: str) -> str:
-        """The restored text (unchanged when it cannot be analysed)."""
-        self._last = None
-        if not isinstance(text, str) or (self.max_chars is not None and
-                                         len(text) > self.max_chars):
-            return text
+    def _analysable(self, text: Any) -> bool:
+        return isinstance(text, str) and (self.max_chars is None or
+                                          len(text) <= self.max_chars)
+
+    def _kwargs(self) -> dict[str, Any]:
         kwargs: dict[str, Any] = {}
         if self.min_confidence is not None:
             kwargs["min_confidence"] = self.min_confidence
@@ -182,18 +188,37 @@ class UnspinFormatter(BaseFormatter):
             kwargs["table"] = self.table
         if self.two_step:
             kwargs["two_step"] = True
-        self._last = unspin.restore(text, **kwargs)
-        return self._last.text
+        return kwargs
+
+    def format(self, text: str) -> str:
+        """The restored text (unchanged when it cannot be analysed)."""
+        if not self._analysable(text):
+            return text
+        return unspin.restore(text, **self._kwargs()).text
 
     def run(self, data: DocumentsPipeline, rank: int = 0, world_size: int = 1
             ) -> DocumentsPipeline:
-        """Restore each document's text and record what was done in its metadata."""
+        """Restore each document's text, a batch at a time, and record what was done in its
+        metadata."""
         key = self.metadata_key
-        for doc in super().run(data, rank, world_size):
-            result = self._last
-            if result is not None:
+        for batch in _batched(data, self.batch_size):
+            with self.track_time("batch" if self.batch_size > 1 else None):
+                todo = [k for k, doc in enumerate(batch) if self._analysable(doc.text)]
+                results = unspin.restore_many([batch[k].text for k in todo], **self._kwargs())
+            for k, result in zip(todo, results, strict=True):
+                doc = batch[k]
+                doc.text = result.text
                 doc.metadata[f"{key}_edits"] = len(result.edits)
                 doc.metadata[f"{key}_score"] = result.report.score
                 if result.edits:
                     self.stat_update("unspin_restored")
-            yield doc
+            for doc in batch:
+                self.stat_update(StatHints.total)
+                yield doc
+
+
+def _batched(docs: Any, size: int) -> Any:
+    """Lists of up to ``size`` documents, in order."""
+    it = iter(docs)
+    while batch := list(islice(it, size)):
+        yield batch
