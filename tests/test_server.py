@@ -345,8 +345,8 @@ def test_concurrent_checks_are_batched_and_each_gets_its_own_record():
 
     async def many():
         return await asyncio.gather(
-            *(engine.check(t, {}) for t in texts),
-            *(engine.check(t, {"threshold": 0.01}) for t in texts[:2]))
+            *(engine.batched("check", t, {}) for t in texts),
+            *(engine.batched("check", t, {"threshold": 0.01}) for t in texts[:2]))
 
     try:
         got = asyncio.run(many())
@@ -363,25 +363,53 @@ def test_concurrent_checks_are_batched_and_each_gets_its_own_record():
     assert engine.pending == 0
 
 
+def test_concurrent_restores_are_batched_apart_from_checks():
+    engine = Engine(ServerConfig(pool="thread", workers=1, warm=False))
+    engine.start()
+    texts = [SPUN, "The council met on Tuesday.", "", "Le conseil municipal a voté.", SPUN]
+
+    async def many():
+        return await asyncio.gather(
+            *(engine.batched("restore", t, {}) for t in texts),
+            engine.batched("check", SPUN, {}),
+            *(engine.batched("restore", t, {"min_confidence": 0.3}) for t in texts[:2]))
+
+    try:
+        got = asyncio.run(many())
+    finally:
+        engine.shutdown()
+    for (record, *_), text in zip(got, texts, strict=False):
+        assert record == cli._restore_dict(unspin.restore(text), {})
+    assert got[len(texts)][0] == cli._check_dict(unspin.check(SPUN), {})
+    for (record, *_), text in zip(got[len(texts) + 1:], texts[:2], strict=True):
+        assert record == cli._restore_dict(unspin.restore(text, min_confidence=0.3), {})
+    sizes = [size for *_, size in got]
+    # The first went alone to the idle worker, the other restores together; the check and
+    # the restores with other options never share their batch.
+    assert sizes[:len(texts)] == [1] + [len(texts) - 1] * (len(texts) - 1)
+    assert sizes[len(texts)] == 1 and sizes[-2:] == [2, 2]
+    assert engine.pending == 0
+
+
 def test_a_check_that_times_out_waiting_frees_its_slot(monkeypatch):
     from unspin import server
 
     release = threading.Event()
-    real = server.run_check_batch
+    real = server.run_batch
 
-    def held(texts, options):
+    def held(kind, texts, options):
         release.wait(5)
-        return real(texts, options)
+        return real(kind, texts, options)
 
-    monkeypatch.setattr(server, "run_check_batch", held)
+    monkeypatch.setattr(server, "run_batch", held)
     engine = Engine(ServerConfig(pool="thread", workers=1, timeout_s=0.3, warm=False))
     engine.start()
 
     async def scenario():
-        first = asyncio.ensure_future(engine.check(SPUN, {}))  # holds the only worker
+        first = asyncio.ensure_future(engine.batched("check", SPUN, {}))  # holds the only worker
         await asyncio.sleep(0.1)
         with pytest.raises(ServerError) as late:
-            await engine.check(SPUN, {})  # waits for a worker, and times out waiting
+            await engine.batched("check", SPUN, {})  # waits for a worker, and times out waiting
         pending_after_timeout = engine.pending
         release.set()
         await asyncio.gather(first, return_exceptions=True)

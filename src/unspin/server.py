@@ -114,14 +114,15 @@ def run_job(kind: str, text: str, options: dict[str, Any]) -> dict[str, Any]:
     raise ValueError(f"unknown job kind {kind!r}")
 
 
-def run_check_batch(texts: list[str], options: dict[str, Any]
-                    ) -> tuple[list[tuple[dict[str, Any] | None, str | None]], float, float]:
-    """Check many texts in one call (`unspin.check_many`), in a worker.
+def run_batch(kind: str, texts: list[str], options: dict[str, Any]
+              ) -> tuple[list[tuple[dict[str, Any] | None, str | None]], float, float]:
+    """Check (``kind`` ``"check"``: `unspin.check_many`) or restore (``"restore"``:
+    `unspin.restore_many`, without an index) many texts in one call, in a worker.
 
     Returns:
         ``(results, wall_ms, cpu_ms)``: per text ``(record, None)`` or ``(None, error)``,
         and the batch's wall and CPU milliseconds. If the batch call fails, each text is
-        checked alone, so that only the text at fault gets an error.
+        analysed alone, so that only the text at fault gets an error.
     """
     import unspin
 
@@ -129,16 +130,21 @@ def run_check_batch(texts: list[str], options: dict[str, Any]
 
     t0, c0 = time.perf_counter(), time.thread_time()
     try:
-        reports = unspin.check_many(texts, **options)
-        results: list[tuple[dict[str, Any] | None, str | None]] = [
-            (cli._check_dict(r, {}), None) for r in reports]
+        if kind == "check":
+            results: list[tuple[dict[str, Any] | None, str | None]] = [
+                (cli._check_dict(r, {}), None) for r in unspin.check_many(texts, **options)]
+        elif kind == "restore":
+            results = [(cli._restore_dict(r, {}), None)
+                       for r in unspin.restore_many(texts, **options)]
+        else:
+            raise ValueError(f"no batches of {kind!r} jobs")
     except Exception:  # noqa: BLE001 - retried one by one below
         results = []
         for text in texts:
             try:
-                results.append((run_job("check", text, options), None))
+                results.append((run_job(kind, text, options), None))
             except Exception as exc:  # noqa: BLE001 - one failed request, not the batch
-                log.exception("check failed")
+                log.exception("%s failed", kind)
                 results.append((None, f"internal error: {type(exc).__name__}: {exc}"))
     return results, (time.perf_counter() - t0) * 1000, (time.thread_time() - c0) * 1000
 
@@ -257,8 +263,9 @@ MAX_BATCH_CHARS = 200_000
 
 
 @dataclass(eq=False)
-class _CheckJob:
-    key: str  # the options, as a string: only checks with equal options share a batch
+class _BatchJob:
+    key: str  # kind and options, as a string: only jobs with equal ones share a batch
+    kind: str  # "check" or "restore" (`run_batch`)
     text: str
     options: dict[str, Any]
     future: "asyncio.Future[Any]"
@@ -275,8 +282,8 @@ class Engine:
         self._trace_pool: cf.ThreadPoolExecutor | None = None
         self._pending = 0
         self._lock = threading.Lock()
-        # Checks wait here and go to the workers in batches (`check`).
-        self._checks: collections.deque[_CheckJob] = collections.deque()
+        # Checks and restores wait here and go to the workers in batches (`batched`).
+        self._queue: collections.deque[_BatchJob] = collections.deque()
         self._batches_running = 0
 
     @property
@@ -375,15 +382,17 @@ class Engine:
                                   "try again later")
             self._pending += 1
 
-    async def check(self, text: str, options: dict[str, Any]) -> tuple[dict[str, Any], float,
-                                                                          float, int]:
-        """Check a text, batched with the other checks waiting at the time.
+    async def batched(self, kind: str, text: str, options: dict[str, Any]
+                      ) -> tuple[dict[str, Any], float, float, int]:
+        """Check or restore a text (``kind``), batched with the other such jobs waiting at
+        the time.
 
-        A free worker takes every waiting check with the same options (up to
-        `MAX_BATCH_DOCS` texts, `MAX_BATCH_CHARS` characters) and analyses them together
-        (`run_check_batch`), which costs about two thirds of analysing them one by one.
-        An idle server sends a request on at once, alone: batches form only under load,
-        where they raise throughput and so cut waiting times.
+        A free worker takes every waiting job of the same kind with the same options (up
+        to `MAX_BATCH_DOCS` texts, `MAX_BATCH_CHARS` characters) and analyses them
+        together (`run_batch`), which costs about two thirds of analysing them one by one
+        (`check_many`, `restore_many`). An idle server sends a request on at once, alone:
+        batches form only under load, where they raise throughput and so cut waiting
+        times.
 
         Returns:
             ``(record, work_ms, cpu_ms, batch_size)``.
@@ -395,9 +404,9 @@ class Engine:
             raise ServerError(503, "server is not ready")
         self._admit()
         loop = asyncio.get_running_loop()
-        job = _CheckJob(json.dumps(options, sort_keys=True, default=str), text, options,
-                        loop.create_future())
-        self._checks.append(job)
+        job = _BatchJob(kind + " " + json.dumps(options, sort_keys=True, default=str), kind,
+                        text, options, loop.create_future())
+        self._queue.append(job)
         self._dispatch(loop)
         try:
             return await asyncio.wait_for(asyncio.shield(job.future), self.config.timeout_s)
@@ -412,18 +421,18 @@ class Engine:
                 504, f"request timed out after {self.config.timeout_s:g} s") from None
 
     def _dispatch(self, loop: asyncio.AbstractEventLoop) -> None:
-        """Send waiting checks to free workers, in batches (runs on the event loop)."""
-        while self._batches_running < self.config.workers and self._checks:
-            batch: list[_CheckJob] = []
+        """Send waiting jobs to free workers, in batches (runs on the event loop)."""
+        while self._batches_running < self.config.workers and self._queue:
+            batch: list[_BatchJob] = []
             chars = 0
-            while self._checks and len(batch) < MAX_BATCH_DOCS and chars < MAX_BATCH_CHARS:
-                job = self._checks[0]
+            while self._queue and len(batch) < MAX_BATCH_DOCS and chars < MAX_BATCH_CHARS:
+                job = self._queue[0]
                 if job.dropped:
-                    self._checks.popleft()
+                    self._queue.popleft()
                     continue
                 if batch and job.key != batch[0].key:
                     break
-                self._checks.popleft()
+                self._queue.popleft()
                 batch.append(job)
                 chars += len(job.text)
             if not batch:
@@ -432,7 +441,8 @@ class Engine:
             try:
                 if pool is None:
                     raise RuntimeError("no worker pool")
-                fut = pool.submit(run_check_batch, [j.text for j in batch], batch[0].options)
+                fut = pool.submit(run_batch, batch[0].kind, [j.text for j in batch],
+                                  batch[0].options)
             except Exception as exc:  # noqa: BLE001 - a broken or closed pool
                 self._finish(batch, ServerError(503, "server unavailable: "
                                                 f"{type(exc).__name__}"))
@@ -444,7 +454,7 @@ class Engine:
             fut.add_done_callback(lambda f, batch=batch: _call_in(loop, self._batch_done, f,
                                                                   batch, loop))
 
-    def _batch_done(self, fut: cf.Future, batch: list["_CheckJob"],
+    def _batch_done(self, fut: cf.Future, batch: list["_BatchJob"],
                     loop: asyncio.AbstractEventLoop) -> None:
         self._batches_running -= 1
         try:
@@ -453,7 +463,7 @@ class Engine:
             self._recover(exc)
             self._finish(batch, ServerError(500, "internal error: a worker process died"))
         except Exception as exc:  # noqa: BLE001 - cancelled at shutdown, or a bug
-            log.exception("check batch failed")
+            log.exception("%s batch failed", batch[0].kind)
             self._finish(batch, ServerError(500, f"internal error: {type(exc).__name__}"))
         else:
             for job, (record, err) in zip(batch, results, strict=True):
@@ -467,7 +477,7 @@ class Engine:
                 self._pending -= len(batch)
         self._dispatch(loop)
 
-    def _finish(self, batch: list["_CheckJob"], error: ServerError) -> None:
+    def _finish(self, batch: list["_BatchJob"], error: ServerError) -> None:
         """Fail every job of a batch and free their slots."""
         for job in batch:
             if not job.future.done():
@@ -832,9 +842,10 @@ def create_app(config: ServerConfig | None = None) -> Any:
         t0 = time.perf_counter()
         batch = 1
         try:
-            if kind == "check" and cfg.work is run_job:
-                record, work_ms, cpu_ms, batch = await engine.check(_clean_text(req.text),
-                                                                    options)
+            if kind in ("check", "restore") and cfg.work is run_job and \
+                    "index" not in options:  # (restoring against an index: one by one)
+                record, work_ms, cpu_ms, batch = await engine.batched(
+                    kind, _clean_text(req.text), options)
             else:
                 record, work_ms, cpu_ms = await engine.submit(
                     _timed_job, cfg.work, kind, _clean_text(req.text), options)
@@ -844,7 +855,7 @@ def create_app(config: ServerConfig | None = None) -> Any:
         # Where the time went: queueing (total - work), the model's wall and CPU time (of
         # the whole batch, for a check analysed with others).
         timing = f"total;dur={total_ms:.1f}, work;dur={work_ms:.1f}, cpu;dur={cpu_ms:.1f}"
-        if kind == "check":
+        if kind in ("check", "restore"):
             timing += f', batch;desc="{batch}"'
         return SafeJSONResponse({**meta(req), **record}, headers={"server-timing": timing})
 
