@@ -141,30 +141,66 @@ def short_texts(docs: list[dict], seed: int) -> dict:
     return out
 
 
-def batched_speed(name: str, clean: list[str], spun: list[str]) -> dict:
-    """MB per CPU second of ``unspin.<name>`` (`check_many` or `restore_many`) over
-    batches of `BATCH` documents, the way scan and the datatrove filter call them (the
-    same results as `check` and `restore` one by one)."""
+def _batched_seconds(name: str, texts: list[str]) -> float:
+    """CPU seconds of ``unspin.<name>`` over ``texts`` in batches of `BATCH`."""
     import unspin
 
-    run_many = getattr(unspin, name, None)
-    if run_many is None:
-        return {}
-    out = {}
-    total_mb = total_s = 0.0
-    for kind, texts in (("clean", clean), ("spun", spun)):
-        if not texts:
-            continue
-        t = time.process_time()
-        for k in range(0, len(texts), BATCH):
-            run_many(texts[k:k + BATCH])
-        seconds = time.process_time() - t
-        mb = sum(len(x.encode("utf-8")) for x in texts) / 1e6
-        out[f"{name}_{kind}_mb_per_s"] = mb / seconds
-        total_mb += mb
-        total_s += seconds
-    if total_s:
-        out[f"{name}_mb_per_s"] = total_mb / total_s
+    run_many = getattr(unspin, name)
+    t = time.process_time()
+    for k in range(0, len(texts), BATCH):
+        run_many(texts[k:k + BATCH])
+    return time.process_time() - t
+
+
+def _mb(texts: list[str]) -> float:
+    return sum(len(x.encode("utf-8")) for x in texts) / 1e6
+
+
+def paired_speeds(work: dict[str, tuple[list[str], list[str]]], gopher_texts: list[str],
+                  rounds: int = 5) -> dict:
+    """MB per CPU second of each ``unspin.<name>`` of ``work`` (``name -> (clean texts,
+    spun texts)``: `check_many`, `restore_many`) over batches of `BATCH` documents, the
+    way scan and the datatrove filter call them (the same results as one by one), each
+    read against the yardstick in the same minute.
+
+    The VM's speed drifts by a third within minutes, so the texts are cut into ``rounds``
+    slices and every round times the yardstick (`gopher_mb_per_s` on ``gopher_texts``)
+    and then each function on its slice: the bars read the median of the rounds' ratios.
+    """
+    import unspin
+
+    names = [n for n in work if getattr(unspin, n, None) is not None]
+    mb = {(n, kind): 0.0 for n in names for kind in ("clean", "spun")}
+    seconds = dict.fromkeys(mb, 0.0)
+    readings: list[float] = []
+    ratios: dict[str, list[float]] = {n: [] for n in names}
+    for r in range(rounds):
+        g = gopher_mb_per_s(gopher_texts)
+        for n in names:
+            round_mb = round_s = 0.0
+            for kind, texts in zip(("clean", "spun"), work[n], strict=True):
+                part = texts[r::rounds]
+                if part:
+                    s = _batched_seconds(n, part)
+                    mb[(n, kind)] += _mb(part)
+                    seconds[(n, kind)] += s
+                    round_mb, round_s = round_mb + _mb(part), round_s + s
+            if g is not None and round_s:
+                ratios[n].append(times_yardstick(round_mb / round_s, g))
+        if g is not None:
+            readings.append(g)
+    out: dict = {"gopher_mb_per_s": _median(readings) if readings else None,
+                 "gopher_mb_per_s_readings": [round(g, 4) for g in readings]}
+    for n in names:
+        for kind in ("clean", "spun"):
+            if seconds[(n, kind)]:
+                out[f"{n}_{kind}_mb_per_s"] = mb[(n, kind)] / seconds[(n, kind)]
+        total_s = seconds[(n, "clean")] + seconds[(n, "spun")]
+        if total_s:
+            out[f"{n}_mb_per_s"] = (mb[(n, "clean")] + mb[(n, "spun")]) / total_s
+        if ratios[n]:
+            out[f"{n}_over_gopher_rounds"] = [round(x, 3) for x in ratios[n]]
+            out[f"{n}_over_gopher"] = _median(ratios[n])
     return out
 
 
@@ -419,19 +455,14 @@ def run(args: argparse.Namespace) -> dict:
             results["conditions"][f"{name}@{rate:.2f}"] = res
 
     if check:
-        batched = batched_speed("check_many", [d["text"] for d in clean_all], spun_texts)
         # `restore_many` over what `restore` ran on one by one: the test documents and
-        # every spun condition.
-        batched.update(batched_speed("restore_many", [d["text"] for d in docs], spun_texts))
-        # The yardstick (`bench.yardstick`) on clean test documents, right after: the median
-        # of five readings (one reading of about a second swung by a third from run to run).
-        readings = [gopher_mb_per_s([d["text"] for d in clean_all[:300]]) for _ in range(5)]
-        readings = [g for g in readings if g is not None]
-        gopher = _median(readings) if readings else None
+        # every spun condition; the yardstick (`bench.yardstick`) on clean test documents.
+        paired = paired_speeds(
+            {"check_many": ([d["text"] for d in clean_all], spun_texts),
+             "restore_many": ([d["text"] for d in docs], spun_texts)},
+            [d["text"] for d in clean_all[:300]])
         results["speed"] = {
-            **batched,
-            "gopher_mb_per_s": gopher,
-            "gopher_mb_per_s_readings": [round(g, 4) for g in readings],
+            **paired,
             "check_mb_per_s": _combined(timers["check"], timers["check_clean"]),
             "check_clean_mb_per_s": timers["check_clean"].mbps(),
             "check_spun_mb_per_s": timers["check"].mbps(),
@@ -569,15 +600,22 @@ def report_md(r: dict) -> str:
             v = sp.get(key)
             return "n/a" if v is None else f"{times_yardstick(v, gopher):.2f}x"
 
+        def paired(name: str) -> str:
+            v, rounds = sp.get(f"{name}_over_gopher"), sp.get(f"{name}_over_gopher_rounds")
+            if v is None:  # a run from before the paired rounds
+                return times(f"{name}_mb_per_s")
+            return f"{v:.2f}x (rounds {', '.join(f'{x:.2f}' for x in rounds)})"
+
         out += [f"Yardstick: datatrove's GopherQualityFilter ran at {gopher:.3f} MB/s on 300 "
-                "clean test documents right after (median of "
-                f"{len(sp.get('gopher_mb_per_s_readings') or [gopher])} readings; "
-                "`bench.yardstick`; the speed bars were "
-                f"written where it ran at {YARDSTICK_MB_PER_S} MB/s): `check_many` "
-                f"{times('check_many_mb_per_s')} its speed (a bar of 2 MB/s asks "
-                f"{bar_multiple(2.0):g}x), `restore_many` {times('restore_many_mb_per_s')} "
-                f"and `restore` one by one {times('restore_mb_per_s')} (200 KB/s asks "
-                f"{bar_multiple(0.2):g}x).", ""]
+                "clean test documents (median of "
+                f"{len(sp.get('gopher_mb_per_s_readings') or [gopher])} readings, one before "
+                "each round of the batched timings; `bench.yardstick`; the speed bars were "
+                f"written where it ran at {YARDSTICK_MB_PER_S} MB/s). Each round's speed "
+                "over that round's reading, median of the rounds: `check_many` "
+                f"{paired('check_many')} (a bar of 2 MB/s asks {bar_multiple(2.0):g}x), "
+                f"`restore_many` {paired('restore_many')} (200 KB/s asks "
+                f"{bar_multiple(0.2):g}x); `restore` one by one, timed earlier in the run, "
+                f"{times('restore_mb_per_s')} the median reading.", ""]
     sh = r.get("short")
     if sh:
         out += ["## Short texts (first 1-3 sentences of test documents)", "",
