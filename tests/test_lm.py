@@ -228,6 +228,42 @@ def test_compiled_lookups_in_large_buckets_match_numpy(tiny_lm):
 
 
 @native
+def test_compiled_lookups_find_every_key_of_a_bucket_that_overflows_its_line():
+    """The compiled tables keep up to 16 keys of a bucket in its cache line and the rest
+    in a side table: pairs crowded into one bucket are all found, with their values."""
+    from unspin import _native
+    from unspin.lm import BITS, fingerprint
+
+    rng = np.random.default_rng(3)
+    vocab = 5000
+    x, y = rng.integers(0, vocab, (2, 3_000_000), dtype=np.int64)
+    fps = fingerprint((x.astype(np.uint64) << np.uint64(BITS)) | y.astype(np.uint64))
+    bucket = fps >> np.uint32(15)  # the top 17 bits: a line of the smallest tables
+    crowded = np.flatnonzero(bucket == np.bincount(bucket).argmax())
+    assert len(crowded) > 24
+    stored = np.concatenate((crowded[:-4], rng.choice(len(x), 3000, replace=False)))
+    stored = stored[np.unique(fps[stored], return_index=True)[1]]  # sorted, one per print
+    keys = fps[stored]
+    p2, bow2 = rng.integers(0, 256, (2, len(keys)), dtype=np.uint8)
+    shift = 24
+    starts = np.searchsorted(keys, np.arange(2 ** (32 - shift) + 1, dtype=np.uint64)
+                             << np.uint64(shift)).astype(np.int32)
+    none3 = np.zeros(0, np.uint32)
+    model = _native.Model(keys, starts, shift, none3, np.zeros(2 ** 8 + 1, np.int32), 24,
+                          np.zeros(vocab, np.float32), np.zeros(vocab, np.float32),
+                          np.zeros(256, np.float32), np.zeros(256, np.float32), p2, bow2,
+                          np.zeros(0, np.uint8))
+    absent = crowded[-4:][~np.isin(fps[crowded[-4:]], keys)]  # (a pair drawn twice is not)
+    assert len(absent)
+    ask = np.concatenate((stored, absent))
+    hit, pos = np.zeros(len(ask), bool), np.zeros(len(ask), np.int32)
+    model.pairs(x[ask], y[ask], len(ask), hit, pos)
+    assert hit[:len(stored)].all()
+    assert np.array_equal(pos[:len(stored)], (p2.astype(np.int32) << 8) | bow2)
+    assert not hit[len(stored):].any()
+
+
+@native
 def test_compiled_lookups_on_the_shipped_model_match_numpy():
     from unspin.models import get_models
 

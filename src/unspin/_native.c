@@ -15,6 +15,13 @@
  * `two_step_best` picks `restore --two-step`'s candidates; the numpy code is the reference
  * for both, with the same values to the last bit (tests compare them).
  *
+ * The n-gram tables are laid out again when a Model is made (`build_table`: about 60 ms
+ * and 34 MB for the shipped model): one cache line per bucket, holding the rest of each
+ * fingerprint and its values, matched with SSE2 where there is SSE2. The lookups this
+ * serves are most of a `check` on spun text; the file's layout (bucket starts, sorted
+ * keys, one array per value) cost three or four cache misses a lookup against one, and
+ * `check_many` ran about 1.15x faster for the change (BENCHMARKS.md, session 20).
+ *
  * Arrays come in through the buffer protocol (no numpy headers needed to build). The
  * caller (lm.py) checks dtypes and shapes; this code checks lengths and id ranges so that
  * a wrong call raises instead of reading out of bounds.
@@ -35,12 +42,34 @@
 #define BITS 21
 #define MIX 0xBF58476D1CE4E5B9ULL
 
+/* One bucket of a table: the low bits of up to LINE_SLOTS fingerprints and their values,
+ * in one 64-byte cache line. */
+#define LINE_SLOTS 16
+#define EMPTY_SLOT 0xFFFFu
 typedef struct {
-    const uint32_t *keys;
-    const int32_t *starts;
-    Py_ssize_t n;        /* number of keys */
-    Py_ssize_t nstarts;  /* number of bucket starts (buckets + 1) */
-    int shift;
+    uint16_t rem[LINE_SLOTS];
+    uint16_t val[LINE_SLOTS];
+} Line;
+
+/* An n-gram table for lookups: the fingerprints (uint32, sorted) as the model file stores
+ * them, laid out again when the model is made. Bucket b (the top `bits` bits of a
+ * fingerprint) is one cache line holding the rest of each fingerprint (below 0xFFFF: bits
+ * >= 17) and its value, so that a lookup costs one cache miss where the file's layout
+ * (bucket starts, keys, then one array per value) cost three or four. A bucket that
+ * overflows its line (about 1 % at the load chosen) keeps the rest in a sorted side table,
+ * flagged in a bitmap. The value of a stored n-gram comes back as the lookup's `pos`
+ * (callers read no other array): for a bigram (p << 8) | bow, for a trigram p, both
+ * quantised indices into `lp` / `bw`. Equal fingerprints (collisions of the 64-bit key)
+ * give the first one's value, as the binary search over the file's sorted keys did. */
+typedef struct {
+    Line *lines;
+    int bits;             /* buckets: 1 << bits */
+    uint32_t rem_mask;    /* (1 << (32 - bits)) - 1 */
+    uint8_t *ovf_bit;     /* per bucket: part of it is in the side table */
+    uint32_t *ovf_keys;   /* the side table, sorted */
+    uint16_t *ovf_val;
+    Py_ssize_t n_ovf;
+    Py_ssize_t n;         /* n-grams stored */
 } Table;
 
 typedef struct {
@@ -49,7 +78,6 @@ typedef struct {
     int nbufs;
     Table t2, t3;
     const float *p1f, *bow1f, *lp, *bw;
-    const uint8_t *p2, *bow2, *p3;
     Py_ssize_t vocab;
 } Model;
 
@@ -58,33 +86,63 @@ static inline uint32_t fingerprint(uint64_t k) {
     return (uint32_t)(k >> 32);
 }
 
-/* Lower bound of q inside its bucket; 1 if q is stored there. `pos` is the position
- * (clamped to the last key, as in lm.py; it only matters where the key is stored). */
-static inline int find(const Table *t, uint32_t q, int32_t *pos) {
+/* Value of a bigram lookup's `pos`: its probability's and back-off's quantised indices. */
+#define P2_OF(pos) ((uint32_t)(pos) >> 8)
+#define BOW2_OF(pos) ((uint32_t)(pos) & 0xFFu)
+
+/* Which slots of a line hold r: MASK_BITS bits a slot, the lowest set bit the first. */
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#define MASK_BITS 2
+static inline uint32_t match_mask(const Line *ln, uint16_t r) {
+    __m128i k = _mm_set1_epi16((short)r);
+    __m128i a = _mm_cmpeq_epi16(_mm_load_si128((const __m128i *)ln->rem), k);
+    __m128i b = _mm_cmpeq_epi16(_mm_load_si128((const __m128i *)(ln->rem + 8)), k);
+    return (uint32_t)_mm_movemask_epi8(a) | ((uint32_t)_mm_movemask_epi8(b) << 16);
+}
+#else
+#define MASK_BITS 1
+static inline uint32_t match_mask(const Line *ln, uint16_t r) {
+    uint32_t m = 0;
+    for (int i = 0; i < LINE_SLOTS; i++) m |= (uint32_t)(ln->rem[i] == r) << i;
+    return m;
+}
+#endif
+
+static inline const Line *line_of(const Table *t, uint32_t q) {
+    return &t->lines[q >> (32 - t->bits)];
+}
+
+/* 1 if q is stored, its value in *val. */
+static inline int find(const Table *t, uint32_t q, int32_t *val) {
     if (t->n == 0) {
-        *pos = 0;
+        *val = 0;
         return 0;
     }
-    uint32_t b = q >> t->shift;
-    int32_t lo = t->starts[b], hi = t->starts[b + 1];
-    if (hi - lo <= 16) {
-        /* A bucket holds about five keys: count those below q without branches. */
-        int32_t c = 0;
-        for (int32_t i = lo; i < hi; i++) c += t->keys[i] < q;
-        lo += c;
-        hi = lo;
+    uint32_t b = q >> (32 - t->bits);
+    uint16_t r = (uint16_t)(q & t->rem_mask);
+    const Line *ln = &t->lines[b];
+    uint32_t m = match_mask(ln, r);
+    if (m) {
+        *val = ln->val[__builtin_ctz(m) / MASK_BITS];
+        return 1;
     }
-    while (lo < hi) {
-        int32_t mid = (int32_t)(((uint32_t)lo + (uint32_t)hi) >> 1);
-        if (t->keys[mid] < q)
-            lo = mid + 1;
-        else
-            hi = mid;
+    if (t->ovf_bit[b >> 3] & (1u << (b & 7))) {
+        Py_ssize_t lo = 0, hi = t->n_ovf;
+        while (lo < hi) {
+            Py_ssize_t mid = (lo + hi) >> 1;
+            if (t->ovf_keys[mid] < q)
+                lo = mid + 1;
+            else
+                hi = mid;
+        }
+        if (lo < t->n_ovf && t->ovf_keys[lo] == q) {
+            *val = t->ovf_val[lo];
+            return 1;
+        }
     }
-    int32_t last = (int32_t)(t->n - 1);
-    if (lo > last) lo = last;
-    *pos = lo;
-    return t->keys[lo] == q;
+    *val = 0;
+    return 0;
 }
 
 static inline uint32_t pair_fp(uint64_t x, uint64_t y) {
@@ -96,9 +154,9 @@ static inline uint32_t tri_fp(uint64_t a, uint64_t b, uint64_t c) {
 }
 
 /* Look many fingerprints up. The lookups are independent and each misses the CPU cache
- * twice (bucket start, then keys), so the loop runs ahead: it prefetches the bucket start
- * of query i + 2 AHEAD and the keys of query i + AHEAD while it finishes query i. */
-#define AHEAD 8
+ * once (its line), so the loop runs ahead: it prefetches the line of query i + AHEAD
+ * while it finishes query i. */
+#define AHEAD 16
 static void find_many(const Table *t, const uint32_t *q, Py_ssize_t n, uint8_t *hit,
                       int32_t *pos) {
     if (t->n == 0) {
@@ -106,13 +164,67 @@ static void find_many(const Table *t, const uint32_t *q, Py_ssize_t n, uint8_t *
         memset(pos, 0, (size_t)n * sizeof(int32_t));
         return;
     }
-    for (Py_ssize_t i = 0; i < n + 2 * AHEAD; i++) {
-        if (i < n) PREFETCH(&t->starts[q[i] >> t->shift]);
-        Py_ssize_t j = i - AHEAD;
-        if (j >= 0 && j < n) PREFETCH(&t->keys[t->starts[q[j] >> t->shift]]);
-        Py_ssize_t k = i - 2 * AHEAD;
-        if (k >= 0 && k < n) hit[k] = (uint8_t)find(t, q[k], &pos[k]);
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (i + AHEAD < n) PREFETCH(line_of(t, q[i + AHEAD]));
+        hit[i] = (uint8_t)find(t, q[i], &pos[i]);
     }
+}
+
+/* Lay a table out in lines (see Table) from the file's sorted fingerprints and values
+ * (`v1`, and `v2` for a bigram: val = v1 << 8 | v2). Returns -1 with an exception set. */
+static int build_table(Table *t, const uint32_t *keys, Py_ssize_t n, const uint8_t *v1,
+                       const uint8_t *v2) {
+    memset(t, 0, sizeof(*t));
+    t->n = n;
+    int bits = 17;  /* at least 17: the rest of a fingerprint stays below EMPTY_SLOT */
+    while (bits < 30 && ((Py_ssize_t)1 << bits) * 10 < n) bits++;  /* about 10 a line at most */
+    t->bits = bits;
+    t->rem_mask = (uint32_t)((1u << (32 - bits)) - 1u);
+    size_t nlines = (size_t)1 << bits;
+    if (posix_memalign((void **)&t->lines, 64, nlines * sizeof(Line)) != 0) {
+        t->lines = NULL;
+        PyErr_NoMemory();
+        return -1;
+    }
+    memset(t->lines, 0xFF, nlines * sizeof(Line));
+    t->ovf_bit = calloc(nlines / 8 + 1, 1);
+    uint8_t *fill = calloc(nlines, 1);
+    t->ovf_keys = malloc((size_t)(n ? n : 1) * sizeof(uint32_t));
+    t->ovf_val = malloc((size_t)(n ? n : 1) * sizeof(uint16_t));
+    if (!t->ovf_bit || !fill || !t->ovf_keys || !t->ovf_val) {
+        free(fill);
+        PyErr_NoMemory();
+        return -1;
+    }
+    for (Py_ssize_t i = 0; i < n; i++) {
+        uint32_t q = keys[i];
+        if (i && q < keys[i - 1]) {
+            free(fill);
+            PyErr_SetString(PyExc_ValueError, "n-gram keys are not sorted");
+            return -1;
+        }
+        uint16_t v = v2 ? (uint16_t)(((uint16_t)v1[i] << 8) | v2[i]) : v1[i];
+        size_t b = q >> (32 - bits);
+        if (fill[b] < LINE_SLOTS) {
+            t->lines[b].rem[fill[b]] = (uint16_t)(q & t->rem_mask);
+            t->lines[b].val[fill[b]] = v;
+            fill[b]++;
+        } else {
+            t->ovf_bit[b >> 3] |= (uint8_t)(1u << (b & 7));
+            t->ovf_keys[t->n_ovf] = q;
+            t->ovf_val[t->n_ovf++] = v;
+        }
+    }
+    free(fill);
+    return 0;
+}
+
+static void free_table(Table *t) {
+    free(t->lines);
+    free(t->ovf_bit);
+    free(t->ovf_keys);
+    free(t->ovf_val);
+    memset(t, 0, sizeof(*t));
 }
 
 /* Every window of three of each row of an (n, m) id array, from the lookups of its
@@ -136,17 +248,13 @@ static int windows(const Model *md, const int64_t *seq, Py_ssize_t n, Py_ssize_t
         const int32_t *p = pos + r * (m - 1);
         float *o = out + r * (m - 2);
         if (r + AHEAD < n) {
-            /* The values read below lie scattered over arrays of a few MB: fetch those of
-             * a row ahead (see word_entries). */
+            /* The unigram values read below for missed pairs lie scattered over arrays of
+             * a few MB: fetch those of a row ahead (see word_entries). */
             Py_ssize_t ra = r + AHEAD;
             const int64_t *sa = seq + ra * m;
             const uint8_t *ha = hit + ra * (m - 1);
-            const int32_t *pa = pos + ra * (m - 1);
             for (Py_ssize_t t = 0; t < m - 1; t++) {
-                if (ha[t]) {
-                    PREFETCH(&md->p2[pa[t]]);
-                    PREFETCH(&md->bow2[pa[t]]);
-                } else {
+                if (!ha[t]) {
                     PREFETCH(&md->p1f[sa[t + 1]]);
                     PREFETCH(&md->bow1f[sa[t]]);
                 }
@@ -155,8 +263,8 @@ static int windows(const Model *md, const int64_t *seq, Py_ssize_t n, Py_ssize_t
         for (Py_ssize_t t = 0; t < m - 2; t++) {
             int64_t b = s[t + 1], c = s[t + 2];
             int hit2 = h[t + 1], hitc = h[t];
-            float p2 = hit2 ? md->lp[md->p2[p[t + 1]]] : md->bow1f[b] + md->p1f[c];
-            float bow2 = hitc ? md->bw[md->bow2[p[t]]] : 0.0f;
+            float p2 = hit2 ? md->lp[P2_OF(p[t + 1])] : md->bow1f[b] + md->p1f[c];
+            float bow2 = hitc ? md->bw[BOW2_OF(p[t])] : 0.0f;
             o[t] = bow2 + p2;
             /* A trigram is stored only if both its bigrams are: probe only there. */
             if (hit2 && hitc) {
@@ -167,8 +275,7 @@ static int windows(const Model *md, const int64_t *seq, Py_ssize_t n, Py_ssize_t
     }
     find_many(&md->t3, q3, n3, h3, p3);
     for (Py_ssize_t k = 0; k < n3; k++) {
-        if (k + AHEAD < n3 && h3[k + AHEAD]) PREFETCH(&md->p3[p3[k + AHEAD]]);
-        if (h3[k]) out[at3[k]] = md->lp[md->p3[p3[k]]];
+        if (h3[k]) out[at3[k]] = md->lp[p3[k]];
     }
     free(q3); free(at3); free(h3); free(p3);
     return 0;
@@ -213,11 +320,11 @@ static void score_row_direct(const Model *md, const int64_t *s, Py_ssize_t m, fl
     for (Py_ssize_t t = 0; t + 2 < m; t++) {
         int64_t b = s[t + 1], c = s[t + 2];
         int hit_bc = find(&md->t2, pair_fp((uint64_t)b, (uint64_t)c), &pos_bc);
-        float p2 = hit_bc ? md->lp[md->p2[pos_bc]] : md->bow1f[b] + md->p1f[c];
-        float bow2 = hit_ab ? md->bw[md->bow2[pos_ab]] : 0.0f;
+        float p2 = hit_bc ? md->lp[P2_OF(pos_bc)] : md->bow1f[b] + md->p1f[c];
+        float bow2 = hit_ab ? md->bw[BOW2_OF(pos_ab)] : 0.0f;
         float o = bow2 + p2;
         if (hit_bc && hit_ab && find(&md->t3, tri_fp((uint64_t)s[t], (uint64_t)b, (uint64_t)c), &pos3))
-            o = md->lp[md->p3[pos3]];
+            o = md->lp[pos3];
         out[t] = o;
         hit_ab = hit_bc;
         pos_ab = pos_bc;
@@ -444,6 +551,8 @@ static int joint_cluster(const Model *md, const Clusters *cl, Py_ssize_t c, Work
 }
 
 static void Model_dealloc(Model *self) {
+    free_table(&self->t2);
+    free_table(&self->t3);
     for (int i = 0; i < self->nbufs; i++) PyBuffer_Release(&self->bufs[i]);
     Py_TYPE(self)->tp_free((PyObject *)self);
 }
@@ -478,30 +587,36 @@ static PyObject *Model_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
         Py_DECREF(self);
         return NULL;
     }
-    self->t2 = (Table){self->bufs[0].buf, self->bufs[1].buf, NITEMS(0, 4), NITEMS(1, 4), shift2};
-    self->t3 = (Table){self->bufs[2].buf, self->bufs[3].buf, NITEMS(2, 4), NITEMS(3, 4), shift3};
+    const uint32_t *k2p = self->bufs[0].buf, *k3p = self->bufs[2].buf;
+    const int32_t *s2p = self->bufs[1].buf, *s3p = self->bufs[3].buf;
+    Py_ssize_t n2 = NITEMS(0, 4), n3 = NITEMS(2, 4);
     self->p1f = self->bufs[4].buf;
     self->bow1f = self->bufs[5].buf;
     self->lp = self->bufs[6].buf;
     self->bw = self->bufs[7].buf;
-    self->p2 = self->bufs[8].buf;
-    self->bow2 = self->bufs[9].buf;
-    self->p3 = self->bufs[10].buf;
     self->vocab = NITEMS(4, 4);
-    const Table *ts[2] = {&self->t2, &self->t3};
+    /* The file's bucket starts must match its keys (the file is checked, though the
+     * lookups no longer read the starts). */
+    const int shifts[2] = {shift2, shift3};
+    const int32_t *starts[2] = {s2p, s3p};
+    const Py_ssize_t ns[2] = {n2, n3}, nstarts[2] = {NITEMS(1, 4), NITEMS(3, 4)};
     for (int i = 0; i < 2; i++) {
-        const Table *t = ts[i];
-        /* Every bucket index q >> shift must have a start and an end. */
-        if (t->shift < 1 || t->shift > 31 || t->nstarts != ((Py_ssize_t)1 << (32 - t->shift)) + 1 ||
-            (t->n > 0 && t->starts[t->nstarts - 1] != t->n)) {
+        if (shifts[i] < 1 || shifts[i] > 31 ||
+            nstarts[i] != ((Py_ssize_t)1 << (32 - shifts[i])) + 1 ||
+            (ns[i] > 0 && starts[i][nstarts[i] - 1] != ns[i])) {
             PyErr_SetString(PyExc_ValueError, "bucket starts do not match the keys");
             Py_DECREF(self);
             return NULL;
         }
     }
     if (NITEMS(5, 4) != self->vocab || NITEMS(6, 4) != 256 || NITEMS(7, 4) != 256 ||
-        NITEMS(8, 1) != self->t2.n || NITEMS(9, 1) != self->t2.n || NITEMS(10, 1) != self->t3.n) {
+        NITEMS(8, 1) != n2 || NITEMS(9, 1) != n2 || NITEMS(10, 1) != n3) {
         PyErr_SetString(PyExc_ValueError, "model arrays have inconsistent lengths");
+        Py_DECREF(self);
+        return NULL;
+    }
+    if (build_table(&self->t2, k2p, n2, self->bufs[8].buf, self->bufs[9].buf) ||
+        build_table(&self->t3, k3p, n3, self->bufs[10].buf, NULL)) {
         Py_DECREF(self);
         return NULL;
     }
@@ -651,7 +766,7 @@ static PyObject *Model_logprob_pairs(Model *self, PyObject *args) {
         return NULL;
     }
     for (Py_ssize_t i = 0; i < n * (m - 1); i++) {
-        if (hit[i] && (pos[i] < 0 || pos[i] >= self->t2.n)) {
+        if (hit[i] && (pos[i] < 0 || pos[i] > 0xFFFF)) {
             release_all(&bs);
             PyErr_SetString(PyExc_IndexError, "pair position out of range");
             return NULL;
@@ -835,7 +950,7 @@ static PyObject *Model_word_entries(Model *self, PyObject *args) {
             if (g[i] < 0 || g[i] >= self->vocab || end_of[i] < 0 || end_of[i] > ng)
                 bad = "id or sentence end out of range";
         for (Py_ssize_t i = 0; i < npair && !bad; i++)
-            if (own_hit[i] && (own_pos[i] < 0 || own_pos[i] >= self->t2.n))
+            if (own_hit[i] && (own_pos[i] < 0 || own_pos[i] > 0xFFFF))
                 bad = "pair position out of range";
         cap += nx;
     }
@@ -915,23 +1030,12 @@ static PyObject *Model_word_entries(Model *self, PyObject *args) {
         float pen = (float)unk_pen;
         for (Py_ssize_t r = 0; r < n; r++) {
             if (r + AHEAD < n) {
-                /* The reads below are scattered over arrays of a few MB (a pair's
-                 * probability and back-off by its position, the original's unigram
-                 * values): fetch those of a row ahead so that they arrive in time. */
+                /* The original's unigram values, read below, lie scattered over arrays
+                 * of a few MB: fetch those of a row ahead so that they arrive in time. */
                 Py_ssize_t ra = r + AHEAD;
                 int64_t oa = O[ra];
                 PREFETCH(&self->p1f[oa]);
                 PREFETCH(&self->bow1f[oa]);
-                Py_ssize_t qa = i_bo[ra];
-                if (hit[qa]) {
-                    PREFETCH(&self->p2[pos[qa]]);
-                    PREFETCH(&self->bow2[pos[qa]]);
-                }
-                qa = i_oc[ra];
-                if (qa >= 0 && hit[qa]) {
-                    PREFETCH(&self->p2[pos[qa]]);
-                    PREFETCH(&self->bow2[pos[qa]]);
-                }
             }
             int64_t j = J[r], o = O[r];
             int64_t j1 = j + 1 < last ? j + 1 : last;
@@ -961,8 +1065,8 @@ static PyObject *Model_word_entries(Model *self, PyObject *args) {
                 p2_[2] = own_pos[j1];
             }
             for (int t = 0; t < nw; t++) {
-                float p2v = h2[t] ? self->lp[self->p2[p2_[t]]] : self->bow1f[wb[t]] + self->p1f[wc[t]];
-                float bow = hc[t] ? self->bw[self->bow2[pc[t]]] : 0.0f;
+                float p2v = h2[t] ? self->lp[P2_OF(p2_[t])] : self->bow1f[wb[t]] + self->p1f[wc[t]];
+                float bow = hc[t] ? self->bw[BOW2_OF(pc[t])] : 0.0f;
                 lpw[3 * r + t] = bow + p2v;
                 if (h2[t] && hc[t]) {
                     q3[n3] = tri_fp((uint64_t)wa[t], (uint64_t)wb[t], (uint64_t)wc[t]);
@@ -972,8 +1076,7 @@ static PyObject *Model_word_entries(Model *self, PyObject *args) {
         }
         find_many(&self->t3, q3, n3, h3, p3);
         for (Py_ssize_t k = 0; k < n3; k++) {
-            if (k + AHEAD < n3 && h3[k + AHEAD]) PREFETCH(&self->p3[p3[k + AHEAD]]);
-            if (h3[k]) lpw[at3[k]] = self->lp[self->p3[p3[k]]];
+            if (h3[k]) lpw[at3[k]] = self->lp[p3[k]];
         }
         for (Py_ssize_t r = 0; r < n; r++) {
             int64_t j = J[r], o = O[r];
