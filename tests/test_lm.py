@@ -227,40 +227,66 @@ def test_compiled_lookups_in_large_buckets_match_numpy(tiny_lm):
     assert fh.any()
 
 
+def _crowded(fps: np.ndarray, extra: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    """Draws whose fingerprints share the most crowded bucket of the smallest compiled
+    tables (the top 17 bits), four of them left out, plus ``extra`` others: ``(stored,
+    absent)`` indices, stored sorted by fingerprint with one draw per fingerprint."""
+    bucket = fps >> np.uint32(15)
+    crowded = np.flatnonzero(bucket == np.bincount(bucket).argmax())
+    assert len(crowded) > 26  # more than a line holds (16 bigrams, 21 trigrams)
+    stored = np.concatenate((crowded[:-4], rng.choice(len(fps), extra, replace=False)))
+    stored = stored[np.unique(fps[stored], return_index=True)[1]]
+    absent = crowded[-4:][~np.isin(fps[crowded[-4:]], fps[stored])]  # (not drawn twice)
+    assert len(absent)
+    return stored, absent
+
+
+def _starts(keys: np.ndarray, shift: int = 24) -> np.ndarray:
+    return np.searchsorted(keys, np.arange(2 ** (32 - shift) + 1, dtype=np.uint64)
+                           << np.uint64(shift)).astype(np.int32)
+
+
 @native
 def test_compiled_lookups_find_every_key_of_a_bucket_that_overflows_its_line():
-    """The compiled tables keep up to 16 keys of a bucket in its cache line and the rest
-    in a side table: pairs crowded into one bucket are all found, with their values."""
+    """The compiled tables keep a bucket's first keys in its cache line and the rest in a
+    side table: bigrams and trigrams crowded into one bucket are all found, with their
+    values, and those left out are not."""
     from unspin import _native
     from unspin.lm import BITS, fingerprint
 
     rng = np.random.default_rng(3)
-    vocab = 5000
-    x, y = rng.integers(0, vocab, (2, 3_000_000), dtype=np.int64)
-    fps = fingerprint((x.astype(np.uint64) << np.uint64(BITS)) | y.astype(np.uint64))
-    bucket = fps >> np.uint32(15)  # the top 17 bits: a line of the smallest tables
-    crowded = np.flatnonzero(bucket == np.bincount(bucket).argmax())
-    assert len(crowded) > 24
-    stored = np.concatenate((crowded[:-4], rng.choice(len(x), 3000, replace=False)))
-    stored = stored[np.unique(fps[stored], return_index=True)[1]]  # sorted, one per print
-    keys = fps[stored]
-    p2, bow2 = rng.integers(0, 256, (2, len(keys)), dtype=np.uint8)
-    shift = 24
-    starts = np.searchsorted(keys, np.arange(2 ** (32 - shift) + 1, dtype=np.uint64)
-                             << np.uint64(shift)).astype(np.int32)
-    none3 = np.zeros(0, np.uint32)
-    model = _native.Model(keys, starts, shift, none3, np.zeros(2 ** 8 + 1, np.int32), 24,
-                          np.zeros(vocab, np.float32), np.zeros(vocab, np.float32),
-                          np.zeros(256, np.float32), np.zeros(256, np.float32), p2, bow2,
-                          np.zeros(0, np.uint8))
-    absent = crowded[-4:][~np.isin(fps[crowded[-4:]], keys)]  # (a pair drawn twice is not)
-    assert len(absent)
-    ask = np.concatenate((stored, absent))
-    hit, pos = np.zeros(len(ask), bool), np.zeros(len(ask), np.int32)
-    model.pairs(x[ask], y[ask], len(ask), hit, pos)
-    assert hit[:len(stored)].all()
-    assert np.array_equal(pos[:len(stored)], (p2.astype(np.int32) << 8) | bow2)
-    assert not hit[len(stored):].any()
+    vocab, draws = 5000, 3_000_000
+    a, b, c = rng.integers(0, vocab, (3, draws), dtype=np.uint64)
+    bits = np.uint64(BITS)
+    tri = fingerprint((a << np.uint64(2 * BITS)) | (b << bits) | c)
+    stored3, absent3 = _crowded(tri, 3000, rng)
+    ask = np.concatenate((stored3, absent3))
+    # The bigrams of those trigrams (a trigram is probed only where both are stored), and
+    # bigrams crowded into one bucket of their own.
+    pair = fingerprint((a << bits) | b)
+    stored2, absent2 = _crowded(pair, 3000, rng)
+    keys2 = np.unique(np.concatenate((pair[stored2], fingerprint((a[ask] << bits) | b[ask]),
+                                      fingerprint((b[ask] << bits) | c[ask]))))
+    keys2 = keys2[~np.isin(keys2, pair[absent2])]
+    keys3 = tri[stored3]
+    p2, bow2 = rng.integers(0, 256, (2, len(keys2)), dtype=np.uint8)
+    p3 = rng.integers(0, 256, len(keys3), dtype=np.uint8)
+    lp = np.arange(256, dtype=np.float32) - 300.0  # a value names its index
+    model = _native.Model(keys2, _starts(keys2), 24, keys3, _starts(keys3), 24,
+                          np.zeros(vocab, np.float32), np.zeros(vocab, np.float32), lp,
+                          np.zeros(256, np.float32), p2, bow2, p3)
+    q = np.concatenate((stored2, absent2))
+    hit, pos = np.zeros(len(q), bool), np.zeros(len(q), np.int32)
+    model.pairs(a[q].astype(np.int64), b[q].astype(np.int64), len(q), hit, pos)
+    at = np.searchsorted(keys2, pair[stored2])
+    assert hit[:len(stored2)].all() and not hit[len(stored2):].any()
+    assert np.array_equal(pos[:len(stored2)], (p2[at].astype(np.int32) << 8) | bow2[at])
+    out = np.zeros(len(ask), np.float32)
+    model.logprob(*(x[ask].astype(np.int64) for x in (a, b, c)), len(ask), out)
+    p2_bc = p2[np.searchsorted(keys2, fingerprint((b[ask] << bits) | c[ask]))]
+    want = np.where(np.arange(len(ask)) < len(stored3), lp[np.concatenate(
+        (p3, np.zeros(len(absent3), np.uint8)))], lp[p2_bc])
+    assert np.array_equal(out, want)
 
 
 @native

@@ -42,28 +42,28 @@
 #define BITS 21
 #define MIX 0xBF58476D1CE4E5B9ULL
 
-/* One bucket of a table: the low bits of up to LINE_SLOTS fingerprints and their values,
- * in one 64-byte cache line. */
-#define LINE_SLOTS 16
-#define EMPTY_SLOT 0xFFFFu
+/* One bucket of a table in one 64-byte cache line: the rest (below the bucket's bits) of
+ * up to `slots` fingerprints as uint16, then their values: 16 slots of 2-byte values (a
+ * bigram's probability and back-off), or 21 slots of 1-byte values (a trigram's). */
 typedef struct {
-    uint16_t rem[LINE_SLOTS];
-    uint16_t val[LINE_SLOTS];
+    uint8_t b[64];
 } Line;
+#define EMPTY_SLOT 0xFFFFu
 
 /* An n-gram table for lookups: the fingerprints (uint32, sorted) as the model file stores
  * them, laid out again when the model is made. Bucket b (the top `bits` bits of a
- * fingerprint) is one cache line holding the rest of each fingerprint (below 0xFFFF: bits
- * >= 17) and its value, so that a lookup costs one cache miss where the file's layout
- * (bucket starts, keys, then one array per value) cost three or four. A bucket that
- * overflows its line (about 1 % at the load chosen) keeps the rest in a sorted side table,
- * flagged in a bitmap. The value of a stored n-gram comes back as the lookup's `pos`
- * (callers read no other array): for a bigram (p << 8) | bow, for a trigram p, both
- * quantised indices into `lp` / `bw`. Equal fingerprints (collisions of the 64-bit key)
- * give the first one's value, as the binary search over the file's sorted keys did. */
+ * fingerprint, bits >= 17 so that the rest stays below EMPTY_SLOT) is one cache line, so
+ * that a lookup costs one cache miss where the file's layout (bucket starts, keys, then
+ * one array per value) cost three or four. A bucket that overflows its line keeps the
+ * rest in a sorted side table, flagged in a bitmap. The value of a stored n-gram comes
+ * back as the lookup's `pos` (callers read no other array): for a bigram (p << 8) | bow,
+ * for a trigram p, both quantised indices into `lp` / `bw`. Equal fingerprints (collisions
+ * of the 64-bit key) give the first one's value, as the binary search over the file's
+ * sorted keys did. */
 typedef struct {
     Line *lines;
     int bits;             /* buckets: 1 << bits */
+    int slots;            /* per line: 16 (2-byte values) or 21 (1-byte values) */
     uint32_t rem_mask;    /* (1 << (32 - bits)) - 1 */
     uint8_t *ovf_bit;     /* per bucket: part of it is in the side table */
     uint32_t *ovf_keys;   /* the side table, sorted */
@@ -90,24 +90,41 @@ static inline uint32_t fingerprint(uint64_t k) {
 #define P2_OF(pos) ((uint32_t)(pos) >> 8)
 #define BOW2_OF(pos) ((uint32_t)(pos) & 0xFFu)
 
-/* Which slots of a line hold r: MASK_BITS bits a slot, the lowest set bit the first. */
+/* Which of a line's slots hold r: MASK_BITS bits a slot, the lowest set bit the first. */
 #if defined(__SSE2__)
 #include <emmintrin.h>
 #define MASK_BITS 2
-static inline uint32_t match_mask(const Line *ln, uint16_t r) {
+static inline uint64_t match_mask(const Line *ln, uint16_t r, int slots) {
     __m128i k = _mm_set1_epi16((short)r);
-    __m128i a = _mm_cmpeq_epi16(_mm_load_si128((const __m128i *)ln->rem), k);
-    __m128i b = _mm_cmpeq_epi16(_mm_load_si128((const __m128i *)(ln->rem + 8)), k);
-    return (uint32_t)_mm_movemask_epi8(a) | ((uint32_t)_mm_movemask_epi8(b) << 16);
+    const __m128i *v = (const __m128i *)ln->b;
+    uint64_t m = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi16(_mm_load_si128(v), k)) |
+                 ((uint64_t)(uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi16(_mm_load_si128(v + 1), k))
+                  << 16);
+    if (slots > 16) {  /* the third block holds 5 more slots, then values */
+        uint32_t m3 = (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi16(_mm_load_si128(v + 2), k));
+        m |= (uint64_t)(m3 & ((1u << (MASK_BITS * (slots - 16))) - 1u)) << 32;
+    }
+    return m;
 }
 #else
 #define MASK_BITS 1
-static inline uint32_t match_mask(const Line *ln, uint16_t r) {
-    uint32_t m = 0;
-    for (int i = 0; i < LINE_SLOTS; i++) m |= (uint32_t)(ln->rem[i] == r) << i;
+static inline uint64_t match_mask(const Line *ln, uint16_t r, int slots) {
+    const uint16_t *rem = (const uint16_t *)ln->b;
+    uint64_t m = 0;
+    for (int i = 0; i < slots; i++) m |= (uint64_t)(rem[i] == r) << i;
     return m;
 }
 #endif
+
+static inline uint16_t slot_value(const Table *t, const Line *ln, int i) {
+    const uint8_t *vals = ln->b + 2 * t->slots;
+    if (t->slots == 16) {
+        uint16_t v;
+        memcpy(&v, vals + 2 * i, 2);
+        return v;
+    }
+    return vals[i];
+}
 
 static inline const Line *line_of(const Table *t, uint32_t q) {
     return &t->lines[q >> (32 - t->bits)];
@@ -120,11 +137,10 @@ static inline int find(const Table *t, uint32_t q, int32_t *val) {
         return 0;
     }
     uint32_t b = q >> (32 - t->bits);
-    uint16_t r = (uint16_t)(q & t->rem_mask);
     const Line *ln = &t->lines[b];
-    uint32_t m = match_mask(ln, r);
+    uint64_t m = match_mask(ln, (uint16_t)(q & t->rem_mask), t->slots);
     if (m) {
-        *val = ln->val[__builtin_ctz(m) / MASK_BITS];
+        *val = slot_value(t, ln, __builtin_ctzll(m) / MASK_BITS);
         return 1;
     }
     if (t->ovf_bit[b >> 3] & (1u << (b & 7))) {
@@ -176,8 +192,11 @@ static int build_table(Table *t, const uint32_t *keys, Py_ssize_t n, const uint8
                        const uint8_t *v2) {
     memset(t, 0, sizeof(*t));
     t->n = n;
-    int bits = 17;  /* at least 17: the rest of a fingerprint stays below EMPTY_SLOT */
-    while (bits < 30 && ((Py_ssize_t)1 << bits) * 10 < n) bits++;  /* about 10 a line at most */
+    t->slots = v2 ? 16 : 21;
+    /* About 10 keys a line of 16, 16 a line of 21: an overflow in a few per cent of them. */
+    Py_ssize_t load = v2 ? 10 : 16;
+    int bits = 17;
+    while (bits < 30 && ((Py_ssize_t)1 << bits) * load < n) bits++;
     t->bits = bits;
     t->rem_mask = (uint32_t)((1u << (32 - bits)) - 1u);
     size_t nlines = (size_t)1 << bits;
@@ -205,9 +224,15 @@ static int build_table(Table *t, const uint32_t *keys, Py_ssize_t n, const uint8
         }
         uint16_t v = v2 ? (uint16_t)(((uint16_t)v1[i] << 8) | v2[i]) : v1[i];
         size_t b = q >> (32 - bits);
-        if (fill[b] < LINE_SLOTS) {
-            t->lines[b].rem[fill[b]] = (uint16_t)(q & t->rem_mask);
-            t->lines[b].val[fill[b]] = v;
+        int k = fill[b];
+        if (k < t->slots) {
+            uint8_t *line = t->lines[b].b;
+            uint16_t r = (uint16_t)(q & t->rem_mask);
+            memcpy(line + 2 * k, &r, 2);
+            if (v2)
+                memcpy(line + 2 * t->slots + 2 * k, &v, 2);
+            else
+                line[2 * t->slots + k] = (uint8_t)v;
             fill[b]++;
         } else {
             t->ovf_bit[b >> 3] |= (uint8_t)(1u << (b & 7));
