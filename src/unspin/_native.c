@@ -61,7 +61,8 @@ typedef struct {
  * of the 64-bit key) give the first one's value, as the binary search over the file's
  * sorted keys did. */
 typedef struct {
-    Line *lines;
+    Line *lines;          /* 64-byte aligned, inside `raw` */
+    void *raw;
     int bits;             /* buckets: 1 << bits */
     int slots;            /* per line: 16 (2-byte values) or 21 (1-byte values) */
     uint32_t rem_mask;    /* (1 << (32 - bits)) - 1 */
@@ -116,6 +117,19 @@ static inline uint64_t match_mask(const Line *ln, uint16_t r, int slots) {
 }
 #endif
 
+static inline int lowest_bit(uint64_t m) {  /* m != 0 */
+#if defined(__GNUC__) || defined(__clang__)
+    return __builtin_ctzll(m);
+#else
+    int k = 0;
+    while (!(m & 1)) {
+        m >>= 1;
+        k++;
+    }
+    return k;
+#endif
+}
+
 static inline uint16_t slot_value(const Table *t, const Line *ln, int i) {
     const uint8_t *vals = ln->b + 2 * t->slots;
     if (t->slots == 16) {
@@ -140,7 +154,7 @@ static inline int find(const Table *t, uint32_t q, int32_t *val) {
     const Line *ln = &t->lines[b];
     uint64_t m = match_mask(ln, (uint16_t)(q & t->rem_mask), t->slots);
     if (m) {
-        *val = slot_value(t, ln, __builtin_ctzll(m) / MASK_BITS);
+        *val = slot_value(t, ln, lowest_bit(m) / MASK_BITS);
         return 1;
     }
     if (t->ovf_bit[b >> 3] & (1u << (b & 7))) {
@@ -200,11 +214,13 @@ static int build_table(Table *t, const uint32_t *keys, Py_ssize_t n, const uint8
     t->bits = bits;
     t->rem_mask = (uint32_t)((1u << (32 - bits)) - 1u);
     size_t nlines = (size_t)1 << bits;
-    if (posix_memalign((void **)&t->lines, 64, nlines * sizeof(Line)) != 0) {
-        t->lines = NULL;
+    /* Aligned by hand (posix_memalign is not everywhere): a line must not straddle two. */
+    t->raw = malloc(nlines * sizeof(Line) + 63);
+    if (!t->raw) {
         PyErr_NoMemory();
         return -1;
     }
+    t->lines = (Line *)(((uintptr_t)t->raw + 63) & ~(uintptr_t)63);
     memset(t->lines, 0xFF, nlines * sizeof(Line));
     t->ovf_bit = calloc(nlines / 8 + 1, 1);
     uint8_t *fill = calloc(nlines, 1);
@@ -245,7 +261,7 @@ static int build_table(Table *t, const uint32_t *keys, Py_ssize_t n, const uint8
 }
 
 static void free_table(Table *t) {
-    free(t->lines);
+    free(t->raw);
     free(t->ovf_bit);
     free(t->ovf_keys);
     free(t->ovf_val);
