@@ -315,6 +315,22 @@ def test_compiled_lookups_reject_bad_input_clearly(tiny_lm):
                                np.zeros(3, np.int64), 3, np.zeros(2, np.float32))
 
 
+@native
+def test_no_memory_for_the_compiled_view_falls_back_to_numpy(tiny_lm, monkeypatch):
+    from unspin import _native
+
+    class Short:
+        def __init__(self, *args):
+            raise MemoryError
+
+    monkeypatch.setattr(_native, "Model", Short)
+    with pytest.warns(RuntimeWarning, match="numpy lookups"):
+        lm = NGramLM(tiny_lm.path)
+    assert lm.native is False and lm.compiled() is None
+    seq = np.array([[NONE, BOS, 5, 6, 7], [3, 4, 5, 6, 7]])
+    assert np.array_equal(lm.logprob_seq(seq), tiny_lm.logprob_seq(seq))
+
+
 def test_a_model_pickles_without_its_compiled_view(tiny_lm):
     before = tiny_lm.logprob_seq(np.array([[NONE, BOS, 5, 6, 7]]))
     copy = pickle.loads(pickle.dumps(tiny_lm))

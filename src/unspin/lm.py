@@ -18,6 +18,7 @@ import json
 import os
 import sys
 import time
+import warnings
 from array import array
 from collections.abc import Iterable, Iterator, Sequence
 from itertools import repeat
@@ -184,6 +185,16 @@ class NGramLM:
         self._bow1f = self._bw[np.asarray(self._bow1)]
         self._compiled: object | None = None
         self.native = native_available()
+        if self.native:
+            # The compiled view copies the n-gram tables into its own layout (about the
+            # file's size in memory): made now, so that a machine without the memory for it
+            # falls back to numpy here rather than failing in the middle of a call.
+            try:
+                self._nat()
+            except MemoryError:
+                warnings.warn(f"not enough memory for the compiled view of {path}: using the "
+                              "slower numpy lookups", RuntimeWarning, stacklevel=2)
+                self.native = False
 
     def __getstate__(self) -> dict:
         # The compiled view holds buffers, not picklable; it is rebuilt on first use.
