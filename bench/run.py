@@ -181,10 +181,10 @@ def paired_speeds(work: dict[str, tuple[list[str], list[str]]], gopher_texts: li
             for kind, texts in zip(("clean", "spun"), work[n], strict=True):
                 part = texts[r::rounds]
                 if part:
-                    s = _batched_seconds(n, part)
-                    mb[(n, kind)] += _mb(part)
+                    s, size = _batched_seconds(n, part), _mb(part)
+                    mb[(n, kind)] += size
                     seconds[(n, kind)] += s
-                    round_mb, round_s = round_mb + _mb(part), round_s + s
+                    round_mb, round_s = round_mb + size, round_s + s
             if g is not None and round_s:
                 ratios[n].append(times_yardstick(round_mb / round_s, g))
         if g is not None:
