@@ -241,11 +241,6 @@ def _crowded(fps: np.ndarray, extra: int, rng) -> tuple[np.ndarray, np.ndarray]:
     return stored, absent
 
 
-def _starts(keys: np.ndarray, shift: int = 24) -> np.ndarray:
-    return np.searchsorted(keys, np.arange(2 ** (32 - shift) + 1, dtype=np.uint64)
-                           << np.uint64(shift)).astype(np.int32)
-
-
 @native
 def test_compiled_lookups_find_every_key_of_a_bucket_that_overflows_its_line():
     """The compiled tables keep a bucket's first keys in its cache line and the rest in a
@@ -272,9 +267,12 @@ def test_compiled_lookups_find_every_key_of_a_bucket_that_overflows_its_line():
     p2, bow2 = rng.integers(0, 256, (2, len(keys2)), dtype=np.uint8)
     p3 = rng.integers(0, 256, len(keys3), dtype=np.uint8)
     lp = np.arange(256, dtype=np.float32) - 300.0  # a value names its index
-    model = _native.Model(keys2, _starts(keys2), 24, keys3, _starts(keys3), 24,
-                          np.zeros(vocab, np.float32), np.zeros(vocab, np.float32), lp,
-                          np.zeros(256, np.float32), p2, bow2, p3)
+    model = _native.Model(keys2, keys3, np.zeros(vocab, np.float32),
+                          np.zeros(vocab, np.float32), lp, np.zeros(256, np.float32), p2, bow2,
+                          p3)
+    with pytest.raises(ValueError, match="not sorted"):
+        _native.Model(keys2[::-1].copy(), keys3, np.zeros(vocab, np.float32),
+                      np.zeros(vocab, np.float32), lp, np.zeros(256, np.float32), p2, bow2, p3)
     q = np.concatenate((stored2, absent2))
     hit, pos = np.zeros(len(q), bool), np.zeros(len(q), np.int32)
     model.pairs(a[q].astype(np.int64), b[q].astype(np.int64), len(q), hit, pos)

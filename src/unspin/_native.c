@@ -613,51 +613,34 @@ static int take(Model *self, PyObject *obj, Py_ssize_t itemsize, const char *nam
 #define NITEMS(i, size) (self->bufs[i].len / (size))
 
 static PyObject *Model_new(PyTypeObject *type, PyObject *args, PyObject *kwds) {
-    PyObject *k2, *s2, *k3, *s3, *p1f, *bow1f, *lp, *bw, *p2, *bow2, *p3;
-    int shift2, shift3;
-    if (!PyArg_ParseTuple(args, "OOiOOiOOOOOOO", &k2, &s2, &shift2, &k3, &s3, &shift3, &p1f,
-                          &bow1f, &lp, &bw, &p2, &bow2, &p3))
+    PyObject *k2, *k3, *p1f, *bow1f, *lp, *bw, *p2, *bow2, *p3;
+    if (!PyArg_ParseTuple(args, "OOOOOOOOO", &k2, &k3, &p1f, &bow1f, &lp, &bw, &p2, &bow2,
+                          &p3))
         return NULL;
     Model *self = (Model *)type->tp_alloc(type, 0);
     if (!self) return NULL;
     self->nbufs = 0;
-    if (take(self, k2, 4, "k2") || take(self, s2, 4, "starts2") || take(self, k3, 4, "k3") ||
-        take(self, s3, 4, "starts3") || take(self, p1f, 4, "p1f") ||
+    if (take(self, k2, 4, "k2") || take(self, k3, 4, "k3") || take(self, p1f, 4, "p1f") ||
         take(self, bow1f, 4, "bow1f") || take(self, lp, 4, "lp") || take(self, bw, 4, "bw") ||
         take(self, p2, 1, "p2") || take(self, bow2, 1, "bow2") || take(self, p3, 1, "p3")) {
         Py_DECREF(self);
         return NULL;
     }
-    const uint32_t *k2p = self->bufs[0].buf, *k3p = self->bufs[2].buf;
-    const int32_t *s2p = self->bufs[1].buf, *s3p = self->bufs[3].buf;
-    Py_ssize_t n2 = NITEMS(0, 4), n3 = NITEMS(2, 4);
-    self->p1f = self->bufs[4].buf;
-    self->bow1f = self->bufs[5].buf;
-    self->lp = self->bufs[6].buf;
-    self->bw = self->bufs[7].buf;
-    self->vocab = NITEMS(4, 4);
-    /* The file's bucket starts must match its keys (the file is checked, though the
-     * lookups no longer read the starts). */
-    const int shifts[2] = {shift2, shift3};
-    const int32_t *starts[2] = {s2p, s3p};
-    const Py_ssize_t ns[2] = {n2, n3}, nstarts[2] = {NITEMS(1, 4), NITEMS(3, 4)};
-    for (int i = 0; i < 2; i++) {
-        if (shifts[i] < 1 || shifts[i] > 31 ||
-            nstarts[i] != ((Py_ssize_t)1 << (32 - shifts[i])) + 1 ||
-            (ns[i] > 0 && starts[i][nstarts[i] - 1] != ns[i])) {
-            PyErr_SetString(PyExc_ValueError, "bucket starts do not match the keys");
-            Py_DECREF(self);
-            return NULL;
-        }
-    }
-    if (NITEMS(5, 4) != self->vocab || NITEMS(6, 4) != 256 || NITEMS(7, 4) != 256 ||
-        NITEMS(8, 1) != n2 || NITEMS(9, 1) != n2 || NITEMS(10, 1) != n3) {
+    Py_ssize_t n2 = NITEMS(0, 4), n3 = NITEMS(1, 4);
+    self->p1f = self->bufs[2].buf;
+    self->bow1f = self->bufs[3].buf;
+    self->lp = self->bufs[4].buf;
+    self->bw = self->bufs[5].buf;
+    self->vocab = NITEMS(2, 4);
+    if (NITEMS(3, 4) != self->vocab || NITEMS(4, 4) != 256 || NITEMS(5, 4) != 256 ||
+        NITEMS(6, 1) != n2 || NITEMS(7, 1) != n2 || NITEMS(8, 1) != n3) {
         PyErr_SetString(PyExc_ValueError, "model arrays have inconsistent lengths");
         Py_DECREF(self);
         return NULL;
     }
-    if (build_table(&self->t2, k2p, n2, self->bufs[8].buf, self->bufs[9].buf) ||
-        build_table(&self->t3, k3p, n3, self->bufs[10].buf, NULL)) {
+    /* (build_table checks that the keys are sorted.) */
+    if (build_table(&self->t2, self->bufs[0].buf, n2, self->bufs[6].buf, self->bufs[7].buf) ||
+        build_table(&self->t3, self->bufs[1].buf, n3, self->bufs[8].buf, NULL)) {
         Py_DECREF(self);
         return NULL;
     }

@@ -209,9 +209,7 @@ class NGramLM:
         shipped model, shared by forked workers) and answers lookups from those."""
         m = self._compiled
         if m is None:
-            k2, s2, sh2, _ = self._buckets("_k2")
-            k3, s3, sh3, _ = self._buckets("_k3")
-            m = _native.Model(k2, s2, sh2, k3, s3, sh3, self._p1f, self._bow1f, self._lp,
+            m = _native.Model(self._k2, self._k3, self._p1f, self._bow1f, self._lp,
                               self._bw, self._p2, self._bow2, self._p3)
             self._compiled = m
         return m
@@ -243,7 +241,8 @@ class NGramLM:
                            count=len(words))
 
     def _buckets(self, name: str) -> tuple[np.ndarray, np.ndarray, int, int]:
-        """Sorted fingerprints, the start of each bucket of them, the shift and the depth.
+        """Sorted fingerprints, the start of each bucket of them, the shift and the depth,
+        for the numpy lookups (the compiled ones lay the tables out in cache lines).
 
         Fingerprints are uniform, so cutting them by their top bits into buckets of about
         five keys leaves at most a few dozen a bucket: a lookup is one probe into the bucket
