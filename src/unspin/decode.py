@@ -1822,7 +1822,8 @@ class Decoder:
         self._multi_originals()
         self._phrase_keys()
 
-    def _phrase_candidates(self, flat: list[str | None], g: np.ndarray, at: list[int],
+    def _phrase_candidates(self, flat: list[str | None], g: np.ndarray,
+                           at: np.ndarray | list[int],
                            end_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Candidates that the vectorised path does not cover: phrases and learned pairs.
 
@@ -2401,17 +2402,20 @@ class Decoder:
         sent_of = np.repeat(np.arange(len(states)), lens)
         tok_of = np.arange(len(g)) - np.repeat(starts, lens) - 2
         end_of = np.repeat(ends, lens)
+        is_tok = (tok_of >= 0) & (np.arange(len(g)) < end_of - 1)
+        # Every token's shape in one pass (the states keep a list per sentence).
+        shapes = np.fromiter(chain.from_iterable(st.shapes for st in states), dtype=np.int64)
+        if len(shapes) != int(is_tok.sum()):
+            raise ValueError("a sentence's shapes do not match its tokens")
         shape = np.zeros(len(g), dtype=np.int64)
+        shape[is_tok] = shapes
         learned_pos = np.zeros(len(g), dtype=bool)
         learned = self.source._learned
-        for st, s0 in zip(states, starts.tolist(), strict=True):
-            if any(st.shapes):
-                shape[s0 + 2:s0 + 2 + len(st.norms)] = st.shapes
-            if learned:
+        if learned:
+            for st, s0 in zip(states, starts.tolist(), strict=True):
                 for i, w in enumerate(st.norms):
                     if w in learned:
                         learned_pos[s0 + 2 + i] = True
-        is_tok = (tok_of >= 0) & (np.arange(len(g)) < end_of - 1)
         suspicious = self._suspicious(base, end_of, suspicion)
         eligible = is_tok & ~learned_pos & suspicious
         if known is not None and len(known.tok):
@@ -2444,7 +2448,7 @@ class Decoder:
             flat += st.norms
             flat.append(None)
         look = (is_tok if learned else is_tok & suspicious) & (shape != 2)
-        pj, pe = self._phrase_candidates(flat, g, np.flatnonzero(look).tolist(), end_of)
+        pj, pe = self._phrase_candidates(flat, g, np.flatnonzero(look), end_of)
         n1 = len(J)
         S2, pch, keep2 = self._phrase_scores(g, base, end_of, shape, pj, pe)
         pj, pe = pj[keep2], pe[keep2]
