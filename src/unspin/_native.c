@@ -15,8 +15,8 @@
  * `two_step_best` picks `restore --two-step`'s candidates; the numpy code is the reference
  * for both, with the same values to the last bit (tests compare them).
  *
- * The n-gram tables are laid out again when a Model is made (`build_table`: about 60 ms
- * and 34 MB for the shipped model): one cache line per bucket, holding the rest of each
+ * The n-gram tables are laid out again when a Model is made (`build_table`: about 30 ms
+ * and 25 MB for the shipped model): one cache line per bucket, holding the rest of each
  * fingerprint and its values, matched with SSE2 where there is SSE2. The lookups this
  * serves are most of a `check` on spun text; the file's layout (bucket starts, sorted
  * keys, one array per value) cost three or four cache misses a lookup against one, and
