@@ -135,8 +135,11 @@ _UNSUPPORTED = {"empty": "empty text", "binary": "binary content",
 
 
 # default=str: Parquet ids can be timestamps, decimals or bytes. One encoder for every
-# record (`json.dumps` with options builds a new one per call: a fifth of the writing).
-_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str)
+# record (`json.dumps` with options builds a new one per call: a fifth of the writing); a
+# record is a tree of fresh dicts and lists, never circular, so no check for cycles (a dict
+# per record: 8 % of the encoding).
+_ENCODER = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), default=str,
+                            check_circular=False)
 
 
 def _dumps(obj: dict[str, Any]) -> str:
