@@ -209,7 +209,8 @@ def test_evidence_scores_candidates_of_words_the_lm_does_not_know(monkeypatch):
     lp, post = dec.evidence(norms, ids, seg, shapes)
     assert len(lp) == len(texts) and np.all(lp <= 0)
     assert np.all((post >= 0) & (post <= 1))
-    monkeypatch.setattr(dec, "_unknown_originals", lambda word: [])
+    monkeypatch.setattr(dec, "_unknown_arrays",
+                        lambda word: (np.zeros(0, dtype=np.int64), np.zeros(0)))
     _, post_without = dec.evidence(norms, ids, seg, shapes)
     assert len(post_without) == len(post) - 1
 

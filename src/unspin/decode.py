@@ -1082,7 +1082,7 @@ class Decoder:
         self._topic: tuple | None = None  # (vectors, LM id -> row), see `_context_bonus`
         self._channel_cache: dict[tuple, float] = {}
         self._entry_cache: dict[tuple[str, bool], tuple] = {}
-        self._unknown_cache: dict[str, list[tuple[int, float]]] = {}
+        self._unknown_cache: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # `_unknown_arrays`
         self._two_step_cache: dict[int, np.ndarray] = {}  # LM id -> its two-step originals
         self._two_step_entry: dict[int, int] = {}  # original LM id -> number in `_phrases`
         self._two_step_stamp: np.ndarray | None = None  # scratch of `_two_step_best`
@@ -2192,9 +2192,6 @@ class Decoder:
         Rare spun words ("unexampled") are pooled as <unk> by the language model, so the
         id-indexed word table cannot hold their candidates; there are few such tokens.
         """
-        J: list[int] = []
-        orig: list[int] = []
-        CH: list[float] = []
         floor = self.params.channel_floor
         index, learned = self.source._index, self.source._learned
         at = [i for i in np.flatnonzero((ids == UNK) & eligible[tok_at]).tolist()
@@ -2202,16 +2199,19 @@ class Decoder:
         new = [norms[i] for i in at if norms[i] not in self._unknown_cache]
         if new:
             self._cache_unknown(list(dict.fromkeys(new)))  # their originals, made together
-        for i in at:
-            word = norms[i]
-            name = self.params.name_penalty * (shape[i] == 1)
-            for o, ch in self._unknown_originals(word):
-                if ch - name > floor:
-                    J.append(int(tok_at[i]))
-                    orig.append(o)
-                    CH.append(ch - name)
-        return (np.array(J, dtype=np.int64), np.array(orig, dtype=np.int64),
-                np.array(CH, dtype=np.float64))
+        if not at:
+            e = np.zeros(0, dtype=np.int64)
+            return e, e, np.zeros(0, dtype=np.float64)
+        # Every position's originals at once (a word's are cached as arrays): a spun
+        # document has hundreds of them, and a Python step each was most of this.
+        found = [self._unknown_arrays(norms[i]) for i in at]
+        cnt = np.fromiter((len(f[0]) for f in found), dtype=np.int64, count=len(found))
+        orig = np.concatenate([f[0] for f in found])
+        at_arr = np.asarray(at, dtype=np.int64)
+        name = self.params.name_penalty * (shape[at_arr] == 1)
+        CH = np.concatenate([f[1] for f in found]) - np.repeat(name, cnt)
+        keep = CH > floor
+        return np.repeat(tok_at[at_arr], cnt)[keep], orig[keep], CH[keep]
 
     def _cache_unknown(self, words: list[str]) -> None:
         """`_unknown_originals` of words met for the first time (distinct), worked out
@@ -2243,25 +2243,32 @@ class Decoder:
             channel, _, _ = self._table_channel(at[keep], origs[keep], flags[keep], one, one)
             bounds = np.concatenate(([0], np.cumsum(np.bincount(
                 key_of[keep], minlength=len(plain))))).tolist()
-            pairs = list(zip(ids[keep].tolist(), channel.tolist(), strict=True))
-            if len(cache) + len(plain) > 200_000:  # bounded as in `_unknown_originals`
+            kept_ids = ids[keep].astype(np.int64)
+            channel = np.asarray(channel, dtype=np.float64)
+            if len(cache) + len(plain) > 200_000:  # bounded as in `_unknown_arrays`
                 cache.clear()
             for k, w in enumerate(plain):
                 if k in own_way:
                     own.append(w)
                 else:
-                    cache[w] = pairs[bounds[k]:bounds[k + 1]]
+                    lo, hi = bounds[k], bounds[k + 1]
+                    cache[w] = (kept_ids[lo:hi], channel[lo:hi])
         if own:
             self._number_keys(own)  # their entries, made together
 
     def _unknown_originals(self, word: str) -> list[tuple[int, float]]:
         """``(LM id, channel)`` of the single-word originals of a word the LM lacks."""
+        ids, channel = self._unknown_arrays(word)
+        return list(zip(ids.tolist(), channel.tolist(), strict=True))
+
+    def _unknown_arrays(self, word: str) -> tuple[np.ndarray, np.ndarray]:
+        """`_unknown_originals` as arrays (LM ids, channels), cached per word."""
         hit = self._unknown_cache.get(word)
         if hit is None:
             lo, hi = self._entry_range(word, False)
             channel, _, mlength, originals = self._phrases.arrays()
             one = np.flatnonzero(mlength[lo:hi] == 1) + lo
-            hit = list(zip(originals[one, 0].tolist(), channel[one].tolist(), strict=True))
+            hit = (originals[one, 0].astype(np.int64), channel[one].astype(np.float64))
             if len(self._unknown_cache) > 200_000:  # bounded like `_entries`
                 self._unknown_cache.clear()
             self._unknown_cache[word] = hit
