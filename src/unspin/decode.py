@@ -1087,7 +1087,10 @@ class Decoder:
         self._two_step_entry: dict[int, int] = {}  # original LM id -> number in `_phrases`
         self._two_step_stamp: np.ndarray | None = None  # scratch of `_two_step_best`
         self._orig_ids: dict[tuple[str, ...], list[int]] = {}  # originals' LM ids (joint)
-        self._phrase_row_ids: dict[int, tuple[int, ...]] = {}  # see `_table_entries`
+        # Per candidate-table row: its words' LM ids and number (0: not worked out yet;
+        # see `_phrase_row_ids`).
+        self._prow_ids: np.ndarray | None = None
+        self._prow_len: np.ndarray | None = None
         self._channel_table: tuple | None = None  # see `_channel_tables`
         self._phrases = PhraseEntries()
         # Per LM id: the range of its word's trusted multiword originals in `_phrases`
@@ -1498,30 +1501,22 @@ class Decoder:
             listing an original twice, which `CandidateSource.specs` merges, or holding a
             flag the shipped table never sets); those have no entries in the block.
         """
-        src = self.source
+        words = self.source._words
         at, origs, flags, key_of, cnt, own_way = self._table_rows(rows, multi_only)
         ids = self.table().row_ids[origs]  # UNK for a multiword original
         is_phrase = self._phrase_rows()[origs]
         keep = (ids != UNK) | is_phrase
         if own_way:
             keep &= ~np.isin(key_of, np.fromiter(own_way, dtype=np.int64))
-        # Multiword originals: their LM ids as `_entries` finds them, once per table row.
-        words = src._words
-        lm_get = self.lm.index.get
-        row_ids = self._phrase_row_ids
+        # Multiword originals: their LM ids as `_entries` finds them (`_phrase_row_ids`).
         mlength = np.ones(len(at), dtype=np.int64)
         multi = np.flatnonzero(keep & is_phrase)
-        multi_ids = []
-        for e, o in zip(multi.tolist(), origs[multi].tolist(), strict=True):
-            oids = row_ids.get(o)
-            if oids is None:
-                oids = row_ids[o] = tuple(map(lm_get, words[o].split(" "), repeat(UNK)))
-            if UNK in oids:
-                keep[e] = False
-            else:
-                multi_ids.append(oids)
-                mlength[e] = len(oids)
-        multi = multi[keep[multi]]
+        multi_ids, n_words = self._phrase_row_ids(origs[multi])
+        # A word the LM does not know rules the original out.
+        unknown = ((multi_ids == UNK) & (np.arange(MAX_PHRASE) < n_words[:, None])).any(axis=1)
+        keep[multi[unknown]] = False
+        mlength[multi] = n_words
+        multi, multi_ids = multi[~unknown], multi_ids[~unknown]
         kept = np.bincount(key_of[keep], minlength=len(rows)).tolist()
         origs, flags, mlength, ids = origs[keep], flags[keep], mlength[keep], ids[keep]
         length = np.repeat(np.fromiter((key.count(" ") + 1 for key in keys), dtype=np.int64,
@@ -1530,13 +1525,40 @@ class Decoder:
         originals = np.zeros((len(origs), MAX_PHRASE), dtype=np.int32)
         originals[:, 0] = ids
         if len(multi):
-            originals[(np.cumsum(keep) - 1)[multi]] = np.array(
-                [t + (UNK,) * (MAX_PHRASE - len(t)) for t in multi_ids], dtype=np.int32)
+            originals[(np.cumsum(keep) - 1)[multi]] = multi_ids
         original_words = list(map(tuple, map(str.split, map(words.__getitem__, origs.tolist()),
                                               repeat(" "))))
         specs = list(zip(length.tolist(), original_words, flags.tolist(), cos.tolist(),
                          fans.tolist(), repeat(0)))
         return (specs, channel, length, mlength, originals), kept, own_way
+
+    def _phrase_row_ids(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The LM ids of the words of phrase rows of the candidate table (``(len(rows),
+        MAX_PHRASE)`` int32, `UNK` for a word the LM does not know and after the last
+        word) and their numbers of words.
+
+        Worked out once per row, on first use, and kept in arrays over the table's rows: a
+        scan meets thousands of phrases in every thousand documents, and a Python step
+        per original each time was a third of numbering them (`_table_entries`).
+        """
+        if self._prow_len is None:
+            n = len(self.source._words)
+            self._prow_ids = np.full((n, MAX_PHRASE), UNK, dtype=np.int32)
+            self._prow_len = np.zeros(n, dtype=np.int8)
+        ids, n_words = self._prow_ids, self._prow_len
+        todo = np.unique(rows[n_words[rows] == 0]).tolist()
+        if todo:
+            words = self.source._words
+            split = [words[o].split(" ") for o in todo]
+            lens = np.fromiter(map(len, split), dtype=np.int64, count=len(todo))
+            if lens.max() > MAX_PHRASE:
+                raise ValueError(f"a table phrase has more than {MAX_PHRASE} words")
+            flat = self.lm.ids([w for ws in split for w in ws]).astype(np.int32)
+            r = np.repeat(np.asarray(todo, dtype=np.int64), lens)
+            col = np.arange(len(flat)) - np.repeat(np.cumsum(lens) - lens, lens)
+            ids[r, col] = flat
+            n_words[todo] = lens
+        return ids[rows], n_words[rows].astype(np.int64)
 
     def _table_rows(self, rows: list[int], multi_only: bool) -> tuple:
         """The entries of candidate-table rows (`_table_entries`): ``(at, origs, flags,
