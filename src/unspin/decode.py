@@ -1091,6 +1091,7 @@ class Decoder:
         # see `_phrase_row_ids`).
         self._prow_ids: np.ndarray | None = None
         self._prow_len: np.ndarray | None = None
+        self._row_words_kept: list | None = None  # see `_row_words`
         self._channel_table: tuple | None = None  # see `_channel_tables`
         self._phrases = PhraseEntries()
         # Per LM id: the range of its word's trusted multiword originals in `_phrases`
@@ -1501,7 +1502,6 @@ class Decoder:
             listing an original twice, which `CandidateSource.specs` merges, or holding a
             flag the shipped table never sets); those have no entries in the block.
         """
-        words = self.source._words
         at, origs, flags, key_of, cnt, own_way = self._table_rows(rows, multi_only)
         ids = self.table().row_ids[origs]  # UNK for a multiword original
         is_phrase = self._phrase_rows()[origs]
@@ -1526,11 +1526,21 @@ class Decoder:
         originals[:, 0] = ids
         if len(multi):
             originals[(np.cumsum(keep) - 1)[multi]] = multi_ids
-        original_words = list(map(tuple, map(str.split, map(words.__getitem__, origs.tolist()),
-                                              repeat(" "))))
+        original_words = self._row_words(origs.tolist())
         specs = list(zip(length.tolist(), original_words, flags.tolist(), cos.tolist(),
                          fans.tolist(), repeat(0)))
         return (specs, channel, length, mlength, originals), kept, own_way
+
+    def _row_words(self, rows: list[int]) -> list[tuple[str, ...]]:
+        """The words of candidate-table rows, as tuples (a spec's original): split once per
+        row and kept (a row is the original of entries of many keys)."""
+        kept = self._row_words_kept
+        if kept is None:
+            kept = self._row_words_kept = [None] * len(self.source._words)
+        words = self.source._words
+        for o in {o for o in rows if kept[o] is None}:
+            kept[o] = tuple(words[o].split(" "))
+        return list(map(kept.__getitem__, rows))
 
     def _phrase_row_ids(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The LM ids of the words of phrase rows of the candidate table (``(len(rows),
