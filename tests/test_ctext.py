@@ -182,3 +182,41 @@ def test_lookup_ids_rejects_a_table_it_did_not_make() -> None:
         ctext.lookup_ids({"a": 0}, ["a"], 1, b"\x00" * 40)
     with pytest.raises(TypeError):
         ctext.vocab_table(["a", 3])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(ANY, max_size=4), st.lists(st.text(max_size=6), max_size=30))
+def test_token_pass_is_the_four_passes_it_replaces(texts, vocab) -> None:
+    """Tokens per text, then their normalised forms, codes and ids: what `find_tokens`,
+    `lower_tokens`, `token_codes` and `lookup_ids` give one after the other (the words of
+    the texts are in the vocabulary too, so that some are found)."""
+    flat = [t for text in texts for t in tokens_module.TOKEN_RE.findall(text)]
+    norms = tokens_module.lower_tokens_py(flat, straight_quotes=True)
+    words = vocab + norms[::2]
+    index = dict(zip(words, range(len(words)), strict=True))
+    for table in (ctext.vocab_table(words), None):
+        per, got_norms, codes, ids = ctext.token_pass(texts, True, index, -3, table)
+        assert per == [tokens_module.TOKEN_RE.findall(text) for text in texts]
+        assert got_norms == norms
+        assert np.frombuffer(codes, dtype=np.uint8).tolist() == _codes_py(flat)
+        assert np.frombuffer(ids, dtype=np.int64).tolist() == [index.get(w, -3) for w in norms]
+    per, got_norms, codes, ids = ctext.token_pass(texts, False)
+    assert ids is None and got_norms == tokens_module.lower_tokens_py(flat)
+
+
+def test_token_pass_matches_its_python_fallback(monkeypatch) -> None:
+    texts = ["The Café’s CEO said: 3,000 “jobs” — İstanbul’s ΣΑΣ.", "", "don't STOP"]
+    words = ["<unk>", "<s>", "</s>", "<none>", "x", "the", "café", "said", "don't"]
+    index = {w: i for i, w in enumerate(words)}
+    compiled = tokens_module.token_pass(texts, (index, UNK, ctext.vocab_table(words)))
+    monkeypatch.setattr(tokens_module, "_ctext", None)
+    python = tokens_module.token_pass(texts, (index, UNK, None))
+    assert compiled[:2] == python[:2]
+    assert compiled[2].tolist() == python[2].tolist()
+    assert compiled[3].tolist() == python[3].tolist()
+    found = [w for w, i in zip(python[1], python[3].tolist(), strict=True) if i != UNK]
+    assert found == ["the", "café", "said", "don't"]  # the dict for café
+    assert tokens_module.token_pass(texts)[3] is None
+    monkeypatch.undo()
+    with pytest.raises(TypeError, match="token_pass"):
+        ctext.token_pass(["a", 3], True)

@@ -376,6 +376,28 @@ static PyObject *ascii_counts(PyObject *self, PyObject *arg) {
     return Py_BuildValue("nnnN", visible, bad, letters, others);
 }
 
+/* index.get(t, unk) into *id: ASCII words in the vocab_table `base` when given (see
+ * lookup_ids), others in the dict. -1 with an exception set on error. */
+static int id_of(PyObject *t, PyObject *index, long long unk, const char *base, int64_t *id) {
+    if (base && PyUnicode_Check(t) && PyUnicode_IS_ASCII(t) && PyUnicode_GET_LENGTH(t) <= 255) {
+        const unsigned char *d = PyUnicode_1BYTE_DATA(t);
+        Py_ssize_t len = PyUnicode_GET_LENGTH(t);
+        int64_t found = vocab_find(base, vocab_hash(d, len), d, len);
+        *id = found >= 0 ? found : unk;
+        return 0;
+    }
+    PyObject *v = PyDict_GetItemWithError(index, t);
+    if (!v) {
+        if (PyErr_Occurred()) return -1;
+        *id = unk;
+        return 0;
+    }
+    long long x = PyLong_AsLongLong(v);
+    if (x == -1 && PyErr_Occurred()) return -1;
+    *id = x;
+    return 0;
+}
+
 /* `[index.get(w, unk) for w in words]` as int64 (lm.NGramLM.ids). */
 static PyObject *lookup_ids(PyObject *self, PyObject *args) {
     PyObject *index, *words, *table = NULL;
@@ -391,30 +413,10 @@ static PyObject *lookup_ids(PyObject *self, PyObject *args) {
     if (!out) return NULL;
     int64_t *buf = (int64_t *)PyByteArray_AS_STRING(out);
     for (Py_ssize_t k = 0; k < n; k++) {
-        PyObject *t = PyList_GET_ITEM(words, k);
-        if (base && PyUnicode_Check(t) && PyUnicode_IS_ASCII(t) &&
-            PyUnicode_GET_LENGTH(t) <= 255) {
-            const unsigned char *d = PyUnicode_1BYTE_DATA(t);
-            Py_ssize_t len = PyUnicode_GET_LENGTH(t);
-            int64_t id = vocab_find(base, vocab_hash(d, len), d, len);
-            buf[k] = id >= 0 ? id : unk;
-            continue;
-        }
-        PyObject *v = PyDict_GetItemWithError(index, t);
-        if (!v) {
-            if (PyErr_Occurred()) {
-                Py_DECREF(out);
-                return NULL;
-            }
-            buf[k] = unk;
-            continue;
-        }
-        long long x = PyLong_AsLongLong(v);
-        if (x == -1 && PyErr_Occurred()) {
+        if (id_of(PyList_GET_ITEM(words, k), index, unk, base, &buf[k]) < 0) {
             Py_DECREF(out);
             return NULL;
         }
-        buf[k] = x;
     }
     return out;
 }
@@ -523,6 +525,39 @@ static PyObject *token_starts(PyObject *self, PyObject *arg) {
     return out;
 }
 
+/* One token lower-cased as lower_tokens does it (a new reference, NULL on error): an ASCII
+ * token with no capital is returned as it is, one with capitals is lowered here, any other
+ * goes through str.lower (and U+2019 becomes ' when `straight`). */
+static PyObject *lower_one(PyObject *t, int straight) {
+    if (PyUnicode_IS_ASCII(t)) {
+        const Py_UCS1 *c = PyUnicode_1BYTE_DATA(t);
+        Py_ssize_t len = PyUnicode_GET_LENGTH(t), i = 0;
+        while (i < len && !(c[i] >= 'A' && c[i] <= 'Z')) i++;
+        if (i == len) {
+            Py_INCREF(t);
+            return t;
+        }
+        PyObject *low = PyUnicode_New(len, 127);
+        if (low) {
+            Py_UCS1 *d = PyUnicode_1BYTE_DATA(low);
+            for (Py_ssize_t j = 0; j < len; j++)
+                d[j] = (c[j] >= 'A' && c[j] <= 'Z') ? (Py_UCS1)(c[j] + 32) : c[j];
+        }
+        return low;
+    }
+    PyObject *low = PyObject_CallMethod(t, "lower", NULL);
+    if (low && straight && PyUnicode_FindChar(low, 0x2019, 0, PyUnicode_GET_LENGTH(low), 1) >= 0) {
+        PyObject *curly = PyUnicode_FromOrdinal(0x2019);
+        PyObject *plain = curly ? PyUnicode_FromOrdinal('\'') : NULL;
+        PyObject *fixed = plain ? PyUnicode_Replace(low, curly, plain, -1) : NULL;
+        Py_XDECREF(curly);
+        Py_XDECREF(plain);
+        Py_DECREF(low);
+        low = fixed;
+    }
+    return low;
+}
+
 /* lower_tokens(tokens, straight_quotes): [t.lower() for t in tokens], with U+2019 made a
  * straight apostrophe when straight_quotes: what tokens.lower_tokens gives. An ASCII token
  * with no capital is returned as it is (no copy: most tokens), one with capitals is
@@ -543,34 +578,7 @@ static PyObject *lower_tokens(PyObject *self, PyObject *args) {
             Py_DECREF(out);
             return NULL;
         }
-        PyObject *low = NULL;
-        if (PyUnicode_IS_ASCII(t)) {
-            const Py_UCS1 *c = PyUnicode_1BYTE_DATA(t);
-            Py_ssize_t len = PyUnicode_GET_LENGTH(t), i = 0;
-            while (i < len && !(c[i] >= 'A' && c[i] <= 'Z')) i++;
-            if (i == len) {
-                Py_INCREF(t);
-                low = t;
-            } else {
-                low = PyUnicode_New(len, 127);
-                if (low) {
-                    Py_UCS1 *d = PyUnicode_1BYTE_DATA(low);
-                    for (Py_ssize_t j = 0; j < len; j++)
-                        d[j] = (c[j] >= 'A' && c[j] <= 'Z') ? (Py_UCS1)(c[j] + 32) : c[j];
-                }
-            }
-        } else {
-            low = PyObject_CallMethod(t, "lower", NULL);
-            if (low && straight && PyUnicode_FindChar(low, 0x2019, 0, PyUnicode_GET_LENGTH(low), 1) >= 0) {
-                PyObject *curly = PyUnicode_FromOrdinal(0x2019);
-                PyObject *plain = curly ? PyUnicode_FromOrdinal('\'') : NULL;
-                PyObject *fixed = plain ? PyUnicode_Replace(low, curly, plain, -1) : NULL;
-                Py_XDECREF(curly);
-                Py_XDECREF(plain);
-                Py_DECREF(low);
-                low = fixed;
-            }
-        }
+        PyObject *low = lower_one(t, straight);
         if (!low) {
             Py_DECREF(out);
             return NULL;
@@ -625,6 +633,91 @@ static PyObject *maybe_mojibake(PyObject *self, PyObject *arg) {
     Py_RETURN_FALSE;
 }
 
+/* token_pass(texts, straight_quotes[, index, unk, table]) -> (tokens, norms, codes, ids):
+ * for each text its find_tokens list (`tokens`, a list per text), and for all their tokens
+ * in order the lower_tokens forms, the token_codes bytes and, with a vocabulary, the
+ * lookup_ids bytes of the forms (else None). One pass instead of four over the batch's
+ * tokens (tokens.token_pass). */
+static PyObject *token_pass(PyObject *self, PyObject *args) {
+    PyObject *texts, *index = NULL, *table = NULL;
+    int straight;
+    long long unk = 0;
+    if (!PyArg_ParseTuple(args, "O!p|O!LO", &PyList_Type, &texts, &straight, &PyDict_Type,
+                          &index, &unk, &table))
+        return NULL;
+    const char *base = NULL;
+    if (table && table != Py_None && !(base = vocab_base(table, "token_pass"))) return NULL;
+    Py_ssize_t nt = PyList_GET_SIZE(texts), cap = 1024, m = 0;
+    PyObject *per = PyList_New(nt), *norms = PyList_New(0);
+    uint8_t *codes = malloc((size_t)cap);
+    int64_t *ids = malloc((size_t)cap * sizeof(int64_t));
+    if (!per || !norms || !codes || !ids) goto fail;
+    for (Py_ssize_t d = 0; d < nt; d++) {
+        PyObject *text = PyList_GET_ITEM(texts, d);
+        int kind;
+        const void *data;
+        Py_ssize_t n;
+        if (text_arg(text, "token_pass", &kind, &data, &n) < 0) goto fail;
+        PyObject *toks = PyList_New(0);
+        if (!toks) goto fail;
+        PyList_SET_ITEM(per, d, toks);
+        Py_ssize_t i = 0;
+        while (i < n) {
+            if (is_space(PyUnicode_READ(kind, data, i))) {
+                i++;
+                continue;
+            }
+            Py_ssize_t j = token_end(kind, data, i, n);
+            PyObject *tok = PyUnicode_Substring(text, i, j);
+            if (!tok) goto fail;
+            int rc = PyList_Append(toks, tok);
+            PyObject *low = rc < 0 ? NULL : lower_one(tok, straight);
+            if (m == cap) {
+                cap *= 2;
+                uint8_t *c2 = realloc(codes, (size_t)cap);
+                if (c2) codes = c2;
+                int64_t *i2 = c2 ? realloc(ids, (size_t)cap * sizeof(int64_t)) : NULL;
+                if (i2) ids = i2;
+                if (!c2 || !i2) {
+                    Py_DECREF(tok);
+                    Py_XDECREF(low);
+                    PyErr_NoMemory();
+                    goto fail;
+                }
+            }
+            if (low) codes[m] = (uint8_t)code_of(tok);
+            Py_DECREF(tok);
+            if (!low) goto fail;
+            rc = PyList_Append(norms, low);
+            if (rc == 0 && index) rc = id_of(low, index, unk, base, &ids[m]);
+            Py_DECREF(low);
+            if (rc < 0) goto fail;
+            m++;
+            i = j;
+        }
+    }
+    PyObject *ocodes = PyByteArray_FromStringAndSize((const char *)codes, m);
+    PyObject *oids = ocodes ? (index ? PyByteArray_FromStringAndSize(
+                                           (const char *)ids, m * (Py_ssize_t)sizeof(int64_t))
+                                     : Py_NewRef(Py_None))
+                            : NULL;
+    free(codes);
+    free(ids);
+    if (!oids) {
+        Py_XDECREF(ocodes);
+        Py_DECREF(per);
+        Py_DECREF(norms);
+        return NULL;
+    }
+    return Py_BuildValue("NNNN", per, norms, ocodes, oids);
+fail:
+    free(codes);
+    free(ids);
+    Py_XDECREF(per);
+    Py_XDECREF(norms);
+    return NULL;
+}
+
 static PyMethodDef methods[] = {
     {"find_tokens", find_tokens, METH_O, "find_tokens(text): tokens.TOKEN_RE.findall(text)"},
     {"lower_tokens", lower_tokens, METH_VARARGS,
@@ -642,6 +735,8 @@ static PyMethodDef methods[] = {
      "has_controls(text): whether clean's control stage has anything to edit"},
     {"lookup_ids", lookup_ids, METH_VARARGS,
      "lookup_ids(index, words, unk[, table]): index.get(w, unk) per word, int64 bytes"},
+    {"token_pass", token_pass, METH_VARARGS,
+     "token_pass(texts, straight_quotes[, index, unk, table]): (tokens per text, norms, codes, ids)"},
     {"vocab_table", vocab_table, METH_O,
      "vocab_table(words): lookup_ids' table of the ASCII words (id = list position)"},
     {NULL, NULL, 0, NULL},

@@ -23,11 +23,9 @@ from .models import data_path, get_models
 from .report import Edit, Report, Restoration, Span
 from .tokens import (
     CODE_WORD,
-    find_tokens,
-    lower_tokens,
     segment_ids,
     shape_codes,
-    token_codes,
+    token_pass,
     token_starts,
 )
 
@@ -213,7 +211,8 @@ class _Analysis:
         self.features: dict[str, float] = {}
         self.p_spun = 0.0
         self.words = 0
-        self.token_texts: list[str] = find_tokens(self.cleaned.text) if ok else []
+        # The token strings: filled in by `_score_all` (with the batch's other token facts).
+        self.token_texts: list[str] = []
         # Filled in by `_score_all`: normalised tokens, segment numbers, shapes, codes.
         self.norms: list[str] = []
         self.seg = np.zeros(0, dtype=np.int64)
@@ -359,18 +358,19 @@ def _score_all(analyses: list[_Analysis], decoder, keep_words: bool = False) -> 
     docs = [a for a in analyses if a.supported]
     if not docs:
         return
-    texts: list[str] = []
+    # Token facts for the whole batch at once (one pass over the texts; numpy's cost per
+    # call is paid once, not per document); each document starts a segment of its own, as
+    # when analysed alone.
+    lookup = getattr(decoder.lm, "lookup_spec", None)
+    per_doc, norms, codes, ids = token_pass([a.cleaned.text for a in docs],
+                                            lookup() if lookup is not None else None)
     bounds = [0]
-    for a in docs:
-        texts += a.token_texts
-        bounds.append(len(texts))
-    # Token facts for the whole batch at once (numpy's cost per call is paid once, not per
-    # document); each document starts a segment of its own, as when analysed alone.
-    codes = token_codes(texts)
-    norms = lower_tokens(texts, straight_quotes=True)
-    seg_all = segment_ids(texts, codes=codes,
+    for a, toks in zip(docs, per_doc, strict=True):
+        a.token_texts = toks
+        bounds.append(bounds[-1] + len(toks))
+    seg_all = segment_ids(norms, codes=codes,
                           doc_starts=np.asarray(bounds[:-1], dtype=np.int64))
-    shape_all = shape_codes(texts, seg_all, codes=codes)
+    shape_all = shape_codes(norms, seg_all, codes=codes)
     # Words before each document's first token (read at the bounds only: a list of every
     # token's count cost more than the rest of this loop).
     words_before = np.concatenate(([0], np.cumsum((codes & CODE_WORD) != 0)))[bounds].tolist()
@@ -380,7 +380,8 @@ def _score_all(analyses: list[_Analysis], decoder, keep_words: bool = False) -> 
         a.norms, a.codes, a.shape = norms[lo:hi], codes[lo:hi], shape_all[lo:hi]
         a.seg = seg_all[lo:hi] - seg_all[lo] if hi > lo else seg_all[lo:hi]
         a._seg_starts = None
-    ids = decoder.lm.ids(norms)
+    if ids is None:
+        ids = decoder.lm.ids(norms)
     # Tortured phrases of the term table: looked for in the whole batch at once.
     term_at = [i for i, ln in decoder.term_hits(norms, ids) if bisect_right(bounds, i)
                == bisect_right(bounds, i + ln - 1)]  # not across two documents

@@ -227,6 +227,13 @@ class NGramLM:
         """Id of one normalised word (`UNK` when unknown)."""
         return self.index.get(word, UNK)
 
+    def lookup_spec(self) -> tuple[dict[str, int], int, object | None]:
+        """What `unspin.tokens.token_pass` needs to look words up as `ids` does: the index,
+        `UNK`, and the compiled helper's table of the vocabulary (None without it)."""
+        if _ctext is not None and self._vocab_table is None:
+            self._vocab_table = _ctext.vocab_table(self.words)
+        return self.index, UNK, self._vocab_table
+
     def ids(self, words: Sequence[str]) -> np.ndarray:
         """Ids of normalised words as an int64 array."""
         if _ctext is not None and isinstance(words, list):

@@ -91,6 +91,36 @@ def find_tokens_re(text: str) -> list[str]:
     return (_TOKEN_RE_ASCII if text.isascii() else TOKEN_RE).findall(text)
 
 
+def token_pass(texts: list[str], vocab: tuple | None = None
+               ) -> tuple[list[list[str]], list[str], np.ndarray, np.ndarray | None]:
+    """The tokens of several texts and the facts the analyser needs of them, in one pass.
+
+    Args:
+        texts: The texts.
+        vocab: ``(index, unk, table)`` of a language model (`unspin.lm.NGramLM.lookup_spec`)
+            to look the normalised tokens up in, or None.
+
+    Returns:
+        ``(tokens, norms, codes, ids)``: `find_tokens` of each text, and for all their
+        tokens in order `lower_tokens` with straight quotes, `token_codes`, and with
+        ``vocab`` their ids (``index.get(norm, unk)``; None without ``vocab``). The compiled
+        helper makes them in one pass over the text (a list pass each cost more).
+    """
+    if _ctext is not None:
+        extra = (vocab[0], vocab[1], vocab[2]) if vocab is not None else ()
+        per, norms, codes, ids = _ctext.token_pass(texts, True, *extra)
+        return (per, norms, np.frombuffer(codes, dtype=np.uint8).astype(np.int64),
+                None if ids is None else np.frombuffer(ids, dtype=np.int64))
+    per = [find_tokens(t) for t in texts]
+    flat = [t for toks in per for t in toks]
+    norms = lower_tokens(flat, straight_quotes=True)
+    ids = None
+    if vocab is not None:
+        index, unk = vocab[0], vocab[1]
+        ids = np.fromiter((index.get(w, unk) for w in norms), dtype=np.int64, count=len(norms))
+    return per, norms, token_codes(flat), ids
+
+
 def lower_tokens(texts: list[str], straight_quotes: bool = False) -> list[str]:
     """``[t.lower() for t in texts]`` in one call (tokens hold no newline); with
     ``straight_quotes``, curly apostrophes become straight ones as well (`normalise`)."""
