@@ -195,12 +195,14 @@ def test_token_pass_is_the_four_passes_it_replaces(texts, vocab) -> None:
     words = vocab + norms[::2]
     index = dict(zip(words, range(len(words)), strict=True))
     for table in (ctext.vocab_table(words), None):
-        per, got_norms, codes, ids = ctext.token_pass(texts, True, index, -3, table)
+        per, got_norms, codes, ids, starts = ctext.token_pass(texts, True, index, -3, table)
         assert per == [tokens_module.TOKEN_RE.findall(text) for text in texts]
+        want = [m.start() for text in texts for m in tokens_module.TOKEN_RE.finditer(text)]
+        assert np.frombuffer(starts, dtype=np.int64).tolist() == want
         assert got_norms == norms
         assert np.frombuffer(codes, dtype=np.uint8).tolist() == _codes_py(flat)
         assert np.frombuffer(ids, dtype=np.int64).tolist() == [index.get(w, -3) for w in norms]
-    per, got_norms, codes, ids = ctext.token_pass(texts, False)
+    per, got_norms, codes, ids, _ = ctext.token_pass(texts, False)
     assert ids is None and got_norms == tokens_module.lower_tokens_py(flat)
 
 
@@ -214,6 +216,7 @@ def test_token_pass_matches_its_python_fallback(monkeypatch) -> None:
     assert compiled[:2] == python[:2]
     assert compiled[2].tolist() == python[2].tolist()
     assert compiled[3].tolist() == python[3].tolist()
+    assert compiled[4].tolist() == python[4].tolist()
     found = [w for w, i in zip(python[1], python[3].tolist(), strict=True) if i != UNK]
     assert found == ["the", "café", "said", "don't"]  # the dict for café
     assert tokens_module.token_pass(texts)[3] is None

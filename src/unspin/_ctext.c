@@ -633,11 +633,11 @@ static PyObject *maybe_mojibake(PyObject *self, PyObject *arg) {
     Py_RETURN_FALSE;
 }
 
-/* token_pass(texts, straight_quotes[, index, unk, table]) -> (tokens, norms, codes, ids):
- * for each text its find_tokens list (`tokens`, a list per text), and for all their tokens
- * in order the lower_tokens forms, the token_codes bytes and, with a vocabulary, the
- * lookup_ids bytes of the forms (else None). One pass instead of four over the batch's
- * tokens (tokens.token_pass). */
+/* token_pass(texts, straight_quotes[, index, unk, table]) -> (tokens, norms, codes, ids,
+ * starts): for each text its find_tokens list (`tokens`, a list per text), and for all their
+ * tokens in order the lower_tokens forms, the token_codes bytes, with a vocabulary the
+ * lookup_ids bytes of the forms (else None), and the token_starts bytes (offsets in their
+ * own text). One pass instead of four over the batch's tokens (tokens.token_pass). */
 static PyObject *token_pass(PyObject *self, PyObject *args) {
     PyObject *texts, *index = NULL, *table = NULL;
     int straight;
@@ -651,7 +651,8 @@ static PyObject *token_pass(PyObject *self, PyObject *args) {
     PyObject *per = PyList_New(nt), *norms = PyList_New(0);
     uint8_t *codes = malloc((size_t)cap);
     int64_t *ids = malloc((size_t)cap * sizeof(int64_t));
-    if (!per || !norms || !codes || !ids) goto fail;
+    int64_t *starts = malloc((size_t)cap * sizeof(int64_t));
+    if (!per || !norms || !codes || !ids || !starts) goto fail;
     for (Py_ssize_t d = 0; d < nt; d++) {
         PyObject *text = PyList_GET_ITEM(texts, d);
         int kind;
@@ -678,7 +679,9 @@ static PyObject *token_pass(PyObject *self, PyObject *args) {
                 if (c2) codes = c2;
                 int64_t *i2 = c2 ? realloc(ids, (size_t)cap * sizeof(int64_t)) : NULL;
                 if (i2) ids = i2;
-                if (!c2 || !i2) {
+                int64_t *s2 = i2 ? realloc(starts, (size_t)cap * sizeof(int64_t)) : NULL;
+                if (s2) starts = s2;
+                if (!c2 || !i2 || !s2) {
                     Py_DECREF(tok);
                     Py_XDECREF(low);
                     PyErr_NoMemory();
@@ -686,6 +689,7 @@ static PyObject *token_pass(PyObject *self, PyObject *args) {
                 }
             }
             if (low) codes[m] = (uint8_t)code_of(tok);
+            starts[m] = i;
             Py_DECREF(tok);
             if (!low) goto fail;
             rc = PyList_Append(norms, low);
@@ -701,18 +705,24 @@ static PyObject *token_pass(PyObject *self, PyObject *args) {
                                            (const char *)ids, m * (Py_ssize_t)sizeof(int64_t))
                                      : Py_NewRef(Py_None))
                             : NULL;
+    PyObject *ostarts = oids ? PyByteArray_FromStringAndSize(
+                                   (const char *)starts, m * (Py_ssize_t)sizeof(int64_t))
+                             : NULL;
     free(codes);
     free(ids);
-    if (!oids) {
+    free(starts);
+    if (!ostarts) {
         Py_XDECREF(ocodes);
+        Py_XDECREF(oids);
         Py_DECREF(per);
         Py_DECREF(norms);
         return NULL;
     }
-    return Py_BuildValue("NNNN", per, norms, ocodes, oids);
+    return Py_BuildValue("NNNNN", per, norms, ocodes, oids, ostarts);
 fail:
     free(codes);
     free(ids);
+    free(starts);
     Py_XDECREF(per);
     Py_XDECREF(norms);
     return NULL;
@@ -736,7 +746,8 @@ static PyMethodDef methods[] = {
     {"lookup_ids", lookup_ids, METH_VARARGS,
      "lookup_ids(index, words, unk[, table]): index.get(w, unk) per word, int64 bytes"},
     {"token_pass", token_pass, METH_VARARGS,
-     "token_pass(texts, straight_quotes[, index, unk, table]): (tokens per text, norms, codes, ids)"},
+     "token_pass(texts, straight_quotes[, index, unk, table]): (tokens per text, norms, codes, "
+     "ids, starts)"},
     {"vocab_table", vocab_table, METH_O,
      "vocab_table(words): lookup_ids' table of the ASCII words (id = list position)"},
     {NULL, NULL, 0, NULL},

@@ -219,6 +219,7 @@ class _Analysis:
         self.shape = np.zeros(0, dtype=np.int64)
         self.codes = np.zeros(0, dtype=np.int64)
         self._starts: list[int] | None = None
+        self._token_offsets: np.ndarray | None = None  # the tokens' offsets (`_score_all`)
         self._seg_starts: list[int] | None = None  # `segment_starts`, once `seg` is set
         self._is_word: list[bool] = []
         self.scored: ScoredWords | None = None  # see `_score_all`
@@ -261,7 +262,10 @@ class _Analysis:
         clean documents, most of a crawl, never pay for them.
         """
         if self._starts is None:
-            self._starts = token_starts(self.cleaned.text, self.token_texts).tolist()
+            given = self._token_offsets
+            self._starts = given.tolist() if given is not None and \
+                len(given) == len(self.token_texts) else \
+                token_starts(self.cleaned.text, self.token_texts).tolist()
             self._is_word = (self.codes & CODE_WORD).astype(bool).tolist()
         return self._starts
 
@@ -362,11 +366,12 @@ def _score_all(analyses: list[_Analysis], decoder, keep_words: bool = False) -> 
     # call is paid once, not per document); each document starts a segment of its own, as
     # when analysed alone.
     lookup = getattr(decoder.lm, "lookup_spec", None)
-    per_doc, norms, codes, ids = token_pass([a.cleaned.text for a in docs],
-                                            lookup() if lookup is not None else None)
+    per_doc, norms, codes, ids, starts = token_pass([a.cleaned.text for a in docs],
+                                                    lookup() if lookup is not None else None)
     bounds = [0]
     for a, toks in zip(docs, per_doc, strict=True):
         a.token_texts = toks
+        a._token_offsets = starts[bounds[-1]:bounds[-1] + len(toks)]
         bounds.append(bounds[-1] + len(toks))
     seg_all = segment_ids(norms, codes=codes,
                           doc_starts=np.asarray(bounds[:-1], dtype=np.int64))

@@ -92,7 +92,7 @@ def find_tokens_re(text: str) -> list[str]:
 
 
 def token_pass(texts: list[str], vocab: tuple | None = None
-               ) -> tuple[list[list[str]], list[str], np.ndarray, np.ndarray | None]:
+               ) -> tuple[list[list[str]], list[str], np.ndarray, np.ndarray | None, np.ndarray]:
     """The tokens of several texts and the facts the analyser needs of them, in one pass.
 
     Args:
@@ -101,16 +101,18 @@ def token_pass(texts: list[str], vocab: tuple | None = None
             to look the normalised tokens up in, or None.
 
     Returns:
-        ``(tokens, norms, codes, ids)``: `find_tokens` of each text, and for all their
-        tokens in order `lower_tokens` with straight quotes, `token_codes`, and with
-        ``vocab`` their ids (``index.get(norm, unk)``; None without ``vocab``). The compiled
-        helper makes them in one pass over the text (a list pass each cost more).
+        ``(tokens, norms, codes, ids, starts)``: `find_tokens` of each text, and for all
+        their tokens in order `lower_tokens` with straight quotes, `token_codes`, with
+        ``vocab`` their ids (``index.get(norm, unk)``; None without ``vocab``), and
+        `token_starts` (each in its own text). The compiled helper makes them in one pass
+        over the texts (a pass over the batch's token list each cost more).
     """
     if _ctext is not None:
         extra = (vocab[0], vocab[1], vocab[2]) if vocab is not None else ()
-        per, norms, codes, ids = _ctext.token_pass(texts, True, *extra)
+        per, norms, codes, ids, starts = _ctext.token_pass(texts, True, *extra)
         return (per, norms, np.frombuffer(codes, dtype=np.uint8).astype(np.int64),
-                None if ids is None else np.frombuffer(ids, dtype=np.int64))
+                None if ids is None else np.frombuffer(ids, dtype=np.int64),
+                np.frombuffer(starts, dtype=np.int64))
     per = [find_tokens(t) for t in texts]
     flat = [t for toks in per for t in toks]
     norms = lower_tokens(flat, straight_quotes=True)
@@ -118,7 +120,9 @@ def token_pass(texts: list[str], vocab: tuple | None = None
     if vocab is not None:
         index, unk = vocab[0], vocab[1]
         ids = np.fromiter((index.get(w, unk) for w in norms), dtype=np.int64, count=len(norms))
-    return per, norms, token_codes(flat), ids
+    starts = [token_starts(t, toks) for t, toks in zip(texts, per, strict=True)]
+    return (per, norms, token_codes(flat), ids,
+            np.concatenate(starts) if starts else np.zeros(0, dtype=np.int64))
 
 
 def lower_tokens(texts: list[str], straight_quotes: bool = False) -> list[str]:
