@@ -413,6 +413,24 @@ def test_confidence_map_pools_violators():
         fit_confidence_map([], [])
 
 
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(st.lists(st.floats(0.0, 1.0), max_size=6),
+                          st.one_of(st.none(), st.floats(0.0, 8.0))), max_size=6))
+def test_confidence_map_of_many_documents_is_the_map_of_each(docs):
+    """`ConfidenceMap.many_each` (all documents' confidences at once) gives what `many`
+    gives document by document, to the last bit: without and with the familiarity shift."""
+    from unspin.detect import ConfidenceMap
+
+    for cmap in (ConfidenceMap([0.2, 0.9], [0.1, 0.8], [5.0, 6.0], [-3.0, 0.5]),
+                 ConfidenceMap([0.0, 1.0], [0.0, 1.0])):
+        raw = [c for cs, _ in docs for c in cs]
+        fam = [np.nan if f is None else f for cs, f in docs for _ in cs]
+        gates, moved = cmap.many_each(raw, fam)
+        want_gates = [v for cs, _ in docs for v in cmap.many(cs).tolist()]
+        want_moved = [v for cs, f in docs for v in cmap.many(cs, f).tolist()]
+        assert gates.tolist() == want_gates and moved.tolist() == want_moved
+
+
 def _raw_and_familiarity(monkeypatch, text):
     """The decoder's own confidence of every spin edit of ``text`` (no map), and the
     document's familiarity."""

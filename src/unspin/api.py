@@ -536,13 +536,11 @@ def _analyse(texts, table: TableArg, mode: str, min_confidence: float = 0.0,
         _only_terms_below_gate(todo)
         # Joint decisions report the share of such edits that are right in a document of
         # this familiarity (`ConfidenceMap`, `_map_confidences`).
-        cmap = edit_confidence_map()
-        for a in todo:
-            _map_confidences(a, cmap)
+        _map_confidences(todo, edit_confidence_map())
     return analyses
 
 
-def _map_confidences(a: _Analysis, cmap: ConfidenceMap) -> None:
+def _map_confidences(analyses: list[_Analysis], cmap: ConfidenceMap) -> None:
     """Report each decision's confidence through ``cmap`` in a document of this
     familiarity; the map's value before the document's adjustment is kept as the gate
     (``gates``) that the default thresholds read, so the adjustment never changes which
@@ -551,23 +549,29 @@ def _map_confidences(a: _Analysis, cmap: ConfidenceMap) -> None:
     Tortured phrases of the term table keep the map's value: the familiarity reads the
     shipped word tables, which know nothing of them, and the shift was fitted on spinners
     that write none. (With a learned table the familiarity is None, as the evidence it
-    reads does not see the learned pairs: the map alone then.)
+    reads does not see the learned pairs: the map alone then.) All the documents' decisions
+    are mapped together (a numpy pass per document cost more than the mapping).
     """
-    if not a.decisions:
+    docs = [a for a in analyses if a.decisions]
+    if not docs:
         return
-    raw = [d.confidence for d in a.decisions]
-    a.gates = cmap.many(raw).tolist()
-    moved = cmap.many(raw, a.familiarity).tolist()
-    for d, g, c in zip(a.decisions, a.gates, moved, strict=True):
-        d.confidence = g if d.flags & FLAG_TERM else c
+    counts = [len(a.decisions) for a in docs]
+    raw = [d.confidence for a in docs for d in a.decisions]
+    fam = np.repeat([np.nan if a.familiarity is None else a.familiarity for a in docs], counts)
+    gates, moved = cmap.many_each(raw, fam)
+    gates, moved = gates.tolist(), moved.tolist()
+    k = 0
+    for a, n in zip(docs, counts, strict=True):
+        a.gates = gates[k:k + n]
+        for d, g, c in zip(a.decisions, a.gates, moved[k:k + n], strict=True):
+            d.confidence = g if d.flags & FLAG_TERM else c
+        k += n
 
 
 def _adjust_span_confidences(analyses: list[_Analysis]) -> None:
     """Report each span's local posterior moved by its document's familiarity
     (`span_confidence_map`, whose map is the identity); see `_map_confidences`."""
-    smap = span_confidence_map()
-    for a in analyses:
-        _map_confidences(a, smap)
+    _map_confidences(analyses, span_confidence_map())
 
 
 def _only_terms_below_gate(analyses: list[_Analysis]) -> None:

@@ -239,6 +239,22 @@ class ConfidenceMap:
         d = float(np.interp(familiarity, self.familiarity, self.shift))
         return mapped if d == 0.0 else _logit_shift(mapped, d)
 
+    def many_each(self, raw, familiarity) -> tuple[np.ndarray, np.ndarray]:
+        """`many` of raw confidences from several documents at once: without the document
+        adjustment, and with each one's document familiarity (``familiarity``: one value
+        per confidence, NaN for none). The same values as `many` document by document."""
+        mapped = np.interp(np.asarray(raw, dtype=np.float64), self.x, self.y)
+        fam = np.asarray(familiarity, dtype=np.float64)
+        if not self.familiarity:
+            return mapped, mapped
+        known = ~np.isnan(fam)
+        d = np.zeros(len(fam))
+        d[known] = np.interp(fam[known], self.familiarity, self.shift)
+        moved = mapped.copy()
+        at = d != 0.0
+        moved[at] = _logit_shift(mapped[at], d[at])
+        return mapped, moved
+
     @classmethod
     def identity(cls) -> ConfidenceMap:
         """Raw confidences as they are (no map shipped)."""
