@@ -164,9 +164,13 @@ def test_stopword_counts_follow_the_tables_they_are_given() -> None:
         ctext.stopword_counts(text, en, foreign, b"x", b"y")
 
 
+# Words short enough to sit in a slot of the table and longer ones (their tail in its pool),
+# from a small alphabet so that they share heads and repeat.
+_WORDS = st.one_of(st.text(max_size=8), st.text(alphabet="abc", min_size=6, max_size=14))
+
+
 @settings(max_examples=200, deadline=None)
-@given(st.lists(st.text(max_size=8), min_size=1, max_size=60),
-       st.lists(st.text(max_size=8), max_size=60))
+@given(st.lists(_WORDS, min_size=1, max_size=60), st.lists(_WORDS, max_size=60))
 def test_vocab_table_lookups_are_the_dict_lookups(vocab, words) -> None:
     """ASCII words through the compact table, the others through the dict: the dict's ids
     (a repeated vocabulary word keeps its last id, as ``dict(zip(...))`` does)."""
@@ -175,6 +179,20 @@ def test_vocab_table_lookups_are_the_dict_lookups(vocab, words) -> None:
     query = words + vocab[:20] + ["x" * 300]
     got = np.frombuffer(ctext.lookup_ids(index, query, -7, table), dtype=np.int64)
     assert got.tolist() == [index.get(w, -7) for w in query]
+
+
+def test_vocab_table_tells_long_words_apart_by_their_tails() -> None:
+    """Words of one length that share their first eight bytes (the part held in the slot)
+    differ only in the table's pool: probing past each other, they must not be confused."""
+    import itertools
+
+    tails = ["".join(t) for t in itertools.product("abcdefghijk", repeat=3)]
+    vocab = ["longword" + t for t in tails[:700]]
+    index = {w: i for i, w in enumerate(vocab)}
+    query = ["longword" + t for t in tails] + ["longword", "longwor", "longwordab"]
+    got = np.frombuffer(ctext.lookup_ids(index, query, -1, ctext.vocab_table(vocab)),
+                        dtype=np.int64)
+    assert got.tolist() == [index.get(w, -1) for w in query]
 
 
 def test_lookup_ids_rejects_a_table_it_did_not_make() -> None:
