@@ -268,11 +268,36 @@ static PyObject *stopword_counts(PyObject *self, PyObject *args) {
 enum { CODE_END = 1, CODE_LOWER = 2, CODE_UPPER = 4, CODE_ACRONYM = 8, CODE_OPENER = 16,
        CODE_WORD = 32 };
 
+/* code_of an ASCII token (most of them), with comparisons instead of Python's
+ * character-class functions: the same flags. */
+static int code_of_ascii(const Py_UCS1 *d, Py_ssize_t n) {
+    Py_UCS1 c = d[0];
+    int code = 0;
+    int lower = c >= 'a' && c <= 'z', upper = c >= 'A' && c <= 'Z';
+    if (n == 1 && (c == '.' || c == '!' || c == '?')) code |= CODE_END;
+    if (lower) code |= CODE_LOWER;
+    if (upper) {
+        code |= CODE_UPPER;
+        if (n > 1) { /* no lower-case letter (the first is a capital) */
+            Py_ssize_t k = 1;
+            while (k < n && !(d[k] >= 'a' && d[k] <= 'z')) k++;
+            if (k == n) code |= CODE_ACRONYM;
+        }
+    }
+    if (n == 1 && (c == '"' || c == '\'' || c == '(' || c == '[' || c == ':' || c == '-' ||
+                   c == '.' || c == '!' || c == '?'))
+        code |= CODE_OPENER;
+    if (!(c >= '0' && c <= '9') && (n > 1 || lower || upper))
+        code |= CODE_WORD;
+    return code;
+}
+
 static int code_of(PyObject *t) {
     int kind = PyUnicode_KIND(t);
     const void *data = PyUnicode_DATA(t);
     Py_ssize_t n = PyUnicode_GET_LENGTH(t);
     if (n == 0) return 0;
+    if (PyUnicode_IS_ASCII(t)) return code_of_ascii(PyUnicode_1BYTE_DATA(t), n);
     Py_UCS4 c = PyUnicode_READ(kind, data, 0);
     int code = 0;
     if (n == 1 && (c == '.' || c == '!' || c == '?')) code |= CODE_END;
