@@ -772,3 +772,21 @@ def test_a_key_listing_an_original_twice_is_merged_as_specs_merges_it(tmp_path):
     assert cached._unknown_originals("qwzxv") == one._unknown_originals("qwzxv")
     assert cached._unknown_originals("gathering") == one._unknown_originals("gathering")
     assert len(cached._unknown_originals("qwzxv")) == 2
+
+
+def test_channel_heads_are_the_scalar_channel_base_everywhere():
+    """The start-up's table of `_channel_base` (spread from one scalar call per flags value)
+    holds the scalar code's value, or NaN where it rules the pair out, in every cell."""
+    from dataclasses import replace
+
+    from unspin.decode import DecodeParams, _channel_base, _channel_heads
+
+    for p in (DecodeParams(), replace(DecodeParams(), syn=0.7, phrase=-1.3, offset=-2.0)):
+        n, m = 7, 6
+        heads = _channel_heads(n, m, p)
+        for f in range(256):
+            for ln in range(n):
+                for ml in range(m):
+                    want = _channel_base(f, ln, ml, p) if ln and ml else None
+                    got = heads[f, ln, ml]
+                    assert (np.isnan(got) if want is None else got == want), (f, ln, ml)
