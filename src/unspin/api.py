@@ -333,16 +333,30 @@ class _Analysis:
             return Report(score=0.0, spun=False, spans=[], threshold=thr,
                           language=self.language, supported=False, words=self.words)
         score = self.score()
-        spans = [
-            Span(start, end, observed, repl, round(d.confidence, 4))
-            for d, start, end, repl, observed in (self.located(min_confidence, by_gate=True)
-                                                  if located is None else located)
-        ]
+        # Made through the slots' descriptors (a spun document has dozens of spans; the
+        # generated __init__ cost twice as much; identical objects).
+        new = object.__new__
+        s0, s1, s2, s3, s4 = _SPAN_SET
+        spans = []
+        for d, start, end, repl, observed in (self.located(min_confidence, by_gate=True)
+                                              if located is None else located):
+            span = new(Span)
+            s0(span, start)
+            s1(span, end)
+            s2(span, observed)
+            s3(span, repl)
+            s4(span, round(d.confidence, 4))
+            spans.append(span)
         return Report(score=round(score, 6), spun=score >= thr, spans=spans, threshold=thr,
                       language="en", supported=True, words=self.words,
                       terms=self.terms_found,
                       familiarity=None if self.familiarity is None
                       else round(self.familiarity, 4))
+
+
+# Setters of `Span`'s slots, in field order (see `_Analysis.report`).
+_SPAN_SET = tuple(getattr(Span, f).__set__
+                  for f in ("start", "end", "text", "suggestion", "confidence"))
 
 
 def _score_all(analyses: list[_Analysis], decoder, keep_words: bool = False) -> None:
