@@ -790,3 +790,64 @@ def test_channel_heads_are_the_scalar_channel_base_everywhere():
                     want = _channel_base(f, ln, ml, p) if ln and ml else None
                     got = heads[f, ln, ml]
                     assert (np.isnan(got) if want is None else got == want), (f, ln, ml)
+
+
+@_native_joint
+@pytest.mark.parametrize("unk_penalty", [0.0, 1.5])
+def test_compiled_phrase_scores_are_the_numpy_scores_bit_for_bit(monkeypatch, unk_penalty):
+    """`_phrase_scores` through `Model.phrase_windows` and through its numpy loop: the same
+    scores, channels and mask, to the last bit, for every multiword candidate of spun text
+    (originals of one to four words, windows cut by the end of a sentence, unknown words)."""
+    from dataclasses import replace
+
+    dec = get_models().decoder
+    monkeypatch.setattr(dec, "params", replace(dec.params, unk_penalty=unk_penalty))
+    seen = []
+    scores = decode_mod.Decoder._phrase_scores
+
+    def both(self, g, base, end_of, shape, pos, entry):
+        got = scores(self, g, base, end_of, shape, pos, entry)
+        with monkeypatch.context() as m:
+            m.setattr(self.lm, "compiled", lambda: None)
+            want = scores(self, g, base, end_of, shape, pos, entry)
+        seen.append((len(pos), self._phrases.arrays()[2][entry].tolist()))
+        for x, y in zip(got, want, strict=True):
+            assert x.dtype == y.dtype and np.array_equal(x, y)
+        return got
+
+    monkeypatch.setattr(decode_mod.Decoder, "_phrase_scores", both)
+    texts = [TEXT, REPEATED_SWAP, "Zorblax metropolis courtroom additionally . Finances",
+             "a great deal of the folks in the metropolis stated so", "In spite of that .",
+             "the council additionally qwzxv approved a great deal qwzxv zorblax of money",
+             "as a result of zorblax the mayor stated qwzxv that the metropolis qwzxv"]
+    for text in texts:
+        sents, shapes = prepared(text)
+        dec.decode(sents, shapes=shapes)
+    assert sum(n for n, _ in seen) > 50
+    assert {1, 2}.issubset({m for _, ms in seen for m in ms})  # one- and two-word originals
+
+
+@_native_joint
+def test_compiled_phrase_windows_reject_bad_candidates_clearly():
+    model = get_models().decoder.lm.compiled()
+    g = np.array([3, 1, 5, 6, 7, 2], dtype=np.int64)
+    end_of = np.full(6, 6, dtype=np.int64)
+    orig = np.array([[5, 6, 0, 0]], dtype=np.int32)
+    one = np.ones(1, dtype=np.int64)
+    zero = np.zeros(1, dtype=np.int64)
+    out = np.empty(1)
+
+    def call(j, m=one, entry=zero, originals=orig):
+        model.phrase_windows(g, 6, np.array([j], dtype=np.int64), one, m, entry, 1,
+                             originals, len(originals), end_of, 0, 0.0, out)
+
+    call(2)
+    assert np.isfinite(out[0]) and out[0] < 0
+    with pytest.raises(IndexError, match="out of range"):
+        call(1)  # no two tokens before it
+    with pytest.raises(IndexError, match="out of range"):
+        call(2, m=np.array([5], dtype=np.int64))  # longer than the originals' width
+    with pytest.raises(IndexError, match="out of range"):
+        call(2, entry=np.array([1], dtype=np.int64))
+    with pytest.raises(ValueError, match="originals"):
+        call(2, originals=np.zeros((1, 61), dtype=np.int32))

@@ -1142,6 +1142,153 @@ static PyObject *Model_word_entries(Model *self, PyObject *args) {
     return PyLong_FromSsize_t(n);
 }
 
+/* phrase_windows(g, ng, j, ln, m, entry, n, originals, entries, end_of, unk, unk_pen, out):
+ * the language-model part of each multiword candidate's local score
+ * (`decode._phrase_scores`). Candidate r at padded position j[r] replaces ln[r] observed
+ * tokens of `g` by the m[r] ids of its original, `originals[entry[r], :m[r]]` (an
+ * (entries, width) int32 array, width at most 60); its window is the two tokens before,
+ * the original, then the two observed tokens after the span (those inside the segment only:
+ * `end_of`). out[r] is the sum of the window's log10 probabilities from the original's
+ * first word on, in numpy's order (`np.where(valid, lp, 0.0).sum(axis=1)`). Rows are of
+ * varying length: their pairs, then their trigrams, are gathered and looked up together. */
+static PyObject *Model_phrase_windows(Model *self, PyObject *args) {
+    PyObject *og, *oj, *oln, *om, *oentry, *oorig, *oend, *oout;
+    Py_ssize_t n, ng, ne, width = 0;
+    long long unk;
+    double unk_pen;
+    if (!PyArg_ParseTuple(args, "OnOOOOnOnOLdO", &og, &ng, &oj, &oln, &om, &oentry, &n, &oorig,
+                          &ne, &oend, &unk, &unk_pen, &oout))
+        return NULL;
+    Bufs bs = {.n = 0};
+    const int64_t *g = get(&bs, og, 8, ng, 0, "g");
+    const int64_t *J = g ? get(&bs, oj, 8, n, 0, "j") : NULL;
+    const int64_t *L = J ? get(&bs, oln, 8, n, 0, "ln") : NULL;
+    const int64_t *M = L ? get(&bs, om, 8, n, 0, "m") : NULL;
+    const int64_t *E = M ? get(&bs, oentry, 8, n, 0, "entry") : NULL;
+    const int64_t *end_of = E ? get(&bs, oend, 8, ng, 0, "end_of") : NULL;
+    double *out = end_of ? get(&bs, oout, 8, n, 1, "out") : NULL;
+    const int32_t *orig = NULL;
+    if (out) {
+        Py_buffer *b = &bs.b[bs.n];
+        if (PyObject_GetBuffer(oorig, b, PyBUF_C_CONTIGUOUS) == 0) {
+            bs.n++;
+            width = ne > 0 ? b->len / 4 / ne : 0;
+            if (ne <= 0 || width < 1 || width > 60 || b->len != (Py_ssize_t)4 * ne * width)
+                PyErr_SetString(PyExc_ValueError, "originals: not an (entries, width) int32 array");
+            else
+                orig = b->buf;
+        }
+    }
+    if (orig && ng < 1) {
+        PyErr_SetString(PyExc_ValueError, "g is empty");
+        orig = NULL;
+    }
+    if (!orig || check_ids(self, g, ng)) {
+        release_all(&bs);
+        return NULL;
+    }
+    Py_ssize_t total = 0;
+    for (Py_ssize_t r = 0; r < n; r++) {
+        int64_t j = J[r], m = M[r];
+        if (j < 2 || j >= ng || L[r] < 1 || j + L[r] > ng || m < 1 || m > width || E[r] < 0 ||
+            E[r] >= ne || end_of[j] < 0 || end_of[j] > ng) {
+            PyErr_Format(PyExc_IndexError, "candidate %zd out of range", r);
+            release_all(&bs);
+            return NULL;
+        }
+        for (int64_t k = 0; k < m; k++) {
+            int32_t o = orig[E[r] * width + k];
+            if (o < 0 || o >= self->vocab) {
+                PyErr_Format(PyExc_IndexError, "word id %d out of range", (int)o);
+                release_all(&bs);
+                return NULL;
+            }
+        }
+        total += m + 4;
+    }
+    int rc = 0;
+    Py_BEGIN_ALLOW_THREADS
+    Py_ssize_t np_ = total - n, nw = total - 2 * n;
+    int64_t *seq = malloc((size_t)(total ? total : 1) * sizeof(int64_t));
+    uint32_t *q = malloc((size_t)(np_ ? np_ : 1) * sizeof(uint32_t));
+    uint8_t *hit = malloc((size_t)(np_ ? np_ : 1));
+    int32_t *pos = malloc((size_t)(np_ ? np_ : 1) * sizeof(int32_t));
+    float *lpw = malloc((size_t)(nw ? nw : 1) * sizeof(float));
+    uint32_t *q3 = malloc((size_t)(nw ? nw : 1) * sizeof(uint32_t));
+    Py_ssize_t *at3 = malloc((size_t)(nw ? nw : 1) * sizeof(Py_ssize_t));
+    uint8_t *h3 = malloc((size_t)(nw ? nw : 1));
+    int32_t *p3 = malloc((size_t)(nw ? nw : 1) * sizeof(int32_t));
+    if (!seq || !q || !hit || !pos || !lpw || !q3 || !at3 || !h3 || !p3) {
+        rc = -1;
+    } else {
+        int64_t last = ng - 1;
+        /* Each row's ids, and its adjacent pairs' fingerprints. */
+        Py_ssize_t s0 = 0, p0 = 0;
+        for (Py_ssize_t r = 0; r < n; r++) {
+            int64_t j = J[r], m = M[r], a1 = j + L[r], a2 = a1 + 1;
+            int64_t *s = seq + s0;
+            s[0] = g[j - 2];
+            s[1] = g[j - 1];
+            for (int64_t k = 0; k < m; k++) s[2 + k] = orig[E[r] * width + k];
+            s[m + 2] = g[a1 < last ? a1 : last];
+            s[m + 3] = g[a2 < last ? a2 : last];
+            for (int64_t t = 0; t < m + 3; t++)
+                q[p0 + t] = pair_fp((uint64_t)s[t], (uint64_t)s[t + 1]);
+            s0 += m + 4;
+            p0 += m + 3;
+        }
+        find_many(&self->t2, q, np_, hit, pos);
+        /* Every window from the pairs (as `windows` does), the trigrams gathered. */
+        Py_ssize_t n3 = 0, w0 = 0;
+        s0 = p0 = 0;
+        for (Py_ssize_t r = 0; r < n; r++) {
+            int64_t m = M[r];
+            const int64_t *s = seq + s0;
+            const uint8_t *h = hit + p0;
+            const int32_t *p = pos + p0;
+            for (int64_t t = 0; t < m + 2; t++) {
+                int64_t b = s[t + 1], c = s[t + 2];
+                int hit2 = h[t + 1], hitc = h[t];
+                float p2 = hit2 ? self->lp[P2_OF(p[t + 1])] : self->bow1f[b] + self->p1f[c];
+                float bow2 = hitc ? self->bw[BOW2_OF(p[t])] : 0.0f;
+                lpw[w0 + t] = bow2 + p2;
+                if (hit2 && hitc) {
+                    q3[n3] = tri_fp((uint64_t)s[t], (uint64_t)b, (uint64_t)c);
+                    at3[n3++] = w0 + t;
+                }
+            }
+            s0 += m + 4;
+            p0 += m + 3;
+            w0 += m + 2;
+        }
+        find_many(&self->t3, q3, n3, h3, p3);
+        for (Py_ssize_t k = 0; k < n3; k++) {
+            if (h3[k]) lpw[at3[k]] = self->lp[p3[k]];
+        }
+        /* Per row: the valid windows' sum, as numpy sums a row of a 2-D array (the
+         * first item, then the pairwise sum of the rest: see `pairwise`). */
+        float pen = (float)unk_pen;
+        double d[64];
+        s0 = w0 = 0;
+        for (Py_ssize_t r = 0; r < n; r++) {
+            int64_t j = J[r], m = M[r], a1 = j + L[r], stop = end_of[j];
+            const int64_t *s = seq + s0;
+            for (int64_t t = 0; t < m + 2; t++) {
+                float v = lpw[w0 + t];
+                if (unk_pen != 0.0) v = v - (s[t + 2] == unk ? pen : 0.0f);  /* _logprob_seq */
+                int valid = t < m || (t == m ? a1 < stop : a1 + 1 < stop);
+                d[t] = valid ? (double)v : 0.0;
+            }
+            out[r] = d[0] + pairwise(d + 1, m + 1);
+            s0 += m + 4;
+            w0 += m + 2;
+        }
+    }
+    free(seq); free(q); free(hit); free(pos); free(lpw); free(q3); free(at3); free(h3); free(p3);
+    Py_END_ALLOW_THREADS
+    return finish(&bs, rc);
+}
+
 static PyMethodDef Model_methods[] = {
     {"pairs", (PyCFunction)Model_pairs, METH_VARARGS, "pairs(x, y, n, hit, pos)"},
     {"logprob", (PyCFunction)Model_logprob, METH_VARARGS, "logprob(a, b, c, n, out)"},
@@ -1151,6 +1298,8 @@ static PyMethodDef Model_methods[] = {
     {"joint", (PyCFunction)Model_joint, METH_VARARGS, "joint(rows, ..., mass, chosen): see decode.py"},
     {"word_entries", (PyCFunction)Model_word_entries, METH_VARARGS,
      "word_entries(g, base, end_of, shape, own_hit, own_pos, at, lo, cnt, ...): see decode.py"},
+    {"phrase_windows", (PyCFunction)Model_phrase_windows, METH_VARARGS,
+     "phrase_windows(g, ng, j, ln, m, entry, n, originals, entries, end_of, unk, unk_pen, out)"},
     {NULL, NULL, 0, NULL},
 };
 

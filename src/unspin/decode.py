@@ -2406,6 +2406,22 @@ class Decoder:
         keep = ch > p.channel_floor
         cs = np.concatenate(([0.0], np.cumsum(base)))
         scores = np.zeros(n, dtype=np.float64)
+        compiled = getattr(self.lm, "compiled", None)
+        model = compiled() if compiled is not None else None
+        if model is not None and len(originals):
+            # Every kept candidate's windows in one call: the loop's values, without an
+            # array of windows per original length.
+            sel = np.flatnonzero(keep)
+            j, ln = J[sel], L[sel]
+            new = np.empty(len(sel))
+            model.phrase_windows(
+                np.ascontiguousarray(g, np.int64), len(g), j, ln, M[sel],
+                np.ascontiguousarray(entry[sel], np.int64), len(sel),
+                np.ascontiguousarray(originals, np.int32), len(originals),
+                np.ascontiguousarray(end_of, np.int64), UNK, float(p.unk_penalty), new)
+            old = cs[np.minimum(j + ln + 2, end_of[j])] - cs[j]
+            scores[sel] = (new - old) * LN10 * p.lm_weight + ch[sel]
+            return scores[keep], ch[keep], keep
         last = len(g) - 1
         for m in np.unique(M[keep]).tolist():
             sel = np.flatnonzero(keep & (M == m))
