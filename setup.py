@@ -1,10 +1,11 @@
 """Build the optional compiled helpers (`unspin._native`, `unspin._ctext`); the rest is in
 pyproject.toml.
 
-The helpers speed up the language model's lookups, the scoring of single-word candidates,
-the decoder's joint step and its two-step candidates (`_native`), and the per-character
-text passes: tokens and their offsets, lower-casing, token flags, the language gate's
-letter runs, the control-character and mojibake tests (`_ctext`). They are optional:
+The helpers speed up the language model's lookups, the scoring of single-word and
+multiword candidates, the decoder's joint step and its two-step candidates (`_native`), and
+the per-character text passes: tokens with their offsets, lower-cased forms, flags and
+language-model ids, the language gate's letter runs, the control-character and mojibake
+tests (`_ctext`). They are optional:
 without a C compiler the build skips them (a warning) and unspin uses its Python code,
 which gives the same results.
 """

@@ -11,16 +11,20 @@
  * `Model.joint` also runs the decoder's joint step (decode._CompiledJoint): enumerating
  * each cluster's combinations of options, scoring their windows and summing posteriors was
  * half of a spun `restore` in Python, which stays the reference there too.
- * `Model.word_entries` scores the single-word candidates (decode.Decoder._word_entries) and
- * `two_step_best` picks `restore --two-step`'s candidates; the numpy code is the reference
- * for both, with the same values to the last bit (tests compare them).
+ * `Model.word_entries` scores the single-word candidates (decode.Decoder._word_entries),
+ * `Model.phrase_windows` the language-model part of the multiword ones
+ * (decode.Decoder._phrase_scores), and `two_step_best` picks `restore --two-step`'s
+ * candidates; the numpy code is the reference for all three, with the same values to the
+ * last bit (tests compare them).
  *
  * The n-gram tables are laid out again when a Model is made (`build_table`: about 30 ms
  * and 25 MB for the shipped model): one cache line per bucket, holding the rest of each
  * fingerprint and its values, matched with SSE2 where there is SSE2. The lookups this
  * serves are most of a `check` on spun text; the file's layout (bucket starts, sorted
  * keys, one array per value) cost three or four cache misses a lookup against one, and
- * `check_many` ran about 1.15x faster for the change (BENCHMARKS.md, session 20).
+ * `check_many` ran about 1.15x faster for the change (BENCHMARKS.md, session 20). On Linux
+ * the lines sit in 2 MB pages where the kernel gives them (madvise): with 4 KB pages most
+ * lookups also cost a page walk.
  *
  * Arrays come in through the buffer protocol (no numpy headers needed to build). The
  * caller (lm.py) checks dtypes and shapes; this code checks lengths and id ranges so that
