@@ -107,6 +107,18 @@ static int text_arg(PyObject *arg, const char *fn, int *kind, const void **data,
     return 0;
 }
 
+/* The next token at or after *i (white space skipped): its start in *start, *i moved past
+ * its end; 0 when the text has no more. The scan of find_tokens, token_starts and
+ * token_pass. */
+static inline int next_token(int kind, const void *data, Py_ssize_t n, Py_ssize_t *i,
+                             Py_ssize_t *start) {
+    while (*i < n && is_space(PyUnicode_READ(kind, data, *i))) (*i)++;
+    if (*i >= n) return 0;
+    *start = *i;
+    *i = token_end(kind, data, *i, n);
+    return 1;
+}
+
 static PyObject *find_tokens(PyObject *self, PyObject *arg) {
     int kind;
     const void *data;
@@ -114,21 +126,15 @@ static PyObject *find_tokens(PyObject *self, PyObject *arg) {
     if (text_arg(arg, "find_tokens", &kind, &data, &n) < 0) return NULL;
     PyObject *out = PyList_New(0);
     if (!out) return NULL;
-    Py_ssize_t i = 0;
-    while (i < n) {
-        if (is_space(PyUnicode_READ(kind, data, i))) {
-            i++;
-            continue;
-        }
-        Py_ssize_t j = token_end(kind, data, i, n);
-        PyObject *tok = PyUnicode_Substring(arg, i, j);
+    Py_ssize_t i = 0, a;
+    while (next_token(kind, data, n, &i, &a)) {
+        PyObject *tok = PyUnicode_Substring(arg, a, i);
         if (!tok || PyList_Append(out, tok) < 0) {
             Py_XDECREF(tok);
             Py_DECREF(out);
             return NULL;
         }
         Py_DECREF(tok);
-        i = j;
     }
     return out;
 }
@@ -538,12 +544,8 @@ static PyObject *token_starts(PyObject *self, PyObject *arg) {
     Py_ssize_t cap = 64, m = 0;
     int64_t *buf = malloc((size_t)cap * sizeof(int64_t));
     if (!buf) return PyErr_NoMemory();
-    Py_ssize_t i = 0;
-    while (i < n) {
-        if (is_space(PyUnicode_READ(kind, data, i))) {
-            i++;
-            continue;
-        }
+    Py_ssize_t i = 0, a;
+    while (next_token(kind, data, n, &i, &a)) {
         if (m == cap) {
             cap *= 2;
             int64_t *grown = realloc(buf, (size_t)cap * sizeof(int64_t));
@@ -553,8 +555,7 @@ static PyObject *token_starts(PyObject *self, PyObject *arg) {
             }
             buf = grown;
         }
-        buf[m++] = i;
-        i = token_end(kind, data, i, n);
+        buf[m++] = a;
     }
     PyObject *out = PyBytes_FromStringAndSize((const char *)buf, m * (Py_ssize_t)sizeof(int64_t));
     free(buf);
@@ -698,14 +699,9 @@ static PyObject *token_pass(PyObject *self, PyObject *args) {
         PyObject *toks = PyList_New(0);
         if (!toks) goto fail;
         PyList_SET_ITEM(per, d, toks);
-        Py_ssize_t i = 0;
-        while (i < n) {
-            if (is_space(PyUnicode_READ(kind, data, i))) {
-                i++;
-                continue;
-            }
-            Py_ssize_t j = token_end(kind, data, i, n);
-            PyObject *tok = PyUnicode_Substring(text, i, j);
+        Py_ssize_t i = 0, a;
+        while (next_token(kind, data, n, &i, &a)) {
+            PyObject *tok = PyUnicode_Substring(text, a, i);
             if (!tok) goto fail;
             int rc = PyList_Append(toks, tok);
             PyObject *low = rc < 0 ? NULL : lower_one(tok, straight);
@@ -725,7 +721,7 @@ static PyObject *token_pass(PyObject *self, PyObject *args) {
                 }
             }
             if (low) codes[m] = (uint8_t)code_of(tok);
-            starts[m] = i;
+            starts[m] = a;
             Py_DECREF(tok);
             if (!low) goto fail;
             rc = PyList_Append(norms, low);
@@ -733,7 +729,6 @@ static PyObject *token_pass(PyObject *self, PyObject *args) {
             Py_DECREF(low);
             if (rc < 0) goto fail;
             m++;
-            i = j;
         }
     }
     PyObject *ocodes = PyByteArray_FromStringAndSize((const char *)codes, m);
