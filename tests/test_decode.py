@@ -851,3 +851,19 @@ def test_compiled_phrase_windows_reject_bad_candidates_clearly():
         call(2, entry=np.array([1], dtype=np.int64))
     with pytest.raises(ValueError, match="originals"):
         call(2, originals=np.zeros((1, 61), dtype=np.int32))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 2**31 - 1), st.integers(0, 2**32 - 1)), max_size=60),
+       st.booleans())
+def test_stable_order_is_the_stable_argsort(pairs, narrow):
+    """`_stable_order` (positions packed into the keys and the values sorted, where they
+    fit) gives the stable argsort's order, ties included; wide keys take the argsort."""
+    from unspin.decode import _stable_order
+
+    if narrow:  # a few distinct small keys: many ties, and the packed path
+        pairs = [(a % 3, b % 5) for a, b in pairs]
+    major = np.array([a for a, _ in pairs], dtype=np.int64)
+    minor = np.array([b for _, b in pairs], dtype=np.int64)
+    want = np.argsort((major << 32) | minor, kind="stable")
+    assert _stable_order(major, minor).tolist() == want.tolist()
