@@ -795,18 +795,21 @@ def test_channel_heads_are_the_scalar_channel_base_everywhere():
 @_native_joint
 @pytest.mark.parametrize("unk_penalty", [0.0, 1.5])
 def test_compiled_phrase_scores_are_the_numpy_scores_bit_for_bit(monkeypatch, unk_penalty):
-    """`_phrase_scores` through `Model.phrase_windows` and through its numpy loop: the same
-    scores, channels and mask, to the last bit, for every multiword candidate of spun text
-    (originals of one to four words, windows cut by the end of a sentence, unknown words)."""
+    """`_phrase_scores` through `Model.phrase_windows` (reading the text's own pair lookups)
+    and through its numpy loop: the same scores, channels and mask, to the last bit, for
+    every multiword candidate of spun text (originals of one to four words, windows cut by
+    the end of a sentence, unknown words)."""
     from dataclasses import replace
 
     dec = get_models().decoder
     monkeypatch.setattr(dec, "params", replace(dec.params, unk_penalty=unk_penalty))
     seen = []
+    seen_own = []  # the text's own pair lookups handed over (the compiled path reads them)
     scores = decode_mod.Decoder._phrase_scores
 
-    def both(self, g, base, end_of, shape, pos, entry):
-        got = scores(self, g, base, end_of, shape, pos, entry)
+    def both(self, g, base, end_of, shape, pos, entry, own_pairs=None):
+        got = scores(self, g, base, end_of, shape, pos, entry, own_pairs=own_pairs)
+        seen_own.append(own_pairs is not None)
         with monkeypatch.context() as m:
             m.setattr(self.lm, "compiled", lambda: None)
             want = scores(self, g, base, end_of, shape, pos, entry)
@@ -825,6 +828,7 @@ def test_compiled_phrase_scores_are_the_numpy_scores_bit_for_bit(monkeypatch, un
         dec.decode(sents, shapes=shapes)
     assert sum(n for n, _ in seen) > 50
     assert {1, 2}.issubset({m for _, ms in seen for m in ms})  # one- and two-word originals
+    assert all(seen_own)
 
 
 @_native_joint

@@ -1146,7 +1146,8 @@ static PyObject *Model_word_entries(Model *self, PyObject *args) {
     return PyLong_FromSsize_t(n);
 }
 
-/* phrase_windows(g, ng, j, ln, m, entry, n, originals, entries, end_of, unk, unk_pen, out):
+/* phrase_windows(g, ng, j, ln, m, entry, n, originals, entries, end_of, unk, unk_pen, out
+ *                [, own_hit, own_pos]):
  * the language-model part of each multiword candidate's local score
  * (`decode._phrase_scores`). Candidate r at padded position j[r] replaces ln[r] observed
  * tokens of `g` by the m[r] ids of its original, `originals[entry[r], :m[r]]` (an
@@ -1154,14 +1155,17 @@ static PyObject *Model_word_entries(Model *self, PyObject *args) {
  * the original, then the two observed tokens after the span (those inside the segment only:
  * `end_of`). out[r] is the sum of the window's log10 probabilities from the original's
  * first word on, in numpy's order (`np.where(valid, lp, 0.0).sum(axis=1)`). Rows are of
- * varying length: their pairs, then their trigrams, are gathered and looked up together. */
+ * varying length: their pairs, then their trigrams, are gathered and looked up together.
+ * With the lookups of g's own adjacent pairs (`pairs(g[:-1], g[1:])`, ng - 1 each), the
+ * two pairs of a window that are the text's own (before the span, and after it while the
+ * segment lasts) are read there instead of looked up again. */
 static PyObject *Model_phrase_windows(Model *self, PyObject *args) {
-    PyObject *og, *oj, *oln, *om, *oentry, *oorig, *oend, *oout;
+    PyObject *og, *oj, *oln, *om, *oentry, *oorig, *oend, *oout, *oohit = NULL, *oopos = NULL;
     Py_ssize_t n, ng, ne, width = 0;
     long long unk;
     double unk_pen;
-    if (!PyArg_ParseTuple(args, "OnOOOOnOnOLdO", &og, &ng, &oj, &oln, &om, &oentry, &n, &oorig,
-                          &ne, &oend, &unk, &unk_pen, &oout))
+    if (!PyArg_ParseTuple(args, "OnOOOOnOnOLdO|OO", &og, &ng, &oj, &oln, &om, &oentry, &n,
+                          &oorig, &ne, &oend, &unk, &unk_pen, &oout, &oohit, &oopos))
         return NULL;
     Bufs bs = {.n = 0};
     const int64_t *g = get(&bs, og, 8, ng, 0, "g");
@@ -1171,6 +1175,13 @@ static PyObject *Model_phrase_windows(Model *self, PyObject *args) {
     const int64_t *E = M ? get(&bs, oentry, 8, n, 0, "entry") : NULL;
     const int64_t *end_of = E ? get(&bs, oend, 8, ng, 0, "end_of") : NULL;
     double *out = end_of ? get(&bs, oout, 8, n, 1, "out") : NULL;
+    const uint8_t *own_hit = NULL;
+    const int32_t *own_pos = NULL;
+    if (out && oohit && oohit != Py_None) {
+        own_hit = get(&bs, oohit, 1, ng > 0 ? ng - 1 : 0, 0, "own_hit");
+        own_pos = own_hit ? get(&bs, oopos, 4, ng > 0 ? ng - 1 : 0, 0, "own_pos") : NULL;
+        if (!own_pos) out = NULL;
+    }
     const int32_t *orig = NULL;
     if (out) {
         Py_buffer *b = &bs.b[bs.n];
@@ -1215,6 +1226,9 @@ static PyObject *Model_phrase_windows(Model *self, PyObject *args) {
     Py_ssize_t np_ = total - n, nw = total - 2 * n;
     int64_t *seq = malloc((size_t)(total ? total : 1) * sizeof(int64_t));
     uint32_t *q = malloc((size_t)(np_ ? np_ : 1) * sizeof(uint32_t));
+    Py_ssize_t *qat = malloc((size_t)(np_ ? np_ : 1) * sizeof(Py_ssize_t));
+    uint8_t *qh = malloc((size_t)(np_ ? np_ : 1));
+    int32_t *qp = malloc((size_t)(np_ ? np_ : 1) * sizeof(int32_t));
     uint8_t *hit = malloc((size_t)(np_ ? np_ : 1));
     int32_t *pos = malloc((size_t)(np_ ? np_ : 1) * sizeof(int32_t));
     float *lpw = malloc((size_t)(nw ? nw : 1) * sizeof(float));
@@ -1222,12 +1236,13 @@ static PyObject *Model_phrase_windows(Model *self, PyObject *args) {
     Py_ssize_t *at3 = malloc((size_t)(nw ? nw : 1) * sizeof(Py_ssize_t));
     uint8_t *h3 = malloc((size_t)(nw ? nw : 1));
     int32_t *p3 = malloc((size_t)(nw ? nw : 1) * sizeof(int32_t));
-    if (!seq || !q || !hit || !pos || !lpw || !q3 || !at3 || !h3 || !p3) {
+    if (!seq || !q || !qat || !qh || !qp || !hit || !pos || !lpw || !q3 || !at3 || !h3 || !p3) {
         rc = -1;
     } else {
         int64_t last = ng - 1;
-        /* Each row's ids, and its adjacent pairs' fingerprints. */
-        Py_ssize_t s0 = 0, p0 = 0;
+        /* Each row's ids, and the fingerprints of its adjacent pairs that are not the
+         * text's own (those are copied from own_hit / own_pos when given). */
+        Py_ssize_t s0 = 0, p0 = 0, nq = 0;
         for (Py_ssize_t r = 0; r < n; r++) {
             int64_t j = J[r], m = M[r], a1 = j + L[r], a2 = a1 + 1;
             int64_t *s = seq + s0;
@@ -1236,12 +1251,24 @@ static PyObject *Model_phrase_windows(Model *self, PyObject *args) {
             for (int64_t k = 0; k < m; k++) s[2 + k] = orig[E[r] * width + k];
             s[m + 2] = g[a1 < last ? a1 : last];
             s[m + 3] = g[a2 < last ? a2 : last];
-            for (int64_t t = 0; t < m + 3; t++)
-                q[p0 + t] = pair_fp((uint64_t)s[t], (uint64_t)s[t + 1]);
+            for (int64_t t = 0; t < m + 3; t++) {
+                int64_t own = !own_hit ? -1 : t == 0 ? j - 2 : (t == m + 2 && a2 <= last) ? a1 : -1;
+                if (own >= 0) {
+                    hit[p0 + t] = own_hit[own];
+                    pos[p0 + t] = own_pos[own];
+                    continue;
+                }
+                q[nq] = pair_fp((uint64_t)s[t], (uint64_t)s[t + 1]);
+                qat[nq++] = p0 + t;
+            }
             s0 += m + 4;
             p0 += m + 3;
         }
-        find_many(&self->t2, q, np_, hit, pos);
+        find_many(&self->t2, q, nq, qh, qp);
+        for (Py_ssize_t k = 0; k < nq; k++) {
+            hit[qat[k]] = qh[k];
+            pos[qat[k]] = qp[k];
+        }
         /* Every window from the pairs (as `windows` does), the trigrams gathered. */
         Py_ssize_t n3 = 0, w0 = 0;
         s0 = p0 = 0;
@@ -1288,7 +1315,8 @@ static PyObject *Model_phrase_windows(Model *self, PyObject *args) {
             w0 += m + 2;
         }
     }
-    free(seq); free(q); free(hit); free(pos); free(lpw); free(q3); free(at3); free(h3); free(p3);
+    free(seq); free(q); free(qat); free(qh); free(qp); free(hit); free(pos); free(lpw);
+    free(q3); free(at3); free(h3); free(p3);
     Py_END_ALLOW_THREADS
     return finish(&bs, rc);
 }
@@ -1303,7 +1331,8 @@ static PyMethodDef Model_methods[] = {
     {"word_entries", (PyCFunction)Model_word_entries, METH_VARARGS,
      "word_entries(g, base, end_of, shape, own_hit, own_pos, at, lo, cnt, ...): see decode.py"},
     {"phrase_windows", (PyCFunction)Model_phrase_windows, METH_VARARGS,
-     "phrase_windows(g, ng, j, ln, m, entry, n, originals, entries, end_of, unk, unk_pen, out)"},
+     "phrase_windows(g, ng, j, ln, m, entry, n, originals, entries, end_of, unk, unk_pen, out"
+     "[, own_hit, own_pos])"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -2403,7 +2403,7 @@ class Decoder:
         return (base[tok_at], 1.0 / (1.0 + np.exp(-np.minimum(zlse, 50.0))),
                 tok_of[zpos], words, EvidenceChunk(0, tok_at, g, base, own))
 
-    def _phrase_scores(self, g, base, end_of, shape, pos, entry):
+    def _phrase_scores(self, g, base, end_of, shape, pos, entry, own_pairs=None):
         """Local log-odds of multi-token candidates, vectorised by original length.
 
         Args:
@@ -2411,6 +2411,9 @@ class Decoder:
             pos: Per candidate, the padded index of its first observed token.
             entry: Its number in `_phrases` (observed tokens replaced, original ids and
                 channel log-odds before position-dependent adjustments).
+            own_pairs: The model's lookups of ``g``'s adjacent pairs, if the caller has
+                them (`_word_entries`' ``own_pairs``): the compiled path reads a window's
+                pairs of the text's own words there.
 
         Returns:
             ``(scores, channel, keep)``: scores and adjusted channels of the kept candidates,
@@ -2451,7 +2454,10 @@ class Decoder:
                 np.ascontiguousarray(g, np.int64), len(g), j, ln, M[sel],
                 np.ascontiguousarray(entry[sel], np.int64), len(sel),
                 np.ascontiguousarray(originals, np.int32), len(originals),
-                np.ascontiguousarray(end_of, np.int64), UNK, float(p.unk_penalty), new)
+                np.ascontiguousarray(end_of, np.int64), UNK, float(p.unk_penalty), new,
+                *((np.ascontiguousarray(own_pairs[0], bool),
+                   np.ascontiguousarray(own_pairs[1], np.int32))
+                  if own_pairs is not None else ()))
             old = cs[np.minimum(j + ln + 2, end_of[j])] - cs[j]
             scores[sel] = (new - old) * LN10 * p.lm_weight + ch[sel]
             return scores[keep], ch[keep], keep
@@ -2562,7 +2568,7 @@ class Decoder:
         look = (is_tok if learned else is_tok & suspicious) & (shape != 2)
         pj, pe = self._phrase_candidates(flat, g, np.flatnonzero(look), end_of)
         n1 = len(J)
-        S2, pch, keep2 = self._phrase_scores(g, base, end_of, shape, pj, pe)
+        S2, pch, keep2 = self._phrase_scores(g, base, end_of, shape, pj, pe, own_pairs=own)
         pj, pe = pj[keep2], pe[keep2]
         n2 = len(pj)
         if context:
