@@ -241,3 +241,11 @@ def test_token_pass_matches_its_python_fallback(monkeypatch) -> None:
     monkeypatch.undo()
     with pytest.raises(TypeError, match="token_pass"):
         ctext.token_pass(["a", 3], True)
+
+
+def test_vocab_table_refuses_long_words_past_its_pool_clearly() -> None:
+    # Long words keep their bytes after the eighth in a pool addressed by 24 bits.
+    words = ["x" * 8 + f"{i:06d}" + "y" * 240 for i in range(70_000)]  # 17 MB of tails
+    with pytest.raises(ValueError, match="too large"):
+        ctext.vocab_table(words)
+    assert ctext.vocab_table(words[:1000]) is not None

@@ -333,3 +333,26 @@ def test_a_model_pickles_without_its_compiled_view(tiny_lm):
     before = tiny_lm.logprob_seq(np.array([[NONE, BOS, 5, 6, 7]]))
     copy = pickle.loads(pickle.dumps(tiny_lm))
     assert np.array_equal(copy.logprob_seq(np.array([[NONE, BOS, 5, 6, 7]])), before)
+
+
+def test_a_vocabulary_too_large_for_the_compiled_table_is_looked_up_in_the_dict(
+        tiny_lm, monkeypatch):
+    """`_ctext.vocab_table` refuses a vocabulary whose long words' tails pass 16 MB: the
+    model then answers from its dict (the same ids), for `ids` and for `token_pass`."""
+    from unspin import lm as lm_module
+    from unspin import tokens as tokens_module
+
+    if lm_module._ctext is None:
+        pytest.skip("unspin._ctext not built")
+
+    def too_large(words):
+        raise ValueError("vocab_table: vocabulary too large")
+
+    monkeypatch.setattr(lm_module._ctext, "vocab_table", too_large)
+    monkeypatch.setattr(tiny_lm, "_vocab_table", None)
+    words = [*tiny_lm.words[:5], "qwzxv", "The"]
+    assert tiny_lm.ids(words).tolist() == [tiny_lm.index.get(w, UNK) for w in words]
+    index, unk, table = tiny_lm.lookup_spec()
+    assert table is None and unk == UNK
+    per, norms, _, ids, _ = tokens_module.token_pass([" ".join(words)], (index, unk, table))
+    assert ids.tolist() == [tiny_lm.index.get(w, UNK) for w in norms]

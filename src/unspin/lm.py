@@ -167,7 +167,8 @@ class NGramLM:
         self.meta = meta
         self.words: list[str] = bytes(arrays["vocab"]).decode("utf-8").split("\n")
         self.index: dict[str, int] = dict(zip(self.words, range(len(self.words)), strict=True))
-        self._vocab_table: object | None = None  # `_ctext.vocab_table`, built on first use
+        # `_ctext.vocab_table`, built on first use (False: too large for it; see `_table`)
+        self._vocab_table: object | None = None
         # Plain ndarray views: indexing np.memmap objects is slower (same pages).
         arrays = {k: v.view(np.ndarray) for k, v in arrays.items()}
         self._p1 = arrays["p1"]
@@ -227,22 +228,30 @@ class NGramLM:
         """Id of one normalised word (`UNK` when unknown)."""
         return self.index.get(word, UNK)
 
+    def _table(self) -> object | None:
+        """The compiled helper's table of the vocabulary (`_ctext.vocab_table`), made on
+        first use; None without the helper, or for a vocabulary too large for its layout
+        (the dict answers then: the same ids)."""
+        if self._vocab_table is None and _ctext is not None:
+            try:
+                self._vocab_table = _ctext.vocab_table(self.words)
+            except (ValueError, MemoryError):
+                self._vocab_table = False
+        return self._vocab_table or None
+
     def lookup_spec(self) -> tuple[dict[str, int], int, object | None]:
         """What `unspin.tokens.token_pass` needs to look words up as `ids` does: the index,
         `UNK`, and the compiled helper's table of the vocabulary (None without it)."""
-        if _ctext is not None and self._vocab_table is None:
-            self._vocab_table = _ctext.vocab_table(self.words)
-        return self.index, UNK, self._vocab_table
+        return self.index, UNK, self._table()
 
     def ids(self, words: Sequence[str]) -> np.ndarray:
         """Ids of normalised words as an int64 array."""
         if _ctext is not None and isinstance(words, list):
-            if self._vocab_table is None:
-                # ASCII words looked up in a compact table (about a cache miss a word; the
-                # dict takes three or four: index, entry, key, value), others in the dict.
-                self._vocab_table = _ctext.vocab_table(self.words)
-            return np.frombuffer(_ctext.lookup_ids(self.index, words, UNK, self._vocab_table),
-                                 dtype=np.int64)
+            # ASCII words looked up in a compact table (about a cache miss a word; the dict
+            # takes three or four: index, entry, key, value), others in the dict.
+            table = self._table()
+            args = (self.index, words, UNK) + ((table,) if table is not None else ())
+            return np.frombuffer(_ctext.lookup_ids(*args), dtype=np.int64)
         # map() with two iterables calls dict.get(w, UNK) from C: twice as fast as a
         # generator expression.
         return np.fromiter(map(self.index.get, words, repeat(UNK)), dtype=np.int64,
