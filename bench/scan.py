@@ -219,9 +219,17 @@ def machine_scaling(trials: int = 5) -> dict[str, Any]:
 BAR_MB_PER_S_PER_CORE = 1.5
 
 
-def gopher_speed(docs: Path, n: int = 300) -> float | None:
-    """The yardstick (`bench.yardstick`) on the first ``n`` documents, in a fresh process
-    (one core, nothing else loaded). None without datatrove."""
+# Documents of each yardstick reading (`--yardstick-docs`): 300 is about 1.5 s of Gopher,
+# and readings that short move by a third from one minute to the next (session 21: 0.30 to
+# 0.43 MB/s back to back), more than the scans they are read against.
+YARDSTICK_DOCS = [300]
+
+
+def gopher_speed(docs: Path, n: int | None = None) -> float | None:
+    """The yardstick (`bench.yardstick`) on the first ``n`` documents (default
+    `YARDSTICK_DOCS`), in a fresh process (one core, nothing else loaded). None without
+    datatrove."""
+    n = YARDSTICK_DOCS[0] if n is None else n
     code = f"""
 import json
 from bench.yardstick import gopher_mb_per_s
@@ -708,7 +716,12 @@ def main(argv: list[str] | None = None) -> int:
                          "closer to a crawl, where few documents are spun)")
     ap.add_argument("--batch-size", type=int, default=None, metavar="N",
                     help="documents per batch of every timed scan (default: the scan's)")
+    ap.add_argument("--yardstick-docs", type=int, default=300, metavar="N",
+                    help="documents of each reading of the yardstick (Gopher) after a "
+                         "one-worker scan (default 300, about 1.5 s; more gives steadier "
+                         "readings)")
     args = ap.parse_args(argv)
+    YARDSTICK_DOCS[0] = args.yardstick_docs
     if args.batch_size is not None:
         SCAN_OPTIONS[:] = ["--batch-size", str(args.batch_size)]
     OUT.mkdir(parents=True, exist_ok=True)
@@ -717,7 +730,7 @@ def main(argv: list[str] | None = None) -> int:
     _compile()
     mb = nbytes / 1e6
     res: dict = {"docs": args.docs, "spun_every": args.spun_every, "mb": round(mb, 3),
-                 "batch_size": args.batch_size,
+                 "batch_size": args.batch_size, "yardstick_docs": args.yardstick_docs,
                  "cpus": os.cpu_count(),
                  "load_at_start": _load(), "python": sys.version.split()[0]}
     from unspin.lm import native_available
