@@ -208,6 +208,27 @@ def test_phrase_lookup_by_packed_ids_finds_what_the_word_lookup_finds(sentences,
     assert entry.tolist() == want_entry
 
 
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.lists(st.sampled_from(_PHRASE_WORDS), min_size=1, max_size=14),
+                min_size=1, max_size=4), st.booleans())
+def test_phrase_keys_numbered_before_are_found_again_by_their_slots(sentences, learned):
+    # The second look-up takes the numbers of keys met before from the packed slots
+    # (no words joined); after the entries start afresh the slots must start afresh too.
+    dec, flat, g, end_of = _padded_chunk(sentences, _learned_decoder() if learned else None)
+    dec.build_tables()
+    at = [j for j, w in enumerate(flat) if w is not None]
+    for fresh in (False, False, True, False):
+        if fresh:
+            dec._reset_phrases()
+        pos, entry = dec._phrase_candidates(flat, g, at, end_of)
+        want_pos, want_entry = _phrase_candidates_by_words(dec, flat, g, at, end_of)
+        assert pos.tolist() == want_pos
+        assert entry.tolist() == want_entry
+    _, _, slot = dec._phrase_hits(flat, g, np.asarray(at), end_of, slots=True)
+    slot_lo, _ = dec._phrases.slot_ranges(dec._phrase_slot_count)
+    assert np.all(slot_lo[slot[slot >= 0]] >= 0)  # every exact key's numbers were kept
+
+
 def test_phrase_lookup_finds_phrases_and_unknown_words():
     sentences = [["it", "fell", "as", "a", "result", "of", "the", "qwzxv", "storm", "."]]
     dec, flat, g, end_of = _padded_chunk(sentences)

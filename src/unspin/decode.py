@@ -582,6 +582,8 @@ class PhraseEntries:
         self._length = np.zeros(0, dtype=np.int16)
         self._mlength = np.zeros(0, dtype=np.int16)
         self._orig = np.zeros((0, MAX_PHRASE), dtype=np.int32)  # LM ids fit 21 bits
+        self._slot_lo: np.ndarray | None = None  # see `slot_ranges`
+        self._slot_hi: np.ndarray | None = None
 
     def add(self, found: tuple) -> tuple[int, int]:
         """Number ``(spec, original ids, channel)`` entries; their range."""
@@ -615,6 +617,15 @@ class PhraseEntries:
             new = np.zeros((cap, *old.shape[1:]), dtype=old.dtype)
             new[:self._n] = old[:self._n]
             setattr(self, name, new)
+
+    def slot_ranges(self, n: int) -> tuple[np.ndarray, np.ndarray]:
+        """Per packed phrase-key slot (`Decoder._phrase_hits`, ``n`` of them): the key's
+        range in `ranges` once numbered, -1 before. Kept here so that a new
+        `PhraseEntries` starts them afresh."""
+        if self._slot_lo is None or len(self._slot_lo) != n:
+            self._slot_lo = np.full(n, -1, dtype=np.int64)
+            self._slot_hi = np.full(n, -1, dtype=np.int64)
+        return self._slot_lo, self._slot_hi
 
     def arrays(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Per entry: channel log-odds before position-dependent adjustments, the number
@@ -1150,6 +1161,8 @@ class Decoder:
         self._multi_lo: np.ndarray | None = None
         self._multi_hi: np.ndarray | None = None
         self._phrase_packed: dict[int, np.ndarray] | None = None
+        self._phrase_slot_base: dict[int, int] = {}  # see `_phrase_keys`
+        self._phrase_slot_count = 0
         self._phrase_pair_filter: np.ndarray | None = None  # see `_phrase_keys`
         self._learned_mask: np.ndarray | None = None
         self._term_first: np.ndarray | None = None  # see `term_hits`
@@ -1847,11 +1860,18 @@ class Decoder:
             pair_filter = np.zeros(1 << PHRASE_PAIR_BITS, dtype=bool)
             pair_filter[_pair_slot(ids[first], ids[first + 1])] = True
             self._phrase_pair_filter = pair_filter
+            # Each length's keys numbered after the shorter ones' (`_phrase_hits`' slots).
+            base, n = {}, 0
+            for ln, packed in out.items():
+                base[ln] = n
+                n += len(packed)
+            self._phrase_slot_base = base
+            self._phrase_slot_count = n
             self._phrase_packed = out
         return self._phrase_packed
 
     def _phrase_hits(self, flat: list[str | None], g: np.ndarray, at: np.ndarray,
-                     end_of: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+                     end_of: np.ndarray, slots: bool = False) -> tuple[np.ndarray, ...]:
         """Positions among ``at`` where a window of the text may be a phrase key, and the
         window's length; ordered by position, then length.
 
@@ -1859,12 +1879,17 @@ class Decoder:
         is looked up word by word instead, so that checking one paragraph does not pay
         for building them (`build_tables` builds them ahead, and a process that has looked
         up many positions word by word builds them too).
+
+        With ``slots``, also per hit the number of the packed key it matched
+        (`_phrase_slot_count` of them) where that key can only be the window's own words
+        (two or three words, none unknown to the LM), else -1.
         """
         if self._phrase_packed is None and len(at) < PACKED_LOOKUP_MIN and \
                 self._looked_up_by_words < PACKED_LOOKUP_AFTER:
             self._looked_up_by_words += len(at)
-            return self._phrase_hits_by_words(flat, at, end_of)
-        js, lns = [], []
+            j, ln = self._phrase_hits_by_words(flat, at, end_of)
+            return (j, ln, np.full(len(j), -1, dtype=np.int64)) if slots else (j, ln)
+        js, lns, sls = [], [], []
         keys = self._phrase_keys()
         if len(at):
             # Only windows whose first two words begin some key (`_phrase_keys`' filter).
@@ -1874,16 +1899,31 @@ class Decoder:
             j = at[at + ln - 1 <= end_of[at] - 2]  # the window ends before the EOS
             if not len(j) or not len(packed):
                 continue
-            key = _pack_ids([g[j + k] for k in range(ln)])
+            cols = [g[j + k] for k in range(ln)]
+            key = _pack_ids(cols)
             where = np.minimum(np.searchsorted(packed, key), len(packed) - 1)
             hit = packed[where] == key
             js.append(j[hit])
             lns.append(np.full(int(hit.sum()), ln, dtype=np.int64))
+            if slots:
+                # Packed ids of two or three known words are the words themselves (four
+                # are hashed; UNK stands for any unknown word).
+                sl = where[hit] + self._phrase_slot_base[ln]
+                if ln > 3:
+                    sl[:] = -1
+                else:
+                    unk = np.zeros(len(sl), dtype=bool)
+                    for c in cols:
+                        unk |= c[hit] == UNK
+                    sl[unk] = -1
+                sls.append(sl)
         if not js:
             e = np.zeros(0, dtype=np.int64)
-            return e, e
+            return (e, e, e) if slots else (e, e)
         j, ln = np.concatenate(js), np.concatenate(lns)
         order = np.lexsort((ln, j))
+        if slots:
+            return j[order], ln[order], np.concatenate(sls)[order]
         return j[order], ln[order]
 
     def _phrase_hits_by_words(self, flat: list[str | None], at: np.ndarray,
@@ -1950,17 +1990,32 @@ class Decoder:
             [lo[has]], [hi[has]]
         # (The word table is indexed by LM id, so rare spun words like "unexampled"
         # come here.)
-        found = [(j, 0, flat[j]) for j in at[full].tolist()]
-        hit_j, hit_ln = self._phrase_hits(flat, g, at, end_of)
-        for j, ln in zip(hit_j.tolist(), hit_ln.tolist(), strict=True):
+        found = [(j, 0, flat[j], -1) for j in at[full].tolist()]
+        hit_j, hit_ln, hit_slot = self._phrase_hits(flat, g, at, end_of, slots=True)
+        # Phrase keys numbered before, by their packed slot: no words joined, no lookups.
+        slot_lo, slot_hi = self._phrases.slot_ranges(self._phrase_slot_count)
+        done = hit_slot >= 0
+        done[done] = slot_lo[hit_slot[done]] >= 0
+        if done.any():
+            lo_d, hi_d = slot_lo[hit_slot[done]], slot_hi[hit_slot[done]]
+            some = hi_d > lo_d
+            b_pos.append(hit_j[done][some])
+            b_rank.append(hit_ln[done][some])
+            b_lo.append(lo_d[some])
+            b_hi.append(hi_d[some])
+        todo = ~done
+        for j, ln, sl in zip(hit_j[todo].tolist(), hit_ln[todo].tolist(),
+                             hit_slot[todo].tolist(), strict=True):
             key = " ".join(flat[j:j + ln])
             if src.is_key(key):
-                found.append((j, ln, key))
-        self._number_keys([key for _, _, key in found])  # those met for the first time
+                found.append((j, ln, key, sl))
+        self._number_keys([f[2] for f in found])  # those met for the first time
         ranges = self._phrases.ranges
         more: list[tuple[int, int, int, int]] = []
-        for j, ln, key in found:
+        for j, ln, key, sl in found:
             r = ranges[(key, False)]
+            if sl >= 0:
+                slot_lo[sl], slot_hi[sl] = r
             if r[1] > r[0]:
                 more.append((j, ln, *r))
         if more:
