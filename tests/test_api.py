@@ -600,3 +600,81 @@ def test_decoder_fingerprint_follows_the_decoders_weights(monkeypatch):
 
     monkeypatch.setattr(models.DecodeParams, "fitted", classmethod(lambda cls, p: shifted(p)))
     assert models.decoder_fingerprint() != before
+
+
+def test_check_decisions_as_arrays_give_the_spans_decision_objects_give():
+    # `check` keeps a batch's decisions as arrays (`DecisionArrays`); the same decisions
+    # as `Decision` objects through `located` must give the same spans: phrases, tortured
+    # phrases kept below the gate, the article put back, offsets through cleaning edits.
+    import unspin.api as api
+
+    texts = [
+        SPUN,
+        "Recent advances in counterfeit consciousness have changed how clinics screen "
+        "patients for bosom malignancy, and the results are promising.",
+        "Don\u00e2\u20ac\u2122t worry: the metropolis council will vote next week, as a result "
+        "of the storm the mayor stated an unexampled plan.",
+        CLEAN + " Still, counterfeit consciousness is a term.",
+        "He bought an automobile and a auto for the household; it was an unprecedented "
+        "occasion for an vehicle.",
+        CLEAN,
+    ]
+    conf = api._default_min_confidence()
+    analyses = api._analyse(texts, None, "check", min_confidence=conf)
+    reports = [a.report(None, conf).to_dict() for a in analyses]
+    spans = [s for r in reports for s in r["spans"]]
+    assert any(" " in s["text"] for s in spans)  # a phrase
+    assert any(s["text"].startswith("an ") and s["suggestion"].startswith("a ")
+               for s in spans)  # the article fixed back
+    assert analyses[2].cleaned.edits and reports[2]["spans"]  # offsets through the edits
+    assert analyses[3].p_spun < api.SPAN_GATE and reports[3]["spans"]  # a term, below it
+    decided = 0
+    for a, want in zip(analyses, reports, strict=True):
+        if a.found is None:
+            continue
+        floors = (0.0, 0.5, 0.9)
+        by_arrays = [a.located_found(x, by_gate=True) for x in floors]
+        a.decisions, a.found = a.found.decisions(), None
+        a.gates = None if a.gates is None else list(a.gates)
+        decided += len(a.decisions)
+        assert a.report(None, conf).to_dict() == want
+        for x, got in zip(floors, by_arrays, strict=True):
+            assert got == [(d.confidence, *rest) for d, *rest in a.located(x, by_gate=True)]
+    assert decided >= 8
+
+
+def test_decisions_as_arrays_are_the_decision_objects():
+    from unspin.models import get_models
+
+    dec = get_models().decoder
+    analyses = [unspin.api._Analysis(t) for t in (SPUN, CLEAN + " " + SPUN)]
+    unspin.api._score_all(analyses, dec)
+    sents, shapes = [], []
+    for a in analyses:
+        s, sh = a.sentences()
+        sents += s
+        shapes += sh
+    rates = np.full(len(sents), 0.2)
+    listed, _, _ = dec.decode(sents, fast=True, shapes=shapes, prior=rates)
+    arrays, _, _ = dec.decode(sents, fast=True, shapes=shapes, prior=rates, as_arrays=True)
+    assert len(listed) >= 4 and arrays.decisions() == listed
+    assert [d.original for d in listed] == arrays.originals()
+
+
+def test_check_keeps_the_confidence_of_tortured_phrases_whatever_the_familiarity(
+        monkeypatch):
+    import unspin.api as api
+    from unspin.detect import ConfidenceMap
+
+    tortured = ("Recent advances in counterfeit consciousness have changed how clinics "
+                "screen patients for bosom malignancy, and the results are promising.")
+    monkeypatch.setattr(api, "span_confidence_map", ConfidenceMap.identity)
+    plain = unspin.check_many([tortured, SPUN])
+    harsh = ConfidenceMap([0.0, 1.0], [0.0, 1.0], [-1e9, 1e9], [-3.0, -3.0])
+    monkeypatch.setattr(api, "span_confidence_map", lambda: harsh)
+    moved = unspin.check_many([tortured, SPUN])
+    assert plain[0].spans and moved[0].spans == plain[0].spans  # terms: the gate itself
+    assert plain[1].spans and [s.start for s in moved[1].spans] == \
+        [s.start for s in plain[1].spans]
+    assert all(b.confidence < a.confidence
+               for a, b in zip(plain[1].spans, moved[1].spans, strict=True))

@@ -15,6 +15,7 @@ from .decode import (
     EVIDENCE_SUSPICION,
     NAME_SMALL_WORDS,
     Decision,
+    DecisionArrays,
     ScoredWords,
     padded_range,
 )
@@ -204,6 +205,8 @@ class _Analysis:
                 ok, self.language = False, "binary"
         self.supported = ok
         self.decisions: list[Decision] = []
+        # `check`'s decisions as arrays (`_decode_all`; ``decisions`` stays empty then).
+        self.found: DecisionArrays | None = None
         # Each decision's confidence before the document's familiarity adjustment (what
         # the default thresholds are read on): `restore`'s on the map's scale, `check`'s
         # the local posterior.
@@ -262,12 +265,16 @@ class _Analysis:
         clean documents, most of a crawl, never pay for them.
         """
         if self._starts is None:
-            given = self._token_offsets
-            self._starts = given.tolist() if given is not None and \
-                len(given) == len(self.token_texts) else \
-                token_starts(self.cleaned.text, self.token_texts).tolist()
+            self._starts = self._offset_array().tolist()
             self._is_word = (self.codes & CODE_WORD).astype(bool).tolist()
         return self._starts
+
+    def _offset_array(self) -> np.ndarray:
+        """`_offsets` as an array."""
+        given = self._token_offsets
+        if given is None or len(given) != len(self.token_texts):
+            given = self._token_offsets = token_starts(self.cleaned.text, self.token_texts)
+        return given
 
     def located(self, min_confidence: float, *, by_gate: bool = False,
                 shown: bool = False) -> list[tuple[Decision, int, int, str, str]]:
@@ -325,6 +332,59 @@ class _Analysis:
                 out.append((d, start, end, replacement, observed))
         return out
 
+    def located_found(self, min_confidence: float, *, by_gate: bool = False
+                      ) -> list[tuple[float, int, int, str, str]]:
+        """`located` of `check`'s decisions (``found``), each with its confidence in place
+        of the decision: ``(confidence, start, end, replacement, text)``."""
+        f = self.found
+        if f is None or not len(f):
+            return []
+        gated = np.asarray(self.gates) if by_gate and self.gates is not None else f.confidence
+        idx = np.flatnonzero((gated >= min_confidence) & (f.end > f.start))
+        if not len(idx):
+            return []
+        # The decisions' token ranges and offsets in arrays; Python only for the strings.
+        first = np.asarray(self.segment_starts(), dtype=np.int64)[f.sentence[idx]]
+        lo, hi = first + f.start[idx], first + f.end[idx]
+        offsets = self._offset_array()
+        is_word = (self.codes & CODE_WORD) != 0
+        texts, norms, text_in = self.token_texts, self.norms, self.input
+        to_input = self.cleaned.span_to_input if self.cleaned.edits else None
+        out = []
+        specs, words = f.specs, f.words
+        for conf, lo_, hi_, begin, last, w_lo, ph, o, e, at_start in zip(
+                f.confidence[idx].tolist(), lo.tolist(), hi.tolist(), offsets[lo].tolist(),
+                offsets[hi - 1].tolist(), is_word[lo].tolist(), f.phrase[idx].tolist(),
+                f.orig[idx].tolist(), f.number[idx].tolist(), (f.start[idx] == 0).tolist(),
+                strict=True):
+            original = specs[e][1] if ph else (words[o],)
+            if hi_ == lo_ + 1:  # most decisions: one token
+                t = texts[lo_]
+                if len(original) == 1 and w_lo:
+                    # `_match_case` of one word for one word, inlined (see `located`).
+                    w = original[0]
+                    replacement = w.upper() if len(t) > 1 and t.isupper() else \
+                        w[:1].upper() + w[1:] if t[:1].isupper() else w
+                else:
+                    replacement = _match_case([t] if w_lo else [], original)
+            else:
+                replacement = _match_case(
+                    [t for t, w in zip(texts[lo_:hi_], is_word[lo_:hi_].tolist(),
+                                       strict=True) if w], original)
+            stop = last + len(texts[hi_ - 1])
+            if not at_start and norms[lo_ - 1] in ("a", "an") and \
+                    norms[lo_ - 1] != _article_for(original[0]):
+                # The spinner fixed "a"/"an" for its word; fix it back for the original.
+                fixed = _article_for(original[0])
+                fixed = fixed.capitalize() if texts[lo_ - 1][0].isupper() else fixed
+                begin = int(offsets[lo_ - 1])
+                replacement = fixed + " " + replacement
+            start, end = to_input(begin, stop) if to_input is not None else (begin, stop)
+            observed = text_in[start:end]
+            if replacement != observed:
+                out.append((conf, start, end, replacement, observed))
+        return out
+
     def report(self, threshold: float | None, min_confidence: float,
                located: list | None = None) -> Report:
         """The detection report; ``located`` is `located`'s output if the caller has it."""
@@ -338,14 +398,19 @@ class _Analysis:
         new = object.__new__
         s0, s1, s2, s3, s4 = _SPAN_SET
         spans = []
-        for d, start, end, repl, observed in (self.located(min_confidence, by_gate=True)
-                                              if located is None else located):
+        if self.found is not None and located is None:
+            found = self.located_found(min_confidence, by_gate=True)
+        else:
+            found = [(d.confidence, *rest) for d, *rest in
+                     (self.located(min_confidence, by_gate=True) if located is None
+                      else located)]
+        for conf, start, end, repl, observed in found:
             span = new(Span)
             s0(span, start)
             s1(span, end)
             s2(span, observed)
             s3(span, repl)
-            s4(span, round(d.confidence, 4))
+            s4(span, round(conf, 4))
             spans.append(span)
         return Report(score=round(score, 6), spun=score >= thr, spans=spans, threshold=thr,
                       language="en", supported=True, words=self.words,
@@ -494,14 +559,16 @@ def _decode_all(analyses: list[_Analysis], decoder, mode: str, min_confidence: f
     if all(a.padded is not None for a in analyses):
         padded = analyses[0].padded if len(analyses) == 1 else \
             tuple(np.concatenate([a.padded[k] for a in analyses]) for k in range(4))
-    decisions, _, _ = decoder.decode(
+    found, _, _ = decoder.decode(
         sentences, fast=True, shapes=shapes, prior=rates_arr,
         min_confidence=min_confidence, suspicion=CHECK_SUSPICION, known=known, ids=ids,
-        padded=padded)
-    for d in decisions:  # in sentence order
-        k = bisect_right(first, d.sentence) - 1
-        d.sentence -= first[k]
-        analyses[k].decisions.append(d)
+        padded=padded, as_arrays=True)
+    # In sentence order: each document's decisions are one run of them.
+    cuts = np.searchsorted(found.sentence, first).tolist() + [len(found)]
+    for k, a in enumerate(analyses):
+        mine = found.take(slice(cuts[k], cuts[k + 1]))
+        mine.sentence = mine.sentence - first[k]
+        a.found = mine
 
 
 def _analyse(texts, table: TableArg, mode: str, min_confidence: float = 0.0,
@@ -545,6 +612,7 @@ def _analyse(texts, table: TableArg, mode: str, min_confidence: float = 0.0,
         _count_terms(with_terms, decoder.params.min_confidence)
         for a in with_terms:
             a.decisions = []
+            a.found = None
     if mode == "restore" and todo:
         _decode_all(todo, decoder, mode, min_confidence, two_step)
         _only_terms_below_gate(todo)
@@ -566,6 +634,19 @@ def _map_confidences(analyses: list[_Analysis], cmap: ConfidenceMap) -> None:
     reads does not see the learned pairs: the map alone then.) All the documents' decisions
     are mapped together (a numpy pass per document cost more than the mapping).
     """
+    arrays = [a for a in analyses if a.found is not None and len(a.found)]
+    if arrays:  # `check`'s decisions (`DecisionArrays`): the same values, as arrays
+        counts = [len(a.found) for a in arrays]
+        fam = np.repeat([np.nan if a.familiarity is None else a.familiarity for a in arrays],
+                        counts)
+        gates, moved = cmap.many_each(np.concatenate([a.found.confidence for a in arrays]),
+                                      fam)
+        k = 0
+        for a, n in zip(arrays, counts, strict=True):
+            f = a.found
+            a.gates = gates[k:k + n]
+            f.confidence = np.where((f.flags & FLAG_TERM) != 0, a.gates, moved[k:k + n])
+            k += n
     docs = [a for a in analyses if a.decisions]
     if not docs:
         return
@@ -594,6 +675,8 @@ def _only_terms_below_gate(analyses: list[_Analysis]) -> None:
     for a in analyses:
         if a.p_spun < SPAN_GATE:
             a.decisions = [d for d in a.decisions if d.flags & FLAG_TERM]
+            if a.found is not None:
+                a.found = a.found.take((a.found.flags & FLAG_TERM) != 0)
 
 
 def _count_terms(analyses: list[_Analysis], confirm: float) -> None:
@@ -602,6 +685,10 @@ def _count_terms(analyses: list[_Analysis], confirm: float) -> None:
     for a in analyses:
         a.terms_found = sum(1 for d in a.decisions
                             if d.flags & FLAG_TERM and d.confidence >= confirm)
+        if a.found is not None:
+            f = a.found
+            a.terms_found += int(np.count_nonzero(((f.flags & FLAG_TERM) != 0) &
+                                                  (f.confidence >= confirm)))
 
 
 def _default_min_confidence() -> float:

@@ -246,9 +246,82 @@ class Decision:
     flags: int
 
 
-# Setters of `Decision`'s slots, in field order (see `Decoder._local_decisions`).
+# Setters of `Decision`'s slots, in field order (see `DecisionArrays.decisions`).
 _DECISION_SET = tuple(getattr(Decision, f).__set__
                       for f in ("sentence", "start", "end", "original", "confidence", "flags"))
+
+
+@dataclass(slots=True)
+class DecisionArrays:
+    """`Decision`s as arrays, one entry per decision (`Decoder._local_decision_arrays`):
+    what `check` reads of a batch's dozens of decisions a document, without a Python
+    object each. Decision ``n`` replaces tokens ``[start[n], end[n])`` of sentence
+    ``sentence[n]``; its original is phrase entry ``number[n]``'s (``specs[number[n]][1]``)
+    where ``phrase[n]``, else the one word ``words[orig[n]]``."""
+
+    sentence: np.ndarray
+    start: np.ndarray
+    end: np.ndarray
+    confidence: np.ndarray
+    flags: np.ndarray
+    phrase: np.ndarray
+    orig: np.ndarray
+    number: np.ndarray
+    specs: list[tuple]
+    words: list[str]
+
+    _FIELDS = ("sentence", "start", "end", "confidence", "flags", "phrase", "orig", "number")
+
+    def __len__(self) -> int:
+        return len(self.sentence)
+
+    def take(self, at) -> DecisionArrays:
+        """The decisions ``at`` (a slice, indices or a mask)."""
+        return DecisionArrays(*(getattr(self, f)[at] for f in self._FIELDS), self.specs,
+                              self.words)
+
+    @staticmethod
+    def concat(parts: list[DecisionArrays], specs: list[tuple],
+               words: list[str]) -> DecisionArrays:
+        """The parts' decisions one after the other (an empty set without parts)."""
+        if not parts:
+            e = np.zeros(0, dtype=np.int64)
+            return DecisionArrays(e, e, e, np.zeros(0), e, np.zeros(0, dtype=bool), e, e,
+                                  specs, words)
+        if len(parts) == 1:
+            return parts[0]
+        return DecisionArrays(*(np.concatenate([getattr(q, f) for q in parts])
+                                for f in DecisionArrays._FIELDS), specs, words)
+
+    def originals(self) -> list[tuple[str, ...]]:
+        """Each decision's original words."""
+        specs, words = self.specs, self.words
+        return [specs[e][1] if ph else (words[o],) for ph, o, e in
+                zip(self.phrase.tolist(), self.orig.tolist(), self.number.tolist(),
+                    strict=True)]
+
+    def decisions(self) -> list[Decision]:
+        """The `Decision` objects, in order."""
+        found = []
+        # Made through their slots' descriptors, as `_make` makes candidates: a spun
+        # document has dozens of decisions, and the generated __init__ cost twice as much
+        # (identical objects).
+        new = _new
+        d0, d1, d2, d3, d4, d5 = _DECISION_SET
+        specs, words = self.specs, self.words
+        for ph, t, en, o, fl, e, cf, si in zip(
+                self.phrase.tolist(), self.start.tolist(), self.end.tolist(),
+                self.orig.tolist(), self.flags.tolist(), self.number.tolist(),
+                self.confidence.tolist(), self.sentence.tolist(), strict=True):
+            d = new(Decision)
+            d0(d, si)
+            d1(d, t)
+            d2(d, en)
+            d4(d, cf)
+            d5(d, fl)
+            d3(d, specs[e][1] if ph else (words[o],))
+            found.append(d)
+        return found
 
 
 @dataclass(slots=True)
@@ -2966,7 +3039,8 @@ class Decoder:
                shapes: list[list[int]] | None = None, prior=None,
                min_confidence: float = 0.0, suspicion: float | None = None,
                known: ScoredWords | None = None, ids: np.ndarray | None = None,
-               two_step: bool = False, padded: tuple | None = None):
+               two_step: bool = False, padded: tuple | None = None,
+               as_arrays: bool = False):
         """Decode normalised sentences.
 
         Args:
@@ -2982,6 +3056,8 @@ class Decoder:
             ids: The LM ids of all the sentences' tokens, in order, if the caller has them.
             padded: The sentences' padded ids, scores and pair lookups, if the caller has
                 them (`padded_range`; see `prepare`).
+            as_arrays: With ``fast`` and an array ``prior``, the decisions as one
+                `DecisionArrays` instead of a list (the same decisions, in the same order).
             two_step: Also look for originals two steps away in the word table (see
                 `_two_step_candidates`; not with ``fast``).
             prior: Optional callable ``(local, states) -> float`` (or an array of one rate
@@ -3009,6 +3085,7 @@ class Decoder:
             r = np.clip(np.asarray(prior, dtype=np.float64), 1e-6, 0.999)
             chunk_shift = np.log(r / (1 - r)) - self._priors()
             decided: list[Decision] = []
+            decided_arrays: list[DecisionArrays] = []
         states: list[SentenceState] = []
         parts: list[Local] = []
         document = None if fast else self._document(sentences, ids)
@@ -3042,13 +3119,19 @@ class Decoder:
                 if len(part.zlse):
                     part.shift_sentences(chunk_shift)
                     self._term_priors(part, r)
-                decided.extend(self._local_decisions(part, min_confidence))
+                if as_arrays:
+                    decided_arrays.append(self._local_decision_arrays(part, min_confidence))
+                else:
+                    decided.extend(self._local_decisions(part, min_confidence))
             else:
                 parts.append(part)
             g_offset += sum(st.padded_len for st in chunk)
             states.extend(chunk)
             k = k2
         if per_chunk:
+            if as_arrays:
+                return DecisionArrays.concat(decided_arrays, self._phrases.specs,
+                                             self.lm.words), None, states
             return decided, None, states
         loc = Local.merge(parts) if parts else self.local([])
         if prior is not None and len(loc.zlse):
@@ -3083,6 +3166,10 @@ class Decoder:
     def _local_decisions(self, loc: Local, floor: float = 0.0) -> list[Decision]:
         """Best candidate per position at least ``floor`` confident; overlaps resolved by
         confidence."""
+        return self._local_decision_arrays(loc, floor).decisions()
+
+    def _local_decision_arrays(self, loc: Local, floor: float = 0.0) -> DecisionArrays:
+        """`_local_decisions` as arrays, in the same order."""
         _, best, conf, positions = self.posteriors(loc)
         keep = conf >= floor
         best, conf, positions = best[keep], conf[keep], positions[keep]
@@ -3094,44 +3181,21 @@ class Decoder:
         orig = loc.orig[best]
         flags = np.zeros(len(best), dtype=np.int64)  # single words: from the table
         number = np.zeros(len(best), dtype=np.int64)  # phrases: the spec's number
+        specs = loc.phrase_specs
+        end = tok + 1
         if single.any():
             flags[single] = self._table.flags[loc.entry[best[single]]]
         if not single.all():
             r = pref[~single]
             tok[~single] = loc.phrase_start[r]
             number[~single] = loc.phrase_entry[r]
-        words = self.lm.words
-        specs = loc.phrase_specs
-        sent = loc.sent_of[positions]
-        end = tok + 1
-        if not single.all():
+            nums = number[~single].tolist()
             end[~single] = tok[~single] + np.fromiter(
-                (specs[e][0] for e in number[~single].tolist()), dtype=np.int64,
-                count=int((~single).sum()))
+                (specs[e][0] for e in nums), dtype=np.int64, count=len(nums))
+            flags[~single] = np.fromiter((specs[e][2] for e in nums), dtype=np.int64,
+                                         count=len(nums))
+        sent = loc.sent_of[positions]
         order = _greedy_kept(sent, tok, end, conf)
-        best, conf, single, tok, orig, flags, number, sent = (
-            a[order] for a in (best, conf, single, tok, orig, flags, number, sent))
-        found = []
-        # The objects made through their slots' descriptors, as `_make` makes candidates:
-        # a spun document has dozens of decisions, and the generated __init__ cost twice as
-        # much (identical objects).
-        new = _new
-        d0, d1, d2, d3, d4, d5 = _DECISION_SET
-        for ph, t, o, fl, e, cf, si in zip((~single).tolist(), tok.tolist(), orig.tolist(),
-                                           flags.tolist(), number.tolist(), conf.tolist(),
-                                           sent.tolist(), strict=True):
-            d = new(Decision)
-            d0(d, si)
-            d1(d, t)
-            d4(d, cf)
-            if ph:
-                spec = specs[e]
-                d2(d, t + spec[0])
-                d3(d, spec[1])
-                d5(d, spec[2])
-            else:
-                d2(d, t + 1)
-                d3(d, (words[o],))
-                d5(d, fl)
-            found.append(d)
-        return found
+        return DecisionArrays(sent[order], tok[order], end[order], conf[order],
+                              flags[order], ~single[order], orig[order], number[order],
+                              specs, self.lm.words)
