@@ -892,3 +892,35 @@ def test_stable_order_is_the_stable_argsort(pairs, narrow):
     minor = np.array([b for _, b in pairs], dtype=np.int64)
     want = np.argsort((major << 32) | minor, kind="stable")
     assert _stable_order(major, minor).tolist() == want.tolist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 40),
+                          st.one_of(st.floats(-60, 60), st.sampled_from([0.0, -0.0, 1.5,
+                                                                         -np.inf]))),
+                min_size=1, max_size=80), st.booleans())
+def test_compiled_grouping_by_position_is_the_numpy_grouping(rows, in_order):
+    # `_native.group_max` / `group_best` against the numpy code, bit for bit: unsorted and
+    # sorted positions, repeated positions, tied and infinite scores.
+    if not decode_mod.native_available():
+        pytest.skip("compiled helper not built")
+    if in_order:
+        rows = sorted(rows, key=lambda r: r[0])
+    pos = np.array([r[0] for r in rows], dtype=np.int64)
+    score = np.array([r[1] for r in rows], dtype=np.float64)
+    with np.errstate(invalid="ignore"), pytest.MonkeyPatch.context() as m:
+        fast = decode_mod._logsumexp_by(pos, score), decode_mod._best_by(pos, score)
+        m.setenv("UNSPIN_NATIVE", "0")
+        slow = decode_mod._logsumexp_by(pos, score), decode_mod._best_by(pos, score)
+    for got, want in zip(fast, slow, strict=True):
+        for a, b in zip(got, want, strict=True):
+            assert a.dtype == b.dtype
+            assert np.array_equal(a, b, equal_nan=True)
+            assert np.array_equal(np.signbit(a), np.signbit(b))
+
+
+def test_compiled_grouping_refuses_negative_positions():
+    if not decode_mod.native_available():
+        pytest.skip("compiled helper not built")
+    with pytest.raises(ValueError, match="negative"):
+        decode_mod._best_by(np.array([3, -1], dtype=np.int64), np.zeros(2))

@@ -1520,10 +1520,169 @@ static PyObject *two_step_best(PyObject *mod, PyObject *args) {
     return finish(&bs, 0);
 }
 
+/* Stable order of n positions (values 0..span-1) by a counting sort, into `order`; 0 with
+ * order untouched when they are in order already (the identity), 1 when sorted, -1 when
+ * out of memory. */
+static int stable_order(const int64_t *pos, Py_ssize_t n, int64_t span, int64_t *order) {
+    int sorted = 1;
+    for (Py_ssize_t i = 1; i < n; i++) {
+        if (pos[i] < pos[i - 1]) {
+            sorted = 0;
+            break;
+        }
+    }
+    if (sorted) return 0;
+    Py_ssize_t *at = calloc((size_t)span + 1, sizeof(Py_ssize_t));
+    if (!at) return -1;
+    for (Py_ssize_t i = 0; i < n; i++) at[pos[i] + 1]++;
+    for (int64_t v = 0; v < span; v++) at[v + 1] += at[v];
+    for (Py_ssize_t i = 0; i < n; i++) order[at[pos[i]]++] = i;
+    free(at);
+    return 1;
+}
+
+/* The positions' range: 0 and span = max + 1, or -1 (ValueError set) on a negative one. */
+static int64_t position_span(const int64_t *pos, Py_ssize_t n) {
+    int64_t hi = -1;
+    for (Py_ssize_t i = 0; i < n; i++) {
+        if (pos[i] < 0) {
+            PyErr_SetString(PyExc_ValueError, "positions must not be negative");
+            return -1;
+        }
+        if (pos[i] > hi) hi = pos[i];
+    }
+    return hi + 1;
+}
+
+/* np.maximum's rule: NaN wins, else the larger (the first of equals). */
+static inline double nan_max(double m, double x) {
+    if (m != m) return m;
+    if (x != x || x > m) return x;
+    return m;
+}
+
+/* group_max(pos, score, n, gpos, starts, mx, dev) -> groups: the entries grouped by
+ * position (int64 pos, float64 score), as `decode._logsumexp_by` groups them (a stable sort
+ * by position): per group its position, the index of its first entry in sorted order and
+ * its highest score (np.maximum.reduceat), and per entry in sorted order its score less
+ * its group's highest (dev). */
+static PyObject *group_max(PyObject *mod, PyObject *args) {
+    PyObject *opos, *oscore, *ogpos, *ostarts, *omx, *odev;
+    Py_ssize_t n;
+    (void)mod;
+    if (!PyArg_ParseTuple(args, "OOnOOOO", &opos, &oscore, &n, &ogpos, &ostarts, &omx, &odev))
+        return NULL;
+    if (n < 0) {
+        PyErr_SetString(PyExc_ValueError, "group_max: bad size");
+        return NULL;
+    }
+    Bufs bs = {.n = 0};
+    const int64_t *pos = get(&bs, opos, 8, n, 0, "pos");
+    const double *score = pos ? get(&bs, oscore, 8, n, 0, "score") : NULL;
+    int64_t *gpos = score ? get(&bs, ogpos, 8, n, 1, "gpos") : NULL;
+    int64_t *starts = gpos ? get(&bs, ostarts, 8, n, 1, "starts") : NULL;
+    double *mx = starts ? get(&bs, omx, 8, n, 1, "mx") : NULL;
+    double *dev = mx ? get(&bs, odev, 8, n, 1, "dev") : NULL;
+    int64_t span = dev ? position_span(pos, n) : -1;
+    if (span < 0) {
+        release_all(&bs);
+        return NULL;
+    }
+    int64_t *order = malloc((size_t)(n ? n : 1) * sizeof(int64_t));
+    int rc = order ? stable_order(pos, n, span, order) : -1;
+    if (rc < 0) {
+        free(order);
+        release_all(&bs);
+        return PyErr_NoMemory();
+    }
+    Py_ssize_t groups = 0;
+    Py_ssize_t a = 0;
+    while (a < n) {
+        int64_t p = pos[rc ? order[a] : a];
+        Py_ssize_t b = a + 1;
+        double m = score[rc ? order[a] : a];
+        while (b < n && pos[rc ? order[b] : b] == p) {
+            m = nan_max(m, score[rc ? order[b] : b]);
+            b++;
+        }
+        gpos[groups] = p;
+        starts[groups] = a;
+        mx[groups] = m;
+        for (Py_ssize_t k = a; k < b; k++) dev[k] = score[rc ? order[k] : k] - m;
+        groups++;
+        a = b;
+    }
+    free(order);
+    release_all(&bs);
+    return PyLong_FromSsize_t(groups);
+}
+
+/* group_best(pos, score, n, best, gpos) -> groups: per distinct position (ascending), the
+ * index of its highest-scoring entry, the earliest among equals, and the position: what
+ * `decode._best_by` gives (a stable sort by position, then the first entry equal to the
+ * group's np.maximum; the first entry where none is, which only a NaN score makes). */
+static PyObject *group_best(PyObject *mod, PyObject *args) {
+    PyObject *opos, *oscore, *obest, *ogpos;
+    Py_ssize_t n;
+    (void)mod;
+    if (!PyArg_ParseTuple(args, "OOnOO", &opos, &oscore, &n, &obest, &ogpos)) return NULL;
+    if (n < 0) {
+        PyErr_SetString(PyExc_ValueError, "group_best: bad size");
+        return NULL;
+    }
+    Bufs bs = {.n = 0};
+    const int64_t *pos = get(&bs, opos, 8, n, 0, "pos");
+    const double *score = pos ? get(&bs, oscore, 8, n, 0, "score") : NULL;
+    int64_t *best = score ? get(&bs, obest, 8, n, 1, "best") : NULL;
+    int64_t *gpos = best ? get(&bs, ogpos, 8, n, 1, "gpos") : NULL;
+    int64_t span = gpos ? position_span(pos, n) : -1;
+    if (span < 0) {
+        release_all(&bs);
+        return NULL;
+    }
+    int64_t *order = malloc((size_t)(n ? n : 1) * sizeof(int64_t));
+    int rc = order ? stable_order(pos, n, span, order) : -1;
+    if (rc < 0) {
+        free(order);
+        release_all(&bs);
+        return PyErr_NoMemory();
+    }
+    Py_ssize_t groups = 0;
+    Py_ssize_t a = 0;
+    while (a < n) {
+        int64_t p = pos[rc ? order[a] : a];
+        Py_ssize_t b = a + 1;
+        double m = score[rc ? order[a] : a];
+        while (b < n && pos[rc ? order[b] : b] == p) {
+            m = nan_max(m, score[rc ? order[b] : b]);
+            b++;
+        }
+        Py_ssize_t pick = rc ? order[a] : a;
+        for (Py_ssize_t k = a; k < b; k++) {
+            Py_ssize_t i = rc ? order[k] : k;
+            if (score[i] == m) {
+                pick = i;
+                break;
+            }
+        }
+        best[groups] = pick;
+        gpos[groups] = p;
+        groups++;
+        a = b;
+    }
+    free(order);
+    release_all(&bs);
+    return PyLong_FromSsize_t(groups);
+}
+
 static PyMethodDef module_methods[] = {
     {"two_step_best", two_step_best, METH_VARARGS,
      "two_step_best(offsets, orig, vocab, k1, k2, own, cids, first_word, emb, scale, cvocab, dim, "
      "words, vec, obs, n, top, floor, stamp, out)"},
+    {"group_max", group_max, METH_VARARGS,
+     "group_max(pos, score, n, gpos, starts, mx, dev) -> groups: see decode._logsumexp_by"},
+    {"group_best", group_best, METH_VARARGS,
+     "group_best(pos, score, n, best, gpos) -> groups: see decode._best_by"},
     {NULL, NULL, 0, NULL},
 };
 

@@ -39,6 +39,7 @@ from pathlib import Path
 
 import numpy as np
 
+from . import lm as _lm
 from .candidates import (
     _SET,
     FLAG_LEARNED,
@@ -852,11 +853,27 @@ def _pair_slot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return ((h * _PACK_MIX) >> np.uint64(64 - PHRASE_PAIR_BITS)).astype(np.int64)
 
 
+def _compiled_groups(pos: np.ndarray):
+    """The compiled helper for `_best_by` and `_logsumexp_by` (`_native.group_best`,
+    `group_max`), or None: not built, ``UNSPIN_NATIVE=0``, or positions that are not
+    integers (the numpy code takes any sortable ones)."""
+    if _lm._native is None or pos.dtype.kind not in "iu" or not native_available():
+        return None
+    return _lm._native
+
+
 def _best_by(pos: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Per distinct position (ascending): the index of its highest score, the earliest
     index among equal scores (what ``np.lexsort((-score, pos))`` puts first), and the
     position. A stable sort by position and a maximum per group: the two-key lexsort was
     several times slower."""
+    native = _compiled_groups(pos)
+    if native is not None:  # the same grouping in one compiled pass (no sort when in order)
+        n = len(pos)
+        best, gpos = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+        k = native.group_best(np.ascontiguousarray(pos, np.int64),
+                              np.ascontiguousarray(score, np.float64), n, best, gpos)
+        return best[:k], gpos[:k].astype(pos.dtype, copy=False)
     order = np.argsort(pos, kind="stable")
     ps, ss = pos[order], score[order]
     starts = np.flatnonzero(np.concatenate(([True], ps[1:] != ps[:-1])))
@@ -872,6 +889,17 @@ def _logsumexp_by(pos: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.nd
     """Per distinct position: log(sum(exp(score)))."""
     if len(pos) == 0:
         return pos, score
+    native = _compiled_groups(pos)
+    if native is not None:
+        # Grouped, each group's maximum and the differences to it in one compiled pass (no
+        # sort when in order); exp, the sums (numpy's summation order) and log in numpy.
+        n = len(pos)
+        gpos, starts = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
+        mx, dev = np.empty(n), np.empty(n)
+        k = native.group_max(np.ascontiguousarray(pos, np.int64),
+                             np.ascontiguousarray(score, np.float64), n, gpos, starts, mx, dev)
+        return gpos[:k].astype(pos.dtype, copy=False), \
+            mx[:k] + np.log(np.add.reduceat(np.exp(dev), starts[:k]))
     if (pos[1:] >= pos[:-1]).all():  # often in order already: no sort
         ps, ss = pos, score
     else:
