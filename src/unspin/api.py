@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
 from functools import lru_cache
+from itertools import chain
 from pathlib import Path
 
 import numpy as np
@@ -207,6 +208,8 @@ class _Analysis:
         self.decisions: list[Decision] = []
         # `check`'s decisions as arrays (`_decode_all`; ``decisions`` stays empty then).
         self.found: DecisionArrays | None = None
+        # Per decision of ``found``, what `located_found` reads, as lists (`_locate_found`).
+        self._rows: tuple | None = None
         # Each decision's confidence before the document's familiarity adjustment (what
         # the default thresholds are read on): `restore`'s on the map's scale, `check`'s
         # the local posterior.
@@ -339,27 +342,24 @@ class _Analysis:
         f = self.found
         if f is None or not len(f):
             return []
-        gated = np.asarray(self.gates) if by_gate and self.gates is not None else f.confidence
-        idx = np.flatnonzero((gated >= min_confidence) & (f.end > f.start))
-        if not len(idx):
-            return []
-        # The decisions' token ranges and offsets in arrays; Python only for the strings.
-        first = np.asarray(self.segment_starts(), dtype=np.int64)[f.sentence[idx]]
-        lo, hi = first + f.start[idx], first + f.end[idx]
-        offsets = self._offset_array()
-        is_word = (self.codes & CODE_WORD) != 0
+        if self._rows is None:
+            _locate_found([self])
+        (gates, confs, los, his, begins, lasts, w_los, phrases, origs, numbers, at_starts,
+         valid) = self._rows
+        if not (by_gate and self.gates is not None):
+            gates = confs
+        specs, words = f.specs, f.words
         texts, norms, text_in = self.token_texts, self.norms, self.input
         to_input = self.cleaned.span_to_input if self.cleaned.edits else None
         out = []
-        specs, words = f.specs, f.words
-        for conf, lo_, hi_, begin, last, w_lo, ph, o, e, at_start in zip(
-                f.confidence[idx].tolist(), lo.tolist(), hi.tolist(), offsets[lo].tolist(),
-                offsets[hi - 1].tolist(), is_word[lo].tolist(), f.phrase[idx].tolist(),
-                f.orig[idx].tolist(), f.number[idx].tolist(), (f.start[idx] == 0).tolist(),
-                strict=True):
+        for gate, conf, lo, hi, begin, last, w_lo, ph, o, e, at_start, ok in zip(
+                gates, confs, los, his, begins, lasts, w_los, phrases, origs, numbers,
+                at_starts, valid, strict=True):
+            if gate < min_confidence or not ok:
+                continue
             original = specs[e][1] if ph else (words[o],)
-            if hi_ == lo_ + 1:  # most decisions: one token
-                t = texts[lo_]
+            if hi == lo + 1:  # most decisions: one token
+                t = texts[lo]
                 if len(original) == 1 and w_lo:
                     # `_match_case` of one word for one word, inlined (see `located`).
                     w = original[0]
@@ -368,16 +368,16 @@ class _Analysis:
                 else:
                     replacement = _match_case([t] if w_lo else [], original)
             else:
+                is_word = ((self.codes[lo:hi] & CODE_WORD) != 0).tolist()
                 replacement = _match_case(
-                    [t for t, w in zip(texts[lo_:hi_], is_word[lo_:hi_].tolist(),
-                                       strict=True) if w], original)
-            stop = last + len(texts[hi_ - 1])
-            if not at_start and norms[lo_ - 1] in ("a", "an") and \
-                    norms[lo_ - 1] != _article_for(original[0]):
+                    [t for t, w in zip(texts[lo:hi], is_word, strict=True) if w], original)
+            stop = last + len(texts[hi - 1])
+            if not at_start and norms[lo - 1] in ("a", "an") and \
+                    norms[lo - 1] != _article_for(original[0]):
                 # The spinner fixed "a"/"an" for its word; fix it back for the original.
                 fixed = _article_for(original[0])
-                fixed = fixed.capitalize() if texts[lo_ - 1][0].isupper() else fixed
-                begin = int(offsets[lo_ - 1])
+                fixed = fixed.capitalize() if texts[lo - 1][0].isupper() else fixed
+                begin = int(self._offset_array()[lo - 1])
                 replacement = fixed + " " + replacement
             start, end = to_input(begin, stop) if to_input is not None else (begin, stop)
             observed = text_in[start:end]
@@ -603,6 +603,7 @@ def _analyse(texts, table: TableArg, mode: str, min_confidence: float = 0.0,
             _count_terms([a for a in todo if a.terms], decoder.params.min_confidence)
             _only_terms_below_gate(todo)
             _adjust_span_confidences(todo)
+            _locate_found(todo)
         return analyses
     # The score counts the tortured phrases that `check`'s local decisions restore, so that
     # every mode reports the same score: made here for the few documents that have one.
@@ -641,11 +642,12 @@ def _map_confidences(analyses: list[_Analysis], cmap: ConfidenceMap) -> None:
                         counts)
         gates, moved = cmap.many_each(np.concatenate([a.found.confidence for a in arrays]),
                                       fam)
+        terms = np.concatenate([a.found.flags for a in arrays]) & FLAG_TERM
+        shown = np.where(terms != 0, gates, moved)
         k = 0
         for a, n in zip(arrays, counts, strict=True):
-            f = a.found
             a.gates = gates[k:k + n]
-            f.confidence = np.where((f.flags & FLAG_TERM) != 0, a.gates, moved[k:k + n])
+            a.found.confidence = shown[k:k + n]
             k += n
     docs = [a for a in analyses if a.decisions]
     if not docs:
@@ -667,6 +669,45 @@ def _adjust_span_confidences(analyses: list[_Analysis]) -> None:
     """Report each span's local posterior moved by its document's familiarity
     (`span_confidence_map`, whose map is the identity); see `_map_confidences`."""
     _map_confidences(analyses, span_confidence_map())
+
+
+def _locate_found(analyses: list[_Analysis]) -> None:
+    """Each analysis's decisions (``found``) located in its tokens, all documents' in one
+    numpy pass: per decision its gate and confidence, token range, the offsets of its first
+    and last token, whether the first is a word, its original (phrase entry or word), whether
+    it starts its sentence and whether it covers any token, as lists (``_rows``), which
+    `located_found` reads. (Document by document, the numpy calls cost more than the
+    spans' strings.)"""
+    docs = [a for a in analyses if a.found is not None and len(a.found)]
+    if not docs:
+        return
+    counts = [len(a.found) for a in docs]
+    f = DecisionArrays.concat([a.found for a in docs], docs[0].found.specs,
+                              docs[0].found.words)
+    gates = np.concatenate([a.found.confidence if a.gates is None else
+                            np.asarray(a.gates, dtype=np.float64) for a in docs])
+    doc = np.repeat(np.arange(len(docs)), counts)
+    # Each document's sentence starts, then its tokens, laid end to end.
+    seg_lists = [a.segment_starts() for a in docs]
+    seg_base = np.cumsum([0] + [len(x) for x in seg_lists])[:-1]
+    seg_first = np.fromiter(chain.from_iterable(seg_lists), dtype=np.int64,
+                            count=int(sum(len(x) for x in seg_lists)))
+    tok_base = np.cumsum([0] + [len(a.token_texts) for a in docs])[:-1]
+    offsets = np.concatenate([a._offset_array() for a in docs])
+    codes = np.concatenate([a.codes for a in docs])
+    first = seg_first[seg_base[doc] + f.sentence]
+    lo, hi = first + f.start, first + f.end
+    g_lo = tok_base[doc] + lo
+    valid = f.end > f.start
+    g_last = np.where(valid, tok_base[doc] + hi - 1, g_lo)
+    at_g = np.minimum(g_lo, max(len(offsets) - 1, 0))  # (a decision of no token: unread)
+    cols = [x.tolist() for x in (
+        gates, f.confidence, lo, hi, offsets[at_g], offsets[np.minimum(g_last, len(offsets) - 1)],
+        (codes[at_g] & CODE_WORD) != 0, f.phrase, f.orig, f.number, f.start == 0, valid)]
+    k = 0
+    for a, n in zip(docs, counts, strict=True):
+        a._rows = tuple(c[k:k + n] for c in cols)
+        k += n
 
 
 def _only_terms_below_gate(analyses: list[_Analysis]) -> None:
