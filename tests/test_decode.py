@@ -924,3 +924,48 @@ def test_compiled_grouping_refuses_negative_positions():
         pytest.skip("compiled helper not built")
     with pytest.raises(ValueError, match="negative"):
         decode_mod._best_by(np.array([3, -1], dtype=np.int64), np.zeros(2))
+
+
+@pytest.mark.parametrize("chunk", [20_000, 10, 40])
+def test_tokens_laid_end_to_end_decode_as_the_sentence_lists(monkeypatch, chunk):
+    # `check` hands `decode` the shapes and words of all the sentences laid end to end
+    # (no list per sentence): the same chunks, candidates and decisions as the lists.
+    monkeypatch.setattr(decode_mod, "CHUNK_TOKENS", chunk)
+    dec = get_models().decoder
+    norms, shapes = prepared(REPEATED_SWAP + " " + TEXT.upper() + " " + TEXT)
+    words = [w for s in norms for w in s]
+    flat_shapes = np.array([x for s in shapes for x in s], dtype=np.int64)
+    assert flat_shapes.any()
+    rates = np.linspace(0.1, 0.7, len(norms))
+    want, _, want_states = dec.decode(norms, shapes=shapes, fast=True, prior=rates)
+    got, _, got_states = dec.decode(norms, fast=True, prior=rates, token_shapes=flat_shapes,
+                                    token_words=words)
+    assert want and got == want
+    assert [st.shapes for st in got_states] == shapes  # made from the padded shapes
+    assert [st.padded_len for st in got_states] == [st.padded_len for st in want_states]
+    as_arrays, _, _ = dec.decode(norms, fast=True, prior=rates, token_shapes=flat_shapes,
+                                 token_words=words, as_arrays=True)
+    assert as_arrays.decisions() == want
+    # `local` on such a chunk: the same scores as on the lists.
+    a = dec.local(dec.prepare(norms, shapes))
+    b = dec.local(dec.prepare(norms, token_shapes=flat_shapes, token_words=words))
+    for name in ("pos", "score", "channel", "orig", "entry", "phrase_entry", "zpos", "zlse"):
+        assert np.array_equal(getattr(a, name), getattr(b, name)), name
+
+
+def test_padded_words_read_as_the_padded_list():
+    dec = get_models().decoder
+    norms, shapes = prepared(TEXT)
+    words = [w for s in norms for w in s]
+    chunk = dec.prepare(norms, token_words=words)
+    flat = []
+    for s in norms:
+        flat += [None, None, *s, None]
+    lazy = decode_mod._PaddedWords(chunk.words, chunk.word_at)
+    assert len(lazy) == len(flat)
+    assert [lazy[j] for j in range(len(flat))] == flat
+    assert lazy[3:9] == flat[3:9] and lazy[len(flat) - 4:] == flat[len(flat) - 4:]
+    with pytest.raises(ValueError, match="token_words"):
+        dec.prepare(norms, token_words=words[:-1])
+    with pytest.raises(ValueError, match="token_shapes"):
+        dec.prepare(norms, token_shapes=np.zeros(len(words) + 1, dtype=np.int64))

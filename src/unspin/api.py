@@ -261,6 +261,12 @@ class _Analysis:
         shape = self.shape.tolist()
         return [self.norms[a:b] for a, b in bounds], [shape[a:b] for a, b in bounds]
 
+    def sentence_words(self) -> list[list[str]]:
+        """`sentences`' tokens alone (their shapes are ``shape``, laid end to end)."""
+        starts = self.segment_starts()
+        norms = self.norms
+        return [norms[a:b] for a, b in zip(starts, [*starts[1:], len(norms)], strict=True)]
+
     def _offsets(self) -> list[int]:
         """Start offset of every token in the cleaned text.
 
@@ -532,7 +538,7 @@ def _decode_all(analyses: list[_Analysis], decoder, mode: str, min_confidence: f
                 padded=a.padded)
         return
     sentences: list[list[str]] = []
-    shapes: list[list[int]] = []
+    words: list[str] = []  # the sentences' tokens laid end to end (each document's norms)
     rates: list[float] = []
     first = []
     scored = []
@@ -541,10 +547,11 @@ def _decode_all(analyses: list[_Analysis], decoder, mode: str, min_confidence: f
         if a.scored is not None and len(analyses) > 1:
             scored.append(a.scored.take(slice(None)))
             scored[-1].sent = scored[-1].sent + len(sentences)
-        sents, sh = a.sentences()
+        sents = a.sentence_words()
         sentences.extend(sents)
-        shapes.extend(sh)
+        words.extend(a.norms)
         rates.extend([rate(a)] * len(sents))
+    shapes = np.concatenate([a.shape for a in analyses]) if analyses else None
     rates_arr = np.asarray(rates, dtype=np.float64)
     known = None
     if len(analyses) == 1 and analyses[0].scored is not None:
@@ -560,9 +567,9 @@ def _decode_all(analyses: list[_Analysis], decoder, mode: str, min_confidence: f
         padded = analyses[0].padded if len(analyses) == 1 else \
             tuple(np.concatenate([a.padded[k] for a in analyses]) for k in range(4))
     found, _, _ = decoder.decode(
-        sentences, fast=True, shapes=shapes, prior=rates_arr,
-        min_confidence=min_confidence, suspicion=CHECK_SUSPICION, known=known, ids=ids,
-        padded=padded, as_arrays=True)
+        sentences, fast=True, prior=rates_arr, min_confidence=min_confidence,
+        suspicion=CHECK_SUSPICION, known=known, ids=ids, padded=padded, as_arrays=True,
+        token_shapes=shapes, token_words=words)
     # In sentence order: each document's decisions are one run of them.
     cuts = np.searchsorted(found.sentence, first).tolist() + [len(found)]
     for k, a in enumerate(analyses):

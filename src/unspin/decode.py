@@ -386,9 +386,39 @@ class PreparedChunk(list):
     """`Decoder.prepare`'s sentence states, with the contiguous arrays their views come
     from: ``(g, base, pairs)`` (``pairs``: the model's lookups of adjacent pairs, or None),
     so that `Decoder.local` need not concatenate the views back (copies of every array,
-    a few per cent of a spun document's `check`)."""
+    a few per cent of a spun document's `check`).
+
+    When `prepare` was given the tokens laid end to end (``token_shapes``, ``token_words``),
+    also: ``lens``, the sentences' token counts; ``shape``, every padded position's shape
+    (0 at the padding); ``words`` and ``word_at``, the chunk's tokens and each padded
+    position's index among them (-1 at the padding), so that `local` reads the shapes and
+    words without a Python list per sentence (a few per cent of checking spun text)."""
 
     arrays: tuple | None = None
+    lens: np.ndarray | None = None
+    shape: np.ndarray | None = None
+    words: list[str] | None = None
+    word_at: np.ndarray | None = None
+
+
+class _PaddedWords:
+    """The chunk's words by padded position (None at the padding), read where needed: what
+    `Decoder.local` hands `_phrase_candidates` (a list in the padded layout otherwise)."""
+
+    __slots__ = ("_words", "_at")
+
+    def __init__(self, words: list[str], word_at: np.ndarray) -> None:
+        self._words = words
+        self._at = word_at
+
+    def __getitem__(self, j):
+        if isinstance(j, slice):
+            return [self[k] for k in range(*j.indices(len(self._at)))]
+        k = int(self._at[j])
+        return self._words[k] if k >= 0 else None
+
+    def __len__(self) -> int:
+        return len(self._at)
 
 
 class SentenceState:
@@ -407,19 +437,30 @@ class SentenceState:
             None when the model cannot share them.
     """
 
-    __slots__ = ("norms", "shapes", "_arrays", "_lo", "_hi", "_views")
+    __slots__ = ("norms", "_shapes", "_arrays", "_lo", "_hi", "_views")
 
     def __init__(self, norms: list[str], shapes: list[int] | None, arrays: tuple, lo: int,
                  hi: int) -> None:
         self.norms = norms
-        self.shapes = shapes
-        self._arrays = arrays  # (g, base, pairs or None) of the chunk
+        # None: read from the chunk's padded shapes when first asked for (``arrays[3]``).
+        self._shapes = shapes
+        self._arrays = arrays  # (g, base, pairs or None, padded shapes or None) of the chunk
         self._lo, self._hi = lo, hi  # this sentence's padded part: g[lo:hi]
         self._views: tuple | None = None
 
+    @property
+    def shapes(self) -> list[int]:
+        if self._shapes is None:
+            self._shapes = self._arrays[3][self._lo + 2:self._hi - 1].tolist()
+        return self._shapes
+
+    @shapes.setter
+    def shapes(self, value: list[int]) -> None:
+        self._shapes = value
+
     def _view(self) -> tuple:
         if self._views is None:
-            g, base, own = self._arrays
+            g, base, own = self._arrays[:3]
             lo, hi = self._lo, self._hi
             pairs = (own[0][lo:hi - 1], own[1][lo:hi - 1]) if own is not None else None
             self._views = (g[lo + 2:hi - 1], g[lo:hi], base[lo:hi], pairs)
@@ -1510,8 +1551,9 @@ class Decoder:
         return self.channel(Candidate(0, *spec)) if v is None else v
 
     def prepare(self, sentences: list[list[str]], shapes: list[list[int]] | None = None,
-                ids: np.ndarray | None = None,
-                padded: tuple | None = None) -> list[SentenceState]:
+                ids: np.ndarray | None = None, padded: tuple | None = None,
+                token_shapes: np.ndarray | None = None,
+                token_words: list[str] | None = None) -> list[SentenceState]:
         """Ids and observed-context LM scores for each sentence.
 
         Args:
@@ -1522,6 +1564,10 @@ class Decoder:
             ids: The LM ids of all their tokens, in order, if the caller has them.
             padded: Their padded ids, scores and pair lookups, if the caller has them
                 (`padded_range` of the detection evidence): not scored again.
+            token_shapes: The shapes of all their tokens laid end to end, in place of
+                ``shapes`` (the states' lists are then made only when read).
+            token_words: All their tokens laid end to end (``sentences`` joined), for
+                `local` to read by position (`PreparedChunk`).
         """
         if not sentences:
             return []
@@ -1542,8 +1588,28 @@ class Decoder:
             base[starts] = base[starts + 1] = 0.0  # the padding before each sentence
         n = int(ends[-1])
         states = PreparedChunk()
-        arrays = (g, base, own)
-        shapes = shapes if shapes is not None else [[0] * len(norms) for norms in sentences]
+        shape_at = None
+        if token_shapes is not None or token_words is not None:
+            # Each token's padded position: the sentence's start, its padding, its place.
+            n_tok = int(lens.sum())
+            tok_at = np.repeat(starts + 2 - (np.cumsum(lens) - lens), lens) + np.arange(n_tok)
+            states.lens = lens
+            if token_shapes is not None:
+                if len(token_shapes) != n_tok:
+                    raise ValueError("token_shapes do not match the sentences' tokens")
+                shape_at = np.zeros(n, dtype=np.int64)
+                shape_at[tok_at] = token_shapes
+                states.shape = shape_at
+                shapes = repeat(None)
+            if token_words is not None:
+                if len(token_words) != n_tok:
+                    raise ValueError("token_words do not match the sentences' tokens")
+                word_at = np.full(n, -1, dtype=np.int64)
+                word_at[tok_at] = np.arange(n_tok)
+                states.words, states.word_at = token_words, word_at
+        arrays = (g, base, own, shape_at)
+        if shapes is None:
+            shapes = [[0] * len(norms) for norms in sentences]
         states.extend(map(SentenceState, sentences, shapes, repeat(arrays), starts.tolist(),
                           ends.tolist()))
         states.arrays = (g[:n], base[:n], own)
@@ -2670,19 +2736,25 @@ class Decoder:
             g = np.concatenate([st.padded for st in states]) if states else \
                 np.zeros(0, np.int64)
             base = np.concatenate([st.base for st in states]) if states else np.zeros(0)
-        lens = np.array([st.padded_len for st in states], dtype=np.int64)
+        chunk = states if isinstance(states, PreparedChunk) else None
+        lens = chunk.lens + 3 if chunk is not None and chunk.lens is not None else \
+            np.array([st.padded_len for st in states], dtype=np.int64)
         starts = np.concatenate(([0], np.cumsum(lens)[:-1])) if states else lens
         ends = starts + lens  # exclusive; the EOS is at ends - 1
         sent_of = np.repeat(np.arange(len(states)), lens)
         tok_of = np.arange(len(g)) - np.repeat(starts, lens) - 2
         end_of = np.repeat(ends, lens)
         is_tok = (tok_of >= 0) & (np.arange(len(g)) < end_of - 1)
-        # Every token's shape in one pass (the states keep a list per sentence).
-        shapes = np.fromiter(chain.from_iterable(st.shapes for st in states), dtype=np.int64)
-        if len(shapes) != int(is_tok.sum()):
-            raise ValueError("a sentence's shapes do not match its tokens")
-        shape = np.zeros(len(g), dtype=np.int64)
-        shape[is_tok] = shapes
+        if chunk is not None and chunk.shape is not None:
+            shape = chunk.shape  # (zero at the padding)
+        else:
+            # Every token's shape in one pass (the states keep a list per sentence).
+            shapes = np.fromiter(chain.from_iterable(st.shapes for st in states),
+                                 dtype=np.int64)
+            if len(shapes) != int(is_tok.sum()):
+                raise ValueError("a sentence's shapes do not match its tokens")
+            shape = np.zeros(len(g), dtype=np.int64)
+            shape[is_tok] = shapes
         learned_pos = np.zeros(len(g), dtype=bool)
         learned = self.source._learned
         if learned:
@@ -2716,11 +2788,14 @@ class Decoder:
 
         # Phrase candidates (and learned pairs, and words the LM does not know): gathered
         # in Python, scored through explicit token windows in one vectorised pass.
-        flat: list[str | None] = []
-        for st in states:
-            flat += [None, None]
-            flat += st.norms
-            flat.append(None)
+        if chunk is not None and chunk.words is not None:
+            flat = _PaddedWords(chunk.words, chunk.word_at)
+        else:
+            flat = []
+            for st in states:
+                flat += [None, None]
+                flat += st.norms
+                flat.append(None)
         look = (is_tok if learned else is_tok & suspicious) & (shape != 2)
         pj, pe = self._phrase_candidates(flat, g, np.flatnonzero(look), end_of)
         n1 = len(J)
@@ -3068,7 +3143,8 @@ class Decoder:
                min_confidence: float = 0.0, suspicion: float | None = None,
                known: ScoredWords | None = None, ids: np.ndarray | None = None,
                two_step: bool = False, padded: tuple | None = None,
-               as_arrays: bool = False):
+               as_arrays: bool = False, token_shapes: np.ndarray | None = None,
+               token_words: list[str] | None = None):
         """Decode normalised sentences.
 
         Args:
@@ -3086,6 +3162,9 @@ class Decoder:
                 them (`padded_range`; see `prepare`).
             as_arrays: With ``fast`` and an array ``prior``, the decisions as one
                 `DecisionArrays` instead of a list (the same decisions, in the same order).
+            token_shapes: The shapes of all the sentences' tokens laid end to end, in
+                place of ``shapes`` (see `prepare`).
+            token_words: All the sentences' tokens laid end to end (see `prepare`).
             two_step: Also look for originals two steps away in the word table (see
                 `_two_step_candidates`; not with ``fast``).
             prior: Optional callable ``(local, states) -> float`` (or an array of one rate
@@ -3120,20 +3199,27 @@ class Decoder:
         keep_floor = p.local_floor - 4.0
         g_offset = 0
         t0 = 0  # tokens of the sentences before the chunk
+        # Padded lengths laid end to end: a chunk takes sentences until it holds
+        # CHUNK_TOKENS (at least one sentence).
+        reach = np.cumsum(np.fromiter(map(len, sentences), dtype=np.int64,
+                                      count=len(sentences)) + 3)
         k = 0
         while k < len(sentences):
-            n_tok = 0
-            k2 = k
-            while k2 < len(sentences) and (k2 == k or n_tok < CHUNK_TOKENS):
-                n_tok += len(sentences[k2]) + 3
-                k2 += 1
+            before = int(reach[k - 1]) if k else 0
+            k2 = min(int(np.searchsorted(reach, before + CHUNK_TOKENS)) + 1, len(sentences))
+            n_tok = int(reach[k2 - 1]) - before
             part_padded = None
             if padded is not None:  # the chunk's part: its sentences' tokens and padding
                 part_padded = tuple(a[g_offset:g_offset + n_tok] for a in padded)
+            words_n = n_tok - 3 * (k2 - k)
             chunk = self.prepare(sentences[k:k2], shapes[k:k2] if shapes is not None else None,
-                                 ids=None if ids is None else ids[t0:t0 + n_tok - 3 * (k2 - k)],
-                                 padded=part_padded)
-            t0 += n_tok - 3 * (k2 - k)
+                                 ids=None if ids is None else ids[t0:t0 + words_n],
+                                 padded=part_padded,
+                                 token_shapes=None if token_shapes is None
+                                 else token_shapes[t0:t0 + words_n],
+                                 token_words=None if token_words is None
+                                 else token_words[t0:t0 + words_n])
+            t0 += words_n
             part_known = None
             if known is not None:
                 lo, hi = np.searchsorted(known.sent, [k, k2])
@@ -3153,7 +3239,7 @@ class Decoder:
                     decided.extend(self._local_decisions(part, min_confidence))
             else:
                 parts.append(part)
-            g_offset += sum(st.padded_len for st in chunk)
+            g_offset += n_tok  # (each sentence's padded length: its tokens and three)
             states.extend(chunk)
             k = k2
         if per_chunk:
