@@ -965,6 +965,9 @@ def test_padded_words_read_as_the_padded_list():
     assert len(lazy) == len(flat)
     assert [lazy[j] for j in range(len(flat))] == flat
     assert lazy[3:9] == flat[3:9] and lazy[len(flat) - 4:] == flat[len(flat) - 4:]
+    js = np.array([0, 2, 5, 1, len(flat) - 1, 7], dtype=np.int64)
+    assert decode_mod._words_at(lazy, js) == decode_mod._words_at(flat, js) == \
+        [flat[j] for j in js]
     with pytest.raises(ValueError, match="token_words"):
         dec.prepare(norms, token_words=words[:-1])
     with pytest.raises(ValueError, match="token_shapes"):

@@ -420,6 +420,18 @@ class _PaddedWords:
     def __len__(self) -> int:
         return len(self._at)
 
+    def take(self, js: np.ndarray) -> list[str | None]:
+        """``[self[j] for j in js]``, by one array lookup."""
+        words = self._words
+        return [words[k] if k >= 0 else None for k in self._at[js].tolist()]
+
+
+def _words_at(flat, js: np.ndarray) -> list[str | None]:
+    """``flat``'s words at padded positions ``js`` (a list, or `_PaddedWords`)."""
+    if isinstance(flat, _PaddedWords):
+        return flat.take(js)
+    return [flat[j] for j in js.tolist()]
+
 
 class SentenceState:
     """One prepared sentence: its tokens and shapes, and views of its part of the chunk's
@@ -2157,7 +2169,9 @@ class Decoder:
             [lo[has]], [hi[has]]
         # (The word table is indexed by LM id, so rare spun words like "unexampled"
         # come here.)
-        found = [(j, 0, flat[j], -1) for j in at[full].tolist()]
+        unknown = at[full]
+        found = [(j, 0, w, -1) for j, w in zip(unknown.tolist(), _words_at(flat, unknown),
+                                               strict=True)]
         hit_j, hit_ln, hit_slot = self._phrase_hits(flat, g, at, end_of, slots=True)
         # Phrase keys numbered before, by their packed slot: no words joined, no lookups.
         slot_lo, slot_hi = self._phrases.slot_ranges(self._phrase_slot_count)
