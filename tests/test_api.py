@@ -678,3 +678,18 @@ def test_check_keeps_the_confidence_of_tortured_phrases_whatever_the_familiarity
         [s.start for s in plain[1].spans]
     assert all(b.confidence < a.confidence
                for a, b in zip(plain[1].spans, moved[1].spans, strict=True))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.one_of(st.floats(0, 1), st.floats(allow_nan=True, allow_infinity=True),
+                          st.integers(0, 10**5).map(lambda k: k / 1e4 + 5e-5),
+                          st.integers(0, 10**5).map(lambda k: (k + 0.5) / 1e4)),
+                max_size=40))
+def test_confidences_are_rounded_as_python_rounds_them(values):
+    from unspin.api import round4
+
+    got = round4(np.array(values, dtype=np.float64))
+    want = [round(v, 4) for v in values]
+    assert len(got) == len(want)
+    for a, b in zip(got, want, strict=True):
+        assert (a == b and np.signbit(a) == np.signbit(b)) or (a != a and b != b)

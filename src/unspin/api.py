@@ -341,17 +341,18 @@ class _Analysis:
                 out.append((d, start, end, replacement, observed))
         return out
 
-    def located_found(self, min_confidence: float, *, by_gate: bool = False
-                      ) -> list[tuple[float, int, int, str, str]]:
+    def located_found(self, min_confidence: float, *, by_gate: bool = False,
+                      rounded: bool = False) -> list[tuple[float, int, int, str, str]]:
         """`located` of `check`'s decisions (``found``), each with its confidence in place
-        of the decision: ``(confidence, start, end, replacement, text)``."""
+        of the decision: ``(confidence, start, end, replacement, text)``; ``rounded``: the
+        confidence as reported (``round(c, 4)``)."""
         f = self.found
         if f is None or not len(f):
             return []
         if self._rows is None:
             _locate_found([self])
-        (gates, confs, los, his, begins, lasts, w_los, phrases, origs, numbers, at_starts,
-         valid) = self._rows
+        (gates, confs, shown, los, his, begins, lasts, w_los, phrases, origs, numbers,
+         at_starts, valid) = self._rows
         if not (by_gate and self.gates is not None):
             gates = confs
         specs, words = f.specs, f.words
@@ -359,32 +360,39 @@ class _Analysis:
         to_input = self.cleaned.span_to_input if self.cleaned.edits else None
         out = []
         for gate, conf, lo, hi, begin, last, w_lo, ph, o, e, at_start, ok in zip(
-                gates, confs, los, his, begins, lasts, w_los, phrases, origs, numbers,
-                at_starts, valid, strict=True):
+                gates, shown if rounded else confs, los, his, begins, lasts, w_los, phrases,
+                origs, numbers, at_starts, valid, strict=True):
             if gate < min_confidence or not ok:
                 continue
-            original = specs[e][1] if ph else (words[o],)
-            if hi == lo + 1:  # most decisions: one token
+            if ph:
+                original = specs[e][1]
+                w = original[0] if len(original) == 1 else None
+            else:  # most decisions: one word for one token
+                original = None
+                w = words[o]
+            if hi == lo + 1 and w is not None and w_lo:
+                # `_match_case` of one word for one word, inlined (see `located`).
                 t = texts[lo]
-                if len(original) == 1 and w_lo:
-                    # `_match_case` of one word for one word, inlined (see `located`).
-                    w = original[0]
-                    replacement = w.upper() if len(t) > 1 and t.isupper() else \
-                        w[:1].upper() + w[1:] if t[:1].isupper() else w
-                else:
-                    replacement = _match_case([t] if w_lo else [], original)
+                replacement = w.upper() if len(t) > 1 and t.isupper() else \
+                    w[:1].upper() + w[1:] if t[:1].isupper() else w
             else:
-                is_word = ((self.codes[lo:hi] & CODE_WORD) != 0).tolist()
-                replacement = _match_case(
-                    [t for t, w in zip(texts[lo:hi], is_word, strict=True) if w], original)
+                if original is None:
+                    original = (w,)
+                if hi == lo + 1:
+                    replacement = _match_case([texts[lo]] if w_lo else [], original)
+                else:
+                    is_word = ((self.codes[lo:hi] & CODE_WORD) != 0).tolist()
+                    replacement = _match_case(
+                        [t for t, x in zip(texts[lo:hi], is_word, strict=True) if x],
+                        original)
             stop = last + len(texts[hi - 1])
-            if not at_start and norms[lo - 1] in ("a", "an") and \
-                    norms[lo - 1] != _article_for(original[0]):
-                # The spinner fixed "a"/"an" for its word; fix it back for the original.
-                fixed = _article_for(original[0])
-                fixed = fixed.capitalize() if texts[lo - 1][0].isupper() else fixed
-                begin = int(self._offset_array()[lo - 1])
-                replacement = fixed + " " + replacement
+            if not at_start and norms[lo - 1] in ("a", "an"):
+                fixed = _article_for(w if w is not None else original[0])
+                if norms[lo - 1] != fixed:
+                    # The spinner fixed "a"/"an" for its word; fix it back for the original.
+                    fixed = fixed.capitalize() if texts[lo - 1][0].isupper() else fixed
+                    begin = int(self._offset_array()[lo - 1])
+                    replacement = fixed + " " + replacement
             start, end = to_input(begin, stop) if to_input is not None else (begin, stop)
             observed = text_in[start:end]
             if replacement != observed:
@@ -405,18 +413,18 @@ class _Analysis:
         s0, s1, s2, s3, s4 = _SPAN_SET
         spans = []
         if self.found is not None and located is None:
-            found = self.located_found(min_confidence, by_gate=True)
+            found = self.located_found(min_confidence, by_gate=True, rounded=True)
         else:
-            found = [(d.confidence, *rest) for d, *rest in
+            found = [(round(d.confidence, 4), *rest) for d, *rest in
                      (self.located(min_confidence, by_gate=True) if located is None
                       else located)]
-        for conf, start, end, repl, observed in found:
+        for shown, start, end, repl, observed in found:
             span = new(Span)
             s0(span, start)
             s1(span, end)
             s2(span, observed)
             s3(span, repl)
-            s4(span, round(conf, 4))
+            s4(span, shown)
             spans.append(span)
         return Report(score=round(score, 6), spun=score >= thr, spans=spans, threshold=thr,
                       language="en", supported=True, words=self.words,
@@ -678,9 +686,24 @@ def _adjust_span_confidences(analyses: list[_Analysis]) -> None:
     _map_confidences(analyses, span_confidence_map())
 
 
+def round4(values: np.ndarray) -> list[float]:
+    """``[round(v, 4) for v in values]`` (Python's, correctly rounded), vectorised: numpy's
+    rounding (scale, round half to even, scale back) gives the same double except within
+    a rounding error of a tie in the fifth decimal, where Python's own is used."""
+    x = np.asarray(values, dtype=np.float64)
+    with np.errstate(invalid="ignore", over="ignore"):
+        t = x * 1e4
+        near = ~(np.abs(t) < 2.0 ** 52) | (np.abs(t - np.floor(t) - 0.5) < 1e-6)
+        out = (np.rint(t) / 1e4).tolist()
+    for i in np.flatnonzero(near).tolist():
+        out[i] = round(float(x[i]), 4)
+    return out
+
+
 def _locate_found(analyses: list[_Analysis]) -> None:
     """Each analysis's decisions (``found``) located in its tokens, all documents' in one
-    numpy pass: per decision its gate and confidence, token range, the offsets of its first
+    numpy pass: per decision its gate and confidence (and that rounded as reported), token
+    range, the offsets of its first
     and last token, whether the first is a word, its original (phrase entry or word), whether
     it starts its sentence and whether it covers any token, as lists (``_rows``), which
     `located_found` reads. (Document by document, the numpy calls cost more than the
@@ -708,8 +731,10 @@ def _locate_found(analyses: list[_Analysis]) -> None:
     valid = f.end > f.start
     g_last = np.where(valid, tok_base[doc] + hi - 1, g_lo)
     at_g = np.minimum(g_lo, max(len(offsets) - 1, 0))  # (a decision of no token: unread)
-    cols = [x.tolist() for x in (
-        gates, f.confidence, lo, hi, offsets[at_g], offsets[np.minimum(g_last, len(offsets) - 1)],
+    cols = [x.tolist() for x in (gates, f.confidence)]
+    cols.append(round4(f.confidence))
+    cols += [x.tolist() for x in (
+        lo, hi, offsets[at_g], offsets[np.minimum(g_last, len(offsets) - 1)],
         (codes[at_g] & CODE_WORD) != 0, f.phrase, f.orig, f.number, f.start == 0, valid)]
     k = 0
     for a, n in zip(docs, counts, strict=True):

@@ -837,9 +837,10 @@ class Local:
 
     def compact(self, floor: float) -> Local:
         """Drop entries scoring below ``floor`` (the per-position sums stay exact)."""
-        keep = self.score >= floor
-        return Local(self.pos[keep], self.score[keep], self.channel[keep], self.orig[keep],
-                     self.entry[keep], self.pref[keep], self.phrase_start,
+        keep = np.flatnonzero(self.score >= floor)  # (take by index: twice as fast as a mask)
+        return Local(self.pos.take(keep), self.score.take(keep), self.channel.take(keep),
+                     self.orig.take(keep), self.entry.take(keep), self.pref.take(keep),
+                     self.phrase_start,
                      self.phrase_entry, self.phrase_specs, self.sent_of, self.tok_of,
                      self.zpos, self.zlse)
 
