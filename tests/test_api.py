@@ -693,3 +693,37 @@ def test_confidences_are_rounded_as_python_rounds_them(values):
     assert len(got) == len(want)
     for a, b in zip(got, want, strict=True):
         assert (a == b and np.signbit(a) == np.signbit(b)) or (a != a and b != b)
+
+
+@pytest.mark.parametrize("chunk", [20_000, 25])
+def test_batch_evidence_for_several_documents_is_theirs_one_after_the_other(
+        monkeypatch, chunk):
+    # `check` takes the decoder's inputs for all its documents from the batch's evidence
+    # at once (`_BatchEvidence`): they must be the documents' own, laid end to end, also
+    # when the evidence cut the batch into chunks inside a document, and when documents in
+    # between are left out.
+    import unspin.api as api
+    import unspin.decode as decode_mod
+    from unspin.models import get_models
+
+    monkeypatch.setattr(decode_mod, "CHUNK_TOKENS", chunk)
+    dec = get_models().decoder
+    texts = [SPUN, CLEAN, SPUN + " " + CLEAN, "Hello there.", CLEAN + "\n\n" + SPUN]
+    analyses = [api._Analysis(t) for t in texts]
+    api._score_all(analyses, dec, keep_words=True)
+    ev = analyses[0]._evidence[0]
+    for docs in ([0, 1, 2, 3, 4], [0, 2, 4], [1, 2], [3]):
+        known, padded = ev.known(docs), ev.padded(docs)
+        own = [api._BatchEvidence.known(ev, [k]) for k in docs]
+        n = 0
+        for k, w in zip(docs, own, strict=True):
+            w.sent = w.sent + n
+            n += len(analyses[k].segment_starts())
+        for f in ("sent", "tok", "entry", "orig", "channel", "score"):
+            assert np.array_equal(getattr(known, f),
+                                  np.concatenate([getattr(w, f) for w in own])), f
+        each = [api.padded_range(ev.chunks, ev.bounds[k], ev.bounds[k + 1]) for k in docs]
+        for i in range(4):
+            want = np.concatenate([p[i] for p in each])
+            assert padded[i].dtype == want.dtype and np.array_equal(padded[i], want), i
+    assert len(ev.chunks) > 1 or chunk > 1000

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from bisect import bisect_left, bisect_right
+from dataclasses import dataclass
 from functools import lru_cache
 from itertools import chain
 from pathlib import Path
@@ -228,7 +229,7 @@ class _Analysis:
         self._token_offsets: np.ndarray | None = None  # the tokens' offsets (`_score_all`)
         self._seg_starts: list[int] | None = None  # `segment_starts`, once `seg` is set
         self._is_word: list[bool] = []
-        self.scored: ScoredWords | None = None  # see `_score_all`
+        self._scored: ScoredWords | None = None  # see `scored`
         self.terms = 0  # occurrences of the term table's observed phrases (`_score_all`)
         # `document_familiarity` of the features (`_score_all`; None with a learned table,
         # whose pairs the evidence does not see).
@@ -237,7 +238,29 @@ class _Analysis:
         self.ids: np.ndarray | None = None  # LM ids of the tokens, from `_score_all`
         # The evidence's padded ids, scores and pair lookups (`padded_range`), kept by
         # `_score_all` for the documents it leaves to `_decode_all`.
-        self.padded: tuple | None = None
+        self._padded: tuple | None = None
+        # The batch's `_BatchEvidence` and this document's number in it (`_score_all`), which
+        # ``padded`` and ``scored`` are taken from.
+        self._evidence: tuple | None = None
+
+    @property
+    def padded(self) -> tuple | None:
+        """The evidence's padded ids, scores and pair lookups of the document
+        (`padded_range`), for the documents `_score_all` leaves to `_decode_all`."""
+        if self._padded is None and self._evidence is not None:
+            ev, k = self._evidence
+            self._padded = padded_range(ev.chunks, ev.bounds[k], ev.bounds[k + 1])
+        return self._padded
+
+    @property
+    def scored(self) -> ScoredWords | None:
+        """The single-word candidates the evidence scored in the document, by its own
+        segments and tokens (with ``keep_words`` in `_score_all`)."""
+        if self._scored is None and self._evidence is not None:
+            ev, k = self._evidence
+            if ev.words is not None:
+                self._scored = ev.known([k])
+        return self._scored
 
     def score(self) -> float:
         if not self.supported:
@@ -438,6 +461,83 @@ _SPAN_SET = tuple(getattr(Span, f).__set__
                   for f in ("start", "end", "text", "suggestion", "confidence"))
 
 
+@dataclass(slots=True)
+class _BatchEvidence:
+    """What `Decoder.evidence` computed for a batch that the decoding reuses: its chunks'
+    padded arrays, the scored single-word candidates (``words``, by the batch's segments
+    and tokens; ``wcuts``: each document's first entry), each document's first token
+    (``bounds``), the segment numbers and the LM ids of all tokens."""
+
+    chunks: list
+    words: ScoredWords | None
+    wcuts: list[int] | None
+    bounds: list[int]
+    seg_all: np.ndarray
+    ids: np.ndarray
+
+    def _runs(self, docs: list[int]) -> list[tuple[int, int]]:
+        """The documents ``docs`` (ascending) as runs of consecutive ones: ``(first, last)``."""
+        runs: list[tuple[int, int]] = []
+        for k in docs:
+            if runs and runs[-1][1] == k - 1:
+                runs[-1] = (runs[-1][0], k)
+            else:
+                runs.append((k, k))
+        return runs
+
+    def known(self, docs: list[int]) -> ScoredWords:
+        """The scored candidates of documents ``docs`` (ascending), numbered by the
+        documents' segments laid end to end (what `Decoder.decode` takes as ``known`` for
+        those documents' sentences) and tokens within them."""
+        w, cuts, seg = self.words, self.wcuts, self.seg_all
+        at = np.concatenate([np.arange(cuts[a], cuts[b + 1]) for a, b in self._runs(docs)])
+        mine = w.take(at)
+        if not len(at):
+            return mine
+        # Each entry's document (its first segment's number), and the segments of the
+        # documents before it among ``docs``.
+        bounds = self.bounds
+        first_seg = np.array([seg[bounds[k]] if bounds[k + 1] > bounds[k] else 0
+                              for k in docs], dtype=np.int64)
+        n_seg = np.array([seg[bounds[k + 1] - 1] - seg[bounds[k]] + 1
+                          if bounds[k + 1] > bounds[k] else 0 for k in docs], dtype=np.int64)
+        before = np.cumsum(n_seg) - n_seg
+        doc = np.repeat(np.arange(len(docs)), [cuts[k + 1] - cuts[k] for k in docs])
+        mine.tok = mine.tok - np.searchsorted(seg, mine.sent)  # within its segment
+        mine.sent = mine.sent - first_seg[doc] + before[doc]
+        return mine
+
+    def padded(self, docs: list[int]) -> tuple | None:
+        """`padded_range` of documents ``docs`` (ascending) laid end to end, as the
+        documents' own one after the other (each ends with the dummy pair)."""
+        bounds = self.bounds
+        parts = []
+        for a, b in self._runs(docs):
+            part = padded_range(self.chunks, bounds[a], bounds[b + 1])
+            if part is None:
+                if bounds[b + 1] > bounds[a]:
+                    return None  # no pair lookups
+                continue
+            parts.append(part)
+        if not parts:
+            return None
+        out = parts[0] if len(parts) == 1 else \
+            tuple(np.concatenate([p[i] for p in parts]) for i in range(4))
+        if len(parts) < len(docs):
+            # Each document's own ends with a dummy pair (past its last EOS): so here.
+            seg = self.seg_all
+            size = np.array([bounds[k + 1] - bounds[k] + 3 * (seg[bounds[k + 1] - 1] -
+                                                                seg[bounds[k]] + 1)
+                             if bounds[k + 1] > bounds[k] else 0 for k in docs],
+                            dtype=np.int64)
+            ends = np.cumsum(size)[size > 0] - 1
+            hit, pos = out[2].copy(), out[3].copy()
+            hit[ends] = False
+            pos[ends] = 0
+            out = (out[0], out[1], hit, pos)
+        return out
+
+
 def _score_all(analyses: list[_Analysis], decoder, keep_words: bool = False) -> None:
     """Fill in the detection features and score of every (supported) analysis, in one pass.
 
@@ -490,6 +590,7 @@ def _score_all(analyses: list[_Analysis], decoder, keep_words: bool = False) -> 
     chunks = found[-1]
     cuts = np.searchsorted(post_at, bounds).tolist()
     wcuts = np.searchsorted(words.tok, bounds).tolist() if words is not None else None
+    evidence = _BatchEvidence(chunks, words, wcuts, bounds, seg_all, ids)
     det = detector()
     feats = features_many([a.words for a in docs], lp, bounds, post, cuts)
     learned = bool(decoder.source._learned)
@@ -502,15 +603,9 @@ def _score_all(analyses: list[_Analysis], decoder, keep_words: bool = False) -> 
         a.terms = bisect_left(term_at, hi) - bisect_left(term_at, lo)
         if not (a.p_spun >= SPAN_GATE or a.terms):
             continue  # only documents that `_analyse` goes on to decode (most of a crawl is not)
-        a.padded = padded_range(chunks, lo, hi)  # its LM scores, reused there
-        if wcuts is not None:
-            mine = words.take(slice(wcuts[k], wcuts[k + 1]))
-            # Segment and token numbers within the document's own segments.
-            sent = mine.sent - int(seg_all[lo]) if hi > lo else mine.sent
-            seg_first = np.asarray(a.segment_starts(), dtype=np.int64)
-            mine.tok = mine.tok - lo - seg_first[sent] if len(sent) else mine.tok
-            mine.sent = sent
-            a.scored = mine
+        # Its LM scores and scored candidates, reused there: taken from the batch's when
+        # first asked for (`_BatchEvidence`; `check` takes all documents' at once).
+        a._evidence = (evidence, k)
 
 
 def _unfamiliar_spun(a: _Analysis) -> bool:
@@ -549,31 +644,15 @@ def _decode_all(analyses: list[_Analysis], decoder, mode: str, min_confidence: f
     words: list[str] = []  # the sentences' tokens laid end to end (each document's norms)
     rates: list[float] = []
     first = []
-    scored = []
     for a in analyses:
         first.append(len(sentences))
-        if a.scored is not None and len(analyses) > 1:
-            scored.append(a.scored.take(slice(None)))
-            scored[-1].sent = scored[-1].sent + len(sentences)
         sents = a.sentence_words()
         sentences.extend(sents)
         words.extend(a.norms)
         rates.extend([rate(a)] * len(sents))
     shapes = np.concatenate([a.shape for a in analyses]) if analyses else None
     rates_arr = np.asarray(rates, dtype=np.float64)
-    known = None
-    if len(analyses) == 1 and analyses[0].scored is not None:
-        known = analyses[0].scored  # one document (a large one, often): no copy
-    elif scored and len(scored) == len(analyses):
-        known = ScoredWords(*(np.concatenate([getattr(w, f) for w in scored])
-                              for f in ScoredWords.__slots__))
-    ids = None
-    if all(a.ids is not None for a in analyses):
-        ids = np.concatenate([a.ids for a in analyses]) if analyses else None
-    padded = None
-    if all(a.padded is not None for a in analyses):
-        padded = analyses[0].padded if len(analyses) == 1 else \
-            tuple(np.concatenate([a.padded[k] for a in analyses]) for k in range(4))
+    known, ids, padded = _decode_inputs(analyses)
     found, _, _ = decoder.decode(
         sentences, fast=True, prior=rates_arr, min_confidence=min_confidence,
         suspicion=CHECK_SUSPICION, known=known, ids=ids, padded=padded, as_arrays=True,
@@ -584,6 +663,39 @@ def _decode_all(analyses: list[_Analysis], decoder, mode: str, min_confidence: f
         mine = found.take(slice(cuts[k], cuts[k + 1]))
         mine.sentence = mine.sentence - first[k]
         a.found = mine
+
+
+def _decode_inputs(analyses: list[_Analysis]) -> tuple:
+    """``(known, ids, padded)`` for decoding the analyses together (see `Decoder.decode`):
+    taken from their batch's evidence at once when they share one (`_BatchEvidence`),
+    else from each document's own; None where one of them lacks it."""
+    ev = analyses[0]._evidence[0] if analyses and analyses[0]._evidence else None
+    if ev is not None and len(analyses) > 1 and \
+            all(a._evidence is not None and a._evidence[0] is ev for a in analyses):
+        docs = [a._evidence[1] for a in analyses]
+        if docs == sorted(docs):
+            known = ev.known(docs) if ev.words is not None else None
+            ids = np.concatenate([a.ids for a in analyses])
+            return known, ids, ev.padded(docs)
+    if len(analyses) == 1:  # one document (a large one, often): no copies
+        a = analyses[0]
+        return a.scored, a.ids, a.padded
+    known = None
+    if all(a.scored is not None for a in analyses):
+        parts, n = [], 0
+        for a in analyses:
+            part = a.scored.take(slice(None))
+            part.sent = part.sent + n
+            parts.append(part)
+            n += len(a.segment_starts())
+        known = ScoredWords(*(np.concatenate([getattr(w, f) for w in parts])
+                              for f in ScoredWords.__slots__))
+    ids = np.concatenate([a.ids for a in analyses]) \
+        if analyses and all(a.ids is not None for a in analyses) else None
+    padded = None
+    if analyses and all(a.padded is not None for a in analyses):
+        padded = tuple(np.concatenate([a.padded[k] for a in analyses]) for k in range(4))
+    return known, ids, padded
 
 
 def _analyse(texts, table: TableArg, mode: str, min_confidence: float = 0.0,
