@@ -474,6 +474,7 @@ class _BatchEvidence:
     bounds: list[int]
     seg_all: np.ndarray
     ids: np.ndarray
+    _seg_starts: np.ndarray | None = None
 
     def _runs(self, docs: list[int]) -> list[tuple[int, int]]:
         """The documents ``docs`` (ascending) as runs of consecutive ones: ``(first, last)``."""
@@ -490,9 +491,12 @@ class _BatchEvidence:
         documents' segments laid end to end (what `Decoder.decode` takes as ``known`` for
         those documents' sentences) and tokens within them."""
         w, cuts, seg = self.words, self.wcuts, self.seg_all
-        at = np.concatenate([np.arange(cuts[a], cuts[b + 1]) for a, b in self._runs(docs)])
-        mine = w.take(at)
-        if not len(at):
+        runs = self._runs(docs)
+        if len(runs) == 1:  # (views, no copies)
+            mine = w.take(slice(cuts[runs[0][0]], cuts[runs[0][1] + 1]))
+        else:
+            mine = w.take(np.concatenate([np.arange(cuts[a], cuts[b + 1]) for a, b in runs]))
+        if not len(mine.sent):
             return mine
         # Each entry's document (its first segment's number), and the segments of the
         # documents before it among ``docs``.
@@ -503,9 +507,18 @@ class _BatchEvidence:
                           if bounds[k + 1] > bounds[k] else 0 for k in docs], dtype=np.int64)
         before = np.cumsum(n_seg) - n_seg
         doc = np.repeat(np.arange(len(docs)), [cuts[k + 1] - cuts[k] for k in docs])
-        mine.tok = mine.tok - np.searchsorted(seg, mine.sent)  # within its segment
+        mine.tok = mine.tok - self._segment_starts()[mine.sent]  # within its segment
         mine.sent = mine.sent - first_seg[doc] + before[doc]
         return mine
+
+    def _segment_starts(self) -> np.ndarray:
+        """Each segment's first token (segment numbers run 0, 1, ... over the batch)."""
+        if self._seg_starts is None:
+            seg = self.seg_all
+            self._seg_starts = np.flatnonzero(np.concatenate(([True], seg[1:] != seg[:-1])))
+            if len(seg) and len(self._seg_starts) != seg[-1] + 1:
+                raise ValueError("segment numbers must run 0, 1, ... over the batch")
+        return self._seg_starts
 
     def padded(self, docs: list[int]) -> tuple | None:
         """`padded_range` of documents ``docs`` (ascending) laid end to end, as the
