@@ -361,6 +361,9 @@ def warm_up(cfg: ScanConfig) -> None:
     from .models import get_models
 
     get_models(cfg.table).decoder.build_tables()
+    from .clean import _ftfy
+
+    _ftfy()  # imported once here rather than in each worker at its first mojibake (40 ms)
     # The models live as long as the process: keep them out of the cyclic collector's full
     # passes, here and in the forked workers (which would also write to the shared pages).
     gc.collect()  # nothing unreachable is frozen for good
