@@ -2,7 +2,8 @@
 pyproject.toml.
 
 The helpers speed up the language model's lookups, the scoring of single-word and
-multiword candidates, the decoder's joint step and its two-step candidates (`_native`), and
+multiword candidates, their grouping by position, the decoder's joint step and its two-step
+candidates (`_native`), and
 the per-character text passes: tokens with their offsets, lower-cased forms, flags and
 language-model ids, the language gate's letter runs, the control-character and mojibake
 tests (`_ctext`). They are optional:

@@ -655,3 +655,32 @@ def test_boilerplate_first_word_filter_changes_nothing(parts, lead, end, upper) 
             and all(clean_module._is_boilerplate_sentence(s)
                     for s in clean_module._SENT_SPLIT.split(line.strip())))
     assert clean_module._is_boilerplate_line(line) == slow
+
+
+_BOILER_PIECES = [
+    "Sign up for our newsletter.", "Subscribe now", "Share this article", "Follow us on Twitter",
+    "Advertisement", "Read more", "Related posts", "You may also like", "Click here to",
+    "The council met.", "sign", "SHARE", "Ʃhare", "ſign up", "«Share this post»", "— ",
+    "_", "__share", "2 share", "share2", "Signé", "étude", "x" * 320, "\n", "\n\n", " ",
+    "...", "Please subscribe to our e-mail list", "Don't forget to subscribe!", "ad",
+]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(_BOILER_PIECES), max_size=20))
+def test_compiled_boilerplate_lines_are_the_line_by_line_ones(pieces):
+    from unspin import clean as clean_mod
+
+    if clean_mod._ctext is None:
+        pytest.skip("compiled helper not built")
+    text = "".join(pieces)
+    assert clean_mod._boilerplate(text) == clean_mod._boilerplate_by_lines(text)
+
+
+def test_boilerplate_lines_with_letters_beyond_ascii_are_still_read():
+    from unspin import clean as clean_mod
+
+    text = "The council met.\nſign up for our newsletter\nSubscribe now\nShare2 this\n"
+    got = clean_mod._boilerplate(text)
+    assert got == clean_mod._boilerplate_by_lines(text)
+    assert [text[a:b] for a, b, _, _ in got] == ["ſign up for our newsletter\n", "Subscribe now\n"]

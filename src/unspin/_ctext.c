@@ -759,6 +759,83 @@ fail:
     return NULL;
 }
 
+/* boiler_candidates(text, first_words) -> [(start, end), ...]: the lines (split at "\n",
+ * each with its "\n") that clean._is_boilerplate_line must look at: at most 300
+ * characters, and a first word (clean._LEAD: past the leading characters that are neither
+ * letters nor digits, the run of letters) that is one of `first_words` (lower-case ASCII
+ * str) once lower-cased, or that involves a character beyond ASCII (left to the Python
+ * rule). Every other line is one the rule rejects at its first word: most lines of an
+ * article, which the Python loop sliced and matched one by one. */
+static PyObject *boiler_candidates(PyObject *self, PyObject *args) {
+    PyObject *text, *words;
+    if (!PyArg_ParseTuple(args, "UO!", &text, &PyList_Type, &words)) return NULL;
+    int kind;
+    const void *data;
+    Py_ssize_t n;
+    if (text_arg(text, "boiler_candidates", &kind, &data, &n) < 0) return NULL;
+    Py_ssize_t nw = PyList_GET_SIZE(words);
+    for (Py_ssize_t k = 0; k < nw; k++) {
+        PyObject *w = PyList_GET_ITEM(words, k);
+        if (!PyUnicode_Check(w) || !PyUnicode_IS_ASCII(w)) {
+            PyErr_SetString(PyExc_TypeError, "boiler_candidates: words must be ASCII str");
+            return NULL;
+        }
+    }
+    PyObject *out = PyList_New(0);
+    if (!out) return NULL;
+    Py_ssize_t pos = 0;
+    while (pos < n) {
+        Py_ssize_t end = pos;
+        while (end < n && PyUnicode_READ(kind, data, end) != '\n') end++;
+        if (end < n) end++;  /* the line keeps its "\n" */
+        int keep = 0;
+        if (end - pos <= 300) {
+            Py_ssize_t i = pos;
+            Py_UCS4 c = 0;
+            /* [\W_]*: past every character that is not a letter or a digit */
+            while (i < end) {
+                c = PyUnicode_READ(kind, data, i);
+                if (c >= 128 || (c >= '0' && c <= '9') || ((c | 32) >= 'a' && (c | 32) <= 'z'))
+                    break;
+                i++;
+            }
+            if (i < end && c >= 128) {
+                keep = 1;  /* a character beyond ASCII: the Python rule decides */
+            } else if (i < end && !(c >= '0' && c <= '9')) {
+                char lead[16];
+                Py_ssize_t len = 0;
+                while (i < end) {
+                    c = PyUnicode_READ(kind, data, i);
+                    if (!((c | 32) >= 'a' && (c | 32) <= 'z')) break;
+                    if (len < (Py_ssize_t)sizeof lead) lead[len] = (char)(c | 32);
+                    len++;
+                    i++;
+                }
+                if (i < end && c >= 128) {
+                    keep = 1;  /* the word may go on beyond ASCII */
+                } else if (len <= (Py_ssize_t)sizeof lead) {
+                    for (Py_ssize_t k = 0; k < nw && !keep; k++) {
+                        PyObject *w = PyList_GET_ITEM(words, k);
+                        keep = PyUnicode_GET_LENGTH(w) == len &&
+                               memcmp(PyUnicode_1BYTE_DATA(w), lead, (size_t)len) == 0;
+                    }
+                }
+            }
+        }
+        if (keep) {
+            PyObject *pair = Py_BuildValue("(nn)", pos, end);
+            if (!pair || PyList_Append(out, pair) < 0) {
+                Py_XDECREF(pair);
+                Py_DECREF(out);
+                return NULL;
+            }
+            Py_DECREF(pair);
+        }
+        pos = end;
+    }
+    return out;
+}
+
 static PyMethodDef methods[] = {
     {"find_tokens", find_tokens, METH_O, "find_tokens(text): tokens.TOKEN_RE.findall(text)"},
     {"lower_tokens", lower_tokens, METH_VARARGS,
@@ -779,6 +856,8 @@ static PyMethodDef methods[] = {
     {"token_pass", token_pass, METH_VARARGS,
      "token_pass(texts, straight_quotes[, index, unk, table]): (tokens per text, norms, codes, "
      "ids, starts)"},
+    {"boiler_candidates", boiler_candidates, METH_VARARGS,
+     "boiler_candidates(text, first_words): the lines clean._is_boilerplate_line must read"},
     {"vocab_table", vocab_table, METH_O,
      "vocab_table(words): lookup_ids' table of the ASCII words (id = list position)"},
     {NULL, NULL, 0, NULL},
