@@ -1,7 +1,7 @@
 /* Optional compiled helper for the text stages: tokens, token flags, the language gate's
- * character and stop-word counts, the cleaner's control-character test and the language model's
- * id lookup; `token_pass` makes a batch's tokens, normalised forms, flags, ids and offsets in
- * one pass over its texts.
+ * character and stop-word counts, the cleaner's control-character test and the first words
+ * of its boilerplate lines, and the language model's id lookup; `token_pass` makes a batch's
+ * tokens, normalised forms, flags, ids and offsets in one pass over its texts.
  *
  * Why: on clean documents (most of a crawl) these per-character and per-token passes were
  * about a quarter of a `check` (regular expressions over the text, a dictionary lookup per
