@@ -146,6 +146,9 @@ def test_fast_path_gives_disjoint_decisions_above_the_floor():
 # with multiword originals, plain words, and words no model knows.
 _PHRASE_WORDS = ("as a result of in order to because also however the court said on monday "
                  "for the reason that as well as qwzxv blorft metropolis , .").split()
+# Up to four sentences of such words (the phrase look-up tests' texts).
+_PHRASE_SENTENCES = st.lists(st.lists(st.sampled_from(_PHRASE_WORDS), min_size=1, max_size=14),
+                             min_size=1, max_size=4)
 
 
 @functools.cache
@@ -197,8 +200,7 @@ def _phrase_candidates_by_words(dec, flat, g, at, end_of):
 
 
 @settings(max_examples=40, deadline=None)
-@given(st.lists(st.lists(st.sampled_from(_PHRASE_WORDS), min_size=1, max_size=14),
-                min_size=1, max_size=4), st.booleans())
+@given(_PHRASE_SENTENCES, st.booleans())
 def test_phrase_lookup_by_packed_ids_finds_what_the_word_lookup_finds(sentences, learned):
     dec, flat, g, end_of = _padded_chunk(sentences, _learned_decoder() if learned else None)
     at = [j for j, w in enumerate(flat) if w is not None]
@@ -209,8 +211,7 @@ def test_phrase_lookup_by_packed_ids_finds_what_the_word_lookup_finds(sentences,
 
 
 @settings(max_examples=25, deadline=None)
-@given(st.lists(st.lists(st.sampled_from(_PHRASE_WORDS), min_size=1, max_size=14),
-                min_size=1, max_size=4), st.booleans())
+@given(_PHRASE_SENTENCES, st.booleans())
 def test_phrase_keys_numbered_before_are_found_again_by_their_slots(sentences, learned):
     # The second look-up takes the numbers of keys met before from the packed slots
     # (no words joined); after the entries start afresh the slots must start afresh too.
@@ -333,8 +334,7 @@ def test_phrase_lookup_finds_learned_phrases_and_words():
 
 
 @settings(max_examples=30, deadline=None)
-@given(st.lists(st.lists(st.sampled_from(_PHRASE_WORDS), min_size=1, max_size=14),
-                min_size=1, max_size=4), st.booleans())
+@given(_PHRASE_SENTENCES, st.booleans())
 def test_packed_phrase_keys_find_the_phrases_the_words_find(sentences, learned):
     dec, flat, g, end_of = _padded_chunk(sentences, _learned_decoder() if learned else None)
     dec.build_tables()
@@ -900,7 +900,7 @@ def test_stable_order_is_the_stable_argsort(pairs, narrow):
                                                                          -np.inf]))),
                 min_size=1, max_size=80), st.booleans())
 def test_compiled_grouping_by_position_is_the_numpy_grouping(rows, in_order):
-    # `_native.group_max` / `group_best` against the numpy code, bit for bit: unsorted and
+    # `_native.group_by_position` against the numpy code, bit for bit: unsorted and
     # sorted positions, repeated positions, tied and infinite scores.
     if not decode_mod.native_available():
         pytest.skip("compiled helper not built")

@@ -15,8 +15,8 @@
  * `Model.phrase_windows` the language-model part of the multiword ones
  * (decode.Decoder._phrase_scores), and `two_step_best` picks `restore --two-step`'s
  * candidates; the numpy code is the reference for all three, with the same values to the
- * last bit (tests compare them). `group_max` and `group_best` group a chunk's candidates
- * by position (a counting sort; none when they are in order) for decode._logsumexp_by and
+ * last bit (tests compare them). `group_by_position` groups a chunk's candidates by
+ * position (a counting sort; none when they are in order) for decode._logsumexp_by and
  * decode._best_by, whose numpy sorts were a few per cent of checking spun text.
  *
  * The n-gram tables are laid out again when a Model is made (`build_table`: about 30 ms
@@ -1563,114 +1563,96 @@ static inline double nan_max(double m, double x) {
     return m;
 }
 
-/* group_max(pos, score, n, gpos, starts, mx, dev) -> groups: the entries grouped by
- * position (int64 pos, float64 score), as `decode._logsumexp_by` groups them (a stable sort
- * by position): per group its position, the index of its first entry in sorted order and
- * its highest score (np.maximum.reduceat), and per entry in sorted order its score less
- * its group's highest (dev). */
-static PyObject *group_max(PyObject *mod, PyObject *args) {
-    PyObject *opos, *oscore, *ogpos, *ostarts, *omx, *odev;
+/* The stable order of n positions for the grouping below: a malloc'd array (free it)
+ * with *sorted set to 1, or NULL with *sorted 0 when they are in order already (the
+ * identity); NULL with an exception set (*sorted -1) on a negative position or no memory. */
+static int64_t *group_order(const int64_t *pos, Py_ssize_t n, int *sorted) {
+    *sorted = -1;
+    int64_t span = position_span(pos, n);
+    if (span < 0) return NULL;
+    int64_t *order = malloc((size_t)(n ? n : 1) * sizeof(int64_t));
+    int rc = order ? stable_order(pos, n, span, order) : -1;
+    if (rc <= 0) free(order);
+    if (rc < 0) {
+        PyErr_NoMemory();
+        return NULL;
+    }
+    *sorted = rc;
+    return rc ? order : NULL;
+}
+
+/* The group of equal positions that starts at sorted index a: one past its end, and its
+ * highest score (np.maximum.reduceat's) in *mx. `order` NULL: the identity. */
+static Py_ssize_t group_end(const int64_t *pos, const double *score, const int64_t *order,
+                            Py_ssize_t n, Py_ssize_t a, double *mx) {
+    int64_t p = pos[order ? order[a] : a];
+    double m = score[order ? order[a] : a];
+    Py_ssize_t b = a + 1;
+    while (b < n && pos[order ? order[b] : b] == p) {
+        m = nan_max(m, score[order ? order[b] : b]);
+        b++;
+    }
+    *mx = m;
+    return b;
+}
+
+/* group_by_position(pos, score, n, gpos, starts, mx, dev, best) -> groups: the entries
+ * (int64 pos, float64 score) grouped by position as `decode._logsumexp_by` and
+ * `decode._best_by` group them (a stable sort by position): per group its position
+ * (`gpos`), and where the array is given (not None): the index of its first entry in sorted
+ * order (`starts`), its highest score (`mx`, np.maximum.reduceat's), per entry in sorted
+ * order its score less its group's highest (`dev`), and the index of the group's first
+ * entry with the highest score (`best`; its first entry where none equals it, which only a
+ * NaN makes). */
+static PyObject *group_by_position(PyObject *mod, PyObject *args) {
+    PyObject *opos, *oscore, *ogpos, *ostarts, *omx, *odev, *obest;
     Py_ssize_t n;
     (void)mod;
-    if (!PyArg_ParseTuple(args, "OOnOOOO", &opos, &oscore, &n, &ogpos, &ostarts, &omx, &odev))
+    if (!PyArg_ParseTuple(args, "OOnOOOOO", &opos, &oscore, &n, &ogpos, &ostarts, &omx, &odev,
+                          &obest))
         return NULL;
     if (n < 0) {
-        PyErr_SetString(PyExc_ValueError, "group_max: bad size");
+        PyErr_SetString(PyExc_ValueError, "group_by_position: bad size");
         return NULL;
     }
     Bufs bs = {.n = 0};
+    int ok = 1;
     const int64_t *pos = get(&bs, opos, 8, n, 0, "pos");
     const double *score = pos ? get(&bs, oscore, 8, n, 0, "score") : NULL;
     int64_t *gpos = score ? get(&bs, ogpos, 8, n, 1, "gpos") : NULL;
-    int64_t *starts = gpos ? get(&bs, ostarts, 8, n, 1, "starts") : NULL;
-    double *mx = starts ? get(&bs, omx, 8, n, 1, "mx") : NULL;
-    double *dev = mx ? get(&bs, odev, 8, n, 1, "dev") : NULL;
-    int64_t span = dev ? position_span(pos, n) : -1;
-    if (span < 0) {
+    ok = gpos != NULL;
+    int64_t *starts = NULL, *best = NULL;
+    double *mx = NULL, *dev = NULL;
+    if (ok && ostarts != Py_None) ok = (starts = get(&bs, ostarts, 8, n, 1, "starts")) != NULL;
+    if (ok && omx != Py_None) ok = (mx = get(&bs, omx, 8, n, 1, "mx")) != NULL;
+    if (ok && odev != Py_None) ok = (dev = get(&bs, odev, 8, n, 1, "dev")) != NULL;
+    if (ok && obest != Py_None) ok = (best = get(&bs, obest, 8, n, 1, "best")) != NULL;
+    int sorted = -1;
+    int64_t *order = ok ? group_order(pos, n, &sorted) : NULL;
+    if (sorted < 0) {
         release_all(&bs);
         return NULL;
-    }
-    int64_t *order = malloc((size_t)(n ? n : 1) * sizeof(int64_t));
-    int rc = order ? stable_order(pos, n, span, order) : -1;
-    if (rc < 0) {
-        free(order);
-        release_all(&bs);
-        return PyErr_NoMemory();
     }
     Py_ssize_t groups = 0;
-    Py_ssize_t a = 0;
-    while (a < n) {
-        int64_t p = pos[rc ? order[a] : a];
-        Py_ssize_t b = a + 1;
-        double m = score[rc ? order[a] : a];
-        while (b < n && pos[rc ? order[b] : b] == p) {
-            m = nan_max(m, score[rc ? order[b] : b]);
-            b++;
-        }
-        gpos[groups] = p;
-        starts[groups] = a;
-        mx[groups] = m;
-        for (Py_ssize_t k = a; k < b; k++) dev[k] = score[rc ? order[k] : k] - m;
-        groups++;
-        a = b;
-    }
-    free(order);
-    release_all(&bs);
-    return PyLong_FromSsize_t(groups);
-}
-
-/* group_best(pos, score, n, best, gpos) -> groups: per distinct position (ascending), the
- * index of its highest-scoring entry, the earliest among equals, and the position: what
- * `decode._best_by` gives (a stable sort by position, then the first entry equal to the
- * group's np.maximum; the first entry where none is, which only a NaN score makes). */
-static PyObject *group_best(PyObject *mod, PyObject *args) {
-    PyObject *opos, *oscore, *obest, *ogpos;
-    Py_ssize_t n;
-    (void)mod;
-    if (!PyArg_ParseTuple(args, "OOnOO", &opos, &oscore, &n, &obest, &ogpos)) return NULL;
-    if (n < 0) {
-        PyErr_SetString(PyExc_ValueError, "group_best: bad size");
-        return NULL;
-    }
-    Bufs bs = {.n = 0};
-    const int64_t *pos = get(&bs, opos, 8, n, 0, "pos");
-    const double *score = pos ? get(&bs, oscore, 8, n, 0, "score") : NULL;
-    int64_t *best = score ? get(&bs, obest, 8, n, 1, "best") : NULL;
-    int64_t *gpos = best ? get(&bs, ogpos, 8, n, 1, "gpos") : NULL;
-    int64_t span = gpos ? position_span(pos, n) : -1;
-    if (span < 0) {
-        release_all(&bs);
-        return NULL;
-    }
-    int64_t *order = malloc((size_t)(n ? n : 1) * sizeof(int64_t));
-    int rc = order ? stable_order(pos, n, span, order) : -1;
-    if (rc < 0) {
-        free(order);
-        release_all(&bs);
-        return PyErr_NoMemory();
-    }
-    Py_ssize_t groups = 0;
-    Py_ssize_t a = 0;
-    while (a < n) {
-        int64_t p = pos[rc ? order[a] : a];
-        Py_ssize_t b = a + 1;
-        double m = score[rc ? order[a] : a];
-        while (b < n && pos[rc ? order[b] : b] == p) {
-            m = nan_max(m, score[rc ? order[b] : b]);
-            b++;
-        }
-        Py_ssize_t pick = rc ? order[a] : a;
-        for (Py_ssize_t k = a; k < b; k++) {
-            Py_ssize_t i = rc ? order[k] : k;
-            if (score[i] == m) {
-                pick = i;
-                break;
+    for (Py_ssize_t a = 0, b; a < n; a = b, groups++) {
+        double m;
+        b = group_end(pos, score, order, n, a, &m);
+        gpos[groups] = pos[order ? order[a] : a];
+        if (starts) starts[groups] = a;
+        if (mx) mx[groups] = m;
+        if (dev)
+            for (Py_ssize_t k = a; k < b; k++) dev[k] = score[order ? order[k] : k] - m;
+        if (best) {
+            Py_ssize_t pick = order ? order[a] : a;
+            for (Py_ssize_t k = a; k < b; k++) {
+                Py_ssize_t i = order ? order[k] : k;
+                if (score[i] == m) {
+                    pick = i;
+                    break;
+                }
             }
+            best[groups] = pick;
         }
-        best[groups] = pick;
-        gpos[groups] = p;
-        groups++;
-        a = b;
     }
     free(order);
     release_all(&bs);
@@ -1681,10 +1663,9 @@ static PyMethodDef module_methods[] = {
     {"two_step_best", two_step_best, METH_VARARGS,
      "two_step_best(offsets, orig, vocab, k1, k2, own, cids, first_word, emb, scale, cvocab, dim, "
      "words, vec, obs, n, top, floor, stamp, out)"},
-    {"group_max", group_max, METH_VARARGS,
-     "group_max(pos, score, n, gpos, starts, mx, dev) -> groups: see decode._logsumexp_by"},
-    {"group_best", group_best, METH_VARARGS,
-     "group_best(pos, score, n, best, gpos) -> groups: see decode._best_by"},
+    {"group_by_position", group_by_position, METH_VARARGS,
+     "group_by_position(pos, score, n, gpos, starts, mx, dev, best) -> groups: see "
+     "decode._logsumexp_by, decode._best_by"},
     {NULL, NULL, 0, NULL},
 };
 

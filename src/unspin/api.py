@@ -326,7 +326,7 @@ class _Analysis:
             return []
         # Everything a decision needs, fetched once per document (a spun one has dozens).
         starts = self.segment_starts()
-        texts, norms, text_in = self.token_texts, self.norms, self.input
+        texts = self.token_texts
         offsets = self._offsets()
         is_word = self._is_word
         to_input = self.cleaned.span_to_input if self.cleaned.edits else None
@@ -350,19 +350,30 @@ class _Analysis:
             else:
                 replacement = _match_case([texts[k] for k in range(lo, hi) if is_word[k]],
                                           original)
-            begin, stop = offsets[lo], offsets[hi - 1] + len(texts[hi - 1])
-            if d.start > 0 and norms[lo - 1] in ("a", "an") and \
-                    norms[lo - 1] != _article_for(original[0]):
-                # The spinner fixed "a"/"an" for its word; fix it back for the original.
-                fixed = _article_for(original[0])
-                fixed = fixed.capitalize() if texts[lo - 1][0].isupper() else fixed
-                begin = offsets[lo - 1]
-                replacement = fixed + " " + replacement
-            start, end = to_input(begin, stop) if to_input is not None else (begin, stop)
-            observed = text_in[start:end]
-            if replacement != observed:
-                out.append((d, start, end, replacement, observed))
+            placed = self._placed(lo, d.start == 0, original[0], replacement, offsets[lo],
+                                  offsets[hi - 1] + len(texts[hi - 1]), offsets, to_input)
+            if placed is not None:
+                out.append((d, *placed))
         return out
+
+    def _placed(self, lo: int, at_start: bool, first: str, replacement: str, begin: int,
+                stop: int, offsets, to_input) -> tuple[int, int, str, str] | None:
+        """A decision's span in the input: ``(start, end, replacement, text)``, or None
+        when the replacement is the text there. Its tokens start at ``lo`` (``at_start``:
+        its sentence's first) and run over cleaned offsets ``[begin, stop)``; ``first`` is
+        the original's first word; ``offsets`` are the tokens' cleaned offsets and
+        ``to_input`` maps cleaned offsets to the input's (None: the same)."""
+        norms = self.norms
+        if not at_start and norms[lo - 1] in ("a", "an"):
+            fixed = _article_for(first)
+            if norms[lo - 1] != fixed:
+                # The spinner fixed "a"/"an" for its word; fix it back for the original.
+                fixed = fixed.capitalize() if self.token_texts[lo - 1][0].isupper() else fixed
+                begin = int(offsets[lo - 1])
+                replacement = fixed + " " + replacement
+        start, end = to_input(begin, stop) if to_input is not None else (begin, stop)
+        observed = self.input[start:end]
+        return None if replacement == observed else (start, end, replacement, observed)
 
     def located_found(self, min_confidence: float, *, by_gate: bool = False,
                       rounded: bool = False) -> list[tuple[float, int, int, str, str]]:
@@ -379,7 +390,7 @@ class _Analysis:
         if not (by_gate and self.gates is not None):
             gates = confs
         specs, words = f.specs, f.words
-        texts, norms, text_in = self.token_texts, self.norms, self.input
+        texts, offsets = self.token_texts, self._offset_array()
         to_input = self.cleaned.span_to_input if self.cleaned.edits else None
         out = []
         for gate, conf, lo, hi, begin, last, w_lo, ph, o, e, at_start, ok in zip(
@@ -408,18 +419,11 @@ class _Analysis:
                     replacement = _match_case(
                         [t for t, x in zip(texts[lo:hi], is_word, strict=True) if x],
                         original)
-            stop = last + len(texts[hi - 1])
-            if not at_start and norms[lo - 1] in ("a", "an"):
-                fixed = _article_for(w if w is not None else original[0])
-                if norms[lo - 1] != fixed:
-                    # The spinner fixed "a"/"an" for its word; fix it back for the original.
-                    fixed = fixed.capitalize() if texts[lo - 1][0].isupper() else fixed
-                    begin = int(self._offset_array()[lo - 1])
-                    replacement = fixed + " " + replacement
-            start, end = to_input(begin, stop) if to_input is not None else (begin, stop)
-            observed = text_in[start:end]
-            if replacement != observed:
-                out.append((conf, start, end, replacement, observed))
+            placed = self._placed(lo, at_start, w if w is not None else original[0],
+                                  replacement, begin, last + len(texts[hi - 1]), offsets,
+                                  to_input)
+            if placed is not None:
+                out.append((conf, *placed))
         return out
 
     def report(self, threshold: float | None, min_confidence: float,

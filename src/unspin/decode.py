@@ -908,9 +908,9 @@ def _pair_slot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 
 
 def _compiled_groups(pos: np.ndarray):
-    """The compiled helper for `_best_by` and `_logsumexp_by` (`_native.group_best`,
-    `group_max`), or None: not built, ``UNSPIN_NATIVE=0``, or positions that are not
-    integers (the numpy code takes any sortable ones)."""
+    """The compiled helper for `_best_by` and `_logsumexp_by`
+    (`_native.group_by_position`), or None: not built, ``UNSPIN_NATIVE=0``, or positions
+    that are not integers (the numpy code takes any sortable ones)."""
     if _lm._native is None or pos.dtype.kind not in "iu" or not native_available():
         return None
     return _lm._native
@@ -925,8 +925,9 @@ def _best_by(pos: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.ndarray
     if native is not None:  # the same grouping in one compiled pass (no sort when in order)
         n = len(pos)
         best, gpos = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
-        k = native.group_best(np.ascontiguousarray(pos, np.int64),
-                              np.ascontiguousarray(score, np.float64), n, best, gpos)
+        k = native.group_by_position(np.ascontiguousarray(pos, np.int64),
+                                     np.ascontiguousarray(score, np.float64), n, gpos,
+                                     None, None, None, best)
         return best[:k], gpos[:k].astype(pos.dtype, copy=False)
     order = np.argsort(pos, kind="stable")
     ps, ss = pos[order], score[order]
@@ -950,8 +951,9 @@ def _logsumexp_by(pos: np.ndarray, score: np.ndarray) -> tuple[np.ndarray, np.nd
         n = len(pos)
         gpos, starts = np.empty(n, dtype=np.int64), np.empty(n, dtype=np.int64)
         mx, dev = np.empty(n), np.empty(n)
-        k = native.group_max(np.ascontiguousarray(pos, np.int64),
-                             np.ascontiguousarray(score, np.float64), n, gpos, starts, mx, dev)
+        k = native.group_by_position(np.ascontiguousarray(pos, np.int64),
+                                     np.ascontiguousarray(score, np.float64), n, gpos, starts,
+                                     mx, dev, None)
         return gpos[:k].astype(pos.dtype, copy=False), \
             mx[:k] + np.log(np.add.reduceat(np.exp(dev), starts[:k]))
     if (pos[1:] >= pos[:-1]).all():  # often in order already: no sort
