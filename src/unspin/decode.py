@@ -294,13 +294,6 @@ class DecisionArrays:
         return DecisionArrays(*(np.concatenate([getattr(q, f) for q in parts])
                                 for f in DecisionArrays._FIELDS), specs, words)
 
-    def originals(self) -> list[tuple[str, ...]]:
-        """Each decision's original words."""
-        specs, words = self.specs, self.words
-        return [specs[e][1] if ph else (words[o],) for ph, o, e in
-                zip(self.phrase.tolist(), self.orig.tolist(), self.number.tolist(),
-                    strict=True)]
-
     def decisions(self) -> list[Decision]:
         """The `Decision` objects, in order."""
         found = []
