@@ -212,8 +212,13 @@ def test_token_pass_is_the_four_passes_it_replaces(texts, vocab) -> None:
     norms = tokens_module.lower_tokens_py(flat, straight_quotes=True)
     words = vocab + norms[::2]
     index = dict(zip(words, range(len(words)), strict=True))
-    for table in (ctext.vocab_table(words), None):
-        per, got_norms, codes, ids, starts = ctext.token_pass(texts, True, index, -3, table)
+    # With the words by id (whose str objects it reuses), a wrong list of them (checked:
+    # never a wrong form), and without.
+    for table, by_id in ((ctext.vocab_table(words), words), (ctext.vocab_table(words), None),
+                         (ctext.vocab_table(words), words[::-1] + ["x"] * 3), (None, words)):
+        extra = () if by_id is None else (by_id,)
+        per, got_norms, codes, ids, starts = ctext.token_pass(texts, True, index, -3, table,
+                                                              *extra)
         assert per == [tokens_module.TOKEN_RE.findall(text) for text in texts]
         want = [m.start() for text in texts for m in tokens_module.TOKEN_RE.finditer(text)]
         assert np.frombuffer(starts, dtype=np.int64).tolist() == want
@@ -249,3 +254,23 @@ def test_vocab_table_refuses_long_words_past_its_pool_clearly() -> None:
     with pytest.raises(ValueError, match="too large"):
         ctext.vocab_table(words)
     assert ctext.vocab_table(words[:1000]) is not None
+
+
+def test_token_pass_reuses_the_vocabularys_words_as_forms() -> None:
+    """An ASCII token the table knows takes the vocabulary's own str as its form (and as
+    the token when it has no capital); long tokens, unknown and non-ASCII ones get new
+    ones, with the same values as without the list."""
+    long_word = "b" * 70
+    words = ["<unk>", "the", "cat", long_word, "café"]
+    index = {w: i for i, w in enumerate(words)}
+    text = f"The cat sat on the {long_word.upper()} café’s mat"
+    table = ctext.vocab_table(words)
+    per, norms, _, ids, _ = ctext.token_pass([text], True, index, 0, table, words)
+    plain = ctext.token_pass([text], True, index, 0, table)
+    assert per == plain[0] and norms == plain[1] and bytes(ids) == bytes(plain[3])
+    assert norms[0] is words[1] and norms[4] is words[1] and norms[1] is words[2]
+    assert per[0][1] is words[2] and per[0][0] == "The"
+    assert norms[5] == long_word and norms[5] is not words[3]  # past the fast path
+    # café by the dict (not ASCII), then ’s, which the vocabulary lacks
+    assert norms[6:8] == ["café", "'s"]
+    assert np.frombuffer(ids, dtype=np.int64).tolist()[5:8] == [3, 4, 0]

@@ -352,7 +352,8 @@ def test_a_vocabulary_too_large_for_the_compiled_table_is_looked_up_in_the_dict(
     monkeypatch.setattr(tiny_lm, "_vocab_table", None)
     words = [*tiny_lm.words[:5], "qwzxv", "The"]
     assert tiny_lm.ids(words).tolist() == [tiny_lm.index.get(w, UNK) for w in words]
-    index, unk, table = tiny_lm.lookup_spec()
-    assert table is None and unk == UNK
-    per, norms, _, ids, _ = tokens_module.token_pass([" ".join(words)], (index, unk, table))
+    index, unk, table, by_id = tiny_lm.lookup_spec()
+    assert table is None and unk == UNK and by_id is tiny_lm.words
+    per, norms, _, ids, _ = tokens_module.token_pass([" ".join(words)],
+                                                     (index, unk, table, by_id))
     assert ids.tolist() == [tiny_lm.index.get(w, UNK) for w in norms]

@@ -14,6 +14,13 @@
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <stdint.h>
+#include <string.h>
+
+#if defined(__GNUC__) || defined(__clang__)
+#define PREFETCH(p) __builtin_prefetch(p)
+#else
+#define PREFETCH(p) ((void)(p))
+#endif
 
 /* Character classes of ASCII from a table (Python's own predicates are several calls
  * each, most of the cost of a pass over English text); above ASCII, Python's. */
@@ -141,6 +148,13 @@ static PyObject *find_tokens(PyObject *self, PyObject *arg) {
 
 /* lookup_ids' table of a vocabulary (see vocab_table, defined below). */
 #define VOCAB_CAPSULE "unspin._ctext.vocab_table"
+
+/* a[:len] == b[:len], for the few bytes of a word. */
+static inline int same_bytes(const unsigned char *a, const unsigned char *b, Py_ssize_t len) {
+    for (Py_ssize_t k = 0; k < len; k++)
+        if (a[k] != b[k]) return 0;
+    return 1;
+}
 
 static uint64_t vocab_hash(const unsigned char *s, Py_ssize_t n) {
     uint64_t h = 1469598103934665603ULL;
@@ -670,26 +684,91 @@ static PyObject *maybe_mojibake(PyObject *self, PyObject *arg) {
     Py_RETURN_FALSE;
 }
 
-/* token_pass(texts, straight_quotes[, index, unk, table]) -> (tokens, norms, codes, ids,
- * starts): for each text its find_tokens list (`tokens`, a list per text), and for all their
- * tokens in order the lower_tokens forms, the token_codes bytes, with a vocabulary the
+/* An ASCII token of at most FAST_TOKEN characters: read into `orig` (as it is) and `low`
+ * (A-Z lowered); 1 if it is one (*upper: it holds a capital), else 0. */
+#define FAST_TOKEN 64
+static inline int ascii_token(int kind, const void *data, Py_ssize_t a, Py_ssize_t len,
+                              unsigned char *orig, unsigned char *low, int *upper) {
+    if (len > FAST_TOKEN) return 0;
+    int up = 0;
+    for (Py_ssize_t k = 0; k < len; k++) {
+        Py_UCS4 c = PyUnicode_READ(kind, data, a + k);
+        if (c >= 128) return 0;
+        int cap = c >= 'A' && c <= 'Z';
+        up |= cap;
+        orig[k] = (unsigned char)c;
+        low[k] = (unsigned char)(cap ? c + 32 : c);
+    }
+    *upper = up;
+    return 1;
+}
+
+/* A new ASCII str of len bytes. */
+static inline PyObject *ascii_str(const unsigned char *d, Py_ssize_t len) {
+    PyObject *s = PyUnicode_New(len, 127);
+    if (s) memcpy(PyUnicode_1BYTE_DATA(s), d, (size_t)len);
+    return s;
+}
+
+/* Per token of one text, what token_pass's passes over it pass on (see there). */
+typedef struct {
+    Py_ssize_t a, len;
+    Py_ssize_t at;   /* where its bytes (as they are, and lowered) start in the buffers */
+    uint64_t hash;
+    int64_t found;   /* its id in the vocab_table, or -1 */
+    int fast, upper; /* an ASCII token of at most FAST_TOKEN characters; with a capital */
+} TokenSlot;
+
+/* The table's answer for a fast token (its slot fetched before), its item of `items`
+ * fetched. */
+#define WORD_AHEAD 8
+static inline void answer(TokenSlot *t, const char *base, const unsigned char *lb,
+                          PyObject *const *items, Py_ssize_t nwords) {
+    if (!t->fast) return;
+    t->found = vocab_find(base, t->hash, lb + t->at, t->len);
+    if (items && t->found >= 0 && t->found < nwords) PREFETCH(&items[t->found]);
+}
+
+/* token_pass(texts, straight_quotes[, index, unk, table[, words]]) -> (tokens, norms, codes,
+ * ids, starts): for each text its find_tokens list (`tokens`, a list per text), and for all
+ * their tokens in order the lower_tokens forms, the token_codes bytes, with a vocabulary the
  * lookup_ids bytes of the forms (else None), and the token_starts bytes (offsets in their
- * own text). One pass instead of four over the batch's tokens (tokens.token_pass). */
+ * own text). One pass instead of four over the batch's tokens (tokens.token_pass).
+ *
+ * With `words`, the vocabulary's words as a list (the table's id = position), an ASCII
+ * token found in the table takes the list's own str as its normalised form (and as the
+ * token too when it has no capital) instead of a new one; the list's word is checked
+ * against the token (a wrong list costs speed, never a wrong form). Each text is gone over
+ * in steps, each fetching what the next one reads (the table's slot, the list's item, the
+ * word): a table of 200,000 words and its str objects lie far outside the CPU's caches,
+ * and one token at a time each lookup waited for its cache misses in turn. */
 static PyObject *token_pass(PyObject *self, PyObject *args) {
-    PyObject *texts, *index = NULL, *table = NULL;
+    PyObject *texts, *index = NULL, *table = NULL, *words = NULL;
     int straight;
     long long unk = 0;
-    if (!PyArg_ParseTuple(args, "O!p|O!LO", &PyList_Type, &texts, &straight, &PyDict_Type,
-                          &index, &unk, &table))
+    if (!PyArg_ParseTuple(args, "O!p|O!LOO!", &PyList_Type, &texts, &straight, &PyDict_Type,
+                          &index, &unk, &table, &PyList_Type, &words))
         return NULL;
     const char *base = NULL;
     if (table && table != Py_None && !(base = vocab_base(table, "token_pass"))) return NULL;
-    Py_ssize_t nt = PyList_GET_SIZE(texts), cap = 1024, m = 0;
+    int64_t nslots = 0;
+    const VocabSlot *slots = NULL;
+    if (base) {
+        memcpy(&nslots, base, 8);
+        slots = (const VocabSlot *)(base + 16);
+    }
+    Py_ssize_t nwords = words ? PyList_GET_SIZE(words) : 0;
+    PyObject **items = words ? ((PyListObject *)words)->ob_item : NULL;
+    Py_ssize_t nt = PyList_GET_SIZE(texts), cap = 1024, m = 0, tcap = 256;
     PyObject *per = PyList_New(nt), *norms = PyList_New(0);
     uint8_t *codes = malloc((size_t)cap);
     int64_t *ids = malloc((size_t)cap * sizeof(int64_t));
     int64_t *starts = malloc((size_t)cap * sizeof(int64_t));
-    if (!per || !norms || !codes || !ids || !starts) goto fail;
+    TokenSlot *ts = malloc((size_t)tcap * sizeof(TokenSlot));
+    /* The fast tokens' bytes of one text, as they are and lowered (at most its length). */
+    Py_ssize_t bcap = 4096;
+    unsigned char *ob = malloc((size_t)bcap), *lb = malloc((size_t)bcap);
+    if (!per || !norms || !codes || !ids || !starts || !ts || !ob || !lb) goto fail;
     for (Py_ssize_t d = 0; d < nt; d++) {
         PyObject *text = PyList_GET_ITEM(texts, d);
         int kind;
@@ -699,38 +778,115 @@ static PyObject *token_pass(PyObject *self, PyObject *args) {
         PyObject *toks = PyList_New(0);
         if (!toks) goto fail;
         PyList_SET_ITEM(per, d, toks);
-        Py_ssize_t i = 0, a;
+        /* 1: the tokens, the hashes of the ASCII ones' forms; their slots fetched. */
+        if (n > bcap) {
+            while (n > bcap) bcap *= 2;
+            unsigned char *o2 = realloc(ob, (size_t)bcap);
+            if (o2) ob = o2;
+            unsigned char *l2 = o2 ? realloc(lb, (size_t)bcap) : NULL;
+            if (l2) lb = l2;
+            if (!o2 || !l2) {
+                PyErr_NoMemory();
+                goto fail;
+            }
+        }
+        Py_ssize_t i = 0, a, nk = 0, used = 0;
         while (next_token(kind, data, n, &i, &a)) {
-            PyObject *tok = PyUnicode_Substring(text, a, i);
-            if (!tok) goto fail;
-            int rc = PyList_Append(toks, tok);
-            PyObject *low = rc < 0 ? NULL : lower_one(tok, straight);
-            if (m == cap) {
-                cap *= 2;
-                uint8_t *c2 = realloc(codes, (size_t)cap);
-                if (c2) codes = c2;
-                int64_t *i2 = c2 ? realloc(ids, (size_t)cap * sizeof(int64_t)) : NULL;
-                if (i2) ids = i2;
-                int64_t *s2 = i2 ? realloc(starts, (size_t)cap * sizeof(int64_t)) : NULL;
-                if (s2) starts = s2;
-                if (!c2 || !i2 || !s2) {
-                    Py_DECREF(tok);
-                    Py_XDECREF(low);
+            if (nk == tcap) {
+                tcap *= 2;
+                TokenSlot *t2 = realloc(ts, (size_t)tcap * sizeof(TokenSlot));
+                if (!t2) {
                     PyErr_NoMemory();
                     goto fail;
                 }
+                ts = t2;
             }
-            if (low) codes[m] = (uint8_t)code_of(tok);
-            starts[m] = a;
-            Py_DECREF(tok);
-            if (!low) goto fail;
-            rc = PyList_Append(norms, low);
-            if (rc == 0 && index) rc = id_of(low, index, unk, base, &ids[m]);
-            Py_DECREF(low);
-            if (rc < 0) goto fail;
+            TokenSlot *t = &ts[nk++];
+            t->a = a;
+            t->len = i - a;
+            t->found = -1;
+            t->at = used;
+            t->fast = ascii_token(kind, data, a, t->len, ob + used, lb + used, &t->upper);
+            if (t->fast) {
+                used += t->len;
+                if (base) {
+                    t->hash = vocab_hash(lb + t->at, t->len);
+                    PREFETCH(&slots[t->hash & (uint64_t)(nslots - 1)]);
+                }
+            }
+        }
+        if (m + nk > cap) {
+            while (m + nk > cap) cap *= 2;
+            uint8_t *c2 = realloc(codes, (size_t)cap);
+            if (c2) codes = c2;
+            int64_t *i2 = c2 ? realloc(ids, (size_t)cap * sizeof(int64_t)) : NULL;
+            if (i2) ids = i2;
+            int64_t *s2 = i2 ? realloc(starts, (size_t)cap * sizeof(int64_t)) : NULL;
+            if (s2) starts = s2;
+            if (!c2 || !i2 || !s2) {
+                PyErr_NoMemory();
+                goto fail;
+            }
+        }
+        /* 2: the table's answers for the first tokens (the others in step 3's loop). */
+        Py_ssize_t answered = 0;
+        if (base)
+            for (; answered < nk && answered < 2 * WORD_AHEAD; answered++)
+                answer(&ts[answered], base, lb, items, nwords);
+        /* 3: the objects, codes and ids, while the table answers for a token further on
+         * (fetching its item of `words`) and the word of a token nearer is fetched. */
+        for (Py_ssize_t k = 0; k < nk; k++) {
+            if (base) {
+                if (answered < nk) answer(&ts[answered++], base, lb, items, nwords);
+                if (items && k + WORD_AHEAD < nk) {
+                    int64_t f = ts[k + WORD_AHEAD].found;
+                    if (f >= 0 && f < nwords) PREFETCH(items[f]);
+                }
+            }
+            TokenSlot *t = &ts[k];
+            Py_ssize_t len = t->len;
+            int rc = 0;
+            PyObject *tok = NULL, *low = NULL;
+            if (t->fast) {
+                const unsigned char *orig = ob + t->at, *lowb = lb + t->at;
+                if (t->found >= 0 && t->found < nwords) {
+                    PyObject *w = items[t->found];
+                    if (PyUnicode_Check(w) && PyUnicode_IS_ASCII(w) &&
+                        PyUnicode_GET_LENGTH(w) == len && same_bytes(PyUnicode_1BYTE_DATA(w), lowb, len))
+                        low = Py_NewRef(w);
+                }
+                if (!low) low = ascii_str(lowb, len);
+                tok = !low ? NULL : t->upper ? ascii_str(orig, len) : Py_NewRef(low);
+                if (tok) {
+                    codes[m] = (uint8_t)code_of_ascii(orig, len);
+                    if (index) {
+                        if (base)
+                            ids[m] = t->found >= 0 ? t->found : unk;
+                        else
+                            rc = id_of(low, index, unk, NULL, &ids[m]);
+                    }
+                }
+            } else {
+                tok = PyUnicode_Substring(text, t->a, t->a + len);
+                low = tok ? lower_one(tok, straight) : NULL;
+                if (low) {
+                    codes[m] = (uint8_t)code_of(tok);
+                    if (index) rc = id_of(low, index, unk, base, &ids[m]);
+                }
+            }
+            starts[m] = t->a;
+            if (tok && low && rc == 0) rc = PyList_Append(toks, tok);
+            if (tok && low && rc == 0) rc = PyList_Append(norms, low);
+            Py_XDECREF(tok);
+            Py_XDECREF(low);
+            if (!tok || !low || rc < 0) goto fail;
             m++;
         }
     }
+    free(ts);
+    free(ob);
+    free(lb);
+    ts = NULL;
     PyObject *ocodes = PyByteArray_FromStringAndSize((const char *)codes, m);
     PyObject *oids = ocodes ? (index ? PyByteArray_FromStringAndSize(
                                            (const char *)ids, m * (Py_ssize_t)sizeof(int64_t))
@@ -754,6 +910,9 @@ fail:
     free(codes);
     free(ids);
     free(starts);
+    free(ts);
+    free(ob);
+    free(lb);
     Py_XDECREF(per);
     Py_XDECREF(norms);
     return NULL;

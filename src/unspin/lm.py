@@ -239,10 +239,11 @@ class NGramLM:
                 self._vocab_table = False
         return self._vocab_table or None
 
-    def lookup_spec(self) -> tuple[dict[str, int], int, object | None]:
+    def lookup_spec(self) -> tuple[dict[str, int], int, object | None, list[str]]:
         """What `unspin.tokens.token_pass` needs to look words up as `ids` does: the index,
-        `UNK`, and the compiled helper's table of the vocabulary (None without it)."""
-        return self.index, UNK, self._table()
+        `UNK`, the compiled helper's table of the vocabulary (None without it), and the
+        words by id (whose str objects the compiled pass reuses as normalised forms)."""
+        return self.index, UNK, self._table(), self.words
 
     def ids(self, words: Sequence[str]) -> np.ndarray:
         """Ids of normalised words as an int64 array."""

@@ -97,7 +97,8 @@ def token_pass(texts: list[str], vocab: tuple | None = None
 
     Args:
         texts: The texts.
-        vocab: ``(index, unk, table)`` of a language model (`unspin.lm.NGramLM.lookup_spec`)
+        vocab: ``(index, unk, table[, words])`` of a language model
+            (`unspin.lm.NGramLM.lookup_spec`)
             to look the normalised tokens up in, or None.
 
     Returns:
@@ -108,7 +109,7 @@ def token_pass(texts: list[str], vocab: tuple | None = None
         over the texts (a pass over the batch's token list each cost more).
     """
     if _ctext is not None:
-        extra = (vocab[0], vocab[1], vocab[2]) if vocab is not None else ()
+        extra = tuple(vocab[:4]) if vocab is not None else ()
         per, norms, codes, ids, starts = _ctext.token_pass(texts, True, *extra)
         return (per, norms, np.frombuffer(codes, dtype=np.uint8).astype(np.int64),
                 None if ids is None else np.frombuffer(ids, dtype=np.int64),
