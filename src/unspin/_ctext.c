@@ -148,6 +148,15 @@ static PyObject *find_tokens(PyObject *self, PyObject *arg) {
 
 /* lookup_ids' table of a vocabulary (see vocab_table, defined below). */
 #define VOCAB_CAPSULE "unspin._ctext.vocab_table"
+/* Bytes before a vocab_table's slots: int64 nslots, pool size, longest word, unused. */
+#define VOCAB_HEADER 32
+
+/* The length of the longest word in a vocab_table. */
+static inline Py_ssize_t vocab_longest(const char *base) {
+    int64_t v;
+    memcpy(&v, base + 16, 8);
+    return (Py_ssize_t)v;
+}
 
 /* a[:len] == b[:len], for the few bytes of a word. */
 static inline int same_bytes(const unsigned char *a, const unsigned char *b, Py_ssize_t len) {
@@ -186,9 +195,8 @@ typedef struct {
 /* Does an occupied slot hold the word d[:len] (its tail in the pool `pl`)? */
 static inline int slot_holds(const VocabSlot *s, const unsigned char *pl,
                              const unsigned char *d, Py_ssize_t len) {
-    return (Py_ssize_t)(s->meta >> 24) == len &&
-           memcmp(s->head, d, len < 8 ? (size_t)len : 8) == 0 &&
-           (len <= 8 || memcmp(pl + (s->meta & 0xFFFFFFu) - 1, d + 8, (size_t)(len - 8)) == 0);
+    return (Py_ssize_t)(s->meta >> 24) == len && same_bytes(s->head, d, len < 8 ? len : 8) &&
+           (len <= 8 || same_bytes(pl + (s->meta & 0xFFFFFFu) - 1, d + 8, len - 8));
 }
 
 /* The id of an ASCII word (len <= 255, vocab_hash `hash`) in a vocab_table, or -1. */
@@ -196,14 +204,100 @@ static int64_t vocab_find(const char *base, uint64_t hash, const unsigned char *
                           Py_ssize_t len) {
     int64_t nslots;
     memcpy(&nslots, base, 8);
-    const VocabSlot *slots = (const VocabSlot *)(base + 16);
-    const unsigned char *pl = (const unsigned char *)(base + 16 + nslots * 16);
+    const VocabSlot *slots = (const VocabSlot *)(base + VOCAB_HEADER);
+    const unsigned char *pl = (const unsigned char *)(base + VOCAB_HEADER + nslots * 16);
     uint64_t h = hash & (uint64_t)(nslots - 1);
     for (;;) {
         if (slots[h].meta == 0) return -1;
         if (slot_holds(&slots[h], pl, d, len)) return (int64_t)slots[h].id;
         h = (h + 1) & (uint64_t)(nslots - 1);
     }
+}
+
+/* Counts of stopword_counts. */
+typedef struct {
+    Py_ssize_t words, en, foreign;
+} StopCounts;
+
+/* A letter run other than a short ASCII one looked up in the sets, as the Python code
+ * does (an ASCII run lowered here, any other by str.lower()); -1 with an exception set. */
+static int count_run_in_sets(PyObject *text, int kind, const void *data, Py_ssize_t i,
+                             Py_ssize_t j, int ascii, PyObject *en, PyObject *foreign,
+                             StopCounts *c) {
+    PyObject *w;
+    if (ascii) {
+        w = PyUnicode_New(j - i, 127);
+        if (!w) return -1;
+        Py_UCS1 *dst = PyUnicode_1BYTE_DATA(w);
+        for (Py_ssize_t k = i; k < j; k++) {
+            Py_UCS4 ch = PyUnicode_READ(kind, data, k);
+            dst[k - i] = (Py_UCS1)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+        }
+    } else {
+        PyObject *run = PyUnicode_Substring(text, i, j);
+        if (!run) return -1;
+        w = PyObject_CallMethod(run, "lower", NULL);
+        Py_DECREF(run);
+        if (!w) return -1;
+    }
+    int a = PySet_Contains(en, w), b = a < 0 ? -1 : PySet_Contains(foreign, w);
+    Py_DECREF(w);
+    if (a < 0 || b < 0) return -1;
+    c->words++;
+    c->en += a;
+    c->foreign += b;
+    return 0;
+}
+
+/* stopword_counts' pass over a text of one `kind` (a constant where it is inlined, so that
+ * each kind gets a loop of its own: reading a character through the kind was most of the
+ * pass). An ASCII run is lowered and hashed as it is read; one longer than every word of
+ * both tables is not looked up (most words of a text). 0, or -1 with an exception set. */
+static inline __attribute__((always_inline)) int stop_pass(
+    PyObject *text, int kind, const void *data, Py_ssize_t n, PyObject *en, PyObject *foreign,
+    const char *t_en, const char *t_for, StopCounts *c) {
+    Py_ssize_t longest = 0;
+    if (t_en) {
+        longest = vocab_longest(t_en);
+        if (vocab_longest(t_for) > longest) longest = vocab_longest(t_for);
+    }
+    Py_ssize_t i = 0;
+    unsigned char buf[256];
+    while (i < n) {
+        if (!IS_LETTER(PyUnicode_READ(kind, data, i))) {
+            i++;
+            continue;
+        }
+        Py_ssize_t j = i;
+        int ascii = 1;
+        uint64_t h = 1469598103934665603ULL;
+        while (j < n) {
+            Py_UCS4 ch = PyUnicode_READ(kind, data, j);
+            if (ch < 128) {
+                if (!(ascii_class[ch] & A_LETTER)) break;
+                unsigned char lc = (unsigned char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
+                if (j - i < 256) buf[j - i] = lc;
+                h = (h ^ lc) * 1099511628211ULL;
+            } else {
+                if (!IS_LETTER(ch)) break;
+                ascii = 0;
+            }
+            j++;
+        }
+        if (ascii && t_en && j - i <= 255) {
+            Py_ssize_t len = j - i;
+            c->words++;
+            if (len <= longest) {
+                h ^= h >> 29; /* vocab_hash's last step */
+                c->en += vocab_find(t_en, h, buf, len) >= 0;
+                c->foreign += vocab_find(t_for, h, buf, len) >= 0;
+            }
+        } else if (count_run_in_sets(text, kind, data, i, j, ascii, en, foreign, c) < 0) {
+            return -1;
+        }
+        i = j;
+    }
+    return 0;
 }
 
 /* (words, in `en`, in `foreign`) over the lower-cased letter runs of a text: what
@@ -230,59 +324,18 @@ static PyObject *stopword_counts(PyObject *self, PyObject *args) {
     }
     int kind;
     const void *data;
-    Py_ssize_t n, words = 0, n_en = 0, n_foreign = 0, i = 0;
+    Py_ssize_t n;
     if (text_arg(text, "stopword_counts", &kind, &data, &n) < 0) return NULL;
-    while (i < n) {
-        if (!IS_LETTER(PyUnicode_READ(kind, data, i))) {
-            i++;
-            continue;
-        }
-        Py_ssize_t j = i;
-        int ascii = 1;
-        while (j < n) {
-            Py_UCS4 c = PyUnicode_READ(kind, data, j);
-            if (!IS_LETTER(c)) break;
-            if (c > 127) ascii = 0;
-            j++;
-        }
-        PyObject *w;
-        if (ascii && t_en && j - i <= 255) {
-            unsigned char buf[255];
-            for (Py_ssize_t k = i; k < j; k++) {
-                Py_UCS4 c = PyUnicode_READ(kind, data, k);
-                buf[k - i] = (unsigned char)(c >= 'A' && c <= 'Z' ? c + 32 : c);
-            }
-            uint64_t h = vocab_hash(buf, j - i);
-            words++;
-            n_en += vocab_find(t_en, h, buf, j - i) >= 0;
-            n_foreign += vocab_find(t_for, h, buf, j - i) >= 0;
-            i = j;
-            continue;
-        }
-        if (ascii) {
-            w = PyUnicode_New(j - i, 127);
-            if (!w) return NULL;
-            Py_UCS1 *dst = PyUnicode_1BYTE_DATA(w);
-            for (Py_ssize_t k = i; k < j; k++) {
-                Py_UCS4 c = PyUnicode_READ(kind, data, k);
-                dst[k - i] = (Py_UCS1)(c >= 'A' && c <= 'Z' ? c + 32 : c);
-            }
-        } else {
-            PyObject *run = PyUnicode_Substring(text, i, j);
-            if (!run) return NULL;
-            w = PyObject_CallMethod(run, "lower", NULL);
-            Py_DECREF(run);
-            if (!w) return NULL;
-        }
-        int a = PySet_Contains(en, w), b = a < 0 ? -1 : PySet_Contains(foreign, w);
-        Py_DECREF(w);
-        if (a < 0 || b < 0) return NULL;
-        words++;
-        n_en += a;
-        n_foreign += b;
-        i = j;
-    }
-    return Py_BuildValue("nnn", words, n_en, n_foreign);
+    StopCounts c = {0, 0, 0};
+    int rc;
+    if (kind == PyUnicode_1BYTE_KIND)
+        rc = stop_pass(text, PyUnicode_1BYTE_KIND, data, n, en, foreign, t_en, t_for, &c);
+    else if (kind == PyUnicode_2BYTE_KIND)
+        rc = stop_pass(text, PyUnicode_2BYTE_KIND, data, n, en, foreign, t_en, t_for, &c);
+    else
+        rc = stop_pass(text, PyUnicode_4BYTE_KIND, data, n, en, foreign, t_en, t_for, &c);
+    if (rc < 0) return NULL;
+    return Py_BuildValue("nnn", c.words, c.en, c.foreign);
 }
 
 /* tokens.CODE_* flags (tokens._code_of), one byte per token string. */
@@ -486,7 +539,8 @@ static PyObject *lookup_ids(PyObject *self, PyObject *args) {
 /* vocab_table(words) -> capsule: the ASCII words of a vocabulary (id = position in the list)
  * in an open-addressing table for lookup_ids (a capsule, so that no other bytes can pass
  * for one and be read out of bounds). Layout (native ints): int64 nslots (a power of two,
- * at least 1.25 slots a word), int64 pool size, then nslots VocabSlots, then the pool: the
+ * at least 1.25 slots a word), int64 pool size, int64 length of the longest word, 8 bytes
+ * unused (VOCAB_HEADER), then nslots VocabSlots, then the pool: the
  * bytes after the eighth of each longer word. Words longer than 255 bytes or not ASCII stay
  * out (lookup_ids asks the dict for those). */
 static void vocab_table_free(PyObject *capsule) {
@@ -516,14 +570,20 @@ static PyObject *vocab_table(PyObject *self, PyObject *arg) {
     }
     Py_ssize_t nslots = 1024;
     while (nslots < nwords + nwords / 4 + 2) nslots *= 2;
-    Py_ssize_t size = 16 + nslots * 16 + pool;
+    Py_ssize_t size = VOCAB_HEADER + nslots * 16 + pool;
     char *base = malloc((size_t)size);
     if (!base) return PyErr_NoMemory();
-    memset(base, 0, (size_t)(16 + nslots * 16));
-    int64_t hdr[2] = {nslots, pool};
-    memcpy(base, hdr, 16);
-    VocabSlot *slots = (VocabSlot *)(base + 16);
-    unsigned char *pl = (unsigned char *)(base + 16 + nslots * 16);
+    memset(base, 0, (size_t)(VOCAB_HEADER + nslots * 16));
+    int64_t hdr[3] = {nslots, pool, 0};
+    for (Py_ssize_t i = 0; i < n; i++) {
+        PyObject *w = PyList_GET_ITEM(arg, i);
+        if (PyUnicode_IS_ASCII(w) && PyUnicode_GET_LENGTH(w) <= 255 &&
+            PyUnicode_GET_LENGTH(w) > hdr[2])
+            hdr[2] = PyUnicode_GET_LENGTH(w);
+    }
+    memcpy(base, hdr, sizeof(hdr));
+    VocabSlot *slots = (VocabSlot *)(base + VOCAB_HEADER);
+    unsigned char *pl = (unsigned char *)(base + VOCAB_HEADER + nslots * 16);
     uint32_t at = 0;
     for (Py_ssize_t i = 0; i < n; i++) {
         PyObject *w = PyList_GET_ITEM(arg, i);
@@ -755,7 +815,7 @@ static PyObject *token_pass(PyObject *self, PyObject *args) {
     const VocabSlot *slots = NULL;
     if (base) {
         memcpy(&nslots, base, 8);
-        slots = (const VocabSlot *)(base + 16);
+        slots = (const VocabSlot *)(base + VOCAB_HEADER);
     }
     Py_ssize_t nwords = words ? PyList_GET_SIZE(words) : 0;
     PyObject **items = words ? ((PyListObject *)words)->ob_item : NULL;
