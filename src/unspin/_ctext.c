@@ -18,8 +18,10 @@
 
 #if defined(__GNUC__) || defined(__clang__)
 #define PREFETCH(p) __builtin_prefetch(p)
+#define ALWAYS_INLINE __attribute__((always_inline))
 #else
 #define PREFETCH(p) ((void)(p))
+#define ALWAYS_INLINE
 #endif
 
 /* Character classes of ASCII from a table (Python's own predicates are several calls
@@ -62,7 +64,7 @@ static inline int is_space(Py_UCS4 c) { /* \s */
 #define IS_S(c) ((c) == 's' || (c) == 'S')
 
 /* `[sS]\b` at position k: an s, then the end of the text or a character that is not \w. */
-static inline int s_at_boundary(int kind, const void *data, Py_ssize_t k, Py_ssize_t n) {
+static inline ALWAYS_INLINE int s_at_boundary(int kind, const void *data, Py_ssize_t k, Py_ssize_t n) {
     if (k >= n || !IS_S(PyUnicode_READ(kind, data, k))) return 0;
     return k + 1 >= n || !IS_WORD(PyUnicode_READ(kind, data, k + 1));
 }
@@ -70,7 +72,7 @@ static inline int s_at_boundary(int kind, const void *data, Py_ssize_t k, Py_ssi
 /* End of the token starting at i (a character that is not white space), by tokens.TOKEN_RE:
  *   [^\W\d_]+(?:[-'’](?![sS]\b)[^\W\d_]+)* | ['’][sS]\b | \d+(?:[.,:]\d+)* | [^\w\s] | _
  * The alternatives are tried in that order, as `re` does; each is deterministic here. */
-static Py_ssize_t token_end(int kind, const void *data, Py_ssize_t i, Py_ssize_t n) {
+static inline ALWAYS_INLINE Py_ssize_t token_end(int kind, const void *data, Py_ssize_t i, Py_ssize_t n) {
     Py_UCS4 c = PyUnicode_READ(kind, data, i);
     Py_ssize_t j = i;
     if (IS_LETTER(c)) {
@@ -117,7 +119,7 @@ static int text_arg(PyObject *arg, const char *fn, int *kind, const void **data,
 /* The next token at or after *i (white space skipped): its start in *start, *i moved past
  * its end; 0 when the text has no more. The scan of find_tokens, token_starts and
  * token_pass. */
-static inline int next_token(int kind, const void *data, Py_ssize_t n, Py_ssize_t *i,
+static inline ALWAYS_INLINE int next_token(int kind, const void *data, Py_ssize_t n, Py_ssize_t *i,
                              Py_ssize_t *start) {
     while (*i < n && is_space(PyUnicode_READ(kind, data, *i))) (*i)++;
     if (*i >= n) return 0;
@@ -253,7 +255,7 @@ static int count_run_in_sets(PyObject *text, int kind, const void *data, Py_ssiz
  * each kind gets a loop of its own: reading a character through the kind was most of the
  * pass). An ASCII run is lowered and hashed as it is read; one longer than every word of
  * both tables is not looked up (most words of a text). 0, or -1 with an exception set. */
-static inline __attribute__((always_inline)) int stop_pass(
+static inline ALWAYS_INLINE int stop_pass(
     PyObject *text, int kind, const void *data, Py_ssize_t n, PyObject *en, PyObject *foreign,
     const char *t_en, const char *t_for, StopCounts *c) {
     Py_ssize_t longest = 0;
@@ -747,7 +749,7 @@ static PyObject *maybe_mojibake(PyObject *self, PyObject *arg) {
 /* An ASCII token of at most FAST_TOKEN characters: read into `orig` (as it is) and `low`
  * (A-Z lowered); 1 if it is one (*upper: it holds a capital), else 0. */
 #define FAST_TOKEN 64
-static inline int ascii_token(int kind, const void *data, Py_ssize_t a, Py_ssize_t len,
+static inline ALWAYS_INLINE int ascii_token(int kind, const void *data, Py_ssize_t a, Py_ssize_t len,
                               unsigned char *orig, unsigned char *low, int *upper) {
     if (len > FAST_TOKEN) return 0;
     int up = 0;
@@ -778,6 +780,42 @@ typedef struct {
     int64_t found;   /* its id in the vocab_table, or -1 */
     int fast, upper; /* an ASCII token of at most FAST_TOKEN characters; with a capital */
 } TokenSlot;
+
+/* token_pass's first step over a text of one `kind` (a constant where it is inlined: a
+ * loop per kind, as in stop_pass): its tokens into *ts (grown as needed), the fast ones'
+ * bytes into `ob` and `lb` (as they are, lowered; at most n bytes), their hashes, and with
+ * a vocab_table (`slots`) their slots fetched. The number of tokens, or -1 (MemoryError). */
+static inline ALWAYS_INLINE Py_ssize_t split_tokens(int kind, const void *data, Py_ssize_t n,
+                                                    TokenSlot **ts, Py_ssize_t *tcap,
+                                                    unsigned char *ob, unsigned char *lb,
+                                                    const VocabSlot *slots, int64_t nslots) {
+    Py_ssize_t i = 0, a, nk = 0, used = 0;
+    while (next_token(kind, data, n, &i, &a)) {
+        if (nk == *tcap) {
+            TokenSlot *t2 = realloc(*ts, (size_t)(2 * *tcap) * sizeof(TokenSlot));
+            if (!t2) {
+                PyErr_NoMemory();
+                return -1;
+            }
+            *ts = t2;
+            *tcap *= 2;
+        }
+        TokenSlot *t = &(*ts)[nk++];
+        t->a = a;
+        t->len = i - a;
+        t->found = -1;
+        t->at = used;
+        t->fast = ascii_token(kind, data, a, t->len, ob + used, lb + used, &t->upper);
+        if (t->fast) {
+            used += t->len;
+            if (slots) {
+                t->hash = vocab_hash(lb + t->at, t->len);
+                PREFETCH(&slots[t->hash & (uint64_t)(nslots - 1)]);
+            }
+        }
+    }
+    return nk;
+}
 
 /* The table's answer for a fast token (its slot fetched before), its item of `items`
  * fetched. */
@@ -850,31 +888,14 @@ static PyObject *token_pass(PyObject *self, PyObject *args) {
                 goto fail;
             }
         }
-        Py_ssize_t i = 0, a, nk = 0, used = 0;
-        while (next_token(kind, data, n, &i, &a)) {
-            if (nk == tcap) {
-                tcap *= 2;
-                TokenSlot *t2 = realloc(ts, (size_t)tcap * sizeof(TokenSlot));
-                if (!t2) {
-                    PyErr_NoMemory();
-                    goto fail;
-                }
-                ts = t2;
-            }
-            TokenSlot *t = &ts[nk++];
-            t->a = a;
-            t->len = i - a;
-            t->found = -1;
-            t->at = used;
-            t->fast = ascii_token(kind, data, a, t->len, ob + used, lb + used, &t->upper);
-            if (t->fast) {
-                used += t->len;
-                if (base) {
-                    t->hash = vocab_hash(lb + t->at, t->len);
-                    PREFETCH(&slots[t->hash & (uint64_t)(nslots - 1)]);
-                }
-            }
-        }
+        Py_ssize_t nk;
+        if (kind == PyUnicode_1BYTE_KIND)
+            nk = split_tokens(PyUnicode_1BYTE_KIND, data, n, &ts, &tcap, ob, lb, slots, nslots);
+        else if (kind == PyUnicode_2BYTE_KIND)
+            nk = split_tokens(PyUnicode_2BYTE_KIND, data, n, &ts, &tcap, ob, lb, slots, nslots);
+        else
+            nk = split_tokens(PyUnicode_4BYTE_KIND, data, n, &ts, &tcap, ob, lb, slots, nslots);
+        if (nk < 0) goto fail;
         if (m + nk > cap) {
             while (m + nk > cap) cap *= 2;
             uint8_t *c2 = realloc(codes, (size_t)cap);
