@@ -168,6 +168,9 @@ _AN_EXCEPTIONS = ("uni", "use", "usu", "uti", "eu", "one", "once", "ewe")
 _AN_SILENT_H = ("hour", "honest", "honour", "honor", "heir")
 
 
+_ARTICLES = ("a", "an")  # the words `_placed` fixes for the original after them
+
+
 def _article_for(word: str) -> str:
     """'a' or 'an' before a word, by its first sound (spelling heuristics)."""
     w = word.lower()
@@ -364,7 +367,7 @@ class _Analysis:
         the original's first word; ``offsets`` are the tokens' cleaned offsets and
         ``to_input`` maps cleaned offsets to the input's (None: the same)."""
         norms = self.norms
-        if not at_start and norms[lo - 1] in ("a", "an"):
+        if not at_start and norms[lo - 1] in _ARTICLES:
             fixed = _article_for(first)
             if norms[lo - 1] != fixed:
                 # The spinner fixed "a"/"an" for its word; fix it back for the original.
@@ -392,6 +395,7 @@ class _Analysis:
         specs, words = f.specs, f.words
         texts, offsets = self.token_texts, self._offset_array()
         to_input = self.cleaned.span_to_input if self.cleaned.edits else None
+        norms, text = self.norms, self.input
         out = []
         for gate, conf, lo, hi, begin, last, w_lo, ph, o, e, at_start, ok in zip(
                 gates, shown if rounded else confs, los, his, begins, lasts, w_los, phrases,
@@ -419,9 +423,17 @@ class _Analysis:
                     replacement = _match_case(
                         [t for t, x in zip(texts[lo:hi], is_word, strict=True) if x],
                         original)
+            stop = last + len(texts[hi - 1])
+            if at_start or norms[lo - 1] not in _ARTICLES:
+                # `_placed` without an article to fix (most spans), inlined: its call was a
+                # tenth of this loop.
+                start, end = to_input(begin, stop) if to_input is not None else (begin, stop)
+                observed = text[start:end]
+                if replacement != observed:
+                    out.append((conf, start, end, replacement, observed))
+                continue
             placed = self._placed(lo, at_start, w if w is not None else original[0],
-                                  replacement, begin, last + len(texts[hi - 1]), offsets,
-                                  to_input)
+                                  replacement, begin, stop, offsets, to_input)
             if placed is not None:
                 out.append((conf, *placed))
         return out

@@ -1304,6 +1304,7 @@ class Decoder:
         self._prow_ids: np.ndarray | None = None
         self._prow_len: np.ndarray | None = None
         self._row_words_kept: list | None = None  # see `_row_words`
+        self._row_words_done: np.ndarray | None = None
         self._channel_table: tuple | None = None  # see `_channel_tables`
         self._phrases = PhraseEntries()
         # Per LM id: the range of its word's trusted multiword originals in `_phrases`
@@ -1766,21 +1767,28 @@ class Decoder:
         originals[:, 0] = ids
         if len(multi):
             originals[(np.cumsum(keep) - 1)[multi]] = multi_ids
-        original_words = self._row_words(origs.tolist())
+        original_words = self._row_words(origs)
         specs = list(zip(length.tolist(), original_words, flags.tolist(), cos.tolist(),
                          fans.tolist(), repeat(0)))
         return (specs, channel, length, mlength, originals), kept, own_way
 
-    def _row_words(self, rows: list[int]) -> list[tuple[str, ...]]:
+    def _row_words(self, rows: np.ndarray) -> list[tuple[str, ...]]:
         """The words of candidate-table rows, as tuples (a spec's original): split once per
-        row and kept (a row is the original of entries of many keys)."""
+        row and kept (a row is the original of entries of many keys). The rows not split
+        yet are found by a mask over the table's rows (a Python pass over every row of the
+        call was more than half of this)."""
         kept = self._row_words_kept
         if kept is None:
             kept = self._row_words_kept = [None] * len(self.source._words)
-        words = self.source._words
-        for o in {o for o in rows if kept[o] is None}:
-            kept[o] = tuple(words[o].split(" "))
-        return list(map(kept.__getitem__, rows))
+            self._row_words_done = np.zeros(len(kept), dtype=bool)
+        done = self._row_words_done
+        todo = np.unique(rows[~done[rows]])
+        if len(todo):
+            words = self.source._words
+            for o in todo.tolist():
+                kept[o] = tuple(words[o].split(" "))
+            done[todo] = True
+        return list(map(kept.__getitem__, rows.tolist()))
 
     def _phrase_row_ids(self, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """The LM ids of the words of phrase rows of the candidate table (``(len(rows),
