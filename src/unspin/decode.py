@@ -1916,9 +1916,12 @@ class Decoder:
         lo = lo_of[ids]
         todo = np.flatnonzero(lo < 0)
         if len(todo):
-            words: dict[int, str] = {}
-            for k in todo.tolist():
-                words.setdefault(int(ids[k]), flat[int(at[k])])
+            # Each new id once, in the order of its first position (a Python step per
+            # position was most of this in a scan's first thousands of documents).
+            uid, first = np.unique(ids[todo], return_index=True)
+            order = np.argsort(first)
+            words: dict[int, str] = dict(zip(
+                uid[order].tolist(), _words_at(flat, at[todo[first[order]]]), strict=True))
             index, rows = self.source._index, self._multi_rows
             self._number_keys([w for w in words.values() if index.get(w) in rows],
                               multi_only=True)
