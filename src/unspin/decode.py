@@ -1804,10 +1804,10 @@ class Decoder:
             self._prow_ids = np.full((n, MAX_PHRASE), UNK, dtype=np.int32)
             self._prow_len = np.zeros(n, dtype=np.int8)
         ids, n_words = self._prow_ids, self._prow_len
-        todo = np.unique(rows[n_words[rows] == 0]).tolist()
-        if todo:
-            words = self.source._words
-            split = [words[o].split(" ") for o in todo]
+        todo = np.unique(rows[n_words[rows] == 0])
+        if len(todo):
+            split = self._row_words(todo)  # (kept: `_table_entries` reads them next)
+            todo = todo.tolist()
             lens = np.fromiter(map(len, split), dtype=np.int64, count=len(todo))
             if lens.max() > MAX_PHRASE:
                 raise ValueError(f"a table phrase has more than {MAX_PHRASE} words")
