@@ -242,6 +242,11 @@ print(json.dumps(gopher_mb_per_s(texts)))
     return json.loads(out.strip().splitlines()[-1])
 
 
+def _mean_of(a: float | None, b: float | None) -> float:
+    """The mean of two yardstick readings (nan if one is missing: no datatrove)."""
+    return (a + b) / 2 if a is not None and b is not None else float("nan")
+
+
 def _yardstick_summary(one_worker: list[float], gopher: list[float]) -> dict[str, Any]:
     """One-worker speeds (MB/s) read against the yardstick measured right after each."""
     rel = [times_yardstick(x, g) for x, g in zip(one_worker, gopher, strict=True)]
@@ -350,10 +355,12 @@ def bench_long_scaling(n: int, res: dict, repeat: int, trials: int,
     path = OUT / f"docs_long_x{repeat}.jsonl"
     nbytes = make_docs(n, path, spun_every=spun_every, repeat=repeat)
     mb = nbytes / 1e6
-    ratios, seconds, gopher = [], [], []
+    ratios, seconds, gopher, before = [], [], [], []
     for _ in range(trials):
         took = {}
         for w in (1, 2):
+            if w == 1:  # the yardstick also right before: the VM drifts within minutes
+                before.append(gopher_speed(path))
             took[w] = _run_scan(path, OUT / f"long_w{w}.jsonl", "--workers", str(w))
             if w == 1:  # the yardstick right after (`bench_throughput`)
                 gopher.append(gopher_speed(path))
@@ -361,8 +368,10 @@ def bench_long_scaling(n: int, res: dict, repeat: int, trials: int,
         seconds.append([round(took[1], 2), round(took[2], 2)])
         print(f"long input, {n * repeat} documents ({mb:.0f} MB): workers=1 {took[1]:.1f} s, "
               f"workers=2 {took[2]:.1f} s, speed-up {took[1] / took[2]:.3f}x; Gopher "
-              f"{gopher[-1] or 0:.3f} MB/s, the one-worker scan at "
-              f"{mb / took[1] / gopher[-1] if gopher[-1] else 0:.2f}x", flush=True)
+              f"{gopher[-1] or 0:.3f} MB/s after ({before[-1] or 0:.3f} before), the "
+              f"one-worker scan at {mb / took[1] / gopher[-1] if gopher[-1] else 0:.2f}x "
+              f"({mb / took[1] / _mean_of(before[-1], gopher[-1]):.2f}x of the two's mean)",
+              flush=True)
     same = (OUT / "long_w1.jsonl").read_bytes() == (OUT / "long_w2.jsonl").read_bytes()
     res["long_scaling"] = {"docs": n * repeat, "mb": round(mb, 2), "trials_seconds": seconds,
                            "speedup_trials": [round(r, 3) for r in ratios],
@@ -373,6 +382,15 @@ def bench_long_scaling(n: int, res: dict, repeat: int, trials: int,
     if all(g is not None for g in gopher):
         res["long_scaling"]["yardstick"] = _yardstick_summary(
             [mb / sec[0] for sec in seconds], gopher)
+    if all(g is not None for g in gopher + before):
+        # The same against the mean of the readings before and after each scan (a second
+        # reading, less exposed to drift in the minute after; the one above stays the
+        # series' reading since session 17).
+        res["long_scaling"]["yardstick_bracketed"] = _yardstick_summary(
+            [mb / sec[0] for sec in seconds],
+            [_mean_of(b, a) for b, a in zip(before, gopher, strict=True)])
+        res["long_scaling"]["yardstick_bracketed"]["gopher_before_mb_per_s_trials"] = [
+            round(b, 4) for b in before]
     print(f"long input: 2 vs 1 worker speed-up median "
           f"{res['long_scaling']['speedup_median']}x; same output: {same}", flush=True)
     for name in (path, OUT / "long_w1.jsonl", OUT / "long_w2.jsonl"):
