@@ -33,7 +33,7 @@ import json
 import math
 from collections import Counter
 from dataclasses import dataclass
-from itertools import chain, repeat
+from itertools import chain, compress, repeat
 from operator import attrgetter
 from pathlib import Path
 
@@ -2526,19 +2526,30 @@ class Decoder:
         """
         floor = self.params.channel_floor
         index, learned = self.source._index, self.source._learned
-        at = [i for i in np.flatnonzero((ids == UNK) & eligible[tok_at]).tolist()
-              if norms[i] in index or norms[i] in learned]  # most are not: names, rare words
-        new = [norms[i] for i in at if norms[i] not in self._unknown_cache]
+        # Most of these tokens are not keys (names, rare words): each distinct word is
+        # asked once, the tokens kept by C-level passes (a Python test per token was half
+        # of this).
+        cand = np.flatnonzero((ids == UNK) & eligible[tok_at]).tolist()
+        words = list(map(norms.__getitem__, cand))
+        distinct = set(words)
+        keys = index.keys() & distinct
+        if learned:
+            keys |= learned.keys() & distinct
+        flags = list(map(keys.__contains__, words))
+        at, at_words = list(compress(cand, flags)), list(compress(words, flags))
+        cache = self._unknown_cache
+        new = [w for w in dict.fromkeys(at_words) if w not in cache]
         if new:
-            self._cache_unknown(list(dict.fromkeys(new)))  # their originals, made together
+            self._cache_unknown(new)  # their originals, made together
         if not at:
             e = np.zeros(0, dtype=np.int64)
             return e, e, np.zeros(0, dtype=np.float64)
         # Every position's originals at once (a word's are cached as arrays): a spun
         # document has hundreds of them, and a Python step each was most of this.
-        found = [self._unknown_arrays(norms[i]) for i in at]
-        cnt = np.fromiter((len(f[0]) for f in found), dtype=np.int64, count=len(found))
-        orig = np.concatenate([f[0] for f in found])
+        found = list(map(self._unknown_arrays, at_words))
+        origs = [f[0] for f in found]
+        cnt = np.fromiter(map(len, origs), dtype=np.int64, count=len(found))
+        orig = np.concatenate(origs)
         at_arr = np.asarray(at, dtype=np.int64)
         name = self.params.name_penalty * (shape[at_arr] == 1)
         CH = np.concatenate([f[1] for f in found]) - np.repeat(name, cnt)
