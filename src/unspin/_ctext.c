@@ -167,10 +167,15 @@ static inline int same_bytes(const unsigned char *a, const unsigned char *b, Py_
     return 1;
 }
 
+/* vocab_hash: FNV-1a over the bytes, then its high bits folded in (HASH_FINISH). */
+#define FNV_OFFSET 1469598103934665603ULL
+#define FNV_PRIME 1099511628211ULL
+#define HASH_FINISH(h) ((h) ^ ((h) >> 29))
+
 static uint64_t vocab_hash(const unsigned char *s, Py_ssize_t n) {
-    uint64_t h = 1469598103934665603ULL;
-    for (Py_ssize_t k = 0; k < n; k++) h = (h ^ s[k]) * 1099511628211ULL;
-    return h ^ (h >> 29);
+    uint64_t h = FNV_OFFSET;
+    for (Py_ssize_t k = 0; k < n; k++) h = (h ^ s[k]) * FNV_PRIME;
+    return HASH_FINISH(h);
 }
 
 /* The table inside a vocab_table capsule, or NULL with a TypeError naming `fn`. Only
@@ -253,8 +258,8 @@ static int count_run_in_sets(PyObject *text, int kind, const void *data, Py_ssiz
 
 /* stopword_counts' pass over a text of one `kind` (a constant where it is inlined, so that
  * each kind gets a loop of its own: reading a character through the kind was most of the
- * pass). An ASCII run is lowered and hashed as it is read; one longer than every word of
- * both tables is not looked up (most words of a text). 0, or -1 with an exception set. */
+ * pass). An ASCII run is lowered and hashed (vocab_hash) as it is read; one longer than
+ * every word of both tables is not looked up. 0, or -1 with an exception set. */
 static inline ALWAYS_INLINE int stop_pass(
     PyObject *text, int kind, const void *data, Py_ssize_t n, PyObject *en, PyObject *foreign,
     const char *t_en, const char *t_for, StopCounts *c) {
@@ -272,14 +277,14 @@ static inline ALWAYS_INLINE int stop_pass(
         }
         Py_ssize_t j = i;
         int ascii = 1;
-        uint64_t h = 1469598103934665603ULL;
+        uint64_t h = FNV_OFFSET;
         while (j < n) {
             Py_UCS4 ch = PyUnicode_READ(kind, data, j);
             if (ch < 128) {
                 if (!(ascii_class[ch] & A_LETTER)) break;
                 unsigned char lc = (unsigned char)(ch >= 'A' && ch <= 'Z' ? ch + 32 : ch);
                 if (j - i < 256) buf[j - i] = lc;
-                h = (h ^ lc) * 1099511628211ULL;
+                h = (h ^ lc) * FNV_PRIME;
             } else {
                 if (!IS_LETTER(ch)) break;
                 ascii = 0;
@@ -290,7 +295,7 @@ static inline ALWAYS_INLINE int stop_pass(
             Py_ssize_t len = j - i;
             c->words++;
             if (len <= longest) {
-                h ^= h >> 29; /* vocab_hash's last step */
+                h = HASH_FINISH(h);
                 c->en += vocab_find(t_en, h, buf, len) >= 0;
                 c->foreign += vocab_find(t_for, h, buf, len) >= 0;
             }
