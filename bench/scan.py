@@ -393,6 +393,11 @@ def bench_long_scaling(n: int, res: dict, repeat: int, trials: int,
             round(b, 4) for b in before]
     print(f"long input: 2 vs 1 worker speed-up median "
           f"{res['long_scaling']['speedup_median']}x; same output: {same}", flush=True)
+    # The machine's own 2-vs-1 ceiling in the same minutes (`bench_throughput` reads it
+    # too): the long scans' 2-worker readings move with it more than with the code.
+    res["long_scaling"]["machine_scaling_2_vs_1"] = machine_scaling()
+    print(f"machine ceiling, 2 vs 1 processes (no unspin), right after: "
+          f"{res['long_scaling']['machine_scaling_2_vs_1']}", flush=True)
     for name in (path, OUT / "long_w1.jsonl", OUT / "long_w2.jsonl"):
         name.unlink()
 
