@@ -98,8 +98,9 @@ def token_pass(texts: list[str], vocab: tuple | None = None
     Args:
         texts: The texts.
         vocab: ``(index, unk, table[, words])`` of a language model
-            (`unspin.lm.NGramLM.lookup_spec`)
-            to look the normalised tokens up in, or None.
+            (`unspin.lm.NGramLM.lookup_spec`) to look the normalised tokens up in, or
+            None. With ``words``, the compiled pass gives known ASCII tokens the
+            vocabulary's own str objects as their forms (equal values, fewer new objects).
 
     Returns:
         ``(tokens, norms, codes, ids, starts)``: `find_tokens` of each text, and for all
