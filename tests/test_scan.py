@@ -298,7 +298,21 @@ def test_restore_mode_two_step(tmp_path):
         scan([str(path)], str(tmp_path / "c.jsonl"), mode="check", two_step=True)
 
 
-def test_workers_two_equal_workers_one(tmp_path):
+# The two ways of running local workers: forked workers fed through pipes (where the system
+# can fork) and the process pool (elsewhere); both are run here.
+ENGINES = ["pipes", "pool"]
+
+
+def _use_engine(monkeypatch, engine: str) -> None:
+    from unspin import scan as scan_module
+
+    if engine == "pool":
+        monkeypatch.setattr(scan_module, "_can_fork", lambda: False)
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_workers_two_equal_workers_one(tmp_path, monkeypatch, engine):
+    _use_engine(monkeypatch, engine)
     a = _write_jsonl(tmp_path / "a.jsonl", _docs(40), BAD_LINES)
     b = _write_jsonl(tmp_path / "b.jsonl.gz", _docs(13))
     one, two = tmp_path / "one.jsonl", tmp_path / "two.jsonl"
@@ -440,10 +454,13 @@ def test_kill_9_then_resume_gives_identical_output(tmp_path):
     assert len(_read_out(out)) == 700 + BAD_LINES.count(b"\n") + 400
 
 
-def test_a_worker_that_dies_costs_only_its_batch(tmp_path, monkeypatch):
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_worker_that_dies_costs_only_its_batch(tmp_path, monkeypatch, engine):
     """A worker process killed mid-batch: the pool restarts, the batch is retried, and a
     batch that kills its worker again gives error records; everything else is analysed."""
     from unspin import scan as scan_module
+
+    _use_engine(monkeypatch, engine)
 
     real = scan_module.analyse_one
 
@@ -467,6 +484,86 @@ def test_a_worker_that_dies_costs_only_its_batch(tmp_path, monkeypatch):
     assert recs[3]["error"] == "internal error: worker process died"
     assert recs[5]["error"] == "internal error: RuntimeError: a bug"
     assert all("score" in r for k, r in enumerate(recs) if k not in (3, 5))
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_stuck_worker_is_replaced_and_its_batch_becomes_error_records(tmp_path, monkeypatch,
+                                                                       engine):
+    """A worker stuck where the per-document alarm cannot reach it (SIGALRM blocked, as in
+    a long C call) is killed after its batch's time; the batch is tried once more."""
+    from unspin import scan as scan_module
+
+    _use_engine(monkeypatch, engine)
+    real = scan_module.analyse_one
+
+    def stuck(meta, text, error, cfg, *args):
+        if text == "STALL the worker.":
+            signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGALRM})
+            time.sleep(60)
+        return real(meta, text, error, cfg, *args)
+
+    monkeypatch.setattr(scan_module, "analyse_one", stuck)
+    monkeypatch.setattr(scan_module, "STUCK_GRACE_S", 0.5)
+    docs = _docs(5)
+    docs[1]["text"] = "STALL the worker."
+    path = _write_jsonl(tmp_path / "in.jsonl", docs)
+    out = tmp_path / "out.jsonl"
+    started = time.monotonic()
+    scan([str(path)], str(out), workers=2, batch_size=1, doc_timeout=0.2)
+    assert time.monotonic() - started < 30
+    recs = _read_out(out)
+    assert [r["id"] for r in recs] == [d["id"] for d in docs]
+    assert recs[1]["error"] == "internal error: worker stopped responding"
+    assert all("score" in r for k, r in enumerate(recs) if k != 1)
+
+
+def _echo_batch(items):
+    """A stand-in for a worker's analysis: each record echoes its text twice."""
+    from unspin.scan import _dumps
+
+    return [(_dumps({**meta, "echo": text * 2}), False) for meta, text, _ in items]
+
+
+def test_forked_workers_carry_batches_and_results_larger_than_a_pipe(monkeypatch):
+    """Frames of several megabytes cross the pipes in pieces (the parent never blocks on
+    one worker's pipe while another waits), in order."""
+    from unspin import scan as scan_module
+
+    monkeypatch.setattr(scan_module, "_worker_batch", _echo_batch)
+    cfg = scan_module.ScanConfig(mode="check")
+    texts = [SENTENCES[k % len(SENTENCES)] * (1 + 9000 * (k % 3)) for k in range(12)]
+    batches = [[({"index": k}, texts[k], None)] for k in range(12)]
+    stream = [*batches[:5], scan_module._Marker(0), *batches[5:], scan_module._Marker(1)]
+    workers = scan_module._ForkedWorkers(cfg, 2, in_flight=6)
+    try:
+        got = list(workers.run(iter(stream)))
+    finally:
+        workers.close()
+    assert [g.file for g in got if isinstance(g, scan_module._Marker)] == [0, 1]
+    assert isinstance(got[5], scan_module._Marker)
+    recs = [json.loads(line) for g in got if not isinstance(g, scan_module._Marker)
+            for line, _ in g]
+    assert [r["index"] for r in recs] == list(range(12))
+    assert all(r["echo"] == texts[r["index"]] * 2 for r in recs)
+    assert max(len(t) for t in texts) * 2 > 1 << 20
+
+
+@pytest.mark.parametrize("engine", ENGINES)
+def test_a_scan_stopped_early_leaves_no_worker_behind(monkeypatch, engine):
+    import multiprocessing
+
+    from unspin import scan as scan_module
+
+    _use_engine(monkeypatch, engine)
+    eng = scan_module.LocalEngine(scan_module.ScanConfig(mode="check"), 2)
+    batches = [[({"index": k}, SENTENCES[k % len(SENTENCES)], None)] for k in range(30)]
+    gen = eng.run(iter(batches))
+    first = next(gen)
+    assert json.loads(first[0][0])["index"] == 0
+    children = multiprocessing.active_children()
+    assert children
+    gen.close()
+    assert not any(p.is_alive() for p in children)
 
 
 def test_huge_text_file_is_rejected_without_reading_it_all(tmp_path):

@@ -27,9 +27,12 @@ import hashlib
 import json
 import multiprocessing
 import os
+import pickle
 import re
+import selectors
 import shutil
 import signal
+import struct
 import sys
 import threading
 import time
@@ -40,6 +43,11 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from .formats import ReadOptions, expand_inputs, read_items
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: pipes keep their default size there
+    fcntl = None  # type: ignore[assignment]
 
 STATE_FILE = "state.json"
 STATE_VERSION = 1
@@ -382,13 +390,37 @@ class _Marker:
     file: int
 
 
+def _can_fork() -> bool:
+    return "fork" in multiprocessing.get_all_start_methods()
+
+
+# Seconds a worker gets beyond twice its batch's document time limits before the parent
+# takes it for stuck (a loop in C code, where the per-document alarm cannot reach).
+STUCK_GRACE_S = 60.0
+
+
+def _stuck_after(cfg: ScanConfig, batch: Batch) -> float | None:
+    """Seconds after which a worker still on ``batch`` is taken for stuck (None: never).
+
+    The per-document alarm ends slow documents inside the worker; this is the backstop
+    for a worker stuck where the alarm cannot reach (C code).
+    """
+    if not cfg.doc_timeout:
+        return None
+    return cfg.doc_timeout * len(batch) * 2 + STUCK_GRACE_S
+
+
 class LocalEngine:
     """Worker processes, order preserved, a bounded number of batches in flight."""
 
-    def __init__(self, cfg: ScanConfig, workers: int, in_flight: int | None = None) -> None:
+    def __init__(self, cfg: ScanConfig, workers: int, in_flight: int | None = None,
+                 pipes: bool | None = None) -> None:
         self.cfg = cfg
         self.workers = max(1, workers)
         self.in_flight = in_flight or 4 * self.workers
+        # Forked workers fed through pipes where the system can fork (`_ForkedWorkers`);
+        # a process pool elsewhere.
+        self.pipes = _can_fork() if pipes is None else pipes
         self.pool: ProcessPoolExecutor | None = None
 
     def _new_pool(self) -> ProcessPoolExecutor:
@@ -409,12 +441,7 @@ class LocalEngine:
         self.pool = None
 
     def _wait(self, fut: Future, batch: Batch) -> list[Result]:
-        # The per-document alarm ends slow documents inside the worker; this is the
-        # backstop for a worker stuck where the alarm cannot reach (C code) or dead.
-        limit = None
-        if self.cfg.doc_timeout:
-            limit = self.cfg.doc_timeout * len(batch) * 2 + 60
-        return fut.result(timeout=limit)
+        return fut.result(timeout=_stuck_after(self.cfg, batch))
 
     def run(self, stream: Iterable[Batch | _Marker]) -> Iterator[list[Result] | _Marker]:
         """Analyse the batches of ``stream``; yield results and markers in stream order."""
@@ -429,6 +456,13 @@ class LocalEngine:
                 gc.set_threshold(*before)
             return
         warm_up(self.cfg)
+        if self.pipes:
+            workers = _ForkedWorkers(self.cfg, self.workers, self.in_flight)
+            try:
+                yield from workers.run(stream)
+            finally:
+                workers.close()
+            return
         self.pool = self._new_pool()
         pending: collections.deque = collections.deque()
         try:
@@ -481,6 +515,290 @@ class LocalEngine:
                 yield self._wait(fut, entry)
             except (BrokenProcessPool, TimeoutError) as again:
                 yield from self._recover(pending, entry, t, again)
+
+
+# --------------------------------------------------------------------------- forked workers
+
+# A frame on a worker pipe: the payload's length, then the payload (a pickle).
+_FRAME = struct.Struct("<Q")
+# Linux lets a pipe hold up to 1 MB without privileges: a batch (about 150 KB of text)
+# then goes across in one write instead of three, and the parent wakes up less often.
+_PIPE_BYTES = 1 << 20
+
+
+def _grow_pipe(fd: int) -> None:
+    setsize = getattr(fcntl, "F_SETPIPE_SZ", None) if fcntl is not None else None
+    if setsize is not None:
+        try:
+            fcntl.fcntl(fd, setsize, _PIPE_BYTES)
+        except OSError:  # a lower system limit: the default size works, only slower
+            pass
+
+
+def _read_exactly(fd: int, n: int) -> bytes | None:
+    """``n`` bytes from a blocking pipe, or None at its end (the parent is gone)."""
+    chunks = []
+    while n:
+        chunk = os.read(fd, min(n, _PIPE_BYTES))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        n -= len(chunk)
+    return b"".join(chunks)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view):]
+
+
+def _pipe_worker(cfg: ScanConfig, batches_fd: int, results_fd: int,
+                 foreign_fds: list[int]) -> None:
+    """A forked worker's loop: read a batch, analyse it, write its results; stop at the
+    end of the batch pipe (the parent closed it, or died)."""
+    for fd in foreign_fds:  # the parent's ends of every pipe: this worker must not hold
+        try:                # them open (its own batch pipe would never reach its end)
+            os.close(fd)
+        except OSError:
+            pass
+    _init_worker(cfg)
+    while True:
+        head = _read_exactly(batches_fd, _FRAME.size)
+        if head is None:
+            return
+        payload = _read_exactly(batches_fd, _FRAME.unpack(head)[0])
+        if payload is None:
+            return
+        seq, items = pickle.loads(payload)
+        out = pickle.dumps((seq, _worker_batch(items)), protocol=pickle.HIGHEST_PROTOCOL)
+        try:
+            _write_all(results_fd, _FRAME.pack(len(out)) + out)
+        except BrokenPipeError:  # the parent stopped reading: the scan is over
+            return
+
+
+class _Worker:
+    """A forked worker seen from the parent: its process, the parent's ends of its two
+    pipes (both non-blocking), the bytes still to send, and its batches in order."""
+
+    def __init__(self, proc: Any, batches_fd: int, results_fd: int) -> None:
+        self.proc = proc
+        self.batches_fd = batches_fd
+        self.results_fd = results_fd
+        self.outgoing = bytearray()
+        self.incoming = bytearray()
+        self.queue: collections.deque[int] = collections.deque()
+        self.since = 0.0  # when it started on the first batch of its queue
+        self.alive = True
+        self.watching = False  # registered for room in its batch pipe
+
+
+class _ForkedWorkers:
+    """Worker processes fed through pipes by the parent's one thread.
+
+    Cheaper than a process pool: no feeder or manager threads, no futures; a batch and its
+    results cross as one pickle each way. A worker that dies (its pipe ends) or stops
+    answering is replaced; the batch it was working on is tried once more, then becomes
+    error records; its other batches go to the new worker as they were.
+    """
+
+    def __init__(self, cfg: ScanConfig, workers: int, in_flight: int) -> None:
+        self.cfg = cfg
+        self.size = workers
+        self.in_flight = in_flight
+        self.ctx = multiprocessing.get_context("fork")
+        self.sel = selectors.DefaultSelector()
+        self.workers: list[_Worker] = []
+        self.batches: dict[int, list[Any]] = {}  # seq -> [batch, tries], until yielded
+        self.done: dict[int, list[Result]] = {}
+
+    # ------------------------------------------------------------------ processes
+
+    def _start(self) -> _Worker:
+        batches_r, batches_w = os.pipe()
+        results_r, results_w = os.pipe()
+        _grow_pipe(batches_w)
+        _grow_pipe(results_w)
+        foreign = [fd for w in self.workers if w.alive
+                   for fd in (w.batches_fd, w.results_fd)] + [batches_w, results_r]
+        proc = self.ctx.Process(target=_pipe_worker, name="unspin-scan-worker", daemon=True,
+                                args=(self.cfg, batches_r, results_w, foreign))
+        try:
+            proc.start()
+        finally:
+            os.close(batches_r)
+            os.close(results_w)
+        os.set_blocking(batches_w, False)
+        os.set_blocking(results_r, False)
+        worker = _Worker(proc, batches_w, results_r)
+        self.sel.register(results_r, selectors.EVENT_READ, worker)
+        return worker
+
+    def _hang_up(self, worker: _Worker) -> None:
+        """Close the parent's ends of a worker's pipes: at the end of its batch pipe the
+        worker leaves."""
+        worker.alive = False
+        self.sel.unregister(worker.results_fd)
+        if worker.watching:
+            self.sel.unregister(worker.batches_fd)
+        os.close(worker.batches_fd)
+        os.close(worker.results_fd)
+
+    def _kill(self, worker: _Worker) -> None:
+        worker.proc.kill()
+        self._hang_up(worker)
+        worker.proc.join()
+
+    def close(self) -> None:
+        """Stop the workers: idle ones leave at once, busy ones (a scan that stopped
+        early) are not waited for."""
+        for worker in self.workers:
+            if worker.alive:
+                self._hang_up(worker)
+        for worker in self.workers:
+            worker.proc.join(1.0)
+            if worker.proc.is_alive():
+                worker.proc.kill()
+                worker.proc.join()
+        self.workers = []
+        self.sel.close()
+
+    # ------------------------------------------------------------------ batches
+
+    def _send(self, worker: _Worker, seq: int) -> None:
+        payload = pickle.dumps((seq, self.batches[seq][0]), protocol=pickle.HIGHEST_PROTOCOL)
+        if not worker.queue:
+            worker.since = time.monotonic()
+        worker.queue.append(seq)
+        pending = bool(worker.outgoing)
+        worker.outgoing += _FRAME.pack(len(payload))
+        worker.outgoing += payload
+        if not pending:
+            self._flush(worker)
+
+    def _flush(self, worker: _Worker) -> None:
+        """Write what the pipe takes now; watch for room while anything is left."""
+        try:
+            n = os.write(worker.batches_fd, worker.outgoing)
+        except BlockingIOError:
+            n = 0
+        except BrokenPipeError:
+            self._replace(worker, "worker process died")
+            return
+        del worker.outgoing[:n]
+        if worker.outgoing and not worker.watching:
+            self.sel.register(worker.batches_fd, selectors.EVENT_WRITE, worker)
+            worker.watching = True
+        elif not worker.outgoing and worker.watching:
+            self.sel.unregister(worker.batches_fd)
+            worker.watching = False
+
+    def submit(self, batch: Batch, seq: int) -> None:
+        self.batches[seq] = [batch, 0]
+        self._send(min(self.workers, key=lambda w: len(w.queue)), seq)
+
+    def _receive(self, worker: _Worker) -> None:
+        try:
+            data = os.read(worker.results_fd, _PIPE_BYTES)
+        except BlockingIOError:
+            return
+        if not data:
+            self._replace(worker, "worker process died")
+            return
+        buf = worker.incoming
+        buf += data
+        start = 0
+        while len(buf) - start >= _FRAME.size:
+            (n,) = _FRAME.unpack_from(buf, start)
+            end = start + _FRAME.size + n
+            if len(buf) < end:
+                break
+            seq, results = pickle.loads(memoryview(buf)[start + _FRAME.size:end])
+            start = end
+            if worker.queue and worker.queue[0] == seq:
+                worker.queue.popleft()
+            self.done[seq] = results
+            worker.since = time.monotonic()
+        del buf[:start]
+
+    def _replace(self, worker: _Worker, reason: str) -> None:
+        """Replace a dead or stuck worker; its batches go to the new one."""
+        lost = list(worker.queue)
+        self._kill(worker)
+        self.workers = [w for w in self.workers if w is not worker]
+        new = self._start()
+        self.workers.append(new)
+        for k, seq in enumerate(lost):
+            entry = self.batches[seq]
+            if k == 0:  # the batch it was working on
+                if entry[1] >= 1:
+                    err = f"internal error: {reason}"
+                    self.done[seq] = [(_dumps({**_ordered(meta), "error": err}), err)
+                                      for meta, _, _ in entry[0]]
+                    continue
+                entry[1] += 1
+            self._send(new, seq)
+
+    def wait(self) -> None:
+        """Block until some pipe can be read or written (or a worker is overdue)."""
+        now = time.monotonic()
+        timeout = None
+        for worker in list(self.workers):
+            if not worker.queue:
+                continue
+            limit = _stuck_after(self.cfg, self.batches[worker.queue[0]][0])
+            if limit is None:
+                continue
+            left = worker.since + limit - now
+            if left <= 0:
+                self._replace(worker, "worker stopped responding")
+                return
+            timeout = left if timeout is None else min(timeout, left)
+        for key, mask in self.sel.select(timeout):
+            worker = key.data
+            if not worker.alive:
+                continue
+            if mask & selectors.EVENT_WRITE and key.fd == worker.batches_fd:
+                self._flush(worker)
+            elif mask & selectors.EVENT_READ:
+                self._receive(worker)
+
+    def run(self, stream: Iterable[Batch | _Marker]) -> Iterator[list[Result] | _Marker]:
+        """Analyse the batches of ``stream``; yield results and markers in stream order."""
+        for _ in range(self.size):  # one by one: each closes the pipes of those before it
+            self.workers.append(self._start())
+        order: collections.deque[int | _Marker] = collections.deque()
+        it = iter(stream)
+        exhausted = False
+        seq = 0
+        while True:
+            while order:
+                head = order[0]
+                if isinstance(head, _Marker):
+                    order.popleft()
+                    yield head
+                elif head in self.done:
+                    order.popleft()
+                    del self.batches[head]
+                    yield self.done.pop(head)
+                else:
+                    break
+            while not exhausted and len(self.batches) < self.in_flight:
+                entry = next(it, None)
+                if entry is None:
+                    exhausted = True
+                elif isinstance(entry, _Marker):
+                    order.append(entry)
+                else:
+                    seq += 1
+                    order.append(seq)
+                    self.submit(entry, seq)
+            if not order:
+                return
+            if isinstance(order[0], _Marker) or order[0] in self.done:
+                continue
+            self.wait()
 
 
 def _ray_udf(batch: dict[str, Any], cfg_json: str) -> dict[str, Any]:
