@@ -548,6 +548,42 @@ def test_forked_workers_carry_batches_and_results_larger_than_a_pipe(monkeypatch
     assert max(len(t) for t in texts) * 2 > 1 << 20
 
 
+def test_workers_that_keep_dying_without_work_stop_the_scan_clearly(monkeypatch):
+    """The second worker and its replacements die as they start, before any batch reaches
+    them: the scan ends with a `ScanError` instead of replacing them for ever."""
+    from unspin import scan as scan_module
+
+    starts = []
+    real_start = scan_module._ForkedWorkers._start
+    real_init = scan_module._init_worker
+
+    def counting_start(self):
+        starts.append(1)
+        return real_start(self)
+
+    def init(cfg):
+        if len(starts) > 1:  # the fork's copy of the parent's count
+            os._exit(3)
+        real_init(cfg)
+
+    def slow_batch(items):
+        time.sleep(5)
+        return _echo_batch(items)
+
+    monkeypatch.setattr(scan_module._ForkedWorkers, "_start", counting_start)
+    monkeypatch.setattr(scan_module, "_init_worker", init)
+    monkeypatch.setattr(scan_module, "_worker_batch", slow_batch)
+    workers = scan_module._ForkedWorkers(scan_module.ScanConfig(mode="check"), 2, 4)
+    started = time.monotonic()
+    try:
+        with pytest.raises(ScanError, match="keep dying before they get any work"):
+            list(workers.run(iter([[({"index": 0}, "A text.", None)]])))
+    finally:
+        workers.close()
+    assert time.monotonic() - started < 5
+    assert len(starts) == 2 + scan_module.MAX_IDLE_DEATHS  # then the next death stops it
+
+
 @pytest.mark.parametrize("engine", ENGINES)
 def test_a_scan_stopped_early_leaves_no_worker_behind(monkeypatch, engine):
     import multiprocessing

@@ -13,9 +13,11 @@ or Ray Data) -> JSON lines -> one shard per input file -> the output file.
   committed records of its input and carries on; the output is assembled from the shards
   at the end, so an interrupted-then-resumed run gives the same bytes as an uninterrupted
   one.
-- **Engines.** ``local``: a process pool (fork: the memory-mapped models are loaded once
-  in the parent and shared copy-on-write by the workers). ``ray``: the same batches run
-  through Ray Data ``map_batches`` (Ray is imported only then).
+- **Engines.** ``local``: worker processes forked from the parent (the memory-mapped
+  models are loaded once in the parent and shared copy-on-write by the workers), fed
+  batches through pipes by the parent's one thread; a process pool where the system
+  cannot fork. ``ray``: the same batches run through Ray Data ``map_batches`` (Ray is
+  imported only then).
 """
 
 from __future__ import annotations
@@ -524,6 +526,9 @@ _FRAME = struct.Struct("<Q")
 # Linux lets a pipe hold up to 1 MB without privileges: a batch (about 150 KB of text)
 # then goes across in one write instead of three, and the parent wakes up less often.
 _PIPE_BYTES = 1 << 20
+# Workers that may die in a row with no batch in hand (and no result between) before the
+# scan stops with an error: more means they cannot run here at all.
+MAX_IDLE_DEATHS = 5
 
 
 def _grow_pipe(fd: int) -> None:
@@ -612,6 +617,7 @@ class _ForkedWorkers:
         self.workers: list[_Worker] = []
         self.batches: dict[int, list[Any]] = {}  # seq -> [batch, tries], until yielded
         self.done: dict[int, list[Result]] = {}
+        self.idle_deaths = 0  # workers lost with no batch in hand since the last result
 
     # ------------------------------------------------------------------ processes
 
@@ -709,23 +715,34 @@ class _ForkedWorkers:
         buf = worker.incoming
         buf += data
         start = 0
-        while len(buf) - start >= _FRAME.size:
-            (n,) = _FRAME.unpack_from(buf, start)
-            end = start + _FRAME.size + n
-            if len(buf) < end:
-                break
-            seq, results = pickle.loads(memoryview(buf)[start + _FRAME.size:end])
-            start = end
-            if worker.queue and worker.queue[0] == seq:
-                worker.queue.popleft()
-            self.done[seq] = results
-            worker.since = time.monotonic()
+        with memoryview(buf) as view:  # released before the bytes read are dropped
+            while len(buf) - start >= _FRAME.size:
+                (n,) = _FRAME.unpack_from(buf, start)
+                end = start + _FRAME.size + n
+                if len(buf) < end:
+                    break
+                seq, results = pickle.loads(view[start + _FRAME.size:end])
+                start = end
+                if worker.queue and worker.queue[0] == seq:
+                    worker.queue.popleft()
+                self.done[seq] = results
+                worker.since = time.monotonic()
+                self.idle_deaths = 0
         del buf[:start]
 
     def _replace(self, worker: _Worker, reason: str) -> None:
-        """Replace a dead or stuck worker; its batches go to the new one."""
+        """Replace a dead or stuck worker; its batches go to the new one.
+
+        Raises:
+            ScanError: workers keep dying with no batch in hand (killed from outside, or
+                failing as they start): replacing them again would not end.
+        """
         lost = list(worker.queue)
         self._kill(worker)
+        self.idle_deaths = 0 if lost else self.idle_deaths + 1
+        if self.idle_deaths > MAX_IDLE_DEATHS:
+            raise ScanError(f"worker processes keep dying before they get any work "
+                            f"({self.idle_deaths} in a row; last: {reason})")
         self.workers = [w for w in self.workers if w is not worker]
         new = self._start()
         self.workers.append(new)
