@@ -529,6 +529,10 @@ _PIPE_BYTES = 1 << 20
 # Workers that may die in a row with no batch in hand (and no result between) before the
 # scan stops with an error: more means they cannot run here at all.
 MAX_IDLE_DEATHS = 5
+# Batches sent to a worker ahead of its results: two keep it busy (the next one is in its
+# pipe when it ends one); more would leave one worker a longer tail at the end of a scan
+# while the other waits (the rest of the batches in flight wait in the parent).
+QUEUED_PER_WORKER = 2
 
 
 def _grow_pipe(fd: int) -> None:
@@ -618,6 +622,7 @@ class _ForkedWorkers:
         self.batches: dict[int, list[Any]] = {}  # seq -> [batch, tries], until yielded
         self.done: dict[int, list[Result]] = {}
         self.idle_deaths = 0  # workers lost with no batch in hand since the last result
+        self.unsent: collections.deque[int] = collections.deque()  # read, not yet sent
 
     # ------------------------------------------------------------------ processes
 
@@ -702,7 +707,16 @@ class _ForkedWorkers:
 
     def submit(self, batch: Batch, seq: int) -> None:
         self.batches[seq] = [batch, 0]
-        self._send(min(self.workers, key=lambda w: len(w.queue)), seq)
+        self.unsent.append(seq)
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        """Send waiting batches to the workers with room in their queues, emptiest first."""
+        while self.unsent:
+            worker = min(self.workers, key=lambda w: len(w.queue))
+            if len(worker.queue) >= QUEUED_PER_WORKER:
+                return
+            self._send(worker, self.unsent.popleft())
 
     def _receive(self, worker: _Worker) -> None:
         try:
@@ -729,6 +743,7 @@ class _ForkedWorkers:
                 worker.since = time.monotonic()
                 self.idle_deaths = 0
         del buf[:start]
+        self._dispatch()
 
     def _replace(self, worker: _Worker, reason: str) -> None:
         """Replace a dead or stuck worker; its batches go to the new one.
@@ -756,6 +771,7 @@ class _ForkedWorkers:
                     continue
                 entry[1] += 1
             self._send(new, seq)
+        self._dispatch()
 
     def wait(self) -> None:
         """Block until some pipe can be read or written (or a worker is overdue)."""
