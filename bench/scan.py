@@ -156,18 +156,21 @@ def _run_scan(inp: Path, out: Path, *args: str, cpu: list[float] | None = None) 
 # What two processes get on this machine for work with no engine at all: a pure-Python
 # loop (CPU-bound) and random reads over 64 MB, twice the shared L3 cache (memory-bound,
 # as the language-model lookups are). unspin's 2-vs-1 ratio reads against these.
+# Each job runs about half a second to a second: with a fifth of that (sessions 17-23) the
+# two-process runs read low, starting and placing the processes weighing on them (session
+# 24, back to back: 1.25x with the short loop against 1.81x with the same loop 8x longer).
 
 _GATHER: Any = None
 
 
-def _cpu_job(n: int = 3_000_000) -> int:
+def _cpu_job(n: int = 12_000_000) -> int:
     s = 0
     for i in range(n):
         s += i * i % 7
     return s
 
 
-def _memory_job(rounds: int = 30) -> int:
+def _memory_job(rounds: int = 60) -> int:
     import numpy as np
 
     rng = np.random.default_rng(0)
