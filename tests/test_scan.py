@@ -482,6 +482,7 @@ def test_a_worker_that_dies_costs_only_its_batch(tmp_path, monkeypatch, engine):
     recs = _read_out(out)
     assert [r["id"] for r in recs] == [d["id"] for d in docs]
     assert recs[3]["error"] == "internal error: worker process died"
+    assert out.read_text().splitlines()[3].startswith('{"id":')  # as every record
     assert recs[5]["error"] == "internal error: RuntimeError: a bug"
     assert all("score" in r for k, r in enumerate(recs) if k not in (3, 5))
 

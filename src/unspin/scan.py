@@ -392,6 +392,11 @@ class _Marker:
     file: int
 
 
+def _lost_batch(batch: Batch, reason: str) -> list[Result]:
+    """Error records for a batch that broke its worker twice (``reason``: how)."""
+    return [_error_record(_ordered(meta), f"internal error: {reason}") for meta, _, _ in batch]
+
+
 def _can_fork() -> bool:
     return "fork" in multiprocessing.get_all_start_methods()
 
@@ -503,8 +508,7 @@ class LocalEngine:
         reason = "worker process died" if isinstance(exc, BrokenProcessPool) \
             else "worker stopped responding"
         if tries >= 1:
-            err = f"internal error: {reason}"
-            yield [(_dumps({**meta, "error": err}), err) for meta, _, _ in batch]
+            yield _lost_batch(batch, reason)
         else:
             pending.appendleft((self.pool.submit(_worker_batch, batch), batch, tries + 1))
         # Everything else in flight was lost with the pool: submit it again.
@@ -765,9 +769,7 @@ class _ForkedWorkers:
             entry = self.batches[seq]
             if k == 0:  # the batch it was working on
                 if entry[1] >= 1:
-                    err = f"internal error: {reason}"
-                    self.done[seq] = [(_dumps({**_ordered(meta), "error": err}), err)
-                                      for meta, _, _ in entry[0]]
+                    self.done[seq] = _lost_batch(entry[0], reason)
                     continue
                 entry[1] += 1
             self._send(new, seq)
